@@ -1,0 +1,69 @@
+namespace Lrml.Models;
+
+/// <summary>
+/// Anything that ranks items for users. Scores follow one convention across the kit: higher means
+/// ranked higher (LRML and CML return the negated distance).
+/// </summary>
+public interface IRecommender : IDisposable
+{
+    /// <summary>Display name, e.g. "LRML".</summary>
+    string Name { get; }
+
+    int NumUsers { get; }
+    int NumItems { get; }
+
+    /// <summary>Scores the pairs (users[k], items[k]) into scores[k].</summary>
+    void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores);
+
+    /// <summary>
+    /// Scores every item for each given user: <paramref name="scores"/> is row-major
+    /// users.Length × NumItems. The evaluator calls it on chunks of users so memory stays bounded.
+    /// </summary>
+    void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores);
+}
+
+/// <summary>
+/// One mini-batch of training examples. For pairwise models each positive (Users[b], Positives[b]) is
+/// paired with Negatives[b * NegativesPerPositive + j]; pointwise models treat positives as label 1 and
+/// every negative (same user) as label 0.
+/// </summary>
+public sealed class TrainingBatch
+{
+    public int[] Users { get; }
+    public int[] Positives { get; }
+    public int[] Negatives { get; }
+    public int NegativesPerPositive { get; }
+
+    /// <summary>Number of valid positives in the (possibly larger, reused) arrays.</summary>
+    public int Count { get; set; }
+
+    public TrainingBatch(int capacity, int negativesPerPositive)
+    {
+        if (negativesPerPositive < 1) throw new ArgumentOutOfRangeException(nameof(negativesPerPositive));
+        Users = new int[capacity]; Positives = new int[capacity];
+        Negatives = new int[capacity * negativesPerPositive];
+        NegativesPerPositive = negativesPerPositive;
+    }
+
+    public int Capacity => Users.Length;
+}
+
+/// <summary>A model the <see cref="Training.Trainer"/> can fit.</summary>
+public interface ITrainableRecommender : IRecommender
+{
+    /// <summary>One optimiser step on a batch. Returns the batch's loss (summed over examples, as the
+    /// model's loss is defined) for logging.</summary>
+    double TrainStep(TrainingBatch batch);
+
+    /// <summary>Called by the trainer at the end of every epoch (e.g. to project stored rows).</summary>
+    void EndEpoch(int epoch) { }
+
+    /// <summary>Copies all trainable state (parameters and optimiser state) to a byte array.</summary>
+    byte[] SaveState();
+
+    /// <summary>Restores state produced by <see cref="SaveState"/> on a model of the same configuration.</summary>
+    void LoadState(byte[] state);
+
+    /// <summary>The effective configuration, for result records.</summary>
+    IReadOnlyDictionary<string, object?> Describe();
+}

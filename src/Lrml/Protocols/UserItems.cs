@@ -1,0 +1,114 @@
+namespace Lrml.Protocols;
+
+/// <summary>
+/// A compressed sparse row (CSR) set of items per user: <c>Offsets[u]..Offsets[u+1]</c> delimit user u's
+/// items in <see cref="Items"/>, sorted ascending and without duplicates, so membership is a binary search.
+/// Used for training positives, held-out validation/test items and frozen candidate negatives.
+/// </summary>
+public sealed class UserItems
+{
+    /// <summary>Number of users (rows).</summary>
+    public int NumUsers { get; }
+
+    /// <summary>Size of the item index space.</summary>
+    public int NumItems { get; }
+
+    /// <summary>Row offsets, length NumUsers + 1.</summary>
+    public int[] Offsets { get; }
+
+    /// <summary>Item indices, grouped by user, ascending within a user.</summary>
+    public int[] Items { get; }
+
+    public UserItems(int numUsers, int numItems, int[] offsets, int[] items)
+    {
+        if (offsets.Length != numUsers + 1) throw new ArgumentException("offsets must have NumUsers + 1 entries.");
+        if (offsets[0] != 0 || offsets[^1] != items.Length) throw new ArgumentException("offsets do not span items.");
+        NumUsers = numUsers; NumItems = numItems; Offsets = offsets; Items = items;
+    }
+
+    /// <summary>Total number of (user, item) entries.</summary>
+    public int Count => Items.Length;
+
+    /// <summary>Items of one user, ascending.</summary>
+    public ReadOnlySpan<int> this[int user] => Items.AsSpan(Offsets[user], Offsets[user + 1] - Offsets[user]);
+
+    /// <summary>Number of items of one user.</summary>
+    public int CountOf(int user) => Offsets[user + 1] - Offsets[user];
+
+    /// <summary>Whether user has item (binary search).</summary>
+    public bool Contains(int user, int item) => this[user].BinarySearch(item) >= 0;
+
+    /// <summary>Builds the CSR from parallel (user, item) arrays; duplicate pairs are merged.</summary>
+    public static UserItems FromPairs(int numUsers, int numItems, ReadOnlySpan<int> users, ReadOnlySpan<int> items)
+    {
+        if (users.Length != items.Length) throw new ArgumentException("users and items differ in length.");
+        var counts = new int[numUsers + 1];
+        for (int k = 0; k < users.Length; k++)
+        {
+            int u = users[k], i = items[k];
+            if ((uint)u >= (uint)numUsers) throw new ArgumentOutOfRangeException(nameof(users), $"user index {u} outside [0, {numUsers}).");
+            if ((uint)i >= (uint)numItems) throw new ArgumentOutOfRangeException(nameof(items), $"item index {i} outside [0, {numItems}).");
+            counts[u + 1]++;
+        }
+        for (int u = 0; u < numUsers; u++) counts[u + 1] += counts[u];
+        var fill = (int[])counts.Clone();
+        var buf = new int[users.Length];
+        for (int k = 0; k < users.Length; k++) buf[fill[users[k]]++] = items[k];
+        // sort and de-duplicate each row, compacting in place
+        var offsets = new int[numUsers + 1];
+        int w = 0;
+        for (int u = 0; u < numUsers; u++)
+        {
+            var row = buf.AsSpan(counts[u], counts[u + 1] - counts[u]);
+            row.Sort();
+            offsets[u] = w;
+            for (int k = 0; k < row.Length; k++)
+                if (k == 0 || row[k] != row[k - 1]) buf[w++] = row[k];
+        }
+        offsets[numUsers] = w;
+        return new UserItems(numUsers, numItems, offsets, w == buf.Length ? buf : buf[..w]);
+    }
+
+    /// <summary>Builds the CSR from one list per user (duplicates merged).</summary>
+    public static UserItems FromLists(int numItems, IReadOnlyList<IReadOnlyList<int>> perUser)
+    {
+        var us = new List<int>(); var its = new List<int>();
+        for (int u = 0; u < perUser.Count; u++) foreach (var i in perUser[u]) { us.Add(u); its.Add(i); }
+        return FromPairs(perUser.Count, numItems, us.ToArray(), its.ToArray());
+    }
+
+    /// <summary>An empty set over the given shape.</summary>
+    public static UserItems Empty(int numUsers, int numItems) => new(numUsers, numItems, new int[numUsers + 1], Array.Empty<int>());
+
+    /// <summary>The entries as parallel arrays (user-major order).</summary>
+    public (int[] Users, int[] Items) ToPairs()
+    {
+        var us = new int[Count];
+        for (int u = 0; u < NumUsers; u++) us.AsSpan(Offsets[u], Offsets[u + 1] - Offsets[u]).Fill(u);
+        return (us, (int[])Items.Clone());
+    }
+
+    /// <summary>Number of users with at least one item.</summary>
+    public int UsersWithItems()
+    {
+        int n = 0;
+        for (int u = 0; u < NumUsers; u++) if (Offsets[u + 1] > Offsets[u]) n++;
+        return n;
+    }
+
+    /// <summary>Whether any (user, item) pair is in both sets.</summary>
+    public bool Overlaps(UserItems other)
+    {
+        for (int u = 0; u < Math.Min(NumUsers, other.NumUsers); u++)
+        {
+            var a = this[u]; var b = other[u];
+            int x = 0, y = 0;
+            while (x < a.Length && y < b.Length)
+            {
+                if (a[x] == b[y]) return true;
+                if (a[x] < b[y]) x++; else y++;
+            }
+        }
+        return false;
+    }
+}
