@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Lrml.Models.Fused;
 
@@ -217,6 +218,102 @@ internal static class FusedMath
                 for (int y = 0; y < n; y++) acc = Fma(new Vector<float>(Unsafe.Add(ref gl, y)), Ld(ref kti, (nint)y * dp), acc);
             }
             St(acc, ref gs, i);
+        }
+    }
+
+    /// <summary>Hints the CPU to fetch a row (len floats) into cache; no-op where unsupported. Prefetches never
+    /// fault, so a stale address after a GC move is harmless.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Prefetch(ref float row, int len)
+    {
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < len; i += 16) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, i)));
+    }
+
+    /// <summary>
+    /// Small GEMM: C[r·ldc + c] (+)= Σₓ A(r, x) · B[x·ldb + c] for r &lt; rows, x &lt; inner, c &lt; cols, where
+    /// A(r, x) = a[r·ars + x·axs] (any strides, so Aᵀ works too) and cols is a multiple of the vector width.
+    /// Register tile: 4 rows × 2 vectors (fits the 16 registers of AVX2). Summation over x is sequential,
+    /// so the result does not depend on how rows are split.
+    /// </summary>
+    public static void Gemm(ref float a, int ars, int axs, ref float b, int ldb, ref float c, int ldc,
+        int rows, int inner, int cols, bool accumulate)
+    {
+        int vw = Vector<float>.Count, r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            ref float a0 = ref Unsafe.Add(ref a, (nint)r * ars);
+            ref float a1 = ref Unsafe.Add(ref a0, ars);
+            ref float a2 = ref Unsafe.Add(ref a1, ars);
+            ref float a3 = ref Unsafe.Add(ref a2, ars);
+            ref float c0 = ref Unsafe.Add(ref c, (nint)r * ldc);
+            ref float c1 = ref Unsafe.Add(ref c0, ldc);
+            ref float c2 = ref Unsafe.Add(ref c1, ldc);
+            ref float c3 = ref Unsafe.Add(ref c2, ldc);
+            int col = 0;
+            for (; col + 2 * vw <= cols; col += 2 * vw)
+            {
+                Vector<float> x00, x01, x10, x11, x20, x21, x30, x31;
+                if (accumulate)
+                {
+                    x00 = Ld(ref c0, col); x01 = Ld(ref c0, col + vw); x10 = Ld(ref c1, col); x11 = Ld(ref c1, col + vw);
+                    x20 = Ld(ref c2, col); x21 = Ld(ref c2, col + vw); x30 = Ld(ref c3, col); x31 = Ld(ref c3, col + vw);
+                }
+                else x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    nint ao = (nint)x * axs;
+                    var b0 = Ld(ref bc, (nint)x * ldb); var b1 = Ld(ref bc, (nint)x * ldb + vw);
+                    var s0 = new Vector<float>(Unsafe.Add(ref a0, ao)); x00 = Fma(s0, b0, x00); x01 = Fma(s0, b1, x01);
+                    var s1 = new Vector<float>(Unsafe.Add(ref a1, ao)); x10 = Fma(s1, b0, x10); x11 = Fma(s1, b1, x11);
+                    var s2 = new Vector<float>(Unsafe.Add(ref a2, ao)); x20 = Fma(s2, b0, x20); x21 = Fma(s2, b1, x21);
+                    var s3 = new Vector<float>(Unsafe.Add(ref a3, ao)); x30 = Fma(s3, b0, x30); x31 = Fma(s3, b1, x31);
+                }
+                St(x00, ref c0, col); St(x01, ref c0, col + vw); St(x10, ref c1, col); St(x11, ref c1, col + vw);
+                St(x20, ref c2, col); St(x21, ref c2, col + vw); St(x30, ref c3, col); St(x31, ref c3, col + vw);
+            }
+            for (; col < cols; col += vw)
+            {
+                Vector<float> x0, x1, x2, x3;
+                if (accumulate) { x0 = Ld(ref c0, col); x1 = Ld(ref c1, col); x2 = Ld(ref c2, col); x3 = Ld(ref c3, col); }
+                else x0 = x1 = x2 = x3 = Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    nint ao = (nint)x * axs;
+                    var b0 = Ld(ref bc, (nint)x * ldb);
+                    x0 = Fma(new Vector<float>(Unsafe.Add(ref a0, ao)), b0, x0);
+                    x1 = Fma(new Vector<float>(Unsafe.Add(ref a1, ao)), b0, x1);
+                    x2 = Fma(new Vector<float>(Unsafe.Add(ref a2, ao)), b0, x2);
+                    x3 = Fma(new Vector<float>(Unsafe.Add(ref a3, ao)), b0, x3);
+                }
+                St(x0, ref c0, col); St(x1, ref c1, col); St(x2, ref c2, col); St(x3, ref c3, col);
+            }
+        }
+        for (; r < rows; r++)
+        {
+            ref float a0 = ref Unsafe.Add(ref a, (nint)r * ars);
+            ref float c0 = ref Unsafe.Add(ref c, (nint)r * ldc);
+            int col = 0;
+            for (; col + 2 * vw <= cols; col += 2 * vw)
+            {
+                Vector<float> x0 = accumulate ? Ld(ref c0, col) : Vector<float>.Zero, x1 = accumulate ? Ld(ref c0, col + vw) : Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    var s0 = new Vector<float>(Unsafe.Add(ref a0, (nint)x * axs));
+                    x0 = Fma(s0, Ld(ref bc, (nint)x * ldb), x0); x1 = Fma(s0, Ld(ref bc, (nint)x * ldb + vw), x1);
+                }
+                St(x0, ref c0, col); St(x1, ref c0, col + vw);
+            }
+            for (; col < cols; col += vw)
+            {
+                Vector<float> x0 = accumulate ? Ld(ref c0, col) : Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++) x0 = Fma(new Vector<float>(Unsafe.Add(ref a0, (nint)x * axs)), Ld(ref bc, (nint)x * ldb), x0);
+                St(x0, ref c0, col);
+            }
         }
     }
 }

@@ -6,22 +6,23 @@ namespace Lrml.Models.Fused;
 
 public sealed unsafe partial class LrmlFused
 {
-    /// <summary>Per-worker scratch for one example: index 0 is the positive pair, 1..k the negatives.</summary>
+    /// <summary>Per-worker scratch for one chunk of C examples with T = k + 1 items each (index 0 = positive)
+    /// and A attention pairs each (1 when the negative reuses the positive relation, else T).</summary>
     private sealed class Scratch
     {
-        public readonly int K;
-        public readonly float[] Ph, Qh, S, Logits, A, R, Diff, Gdiff, Gph, Gq, Gr, Gs, Ga, Gl;
-        public readonly float[] QScale, QNorm, Dist;
-        public readonly int[] Item;
+        public readonly float[] Ph, Pn, Qh, Qn, S, Lg, At, R, Diff, Dist, Sc, Ac, Grc, Ga, Gl, Gs, Gph, Gq;
+        public readonly int[] MapE, MapT;
+        public readonly bool[] Active;
 
-        public Scratch(int k, int dp, int np)
+        public Scratch(int c, int t, int a, int dp, int np)
         {
-            K = k; int t = k + 1;
-            Ph = new float[dp]; Qh = new float[t * dp]; S = new float[t * dp];
-            Logits = new float[t * np]; A = new float[t * np]; R = new float[t * dp];
-            Diff = new float[t * dp]; Gdiff = new float[t * dp]; Gph = new float[dp]; Gq = new float[t * dp];
-            Gr = new float[dp]; Gs = new float[dp]; Ga = new float[np]; Gl = new float[np];
-            QScale = new float[t]; QNorm = new float[t]; Dist = new float[t]; Item = new int[t];
+            Ph = new float[c * dp]; Pn = new float[c]; Qh = new float[c * t * dp]; Qn = new float[c * t];
+            S = new float[c * a * dp]; Lg = new float[c * a * np]; At = new float[c * a * np]; R = new float[c * a * dp];
+            Diff = new float[c * t * dp]; Dist = new float[c * t];
+            Sc = new float[c * a * dp]; Ac = new float[c * a * np]; Grc = new float[c * a * dp];
+            Ga = new float[c * a * np]; Gl = new float[c * a * np]; Gs = new float[c * a * dp];
+            Gph = new float[c * dp]; Gq = new float[c * t * dp];
+            MapE = new int[c * a]; MapT = new int[c * a]; Active = new bool[c];
         }
     }
 
@@ -34,6 +35,7 @@ public sealed unsafe partial class LrmlFused
     private float[] _gpEx = [], _gqEx = [];          // per-example gradient rows (user; positive then negatives)
     private float[] _gu = [], _gi = [];              // reduced gradient per unique user / item
     private double[] _sqU = [], _sqI = [], _thU = [], _thI = []; // per unique row: ‖g‖², ‖θ‖²
+    private int[] _exUserSlot = [];
     private int[] _uniqU = [], _uniqI = [], _cntU = [], _cntI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotEx = [];
     private float[] _gktC = [], _gmC = [];           // per-chunk memory gradients
     private double[] _chunkLoss = [];
@@ -43,7 +45,7 @@ public sealed unsafe partial class LrmlFused
     // Current step.
     private TrainingBatch? _batch;
     private int _b, _k, _nu, _ni, _chunks, _rowBlocksU, _rowBlocksI, _denseBlocksU, _denseBlocksI;
-    private bool _applyClip;
+    private bool _applyClip, _fuse;
     private float _scaleP, _scaleQ, _scaleK, _scaleM;
     private float _adamStep, _adamBc2Sqrt, _lazyStep;
 
@@ -62,8 +64,10 @@ public sealed unsafe partial class LrmlFused
     /// </summary>
     public double TrainStep(TrainingBatch batch)
     {
-        double loss = Forward(batch, applyClip: true);
-        loss += Update();
+        // Without a norm clip, the row-sparse optimisers update each row right after reducing its gradient.
+        bool fuse = !UsesDenseSweep && _cfg.GradClipNorm == 0f;
+        double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
+        if (!fuse) loss += Update();
         Release();
         _version++;
         return loss;
@@ -78,7 +82,7 @@ public sealed unsafe partial class LrmlFused
     /// </summary>
     public LrmlGradient ComputeGradient(TrainingBatch batch)
     {
-        double loss = Forward(batch, applyClip: false);
+        double loss = Forward(batch, applyClip: false, fuseUpdate: false);
         var gp = new float[(long)_users * _d]; var gq = new float[(long)_items * _d];
         float l2 = _cfg.L2;
         bool denseL2 = l2 > 0 && _cfg.Optimizer != OptimizerKind.LazyAdam;
@@ -99,16 +103,19 @@ public sealed unsafe partial class LrmlFused
 
     // ------------------------------------------------------------------ forward + backward + reduction
 
-    private double Forward(TrainingBatch batch, bool applyClip)
+    private double Forward(TrainingBatch batch, bool applyClip, bool fuseUpdate)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(batch);
         int b = batch.Count, k = batch.NegativesPerPositive;
         if (b < 1 || b > batch.Capacity) throw new ArgumentException($"Batch count {b} outside [1, {batch.Capacity}].", nameof(batch));
         EnsureCapacity(b, k);
-        _batch = batch; _b = b; _k = k; _applyClip = applyClip;
+        _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
         PrepareIndex(batch);
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
+        BuildMemoryLayouts();
+        // fused: rows are finished during the examples and reduce phases, so the step's constants come first
+        if (fuseUpdate) { _scaleP = _scaleQ = _scaleK = _scaleM = 1f; AdvanceStep(); }
         _stepWork.Phase = StepPhase.Examples;
         _pool.Run(_stepWork, _chunks);
         _rowBlocksU = (_nu + RowBlock - 1) / RowBlock;
@@ -132,6 +139,19 @@ public sealed unsafe partial class LrmlFused
         return loss;
     }
 
+    // K and M as d × np (columns = slots, zero padded): the B operands of logits = S·K and ∂a = Gr·Mᵀ.
+    private float[] _kd = [], _md = [];
+
+    private void BuildMemoryLayouts()
+    {
+        if (_kd.Length != _d * _np) { _kd = new float[_d * _np]; _md = new float[_d * _np]; }
+        for (int x = 0; x < _n; x++)
+        {
+            int o = x * _dp;
+            for (int j = 0; j < _d; j++) { _kd[j * _np + x] = _kt[o + j]; _md[j * _np + x] = _m[o + j]; }
+        }
+    }
+
     private void EnsureCapacity(int b, int k)
     {
         if (b <= _capB && k == _capK) return;
@@ -141,11 +161,12 @@ public sealed unsafe partial class LrmlFused
         _gpEx = new float[capB * _dp]; _gqEx = new float[exRows * _dp];
         _gu = new float[capB * _dp]; _gi = new float[exRows * _dp];
         _sqU = new double[capB]; _thU = new double[capB]; _sqI = new double[exRows]; _thI = new double[exRows];
-        _uniqU = new int[capB]; _cntU = new int[capB]; _offU = new int[capB + 1]; _occU = new int[capB]; _slotEx = new int[exRows];
+        _uniqU = new int[capB]; _cntU = new int[capB]; _offU = new int[capB + 1]; _occU = new int[capB]; _slotEx = new int[exRows]; _exUserSlot = new int[capB];
         _uniqI = new int[exRows]; _cntI = new int[exRows]; _offI = new int[exRows + 1]; _occI = new int[exRows];
         int chunks = (capB + _opt.ChunkSize - 1) / _opt.ChunkSize;
         _gktC = new float[chunks * _n * _dp]; _gmC = new float[chunks * _n * _dp]; _chunkLoss = new double[chunks];
-        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new Scratch(k, _dp, _np);
+        int pairs = _cfg.NegativeRelation == NegativeRelation.Recompute ? k + 1 : 1;
+        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new Scratch(Math.Min(_opt.ChunkSize, capB), k + 1, pairs, _dp, _np);
         _capB = capB; _capK = k;
     }
 
@@ -168,12 +189,12 @@ public sealed unsafe partial class LrmlFused
         {
             int u = users[x], s = _userSlot[u];
             if (s < 0) { s = nu++; _userSlot[u] = s; _uniqU[s] = u; _cntU[s] = 0; }
-            _cntU[s]++; _slotEx[x] = s;
+            _cntU[s]++; _exUserSlot[x] = s;
         }
         _offU[0] = 0;
         for (int s = 0; s < nu; s++) _offU[s + 1] = _offU[s] + _cntU[s];
         for (int s = 0; s < nu; s++) _cntU[s] = _offU[s];
-        for (int x = 0; x < b; x++) _occU[_cntU[_slotEx[x]]++] = x;
+        for (int x = 0; x < b; x++) _occU[_cntU[_exUserSlot[x]]++] = x;
         _nu = nu;
 
         // items: occurrence o = row of _gqEx: positive x → x, negative (x, j) → b + x·k + j
@@ -216,17 +237,185 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
+    /// <summary>
+    /// Forward and backward of one chunk of examples, staged so that every attention product is a small
+    /// GEMM over the chunk (logits = S·K, r = A·M, ∂a = Gr·Mᵀ, ∂s = Gl·Kᵀ, ∂M = Aᵀ·Gr, ∂K = Slᵀ·Gl) instead
+    /// of per-example dot products and read-modify-write updates of the memory gradients.
+    /// </summary>
     private void RunChunk(int chunk, int worker)
     {
         var S = _scratch[worker];
-        int start = chunk * _opt.ChunkSize, end = Math.Min(_b, start + _opt.ChunkSize);
-        int nd = _n * _dp;
+        var batch = _batch!;
+        int dp = _dp, np = _np, n = _n, d = _d, k = _k, b = _b, T = k + 1;
+        bool recompute = _cfg.NegativeRelation == NegativeRelation.Recompute, train = TrainMemory;
+        int A = recompute ? T : 1;
+        int e0 = chunk * _opt.ChunkSize, c = Math.Min(_opt.ChunkSize, b - e0);
+        int nd = n * dp;
         ref float gkt = ref At(_gktC, (nint)chunk * nd);
         ref float gm = ref At(_gmC, (nint)chunk * nd);
-        if (TrainMemory) { Zero(ref gkt, nd); Zero(ref gm, nd); }
+        if (train) { Zero(ref gkt, nd); Zero(ref gm, nd); }
+        var users = batch.Users; var pos = batch.Positives; var neg = batch.Negatives;
+
+        // 1. rows (clipped), s = p ⊙ q of every attention pair; prefetch a few examples ahead
+        const int ahead = 3;
+        for (int e = 0; e < Math.Min(ahead, c); e++) PrefetchExample(e0 + e);
+        for (int e = 0; e < c; e++)
+        {
+            int x = e0 + e;
+            if (e + ahead < c) PrefetchExample(x + ahead);
+            ref float ph = ref At(S.Ph, (nint)e * dp);
+            S.Pn[e] = LoadRow(ref At(_p, (nint)users[x] * dp), ref ph);
+            for (int t = 0; t < T; t++)
+            {
+                int item = t == 0 ? pos[x] : neg[x * k + t - 1];
+                S.Qn[e * T + t] = LoadRow(ref At(_q, (nint)item * dp), ref At(S.Qh, (nint)(e * T + t) * dp));
+            }
+            for (int a = 0; a < A; a++)
+            {
+                ref float qh = ref At(S.Qh, (nint)(e * T + a) * dp);
+                ref float sp = ref At(S.S, (nint)(e * A + a) * dp);
+                for (int i = 0; i < dp; i += Vector<float>.Count) St(Ld(ref ph, i) * Ld(ref qh, i), ref sp, i);
+            }
+        }
+        int rows = c * A;
+        // 2-4. logits = S·K, a = softmax, r = a·M
+        Gemm(ref Ref(S.S), dp, 1, ref Ref(_kd), np, ref Ref(S.Lg), np, rows, d, np, false);
+        for (int p = 0; p < rows; p++) Softmax(ref At(S.Lg, (nint)p * np), ref At(S.At, (nint)p * np), n, np);
+        Gemm(ref Ref(S.At), np, 1, ref Ref(_m), dp, ref Ref(S.R), dp, rows, n, dp, false);
+
+        // 5. distances, hinge, ∂/∂diff; collect the pairs that need an attention backward
+        float margin = _cfg.Margin;
         double loss = 0;
-        for (int x = start; x < end; x++) loss += Example(S, x, ref gkt, ref gm);
+        int ca = 0;
+        for (int e = 0; e < c; e++)
+        {
+            int x = e0 + e;
+            ref float ph = ref At(S.Ph, (nint)e * dp);
+            for (int t = 0; t < T; t++)
+            {
+                ref float r = ref At(S.R, (nint)(e * A + (recompute ? t : 0)) * dp);
+                ref float qh = ref At(S.Qh, (nint)(e * T + t) * dp);
+                ref float diff = ref At(S.Diff, (nint)(e * T + t) * dp);
+                for (int i = 0; i < dp; i += Vector<float>.Count) St(Ld(ref ph, i) + Ld(ref r, i) - Ld(ref qh, i), ref diff, i);
+                S.Dist[e * T + t] = Distance(ref diff);
+            }
+            float d0 = S.Dist[e * T];
+            int active = 0;
+            for (int t = 1; t < T; t++)
+            {
+                float h = margin + d0 - S.Dist[e * T + t];
+                if (h > 0f) { loss += h; active++; }
+            }
+            S.Active[e] = active > 0;
+            if (active == 0) continue;
+            ref float gph = ref At(S.Gph, (nint)e * dp);
+            for (int t = 0; t < T; t++)
+            {
+                ref float diff = ref At(S.Diff, (nint)(e * T + t) * dp); // becomes ∂loss/∂diff in place
+                float dt = S.Dist[e * T + t];
+                if (t == 0) DistanceGrad(ref diff, dt, active, ref diff);
+                else if (margin + d0 - dt > 0f) DistanceGrad(ref diff, dt, -1f, ref diff);
+                else Zero(ref diff, dp);
+                ref float gq = ref At(S.Gq, (nint)(e * T + t) * dp);
+                for (int i = 0; i < dp; i += Vector<float>.Count) St(-Ld(ref diff, i), ref gq, i);
+                if (t == 0) Copy(ref diff, ref gph, dp); else Add(ref diff, ref gph, dp);
+            }
+            for (int a = 0; a < A; a++)
+            {
+                if (a > 0 && !(margin + d0 - S.Dist[e * T + a] > 0f)) continue; // inactive recomputed negative
+                int p = e * A + a;
+                // the positive pair's relation receives every diff that used it (all of them under reuse)
+                Copy(ref recompute ? ref At(S.Diff, (nint)(e * T + a) * dp) : ref gph, ref At(S.Grc, (nint)ca * dp), dp);
+                Copy(ref At(S.S, (nint)p * dp), ref At(S.Sc, (nint)ca * dp), dp);
+                Copy(ref At(S.At, (nint)p * np), ref At(S.Ac, (nint)ca * np), np);
+                S.MapE[ca] = e; S.MapT[ca] = a;
+                ca++;
+            }
+        }
         _chunkLoss[chunk] = loss;
+        if (ca > 0) ChunkBackward(S, chunk, c, ca, ref gkt, ref gm);
+        EmitRows(S, e0, c);
+    }
+
+    /// <summary>Stages 6–10 of <see cref="RunChunk"/>: attention backward of the ca collected pairs.</summary>
+    private void ChunkBackward(Scratch S, int chunk, int c, int ca, ref float gkt, ref float gm)
+    {
+        int dp = _dp, np = _np, n = _n, d = _d, T = _k + 1;
+        bool train = TrainMemory;
+        // 6-9. ∂a = Gr·Mᵀ, ∂logits (softmax backward), ∂s = Gl·Kᵀ, ∂M += Aᵀ·Gr, ∂K += Slᵀ·Gl
+        Gemm(ref Ref(S.Grc), dp, 1, ref Ref(_md), np, ref Ref(S.Ga), np, ca, d, np, false);
+        for (int q = 0; q < ca; q++)
+        {
+            ref float aq = ref At(S.Ac, (nint)q * np); ref float gaq = ref At(S.Ga, (nint)q * np); ref float glq = ref At(S.Gl, (nint)q * np);
+            var dot = new Vector<float>(Dot(ref aq, ref gaq, np));
+            for (int i = 0; i < np; i += Vector<float>.Count) St(Ld(ref aq, i) * (Ld(ref gaq, i) - dot), ref glq, i);
+        }
+        Gemm(ref Ref(S.Gl), np, 1, ref Ref(_kt), dp, ref Ref(S.Gs), dp, ca, n, dp, false);
+        if (train)
+        {
+            Gemm(ref Ref(S.Ac), 1, np, ref Ref(S.Grc), dp, ref gm, dp, n, ca, dp, true);
+            Gemm(ref Ref(S.Gl), 1, np, ref Ref(S.Sc), dp, ref gkt, dp, n, ca, dp, true);
+        }
+        // 10. s = p ⊙ q: ∂p += ∂s ⊙ q, ∂q += ∂s ⊙ p
+        for (int q = 0; q < ca; q++)
+        {
+            int e = S.MapE[q], t = S.MapT[q];
+            ref float gs = ref At(S.Gs, (nint)q * dp);
+            AddMul(ref gs, ref At(S.Qh, (nint)(e * T + t) * dp), ref At(S.Gph, (nint)e * dp), dp);
+            AddMul(ref gs, ref At(S.Ph, (nint)e * dp), ref At(S.Gq, (nint)(e * T + t) * dp), dp);
+        }
+    }
+
+    /// <summary>
+    /// Stage 11: each example's row gradients through the clip into the per-example buffers (zeros for an
+    /// example without an active hinge: its rows still count as touched). Finishing rows that occur once
+    /// right here, while in cache, was measured slower than the separate reduce phase (more outstanding
+    /// prefetches per example), so every row goes through the reduce phase.
+    /// </summary>
+    private void EmitRows(Scratch S, int e0, int c)
+    {
+        int dp = _dp, k = _k, b = _b, T = k + 1;
+        for (int e = 0; e < c; e++)
+        {
+            int x = e0 + e;
+            bool active = S.Active[e];
+            ref float gp = ref At(_gpEx, (nint)x * dp);
+            if (active) ClipBackward(S.Pn[e], ref At(S.Ph, (nint)e * dp), ref At(S.Gph, (nint)e * dp), ref gp);
+            else Zero(ref gp, dp);
+            for (int t = 0; t < T; t++)
+            {
+                ref float gq = ref At(_gqEx, (t == 0 ? x : (nint)b + (nint)x * k + t - 1) * dp);
+                if (active) ClipBackward(S.Qn[e * T + t], ref At(S.Qh, (nint)(e * T + t) * dp), ref At(S.Gq, (nint)(e * T + t) * dp), ref gq);
+                else Zero(ref gq, dp);
+            }
+        }
+    }
+
+    /// <summary>L2 (+λθ), value clip, optimiser update and projection of one stored row with summed gradient
+    /// g (modified). Returns ‖θ‖² before the update (for the L2 loss; 0 without L2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double FinishRow(float[] table, float[]? st1, float[]? st2, int row, ref float g)
+    {
+        int dp = _dp;
+        nint o = (nint)row * dp;
+        ref float w = ref At(table, o);
+        double th = 0;
+        float l2 = _cfg.L2, cv = _applyClip ? _cfg.GradClipValue : 0f;
+        if (l2 > 0f) { th = SumSq(ref w, dp); Axpy(l2, ref w, ref g, dp); }
+        if (cv > 0f) ClampValues(ref g, cv, dp);
+        UpdateRow(ref w, ref st1 is null ? ref g : ref At(st1, o), ref st2 is null ? ref g : ref At(st2, o), ref g, 1f, dp);
+        if (_cfg.NormConstraint == NormConstraint.Project) ProjectRow(ref w, dp);
+        return th;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchExample(int x)
+    {
+        var batch = _batch!;
+        int dp = _dp, k = _k;
+        Prefetch(ref At(_p, (nint)batch.Users[x] * dp), dp);
+        Prefetch(ref At(_q, (nint)batch.Positives[x] * dp), dp);
+        for (int j = 0; j < k; j++) Prefetch(ref At(_q, (nint)batch.Negatives[x * k + j] * dp), dp);
     }
 
     /// <summary>Clip-aware row load: dst = x / max(‖x‖, 1) under Clip, else x. Returns ‖x‖ (0 when not clipping).</summary>
@@ -294,103 +483,6 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
-    /// <summary>Forward and backward of example x; writes its gradient rows; returns its loss.</summary>
-    private double Example(Scratch S, int x, ref float gkt, ref float gm)
-    {
-        var batch = _batch!;
-        int dp = _dp, n = _n, np = _np, k = _k, b = _b;
-        bool recompute = _cfg.NegativeRelation == NegativeRelation.Recompute;
-        bool train = TrainMemory;
-        ref float kt = ref Ref(_kt); ref float mm = ref Ref(_m);
-        ref float ph = ref Ref(S.Ph);
-        int u = batch.Users[x];
-        float pNorm = LoadRow(ref At(_p, (nint)u * dp), ref ph);
-        S.Item[0] = batch.Positives[x];
-        for (int t = 1; t <= k; t++) S.Item[t] = batch.Negatives[x * k + t - 1];
-        for (int t = 0; t <= k; t++)
-            S.QNorm[t] = LoadRow(ref At(_q, (nint)S.Item[t] * dp), ref At(S.Qh, (nint)t * dp));
-
-        // forward
-        for (int t = 0; t <= k; t++)
-        {
-            nint o = (nint)t * dp;
-            ref float qh = ref At(S.Qh, o);
-            ref float r = ref At(S.R, 0);
-            if (t == 0 || recompute)
-            {
-                r = ref At(S.R, o);
-                AttentionForward(ref ph, ref qh, ref At(S.S, o), ref At(S.Logits, (nint)t * np), ref At(S.A, (nint)t * np),
-                    ref r, ref kt, ref mm, n, np, dp);
-            }
-            ref float diff = ref At(S.Diff, o);
-            for (int i = 0; i < dp; i += Vector<float>.Count)
-                St(Ld(ref ph, i) + Ld(ref r, i) - Ld(ref qh, i), ref diff, i);
-            S.Dist[t] = Distance(ref diff);
-        }
-        float margin = _cfg.Margin, d0 = S.Dist[0];
-        double loss = 0; int active = 0;
-        for (int t = 1; t <= k; t++)
-        {
-            float h = margin + d0 - S.Dist[t];
-            if (h > 0f) { loss += h; active++; }
-        }
-        ref float gpOut = ref At(_gpEx, (nint)x * dp);
-        if (active == 0)
-        {
-            Zero(ref gpOut, dp);
-            Zero(ref At(_gqEx, (nint)x * dp), dp);
-            for (int t = 1; t <= k; t++) Zero(ref At(_gqEx, ((nint)b + (nint)x * k + t - 1) * dp), dp);
-            return loss;
-        }
-
-        // backward: ∂/∂diff
-        DistanceGrad(ref At(S.Diff, 0), d0, active, ref At(S.Gdiff, 0));
-        for (int t = 1; t <= k; t++)
-        {
-            nint o = (nint)t * dp;
-            if (margin + d0 - S.Dist[t] > 0f) DistanceGrad(ref At(S.Diff, o), S.Dist[t], -1f, ref At(S.Gdiff, o));
-            else Zero(ref At(S.Gdiff, o), dp);
-        }
-        ref float gph = ref Ref(S.Gph);
-        Copy(ref At(S.Gdiff, 0), ref gph, dp);
-        for (int t = 1; t <= k; t++) Add(ref At(S.Gdiff, (nint)t * dp), ref gph, dp);
-        for (int t = 0; t <= k; t++)
-        {
-            nint o = (nint)t * dp;
-            ref float src = ref At(S.Gdiff, o); ref float gq = ref At(S.Gq, o);
-            for (int i = 0; i < dp; i += Vector<float>.Count) St(-Ld(ref src, i), ref gq, i);
-        }
-        // attention of the positive pair: its r receives every diff that used it
-        ref float gr = ref Ref(S.Gr);
-        Copy(ref recompute ? ref At(S.Gdiff, 0) : ref gph, ref gr, dp);
-        ref float gs = ref Ref(S.Gs);
-        AttentionBackward(ref At(S.S, 0), ref At(S.A, 0), ref gr, ref gs, ref Ref(S.Ga), ref Ref(S.Gl),
-            ref kt, ref mm, ref gkt, ref gm, n, dp, train);
-        AddMul(ref gs, ref At(S.Qh, 0), ref gph, dp);
-        AddMul(ref gs, ref ph, ref At(S.Gq, 0), dp);
-        if (recompute)
-        {
-            for (int t = 1; t <= k; t++)
-            {
-                if (!(margin + d0 - S.Dist[t] > 0f)) continue;
-                nint o = (nint)t * dp;
-                AttentionBackward(ref At(S.S, o), ref At(S.A, (nint)t * np), ref At(S.Gdiff, o), ref gs, ref Ref(S.Ga), ref Ref(S.Gl),
-                    ref kt, ref mm, ref gkt, ref gm, n, dp, train);
-                AddMul(ref gs, ref At(S.Qh, o), ref gph, dp);
-                AddMul(ref gs, ref ph, ref At(S.Gq, o), dp);
-            }
-        }
-        // through the clip, into the example's gradient rows
-        ClipBackward(pNorm, ref ph, ref gph, ref gpOut);
-        ClipBackward(S.QNorm[0], ref At(S.Qh, 0), ref At(S.Gq, 0), ref At(_gqEx, (nint)x * dp));
-        for (int t = 1; t <= k; t++)
-        {
-            nint o = (nint)t * dp;
-            ClipBackward(S.QNorm[t], ref At(S.Qh, o), ref At(S.Gq, o), ref At(_gqEx, ((nint)b + (nint)x * k + t - 1) * dp));
-        }
-        return loss;
-    }
-
     /// <summary>Reduce phase: unique rows sum their occurrences (batch order), add L2, clip values; item
     /// index past the row blocks reduces the memory gradients over chunks (chunk order).</summary>
     private void RunReduce(int item)
@@ -406,12 +498,22 @@ public sealed unsafe partial class LrmlFused
             float[] ex = isUser ? _gpEx : _gqEx, outg = isUser ? _gu : _gi, table = isUser ? _p : _q;
             int[] off = isUser ? _offU : _offI, occ = isUser ? _occU : _occI, uniq = isUser ? _uniqU : _uniqI;
             double[] sq = isUser ? _sqU : _sqI, th = isUser ? _thU : _thI;
+            float[]? st1 = isUser ? _p1 : _q1, st2 = isUser ? _p2 : _q2;
+            bool fuse = _fuse;
             for (int s = s0; s < s1; s++)
             {
+                if (fuse && s + 2 < count)
+                {
+                    nint po = (nint)uniq[s + 2] * dp;
+                    Prefetch(ref At(table, po), dp);
+                    if (st1 is not null) Prefetch(ref At(st1, po), dp);
+                    if (st2 is not null) Prefetch(ref At(st2, po), dp);
+                }
                 ref float g = ref At(outg, (nint)s * dp);
                 int a = off[s], e = off[s + 1];
                 Copy(ref At(ex, (nint)occ[a] * dp), ref g, dp);
                 for (int o = a + 1; o < e; o++) Add(ref At(ex, (nint)occ[o] * dp), ref g, dp);
+                if (fuse) { th[s] = FinishRow(table, st1, st2, uniq[s], ref g); continue; }
                 if (l2 > 0f)
                 {
                     ref float w = ref At(table, (nint)uniq[s] * dp);
@@ -437,6 +539,7 @@ public sealed unsafe partial class LrmlFused
         if (cv > 0f) { ClampValues(ref Ref(GktTotal), cv, nd); ClampValues(ref Ref(GmTotal), cv, nd); }
         _kmSqK = SumSq(ref Ref(GktTotal), nd);
         _kmSqM = SumSq(ref Ref(GmTotal), nd);
+        if (_fuse) UpdateMemory();
     }
 
     private void ReduceChunks(float[] chunks, float[] total, int nd)
@@ -492,15 +595,21 @@ public sealed unsafe partial class LrmlFused
             _scaleP = NormScale(sp, cn); _scaleQ = NormScale(sq, cn);
             if (TrainMemory) { _scaleK = NormScale(_kmSqK, cn); _scaleM = NormScale(_kmSqM, cn); }
         }
+        AdvanceStep();
+        _stepWork.Phase = StepPhase.Update;
+        int items = (dense ? _denseBlocksU + _denseBlocksI : _rowBlocksU + _rowBlocksI) + (TrainMemory ? 1 : 0);
+        _pool.Run(_stepWork, items);
+        return l2Loss;
+    }
+
+    /// <summary>t ← t + 1 and the bias corrections of Adam at t (double, rounded to float once).</summary>
+    private void AdvanceStep()
+    {
         _step++;
         double bc1 = 1.0 - Math.Pow(Beta1, _step), bc2 = 1.0 - Math.Pow(Beta2, _step);
         _adamStep = (float)(_cfg.LearningRate / bc1);
         _adamBc2Sqrt = (float)Math.Sqrt(bc2);
         _lazyStep = (float)(_cfg.LearningRate * Math.Sqrt(bc2) / bc1);
-        _stepWork.Phase = StepPhase.Update;
-        int items = (dense ? _denseBlocksU + _denseBlocksI : _rowBlocksU + _rowBlocksI) + (TrainMemory ? 1 : 0);
-        _pool.Run(_stepWork, items);
-        return l2Loss;
     }
 
     private static float NormScale(double sumSq, float c)
@@ -555,6 +664,13 @@ public sealed unsafe partial class LrmlFused
             int a = blk * RowBlock, e = Math.Min(count, a + RowBlock);
             for (int s = a; s < e; s++)
             {
+                if (s + 2 < count)
+                {
+                    nint po = (nint)uniq[s + 2] * dp;
+                    Prefetch(ref At(table, po), dp);
+                    if (s1 is not null) Prefetch(ref At(s1, po), dp);
+                    if (s2 is not null) Prefetch(ref At(s2, po), dp);
+                }
                 nint o = (nint)uniq[s] * dp;
                 ref float g = ref At(grads, (nint)s * dp);
                 UpdateRow(ref At(table, o), ref s1 is null ? ref g : ref At(s1, o), ref s2 is null ? ref g : ref At(s2, o), ref g, scale, dp);
