@@ -1,4 +1,5 @@
 using Lrml.Models;
+using Lrml.Models.Fused;
 using Lrml.Protocols;
 using Lrml.Util;
 
@@ -6,35 +7,49 @@ namespace Lrml.Experiments.Bench;
 
 /// <summary>
 /// The bench's own training-batch filler — kept separate on purpose until the trainer's
-/// Lrml.Training.NegativeSampler is on main, then the bench switches to it. Positives come from a fixed
-/// shuffled order of the training pairs (one epoch = one pass) or are drawn uniformly with replacement
-/// (fixed-step runs on big shapes); each positive gets k negatives drawn uniformly from all items and
-/// rejected while the user has the item (binary search in the user's sorted CSR row). Allocation-free.
+/// Lrml.Training.NegativeSampler is on main, then the bench switches to it. Positives come from a shuffled
+/// order of the training pairs (one epoch = one pass) or are drawn uniformly with replacement (fixed-step
+/// runs on big shapes); each positive gets k negatives drawn uniformly from all items and redrawn while the
+/// user has the item (binary search in the user's sorted CSR row). A batch is filled in fixed parts of
+/// 128 examples in parallel, each part with its own generator seeded from (seed, batch number, part), so
+/// the batches are the same for every thread count. Allocation-free after construction.
 /// </summary>
-public sealed class BenchNegativeSampler
+public sealed class BenchNegativeSampler : IDisposable
 {
+    private const int Part = 128;
     private readonly UserItems _train;
     private readonly int[] _pairUser;
-    private readonly Rng _rng;
+    private readonly ulong _seed;
+    private readonly Rng _shuffle;
+    private readonly WorkerPool _pool;
+    private readonly Work _work;
+    private Rng[] _rngs = [];
     private int[]? _order;
-    private long _cursor;
+    private long _cursor, _batchNo;
 
-    public BenchNegativeSampler(UserItems train, int[] pairUser, long seed)
+    /// <param name="train">Training positives (CSR, sorted rows).</param>
+    /// <param name="pairUser">User of each training pair (pair p is train.Items[p]).</param>
+    /// <param name="seed">Run seed.</param>
+    /// <param name="threads">Threads filling one batch.</param>
+    public BenchNegativeSampler(UserItems train, int[] pairUser, long seed, int threads = 1)
     {
+        if (pairUser.Length != train.Count) throw new ArgumentException("pairUser must have one entry per training pair.");
         _train = train; _pairUser = pairUser;
-        _rng = new Rng(seed, "bench.sampler");
+        _seed = Rng.Mix((ulong)seed, "bench.sampler");
+        _shuffle = new Rng(seed, "bench.sampler.shuffle");
+        _pool = new WorkerPool(Math.Max(1, threads));
+        _work = new Work(this);
     }
 
     /// <summary>Training pairs.</summary>
     public int Pairs => _train.Count;
 
-    /// <summary>Starts an epoch: a fresh Fisher–Yates permutation of all pairs (the permutation array is
-    /// allocated once and reused).</summary>
+    /// <summary>Starts an epoch: a fresh Fisher–Yates permutation of all pairs (the array is reused).</summary>
     public void BeginEpoch()
     {
         _order ??= new int[_train.Count];
         for (int x = 0; x < _order.Length; x++) _order[x] = x;
-        _rng.Shuffle<int>(_order);
+        _shuffle.Shuffle<int>(_order);
         _cursor = 0;
     }
 
@@ -44,44 +59,71 @@ public sealed class BenchNegativeSampler
         if (_order is null) throw new InvalidOperationException("Call BeginEpoch first.");
         int n = (int)Math.Min(batch.Capacity, _order.Length - _cursor);
         if (n <= 0) return false;
-        for (int b = 0; b < n; b++)
-        {
-            int pair = _order[_cursor + b];
-            batch.Users[b] = _pairUser[pair]; batch.Positives[b] = _train.Items[pair];
-        }
+        Fill(batch, n, fromOrder: true);
         _cursor += n;
-        batch.Count = n;
-        FillNegatives(batch);
         return true;
     }
 
     /// <summary>Fills a full batch with pairs drawn uniformly with replacement.</summary>
-    public void RandomBatch(TrainingBatch batch)
+    public void RandomBatch(TrainingBatch batch) => Fill(batch, batch.Capacity, fromOrder: false);
+
+    private TrainingBatch? _batch;
+    private bool _fromOrder;
+
+    private void Fill(TrainingBatch batch, int n, bool fromOrder)
     {
-        int n = batch.Capacity, pairs = _train.Count;
-        for (int b = 0; b < n; b++)
+        int parts = (n + Part - 1) / Part;
+        if (_rngs.Length < parts)
         {
-            int pair = _rng.NextInt(pairs);
-            batch.Users[b] = _pairUser[pair]; batch.Positives[b] = _train.Items[pair];
+            var grown = new Rng[parts];
+            for (int x = 0; x < parts; x++) grown[x] = x < _rngs.Length ? _rngs[x] : new Rng(1);
+            _rngs = grown;
         }
         batch.Count = n;
-        FillNegatives(batch);
+        _batch = batch; _fromOrder = fromOrder;
+        _pool.Run(_work, parts);
+        _batch = null;
+        _batchNo++;
     }
 
-    private void FillNegatives(TrainingBatch batch)
+    private void FillPart(int part)
     {
-        int k = batch.NegativesPerPositive, items = _train.NumItems;
+        var batch = _batch!;
+        var rng = _rngs[part];
+        Span<ulong> state = stackalloc ulong[4];
+        ulong x = _seed ^ ((ulong)_batchNo * 0x9E3779B97F4A7C15UL) ^ ((ulong)part * 0xD1B54A32D192ED03UL);
+        for (int w = 0; w < 4; w++) state[w] = SplitMix(ref x);
+        rng.SetState(state);
+        int b0 = part * Part, b1 = Math.Min(batch.Count, b0 + Part);
+        int k = batch.NegativesPerPositive, items = _train.NumItems, pairs = _train.Count;
         var offsets = _train.Offsets; var all = _train.Items;
-        for (int b = 0; b < batch.Count; b++)
+        for (int b = b0; b < b1; b++)
         {
-            int u = batch.Users[b];
+            int pair = _fromOrder ? _order![_cursor + b] : rng.NextInt(pairs);
+            int u = _pairUser[pair];
+            batch.Users[b] = u; batch.Positives[b] = all[pair];
             var row = new ReadOnlySpan<int>(all, offsets[u], offsets[u + 1] - offsets[u]);
             for (int j = 0; j < k; j++)
             {
-                int c = _rng.NextInt(items);
-                for (int attempt = 0; attempt < 1000 && row.BinarySearch(c) >= 0; attempt++) c = _rng.NextInt(items);
+                int c = rng.NextInt(items);
+                for (int attempt = 0; attempt < 1000 && row.BinarySearch(c) >= 0; attempt++) c = rng.NextInt(items);
                 batch.Negatives[b * k + j] = c;
             }
         }
     }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private sealed class Work(BenchNegativeSampler s) : IParallelWork
+    {
+        public void Execute(int item, int worker) => s.FillPart(item);
+    }
+
+    public void Dispose() => _pool.Dispose();
 }
