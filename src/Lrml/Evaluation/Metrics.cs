@@ -97,7 +97,14 @@ public static class Metrics
         var positions = new int[relevant.Length];
         var scratch = new float[relevant.Length];
         var counts = new int[relevant.Length + 1];
-        RelevantPositionsCore(scores, relevant, excluded, default, positions, scratch, counts, out _);
+        int pr = 0;
+        foreach (int e in excluded)
+        {
+            while (pr < relevant.Length && relevant[pr] < e) pr++;
+            if (pr < relevant.Length && relevant[pr] == e) throw new ArgumentException($"Item {e} is both relevant and excluded.", nameof(excluded));
+        }
+        if (!RelevantPositionsCore(scores, relevant, excluded, default, positions, scratch, counts, out int nanItem))
+            throw new ArgumentException($"Score of item {nanItem} is NaN.", nameof(scores));
         return positions;
     }
 

@@ -60,5 +60,5 @@ public sealed class Split
 
     public override string ToString() =>
         $"{Dataset}/{Protocol}: train {Train.Count:N0}, validation {Validation.Count:N0}, test {Test.Count:N0}" +
-        (TestNegatives is null ? "" : $", {TestNegatives.Count / Math.Max(1, TestNegatives.UsersWithItems())} sampled negatives per test user");
+        (TestNegatives is null ? "" : FormattableString.Invariant($", {(double)TestNegatives.Count / Math.Max(1, TestNegatives.UsersWithItems()):0.##} sampled negatives per test user (mean)"));
 }
