@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Lrml.Evaluation;
 
 /// <summary>
@@ -111,13 +114,18 @@ public static class Metrics
     /// <summary>
     /// Core of <see cref="RelevantPositions"/> without allocation or input checks (the evaluator's hot path).
     /// Candidates = all items minus <paramref name="excludedA"/> and <paramref name="excludedB"/> (sorted lists, may be
-    /// empty). Returns false (and the offending item in <paramref name="nanItem"/>) when a candidate's score is NaN.
+    /// empty, disjoint from <paramref name="relevant"/>). Returns false (and the offending item in
+    /// <paramref name="nanItem"/>) when a candidate's score is NaN.
+    /// <para>Counting scheme: one pass over all items counts, for each relevant item, the items scored at or above it;
+    /// the excluded and relevant items are then subtracted again (they are few). With one relevant item — leave-one-out —
+    /// the pass is a vectorised count.</para>
     /// </summary>
     internal static bool RelevantPositionsCore(ReadOnlySpan<float> scores, ReadOnlySpan<int> relevant,
         ReadOnlySpan<int> excludedA, ReadOnlySpan<int> excludedB, Span<int> positions, Span<float> relScores, Span<int> counts, out int nanItem)
     {
         int r = relevant.Length;
         nanItem = -1;
+        if (r == 0) return true;
         for (int j = 0; j < r; j++)
         {
             float s = scores[relevant[j]];
@@ -125,37 +133,90 @@ public static class Metrics
             relScores[j] = s;
         }
         var rs = relScores[..r];
-        rs.Sort(static (a, b) => b.CompareTo(a)); // descending
+        if (r > 1) rs.Sort(static (a, b) => b.CompareTo(a)); // descending
         counts[..(r + 1)].Clear();
-        float lowest = r > 0 ? rs[r - 1] : float.PositiveInfinity;
-        int pa = 0, pb = 0, pr = 0;
-        for (int i = 0; i < scores.Length; i++)
+        float lowest = rs[r - 1];
+
+        // 1. NaN among the candidates? (NaN compares false with everything, so it would silently rank last.)
+        if (HasNaN(scores))
         {
-            if (pr < r && relevant[pr] == i) { pr++; continue; } // relevant wins if a caller also excluded it
-            while (pa < excludedA.Length && excludedA[pa] < i) pa++;
-            if (pa < excludedA.Length && excludedA[pa] == i) continue;
-            while (pb < excludedB.Length && excludedB[pb] < i) pb++;
-            if (pb < excludedB.Length && excludedB[pb] == i) continue;
-            float s = scores[i];
-            if (s < lowest) continue; // below every relevant item: cannot push any of them down
-            if (float.IsNaN(s)) { nanItem = i; return false; }
-            // first index j in the descending list with rs[j] <= s: relevant items j.. are at or below s
-            int lo = 0, hi = r;
-            while (lo < hi)
-            {
-                int mid = (lo + hi) >>> 1;
-                if (rs[mid] <= s) hi = mid; else lo = mid + 1;
-            }
-            counts[lo]++;
+            for (int i = 0; i < scores.Length; i++)
+                if (float.IsNaN(scores[i]) && excludedA.BinarySearch(i) < 0 && excludedB.BinarySearch(i) < 0) { nanItem = i; return false; }
         }
-        // NaN candidate scores below 'lowest' are impossible (NaN < x is false), so every NaN reached the check above.
+
+        // 2. All items: counts[j] = number of items whose score first reaches relevant score rs[j] (descending order).
+        if (r == 1) counts[0] = CountAtLeast(scores, lowest);
+        else
+        {
+            for (int i = 0; i < scores.Length; i++)
+            {
+                float s = scores[i];
+                if (s >= lowest) counts[FirstAtOrBelow(rs, s)]++; // false for NaN
+            }
+        }
+
+        // 3. Remove the items that are not competing candidates: excluded items and the relevant items themselves.
+        Uncount(scores, excludedA, rs, lowest, counts);
+        Uncount(scores, excludedB, rs, lowest, counts);
+        Uncount(scores, relevant, rs, lowest, counts);
+
         int above = 0;
         for (int j = 0; j < r; j++)
         {
             above += counts[j];
-            positions[j] = j + 1 + above;
+            positions[j] = j + 1 + above; // j relevant items and 'above' non-relevant candidates come first
         }
         return true;
+    }
+
+    /// <summary>First index j of the descending list with rs[j] ≤ s (the relevant items s is at or above).</summary>
+    private static int FirstAtOrBelow(ReadOnlySpan<float> rs, float s)
+    {
+        int lo = 0, hi = rs.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (rs[mid] <= s) hi = mid; else lo = mid + 1;
+        }
+        return lo;
+    }
+
+    private static void Uncount(ReadOnlySpan<float> scores, ReadOnlySpan<int> items, ReadOnlySpan<float> rs, float lowest, Span<int> counts)
+    {
+        foreach (int i in items)
+        {
+            float s = scores[i];
+            if (s >= lowest) counts[FirstAtOrBelow(rs, s)]--;
+        }
+    }
+
+    private static int CountAtLeast(ReadOnlySpan<float> x, float t)
+    {
+        int i = 0, n = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        {
+            var acc = Vector<int>.Zero;
+            var tv = new Vector<float>(t);
+            var vs = MemoryMarshal.Cast<float, Vector<float>>(x);
+            foreach (var v in vs) acc -= Vector.GreaterThanOrEqual(v, tv); // true lanes are -1
+            n = Vector.Sum(acc);
+            i = vs.Length * Vector<float>.Count;
+        }
+        for (; i < x.Length; i++) if (x[i] >= t) n++;
+        return n;
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        {
+            var vs = MemoryMarshal.Cast<float, Vector<float>>(x);
+            foreach (var v in vs) if (!Vector.EqualsAll(v, v)) return true;
+            i = vs.Length * Vector<float>.Count;
+        }
+        for (; i < x.Length; i++) if (float.IsNaN(x[i])) return true;
+        return false;
     }
 
     private static void CheckAscending(ReadOnlySpan<int> items, int n, string name)
