@@ -39,7 +39,7 @@ public sealed record SyntheticOptions
     /// <summary>Unix time (seconds) of the start of the observation period.</summary>
     public long StartTime { get; init; } = 1_420_070_400;   // 2015-01-01T00:00:00Z
     /// <summary>Length of the observation period in seconds.</summary>
-    public long TimeSpan { get; init; } = 365L * 86400;
+    public long PeriodSeconds { get; init; } = 365L * 86400;
     /// <summary>σ of an interaction's time around its type's centre, as a fraction of the period (time partly encodes the type).</summary>
     public double TimeJitter { get; init; } = 0.15;
     /// <summary>Seed of every random decision.</summary>
@@ -53,7 +53,7 @@ public sealed record SyntheticOptions
         if (Noise is < 0 or > 1 || double.IsNaN(Noise)) throw new ArgumentException("Noise is a fraction in [0, 1].");
         if (!(Temperature > 0) || !(ClusterSpread >= 0) || !(RelationScale >= 0) || !(ActivitySpread >= 0) || !(TimeJitter >= 0))
             throw new ArgumentException("Temperature must be positive; spreads and scales non-negative.");
-        if (TimeSpan <= 0) throw new ArgumentException("TimeSpan must be positive.");
+        if (PeriodSeconds <= 0) throw new ArgumentException("PeriodSeconds must be positive.");
     }
 }
 
@@ -63,8 +63,9 @@ public sealed record SyntheticOptions
 public sealed class SyntheticDataset
 {
     /// <summary>The interactions. Rating = 1 + relation type (so a "rating histogram" is the type histogram);
-    /// Timestamp = planted time; Catalog: titles "item-17", one genre "cluster-3" per item. Rows are grouped by
-    /// user and sorted by time within a user.</summary>
+    /// Timestamp = planted time; Catalog: titles "item-17", one genre "cluster-3" per item. Raw ids carry the
+    /// index ("user-5" is user 5, "item-17" is item 17). Rows are grouped by user and sorted by time within a
+    /// user.</summary>
     public required Interactions Data { get; init; }
     /// <summary>Planted relation type z ∈ [0, R) of each interaction (row-aligned with <see cref="Data"/>).</summary>
     public required int[] RelationType { get; init; }
@@ -133,14 +134,19 @@ public sealed class SyntheticDataset
 /// <item>Each user mixes a random subset of <see cref="SyntheticOptions.TypesPerUser"/> types with Dirichlet(1)
 /// weights and has n_u = max(min, round(mean·LogNormal(σ))) interactions.</item>
 /// <item>Each interaction draws z from the user's mixture; given z, the user's items of type z are drawn
-/// without replacement with P(i) ∝ exp(−‖p_u + t_z − q_i‖²/τ) (Gumbel top-k; items more than 50 nats
-/// below the k-th best get no draw, which changes the result with probability below e^−50 per item: exact
-/// Plackett–Luce sampling). A fraction <see cref="SyntheticOptions.Noise"/> of interactions take a uniform
+/// without replacement with P(i) ∝ exp(−‖p_u + t_z − q_i‖²/τ): Gumbel top-k, i.e. exact Plackett–Luce
+/// sampling, except that items more than 50 nats below the k-th best get no Gumbel draw (this changes the
+/// result with probability below e^−50 per item). A fraction <see cref="SyntheticOptions.Noise"/> of interactions take a uniform
 /// random item instead (flagged). A user never gets the same item twice.</item>
-/// <item>Time: t = start + span·clamp((z + ½)/R + jitter·N(0,1), 0, 1), so time partly encodes z, as the
+/// <item>Time: t = start + period·clamp((z + ½)/R + jitter·N(0,1), 0, 1), so time partly encodes z, as the
 /// LRML paper observes for real data.</item>
 /// </list>
-/// Cost O(Σ_u |types_u|·Items·Dim): the default takes milliseconds.
+/// Why equal-length relation vectors: with random lengths the shortest t_z is nearest to almost every
+/// (u, i), and the types stop being identifiable from geometry. With the defaults, the planted type is the
+/// geometric argmin type for ≈ 70 % of the non-noise interactions (chance: 25 %; see
+/// <see cref="SyntheticDataset.TypeRecoveryAccuracy"/>), an item's cluster predicts the type far better than
+/// chance, the top 10 % of items hold ≈ 40 % of the interactions, and every item is used.
+/// Cost O(Σ_u |types_u|·Items·Dim): the default takes about 0.1 s.
 /// </summary>
 public static class SyntheticData
 {
@@ -281,7 +287,7 @@ public static class SyntheticData
                 int z = rowTypes[j];
                 rowItems[j] = rowNoise[j] ? noiseItems.Dequeue() : planted[z].Dequeue();
                 double frac = Math.Clamp((z + 0.5) / R + o.TimeJitter * choice.NextGaussian(), 0.0, 1.0);
-                rowTimes[j] = o.StartTime + (long)Math.Round(frac * (o.TimeSpan - 1));
+                rowTimes[j] = o.StartTime + (long)Math.Round(frac * (o.PeriodSeconds - 1));
                 order[j] = j;
             }
             foreach (int i in takenList) taken[i] = false;

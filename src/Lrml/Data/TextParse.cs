@@ -196,7 +196,7 @@ internal static class TextParse
             else if (c == (byte)'.' && frac < 0) frac = 0;
             else return ParseRatingSlow(r, field, what);
         }
-        if (frac == field.Length - 1) return ParseRatingSlow(r, field, what);   // "." alone
+        if (frac == field.Length - 1) return ParseRatingSlow(r, field, what);   // no digit before the point (".", ".5")
         return (float)(frac > 0 ? mant / Pow10[frac] : mant);
     }
 

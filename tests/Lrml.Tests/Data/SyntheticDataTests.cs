@@ -46,7 +46,7 @@ public class SyntheticDataTests
         for (int k = 0; k < d.Count; k++)
         {
             Assert.Equal(1 + s.RelationType[k], d.Rating![k]);   // documented encoding: rating = 1 + z
-            Assert.InRange(d.Timestamp![k], s.Options.StartTime, s.Options.StartTime + s.Options.TimeSpan - 1);
+            Assert.InRange(d.Timestamp![k], s.Options.StartTime, s.Options.StartTime + s.Options.PeriodSeconds - 1);
         }
         Assert.Equal("item-17", d.Items[17]);
         Assert.True(d.Catalog!.TryGet("item-17", out var info));
