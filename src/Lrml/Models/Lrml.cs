@@ -14,7 +14,7 @@ namespace Lrml.Models;
 /// <para>For a user u and item i with looked-up rows p = P[u], q = Q[i] (d each):</para>
 /// <list type="number">
 /// <item>Norm clip (<see cref="NormConstraint.Clip"/>, authors' code): p ← p·min(1, 1/‖p‖), q ← q·min(1, 1/‖q‖)
-/// inside the graph (gradients flow through the scaling). The CLIPPED p and q are used everywhere downstream —
+/// inside the graph, computed as x / sqrt(max(1, Σx²)) (gradients flow through the scaling). The CLIPPED p and q are used everywhere downstream —
 /// in the joint key, in the translation and in the distance — for training, scoring and
 /// <see cref="Explain"/>, as in the authors' code, where the clipped lookups replace the raw ones.</item>
 /// <item>Joint key s = p ⊙ q; attention a = softmax(s·K) over the N slots (K is d × N); relation r = a·M (M is N × d).</item>
@@ -29,8 +29,15 @@ namespace Lrml.Models;
 /// optimisers (authors' semantics); for <see cref="OptimizerKind.LazyAdam"/> over the rows of P and Q the batch
 /// touches (plus all of K, M), since a whole-table L2 would touch every row and turn lazy Adam dense. Frozen
 /// memory (<see cref="LrmlConfig.TrainMemory"/> = false) is not regularised.</item>
-/// <item>Per-tensor gradient clip (values to ±GradClipValue, then norm to GradClipNorm), then one optimiser step
-/// (semantics in <see cref="ModelOptimizer"/>); with <see cref="NormConstraint.Project"/> the stored rows the
+/// <item>Per-tensor gradient clip (values clamped to ±GradClipValue, then the tensor scaled by
+/// GradClipNorm/max(‖g‖, GradClipNorm); each when &gt; 0), then one optimiser step:
+/// <see cref="OptimizerKind.Adam"/> = torch.optim.Adam over whole tensors (β₁ 0.9, β₂ 0.999, ε 1e-8;
+/// θ ← θ − lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε); every element's moments decay every step);
+/// <see cref="OptimizerKind.LazyAdam"/> = TF LazyAdam / PyTorch SparseAdam: only the rows of P and Q present in the
+/// batch (even with a zero gradient) update m, v and θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), with t the GLOBAL
+/// step count (not a per-row count); K and M use the same formula on every element; absent rows stay bit-identical;
+/// <see cref="OptimizerKind.Sgd"/> = θ − lr·g; <see cref="OptimizerKind.Adagrad"/> = torch.optim.Adagrad
+/// (accumulator starts at 0, ε 1e-10). With <see cref="NormConstraint.Project"/> the stored rows the
 /// batch touched (users; positive and negative items) are then projected onto the unit ball, row ← row/max(1, ‖row‖),
 /// and all rows are projected once at construction. Note that with dense Adam, rows absent from a batch still
 /// move (decaying moments) and are projected only when a later batch touches them.</item>
@@ -407,8 +414,13 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     {
         var d = TorchSupport.DescribeConfig(Name, _config, NumUsers, NumItems, _dtype, _device);
         d["TrainableParameters"] = string.Join(",", _optimizer.Names);
+        d["ClipScope"] = _config.NormConstraint == NormConstraint.Clip ? "clipped p, q used in key, translation and distance (training and scoring)" : "none";
+        d["ProjectScope"] = _config.NormConstraint == NormConstraint.Project ? "all rows at start; rows touched by each batch after its step" : "none";
+        d["L2Scope"] = _config.L2 <= 0 ? "off" : _optimizer.IsLazy ? "touched rows of P, Q + trainable K, M" : "whole trainable tensors";
+        d["LossReduction"] = "sum over positives and their negatives";
         if (_config.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam)
         { d["AdamBeta1"] = ModelOptimizer.Beta1; d["AdamBeta2"] = ModelOptimizer.Beta2; d["AdamEpsilon"] = ModelOptimizer.AdamEpsilon; }
+        if (_config.Optimizer == OptimizerKind.LazyAdam) d["LazyAdamStep"] = "global step count for bias correction; epsilon added to sqrt(v)";
         if (_config.Optimizer == OptimizerKind.Adagrad) d["AdagradEpsilon"] = ModelOptimizer.AdagradEpsilon;
         return d;
     }
