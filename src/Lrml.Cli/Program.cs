@@ -1,2 +1,4 @@
-// Placeholder entry point replaced by the command tree in the foundation work.
-return Lrml.Cli.Entry.Run(args);
+using System.CommandLine;
+using Lrml.Cli;
+
+return await LrmlCommandLine.Build().Parse(args).InvokeAsync();
