@@ -42,10 +42,23 @@ public sealed class Split
     /// <summary>Facts about how the split was built worth reporting (e.g. duplicates dropped).</summary>
     public Dictionary<string, string> Notes { get; init; } = new();
 
+    /// <summary>
+    /// A copy with some parts replaced (parts not given are shared with this split, not copied).
+    /// Used to attach frozen candidates or add notes without rebuilding the split.
+    /// </summary>
+    public Split With(UserItems? train = null, UserItems? validation = null, UserItems? test = null,
+        UserItems? validationNegatives = null, UserItems? testNegatives = null, Dictionary<string, string>? notes = null) => new()
+    {
+        Dataset = Dataset, Protocol = Protocol, Seed = Seed,
+        Train = train ?? Train, Validation = validation ?? Validation, Test = test ?? Test,
+        ValidationNegatives = validationNegatives ?? ValidationNegatives, TestNegatives = testNegatives ?? TestNegatives,
+        UserIds = UserIds, ItemIds = ItemIds, Notes = notes ?? new Dictionary<string, string>(Notes),
+    };
+
     public int NumUsers => Train.NumUsers;
     public int NumItems => Train.NumItems;
 
     public override string ToString() =>
         $"{Dataset}/{Protocol}: train {Train.Count:N0}, validation {Validation.Count:N0}, test {Test.Count:N0}" +
-        (TestNegatives is null ? "" : $", {TestNegatives.Count / Math.Max(1, TestNegatives.UsersWithItems())} sampled negatives per test user");
+        (TestNegatives is null ? "" : FormattableString.Invariant($", {(double)TestNegatives.Count / Math.Max(1, TestNegatives.UsersWithItems()):0.##} sampled negatives per test user (mean)"));
 }

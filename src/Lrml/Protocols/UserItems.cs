@@ -96,6 +96,14 @@ public sealed class UserItems
         return n;
     }
 
+    /// <summary>Whether both sets have the same shape and exactly the same (user, item) pairs.</summary>
+    public bool SetEquals(UserItems other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return NumUsers == other.NumUsers && NumItems == other.NumItems
+            && Offsets.AsSpan().SequenceEqual(other.Offsets) && Items.AsSpan().SequenceEqual(other.Items);
+    }
+
     /// <summary>Whether any (user, item) pair is in both sets.</summary>
     public bool Overlaps(UserItems other)
     {

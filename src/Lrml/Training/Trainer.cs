@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using Lrml.Models;
+using Lrml.Protocols;
+using Lrml.Util;
+
+namespace Lrml.Training;
+
+/// <summary>What the trainer reports after each epoch (one JSON line of the epoch log).</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Loss">Sum of batch losses over the epoch.</param>
+/// <param name="MeanLoss">Loss per training positive.</param>
+/// <param name="TrainSeconds">Wall time of the optimisation part of the epoch (sampling included).</param>
+/// <param name="EvalSeconds">Wall time of the validation evaluation (0 when not evaluated).</param>
+/// <param name="Validation">Validation metrics, or null when this epoch was not evaluated.</param>
+/// <param name="IsBest">Whether this epoch became the best so far.</param>
+/// <param name="Steps">Optimiser steps in this epoch.</param>
+public sealed record EpochRecord(int Epoch, double Loss, double MeanLoss, double TrainSeconds, double EvalSeconds,
+    IReadOnlyDictionary<string, double>? Validation, bool IsBest, int Steps);
+
+/// <summary>Live progress inside an epoch (for progress bars).</summary>
+public readonly record struct TrainProgress(int Epoch, int MaxEpochs, int Step, int StepsPerEpoch, double LossSoFar, int Seen);
+
+/// <summary>The result of <see cref="Trainer.Fit"/>.</summary>
+public sealed class TrainingOutcome
+{
+    public required IReadOnlyList<EpochRecord> Epochs { get; init; }
+    /// <summary>Epoch whose parameters the model holds after Fit (best validation epoch, or the last one).</summary>
+    public required int BestEpoch { get; init; }
+    /// <summary>Best validation value of <see cref="TrainConfig.ValidationMetric"/>, NaN when never evaluated.</summary>
+    public required double BestValidation { get; init; }
+    /// <summary>Training wall time summed over epochs (excluding validation).</summary>
+    public required double TrainSeconds { get; init; }
+    /// <summary>Validation wall time summed over epochs.</summary>
+    public required double EvalSeconds { get; init; }
+    /// <summary>Whether early stopping ended the run before the epoch budget.</summary>
+    public required bool StoppedEarly { get; init; }
+}
+
+/// <summary>
+/// Training diverged: a loss or parameter became NaN or infinite. The model is left at the last good
+/// state (the best checkpoint when one exists).
+/// </summary>
+public sealed class TrainingDivergedException(int epoch, int step, string message) : Exception(message)
+{
+    public int Epoch { get; } = epoch;
+    public int Step { get; } = step;
+}
+
+/// <summary>
+/// The training loop shared by every pairwise and pointwise model: each epoch shuffles the training
+/// positives (seeded), pairs every positive with uniformly sampled negatives the user never trained on
+/// (seeded, <see cref="NegativeSampler"/>), feeds mini-batches to <see cref="ITrainableRecommender.TrainStep"/>,
+/// evaluates on the validation split, keeps the best state, and stops early when the validation metric
+/// stalls. Shuffling and sampling draw from their own <see cref="Rng"/> streams of the run seed, so a seed
+/// fixes the batches whatever the model.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly TrainConfig _config;
+
+    public Trainer(TrainConfig config)
+    {
+        config.Validate();
+        _config = config;
+    }
+
+    /// <summary>Raised after every epoch (e.g. to append to the epoch log).</summary>
+    public event Action<EpochRecord>? EpochCompleted;
+
+    /// <summary>Raised when a new best state exists (e.g. to write the best checkpoint).</summary>
+    public event Action<int, byte[]>? NewBest;
+
+    /// <summary>Progress inside epochs, at most every few batches.</summary>
+    public IProgress<TrainProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> on <paramref name="train"/>. <paramref name="validate"/> returns the
+    /// validation metrics of the model's current parameters (null: no validation; the last epoch is kept).
+    /// On return the model holds the best epoch's state.
+    /// </summary>
+    public TrainingOutcome Fit(ITrainableRecommender model, UserItems train,
+        Func<IRecommender, IReadOnlyDictionary<string, double>>? validate, CancellationToken cancel = default)
+    {
+        if (train.NumUsers != model.NumUsers || train.NumItems != model.NumItems)
+            throw new ArgumentException($"Model shape {model.NumUsers}×{model.NumItems} differs from the training data {train.NumUsers}×{train.NumItems}.");
+        if (train.Count == 0) throw new ArgumentException("The training split is empty.");
+
+        var c = _config;
+        ComputeThreads.Set(c.Threads);
+        var sampler = new NegativeSampler(train);
+        var (pairUsers, pairItems) = train.ToPairs();
+        int n = pairUsers.Length;
+        var order = new int[n];
+        for (int x = 0; x < n; x++) order[x] = x;
+        var shuffleRng = new Rng(c.Seed, "trainer.shuffle");
+        var negativeRng = new Rng(c.Seed, "trainer.negatives");
+        var batch = new TrainingBatch(c.BatchSize, c.NegativesPerPositive);
+        int stepsPerEpoch = (n + c.BatchSize - 1) / c.BatchSize;
+
+        var stopper = new EarlyStopping(Math.Max(1, c.Patience));
+        var epochs = new List<EpochRecord>();
+        byte[]? bestState = null;
+        int bestEpoch = 0;
+        double trainSeconds = 0, evalSeconds = 0;
+        bool stoppedEarly = false;
+        var sw = new Stopwatch();
+
+        for (int epoch = 1; epoch <= c.Epochs; epoch++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            sw.Restart();
+            if (c.Shuffle) shuffleRng.Shuffle(order.AsSpan());
+            double lossSum = 0;
+            int step = 0;
+            for (int start = 0; start < n; start += c.BatchSize)
+            {
+                int count = Math.Min(c.BatchSize, n - start);
+                for (int b = 0; b < count; b++)
+                {
+                    int idx = order[start + b];
+                    batch.Users[b] = pairUsers[idx];
+                    batch.Positives[b] = pairItems[idx];
+                }
+                batch.Count = count;
+                sampler.Fill(batch.Users.AsSpan(0, count), batch.Negatives.AsSpan(0, count * c.NegativesPerPositive),
+                    c.NegativesPerPositive, negativeRng);
+                double loss = model.TrainStep(batch);
+                step++;
+                if (!double.IsFinite(loss))
+                {
+                    if (bestState is not null) model.LoadState(bestState);
+                    throw new TrainingDivergedException(epoch, step,
+                        $"The loss became {loss} at epoch {epoch}, step {step} of {stepsPerEpoch}. " +
+                        (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}). " : "") +
+                        "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
+                        "try a 3–10× lower learning rate or enable gradient clipping.");
+                }
+                lossSum += loss;
+                if (Progress is not null && (step % 16 == 0 || start + count >= n))
+                    Progress.Report(new TrainProgress(epoch, c.Epochs, step, stepsPerEpoch, lossSum, start + count));
+            }
+            model.EndEpoch(epoch);
+            sw.Stop();
+            double tTrain = sw.Elapsed.TotalSeconds;
+            trainSeconds += tTrain;
+
+            IReadOnlyDictionary<string, double>? metrics = null;
+            bool isBest = false;
+            double tEval = 0;
+            bool evaluate = validate is not null && c.EvalEvery > 0 && (epoch % c.EvalEvery == 0 || epoch == c.Epochs);
+            if (evaluate)
+            {
+                sw.Restart();
+                metrics = validate!(model);
+                sw.Stop();
+                tEval = sw.Elapsed.TotalSeconds;
+                evalSeconds += tEval;
+                if (!metrics.TryGetValue(c.ValidationMetric, out double value))
+                    throw new ArgumentException($"Validation metric '{c.ValidationMetric}' is not among the evaluated metrics: {string.Join(", ", metrics.Keys)}.");
+                isBest = stopper.Observe(epoch, value);
+                if (isBest)
+                {
+                    bestState = model.SaveState();
+                    bestEpoch = epoch;
+                    NewBest?.Invoke(epoch, bestState);
+                }
+            }
+            else if (validate is null || c.EvalEvery == 0)
+            {
+                bestEpoch = epoch; // no validation: the last epoch is the result
+            }
+
+            var record = new EpochRecord(epoch, lossSum, lossSum / n, tTrain, tEval, metrics, isBest, step);
+            epochs.Add(record);
+            EpochCompleted?.Invoke(record);
+            if (evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs)
+            {
+                stoppedEarly = true;
+                break;
+            }
+        }
+
+        if (bestState is not null && bestEpoch != epochs[^1].Epoch) model.LoadState(bestState);
+        return new TrainingOutcome
+        {
+            Epochs = epochs,
+            BestEpoch = bestEpoch == 0 ? epochs[^1].Epoch : bestEpoch,
+            BestValidation = bestState is null ? double.NaN : stopper.Best,
+            TrainSeconds = trainSeconds,
+            EvalSeconds = evalSeconds,
+            StoppedEarly = stoppedEarly,
+        };
+    }
+}

@@ -1,0 +1,70 @@
+using Lrml.Protocols;
+using Lrml.Training;
+using Lrml.Util;
+
+namespace Lrml.Tests.Training;
+
+public class NegativeSamplerTests
+{
+    private static UserItems Positives()
+    {
+        // user 0: sparse row; user 1: dense row (more than half the items) -> complement path; user 2: empty
+        var users = new List<int>(); var items = new List<int>();
+        foreach (var i in new[] { 1, 5, 7 }) { users.Add(0); items.Add(i); }
+        for (int i = 0; i < 20; i++) if (i != 3 && i != 11 && i != 19) { users.Add(1); items.Add(i); }
+        return UserItems.FromPairs(3, 20, users.ToArray(), items.ToArray());
+    }
+
+    [Fact]
+    public void NeverReturnsAPositiveAndCoversTheComplementUniformly()
+    {
+        var pos = Positives();
+        var sampler = new NegativeSampler(pos);
+        var rng = new Rng(5);
+        for (int u = 0; u < 3; u++)
+        {
+            var counts = new int[20];
+            for (int k = 0; k < 30_000; k++)
+            {
+                int j = sampler.Sample(u, rng);
+                Assert.False(pos.Contains(u, j), $"user {u} got positive {j}");
+                counts[j]++;
+            }
+            int allowed = 20 - pos.CountOf(u);
+            double expected = 30_000.0 / allowed;
+            for (int j = 0; j < 20; j++)
+                if (!pos.Contains(u, j)) Assert.InRange(counts[j], expected * 0.85, expected * 1.15);
+        }
+    }
+
+    [Fact]
+    public void DenseRowSamplesExactlyTheThreeMissingItems()
+    {
+        var sampler = new NegativeSampler(Positives());
+        var rng = new Rng(9);
+        var seen = new HashSet<int>();
+        for (int k = 0; k < 200; k++) seen.Add(sampler.Sample(1, rng));
+        Assert.Equal(new[] { 3, 11, 19 }, seen.OrderBy(x => x).ToArray());
+    }
+
+    [Fact]
+    public void ReproducibleBySeed()
+    {
+        var sampler = new NegativeSampler(Positives());
+        var users = new[] { 0, 1, 2, 0, 1 };
+        var a = new int[10]; var b = new int[10]; var c = new int[10];
+        sampler.Fill(users, a, 2, new Rng(1, "neg"));
+        sampler.Fill(users, b, 2, new Rng(1, "neg"));
+        sampler.Fill(users, c, 2, new Rng(2, "neg"));
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+    }
+
+    [Fact]
+    public void UserWithEveryItemIsRejectedWithAClearMessage()
+    {
+        var pos = UserItems.FromPairs(1, 3, new[] { 0, 0, 0 }, new[] { 0, 1, 2 });
+        var ex = Assert.Throws<ArgumentException>(() => new NegativeSampler(pos));
+        Assert.Contains("all 3 items", ex.Message);
+    }
+}
