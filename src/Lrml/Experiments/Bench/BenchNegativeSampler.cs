@@ -1,23 +1,24 @@
 using Lrml.Models;
 using Lrml.Models.Fused;
 using Lrml.Protocols;
+using Lrml.Training;
 using Lrml.Util;
 
 namespace Lrml.Experiments.Bench;
 
 /// <summary>
-/// The bench's own training-batch filler — kept separate on purpose until the trainer's
-/// Lrml.Training.NegativeSampler is on main, then the bench switches to it. Positives come from a shuffled
-/// order of the training pairs (one epoch = one pass) or are drawn uniformly with replacement (fixed-step
-/// runs on big shapes); each positive gets k negatives drawn uniformly from all items and redrawn while the
-/// user has the item (binary search in the user's sorted CSR row). A batch is filled in fixed parts of
-/// 128 examples in parallel, each part with its own generator seeded from (seed, batch number, part), so
-/// the batches are the same for every thread count. Allocation-free after construction.
+/// Training batches for the bench. Positives come from a shuffled order of the training pairs (one epoch =
+/// one pass) or are drawn uniformly with replacement (fixed-step runs on big shapes); negatives come from the
+/// trainer's <see cref="NegativeSampler"/> (uniform over the items the user has not trained on). A batch is
+/// filled in fixed parts of 128 examples in parallel, each part with its own generator seeded from
+/// (seed, batch number, part), so batches are the same for every thread count. Allocation-free after
+/// construction.
 /// </summary>
 public sealed class BenchNegativeSampler : IDisposable
 {
     private const int Part = 128;
     private readonly UserItems _train;
+    private readonly NegativeSampler _negatives;
     private readonly int[] _pairUser;
     private readonly ulong _seed;
     private readonly Rng _shuffle;
@@ -35,6 +36,7 @@ public sealed class BenchNegativeSampler : IDisposable
     {
         if (pairUser.Length != train.Count) throw new ArgumentException("pairUser must have one entry per training pair.");
         _train = train; _pairUser = pairUser;
+        _negatives = new NegativeSampler(train);
         _seed = Rng.Mix((ulong)seed, "bench.sampler");
         _shuffle = new Rng(seed, "bench.sampler.shuffle");
         _pool = new WorkerPool(Math.Max(1, threads));
@@ -95,20 +97,14 @@ public sealed class BenchNegativeSampler : IDisposable
         for (int w = 0; w < 4; w++) state[w] = SplitMix(ref x);
         rng.SetState(state);
         int b0 = part * Part, b1 = Math.Min(batch.Count, b0 + Part);
-        int k = batch.NegativesPerPositive, items = _train.NumItems, pairs = _train.Count;
-        var offsets = _train.Offsets; var all = _train.Items;
+        int k = batch.NegativesPerPositive, pairs = _train.Count;
+        var all = _train.Items;
         for (int b = b0; b < b1; b++)
         {
             int pair = _fromOrder ? _order![_cursor + b] : rng.NextInt(pairs);
             int u = _pairUser[pair];
             batch.Users[b] = u; batch.Positives[b] = all[pair];
-            var row = new ReadOnlySpan<int>(all, offsets[u], offsets[u + 1] - offsets[u]);
-            for (int j = 0; j < k; j++)
-            {
-                int c = rng.NextInt(items);
-                for (int attempt = 0; attempt < 1000 && row.BinarySearch(c) >= 0; attempt++) c = rng.NextInt(items);
-                batch.Negatives[b * k + j] = c;
-            }
+            for (int j = 0; j < k; j++) batch.Negatives[b * k + j] = _negatives.Sample(u, rng);
         }
     }
 

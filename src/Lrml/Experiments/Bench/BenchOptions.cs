@@ -77,7 +77,7 @@ public sealed record BenchOptions
     /// <summary>Reference repeats (median).</summary>
     public int ReferenceRepeats { get; init; } = 3;
 
-    /// <summary>Creates the reference engine; null = none available (the report says so).</summary>
+    /// <summary>Creates the reference engine; null = <see cref="BenchRunner.TorchReference"/> (TorchSharp LrmlModel).</summary>
     public BenchReferenceFactory? ReferenceFactory { get; init; }
 
     /// <summary>Run seed (data, initial weights, sampling).</summary>

@@ -92,11 +92,11 @@ public class FusedStateTests
             Assert.True(d.ContainsKey(prop.Name), $"Describe lacks {prop.Name}");
             Assert.Equal(prop.GetValue(cfg)!.ToString(), d[prop.Name]!.ToString());
         }
-        Assert.Equal("fused", d["engine"]);
-        Assert.Equal(2, d["threads"]);
-        Assert.Contains("row-sparse", (string)d["optimizerSemantics"]!);
+        Assert.Equal("fused", d["Engine"]);
+        Assert.Equal(2, d["Threads"]);
+        Assert.Contains("row-sparse", (string)d["OptimizerSemantics"]!);
         using var dense = Engine(cfg with { Optimizer = OptimizerKind.Adam }, Params(cfg));
-        Assert.Contains("dense", (string)dense.Describe()["optimizerSemantics"]!);
+        Assert.Contains("dense", (string)dense.Describe()["OptimizerSemantics"]!);
     }
 
     [Theory]

@@ -11,11 +11,14 @@ internal static class FusedTestData
 
     /// <summary>Seeded parameters with a wide init (σ = 0.45) and users 1, items 2 scaled to norm ≈ 1.8, so
     /// the clip branch (‖x‖ ≥ 1) and the identity branch are both exercised.</summary>
-    public static LrmlParameters Params(LrmlConfig cfg, long seed = 11, int users = Users, int items = Items)
+    public static LrmlParameters Params(LrmlConfig cfg, long seed = 11, int users = Users, int items = Items, bool stretch = true)
     {
         var p = LrmlParameters.Initialize(cfg with { InitScale = 0.45f }, users, items, seed);
-        Stretch(p.P, 1 % users, cfg.Dim, 1.8);
-        Stretch(p.Q, 2 % items, cfg.Dim, 1.8);
+        if (stretch)
+        {
+            Stretch(p.P, 1 % users, cfg.Dim, 1.8);
+            Stretch(p.Q, 2 % items, cfg.Dim, 1.8);
+        }
         for (int x = 0; x < p.K.Length; x++) p.K[x] *= 8f; // sharper attention, stronger memory gradients
         for (int x = 0; x < p.M.Length; x++) p.M[x] *= 3f;
         return p;
