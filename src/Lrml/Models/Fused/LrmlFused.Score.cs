@@ -12,12 +12,13 @@ public sealed unsafe partial class LrmlFused
 
     private sealed class ScoreScratch
     {
-        public readonly float[] Ph, Qh, S, Logits, A, R, Diff, Ku, Mp, L, Pq, Out;
+        public readonly float[] Ph, Qh, S, Logits, A, R, Diff, Ku, Mp, L, Pq, Out, GQt, GMq;
         public ScoreScratch(int d, int dp, int n, int np, int wb)
         {
             Ph = new float[dp]; Qh = new float[dp]; S = new float[dp]; Logits = new float[np]; A = new float[np];
             R = new float[dp]; Diff = new float[dp];
             Ku = new float[d * n]; Mp = new float[n]; L = new float[n * wb]; Pq = new float[wb]; Out = new float[wb];
+            GQt = new float[d * wb]; GMq = new float[n * wb];
         }
     }
 
@@ -58,8 +59,10 @@ public sealed unsafe partial class LrmlFused
     }
 
     /// <inheritdoc/>
-    /// <remarks>Direct formula per pair, exactly the training forward pass (clip, attention, distance); −D.
-    /// Parallel over blocks of pairs.</remarks>
+    /// <remarks>Runs of at least 16 consecutive pairs with the same user (sampled evaluation: a user's
+    /// candidates) go through the blocked path of <see cref="ScoreAllItems"/> on the gathered items, so
+    /// sampled and full ranking share their arithmetic; shorter runs use the direct formula of the training
+    /// forward pass (clip, attention, distance). Both return −D. Parallel over blocks of pairs.</remarks>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
     {
         if (users.Length != items.Length || scores.Length < users.Length)
@@ -68,6 +71,7 @@ public sealed unsafe partial class LrmlFused
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (users.Length >= MinRun) EnsureScoreCache();
             fixed (int* pu = users) fixed (int* pi = items) fixed (float* ps = scores)
             {
                 _aUsers = pu; _aItems = pi; _aOut = ps; _aCount = users.Length;
@@ -107,28 +111,70 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
+    /// <summary>Shortest run of one user's pairs scored through the blocked path.</summary>
+    private const int MinRun = 16;
+
     private void ScorePairBlock(int blk, int worker, bool explain)
     {
         var S = SScratch(worker);
-        int dp = _dp, n = _n, np = _np;
+        int dp = _dp, n = _n, np = _np, d = _d, wb = _wb;
         ref float ph = ref Ref(S.Ph); ref float qh = ref Ref(S.Qh); ref float r = ref Ref(S.R); ref float diff = ref Ref(S.Diff);
         ref float a = ref Ref(S.A);
         int a0 = blk * PairBlock, a1 = Math.Min(_aCount, a0 + PairBlock);
         int lastUser = -1;
-        for (int x = a0; x < a1; x++)
+        for (int x = a0; x < a1;)
         {
-            int u = _aUsers[x], i = _aItems[x];
+            int u = _aUsers[x];
+            if (!explain && _cacheVersion == _version)
+            {
+                int end = x + 1;
+                while (end < a1 && _aUsers[end] == u) end++;
+                if (end - x >= MinRun)
+                {
+                    PrepareUser(S, u);
+                    lastUser = -1; // S.Ph now holds the blocked path's p̂ (the same vector)
+                    for (int g0 = x; g0 < end; g0 += wb)
+                    {
+                        int cnt = Math.Min(wb, end - g0);
+                        GatherItems(S, g0, cnt);
+                        ScoreBlock(S, ref Ref(S.GQt), ref Ref(S.GMq));
+                        for (int w = 0; w < cnt; w++) _aOut[g0 + w] = S.Out[w];
+                    }
+                    x = end;
+                    continue;
+                }
+            }
+            int i = _aItems[x];
             if (u != lastUser) { LoadRow(ref At(_p, (nint)u * dp), ref ph); lastUser = u; }
             LoadRow(ref At(_q, (nint)i * dp), ref qh);
             AttentionForward(ref ph, ref qh, ref Ref(S.S), ref Ref(S.Logits), ref a, ref r, ref Ref(_kt), ref Ref(_m), n, np, dp);
             if (explain)
             {
                 new ReadOnlySpan<float>(S.A, 0, n).CopyTo(new Span<float>(_aOut + (long)x * n, n));
-                new ReadOnlySpan<float>(S.R, 0, _d).CopyTo(new Span<float>(_aOut2 + (long)x * _d, _d));
-                continue;
+                new ReadOnlySpan<float>(S.R, 0, d).CopyTo(new Span<float>(_aOut2 + (long)x * d, d));
             }
-            for (int j = 0; j < dp; j += Vector<float>.Count) St(Ld(ref ph, j) + Ld(ref r, j) - Ld(ref qh, j), ref diff, j);
-            _aOut[x] = -Distance(ref diff);
+            else
+            {
+                for (int j = 0; j < dp; j += Vector<float>.Count) St(Ld(ref ph, j) + Ld(ref r, j) - Ld(ref qh, j), ref diff, j);
+                _aOut[x] = -Distance(ref diff);
+            }
+            x++;
+        }
+    }
+
+    /// <summary>Copies the cached q̂ and M·q̂ columns of items _aItems[g0..g0+cnt) into the gather tiles
+    /// (lanes past cnt are zero).</summary>
+    private void GatherItems(ScoreScratch S, int g0, int cnt)
+    {
+        int d = _d, n = _n, wb = _wb;
+        if (cnt < wb) { Array.Clear(S.GQt); Array.Clear(S.GMq); }
+        for (int w = 0; w < cnt; w++)
+        {
+            int i = _aItems[g0 + w];
+            int blk = i / wb, lane = i - blk * wb;
+            int qo = blk * d * wb + lane, mo = blk * n * wb + lane;
+            for (int j = 0; j < d; j++) S.GQt[j * wb + w] = _cQt[qo + j * wb];
+            for (int y = 0; y < n; y++) S.GMq[y * wb + w] = _cMq[mo + y * wb];
         }
     }
 
@@ -205,74 +251,84 @@ public sealed unsafe partial class LrmlFused
     private void ScoreSegment(int item, int worker)
     {
         int x = item / _aSegs, seg = item % _aSegs;
-        int u = _aUsers[x];
         var S = SScratch(worker);
-        int d = _d, n = _n, dp = _dp, wb = _wb, vw = W;
+        PrepareUser(S, _aUsers[x]);
+        int d = _d, n = _n, wb = _wb;
+        int b0 = seg * ScoreSegmentBlocks, b1 = Math.Min(_blocks, b0 + ScoreSegmentBlocks);
+        float* outRow = _aOut + (long)x * _items;
+        for (int blk = b0; blk < b1; blk++)
+        {
+            ScoreBlock(S, ref At(_cQt, (nint)blk * d * wb), ref At(_cMq, (nint)blk * n * wb));
+            int i0 = blk * wb, cnt = Math.Min(wb, _items - i0);
+            new ReadOnlySpan<float>(S.Out, 0, cnt).CopyTo(new Span<float>(outRow + i0, cnt));
+        }
+    }
+
+    /// <summary>Per-user work of the blocked scoring path: p̂ (clipped), Ku = diag(p̂)·K (d × N), Mp = M·p̂.</summary>
+    private void PrepareUser(ScoreScratch S, int u)
+    {
+        int d = _d, n = _n, dp = _dp;
         ref float ph = ref Ref(S.Ph);
         LoadRow(ref At(_p, (nint)u * dp), ref ph);
-        // per user: Ku = diag(p) K (d × N), Mp = M p
         for (int j = 0; j < d; j++)
         {
             float pj = S.Ph[j];
             for (int y = 0; y < n; y++) S.Ku[j * n + y] = pj * _cK[j * n + y];
         }
         for (int y = 0; y < n; y++) S.Mp[y] = Dot(ref At(_m, (nint)y * dp), ref ph, dp);
-        bool explicitR = _cfg.Distance == LrmlDistance.L1 || _opt.ExactRelationScoring;
-        int b0 = seg * ScoreSegmentBlocks, b1 = Math.Min(_blocks, b0 + ScoreSegmentBlocks);
-        float* outRow = _aOut + (long)x * _items;
+    }
+
+    /// <summary>
+    /// Scores of one block of wb items for the prepared user into S.Out: qt is the items' q̂ transposed
+    /// (d × wb), mq their M·q̂ (N × wb). Logits by a register-tiled GEMM, softmax vectorised over items, then
+    /// the expanded distance (or r formed explicitly for L1 / exact mode).
+    /// </summary>
+    private void ScoreBlock(ScoreScratch S, ref float qt, ref float mq)
+    {
+        int d = _d, n = _n, wb = _wb, vw = W;
         ref float L = ref Ref(S.L);
         float eps = _cfg.DistanceEpsilon;
-        for (int blk = b0; blk < b1; blk++)
+        Logits(ref qt, ref Ref(S.Ku), ref L, d, n, wb);
+        // ‖p − q‖² per item
+        for (int v = 0; v < wb; v += vw)
         {
-            ref float qt = ref At(_cQt, (nint)blk * d * wb);
-            Logits(ref qt, ref Ref(S.Ku), ref L, d, n, wb);
-            // ‖p − q‖² per item
-            for (int v = 0; v < wb; v += vw)
+            var acc = Vector<float>.Zero;
+            for (int j = 0; j < d; j++)
             {
-                var acc = Vector<float>.Zero;
-                for (int j = 0; j < d; j++)
-                {
-                    var df = Ld(ref qt, (nint)j * wb + v) - new Vector<float>(S.Ph[j]);
-                    acc = Fma(df, df, acc);
-                }
-                St(acc, ref Ref(S.Pq), v);
+                var df = Ld(ref qt, (nint)j * wb + v) - new Vector<float>(S.Ph[j]);
+                acc = Fma(df, df, acc);
             }
-            // softmax over slots, vectorised over items
-            for (int v = 0; v < wb; v += vw)
+            St(acc, ref Ref(S.Pq), v);
+        }
+        // softmax over slots, vectorised over items
+        for (int v = 0; v < wb; v += vw)
+        {
+            var mx = Ld(ref L, v);
+            for (int y = 1; y < n; y++) mx = Vector.Max(mx, Ld(ref L, (nint)y * wb + v));
+            var sum = Vector<float>.Zero;
+            for (int y = 0; y < n; y++)
             {
-                var mx = Ld(ref L, v);
-                for (int y = 1; y < n; y++) mx = Vector.Max(mx, Ld(ref L, (nint)y * wb + v));
-                var sum = Vector<float>.Zero;
-                for (int y = 0; y < n; y++)
-                {
-                    var e = Vector.Exp(Ld(ref L, (nint)y * wb + v) - mx);
-                    St(e, ref L, (nint)y * wb + v);
-                    sum += e;
-                }
-                for (int y = 0; y < n; y++) St(Ld(ref L, (nint)y * wb + v) / sum, ref L, (nint)y * wb + v);
+                var e = Vector.Exp(Ld(ref L, (nint)y * wb + v) - mx);
+                St(e, ref L, (nint)y * wb + v);
+                sum += e;
             }
-            if (explicitR) ScoreExplicit(S, ref qt, ref L, d, n, wb, eps);
-            else
+            for (int y = 0; y < n; y++) St(Ld(ref L, (nint)y * wb + v) / sum, ref L, (nint)y * wb + v);
+        }
+        if (_cfg.Distance == LrmlDistance.L1 || _opt.ExactRelationScoring) { ScoreExplicit(S, ref qt, ref L, d, n, wb, eps); return; }
+        for (int v = 0; v < wb; v += vw)
+        {
+            var t1 = Vector<float>.Zero; var t2 = Vector<float>.Zero;
+            for (int y = 0; y < n; y++)
             {
-                ref float mq = ref At(_cMq, (nint)blk * n * wb);
-                for (int v = 0; v < wb; v += vw)
-                {
-                    var t1 = Vector<float>.Zero; var t2 = Vector<float>.Zero;
-                    for (int y = 0; y < n; y++)
-                    {
-                        var ay = Ld(ref L, (nint)y * wb + v);
-                        t1 = Fma(ay, new Vector<float>(S.Mp[y]) - Ld(ref mq, (nint)y * wb + v), t1);
-                        var gy = Vector<float>.Zero;
-                        for (int z = 0; z < n; z++) gy = Fma(new Vector<float>(_cG[y * n + z]), Ld(ref L, (nint)z * wb + v), gy);
-                        t2 = Fma(ay, gy, t2);
-                    }
-                    var d2 = Vector.Max(Ld(ref Ref(S.Pq), v) + (t1 + t1) + t2, Vector<float>.Zero);
-                    var score = _cfg.Distance == LrmlDistance.SqrtL2 ? -Vector.SquareRoot(d2 + new Vector<float>(eps)) : -d2;
-                    St(score, ref Ref(S.Out), v);
-                }
+                var ay = Ld(ref L, (nint)y * wb + v);
+                t1 = Fma(ay, new Vector<float>(S.Mp[y]) - Ld(ref mq, (nint)y * wb + v), t1);
+                var gy = Vector<float>.Zero;
+                for (int z = 0; z < n; z++) gy = Fma(new Vector<float>(_cG[y * n + z]), Ld(ref L, (nint)z * wb + v), gy);
+                t2 = Fma(ay, gy, t2);
             }
-            int i0 = blk * wb, cnt = Math.Min(wb, _items - i0);
-            new ReadOnlySpan<float>(S.Out, 0, cnt).CopyTo(new Span<float>(outRow + i0, cnt));
+            var d2 = Vector.Max(Ld(ref Ref(S.Pq), v) + (t1 + t1) + t2, Vector<float>.Zero);
+            var score = _cfg.Distance == LrmlDistance.SqrtL2 ? -Vector.SquareRoot(d2 + new Vector<float>(eps)) : -d2;
+            St(score, ref Ref(S.Out), v);
         }
     }
 

@@ -43,6 +43,29 @@ public class FusedScoringTests
         }
     }
 
+    [Theory]
+    [InlineData(LrmlDistance.SqrtL2)]
+    [InlineData(LrmlDistance.L1)]
+    public void GroupedAndDirectPairScoringAgree(LrmlDistance dist)
+    {
+        // user-major pairs (runs ≥ 16 use the blocked path) vs the same pairs interleaved (direct formula)
+        var cfg = Config(dist, dim: 19, slots: 7);
+        var p = Params(cfg, users: U, items: I);
+        using var engine = new LrmlFused(cfg, p, new FusedOptions { Threads = 2 });
+        var pu = Enumerable.Range(0, U).SelectMany(u => Enumerable.Repeat(u, I)).ToArray();
+        var pi = Enumerable.Range(0, U).SelectMany(_ => Enumerable.Range(0, I)).ToArray();
+        var grouped = new float[pu.Length]; engine.ScorePairs(pu, pi, grouped);
+        var order = Enumerable.Range(0, I).SelectMany(i => Enumerable.Range(0, U).Select(u => u * I + i)).ToArray();
+        var su = order.Select(x => pu[x]).ToArray(); var si = order.Select(x => pi[x]).ToArray();
+        var direct = new float[pu.Length]; engine.ScorePairs(su, si, direct);
+        for (int x = 0; x < order.Length; x++)
+        {
+            float g = grouped[order[x]], dd = direct[x];
+            Assert.True(Math.Abs(g - dd) <= 1e-4 * Math.Abs(dd) + 1e-6, $"pair ({su[x]},{si[x]}): grouped {g} vs direct {dd}");
+        }
+        Assert.True(su.Zip(su.Skip(1)).All(t => t.First != t.Second), "interleaved order must have no runs");
+    }
+
     [Fact]
     public void ScoresFollowParameterChangesAfterTraining()
     {
