@@ -66,11 +66,14 @@ public sealed unsafe partial class LrmlFused
     {
         // Without a norm clip, the row-sparse optimisers update each row right after reducing its gradient.
         bool fuse = !UsesDenseSweep && _cfg.GradClipNorm == 0f;
-        double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
-        if (!fuse) loss += Update();
-        Release();
-        _version++;
-        return loss;
+        lock (_gate)
+        {
+            double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
+            if (!fuse) loss += Update();
+            Release();
+            _version++;
+            return loss;
+        }
     }
 
     /// <summary>
@@ -81,6 +84,11 @@ public sealed unsafe partial class LrmlFused
     /// Allocates its result; a diagnostic and test API.
     /// </summary>
     public LrmlGradient ComputeGradient(TrainingBatch batch)
+    {
+        lock (_gate) return Gradient(batch);
+    }
+
+    private LrmlGradient Gradient(TrainingBatch batch)
     {
         double loss = Forward(batch, applyClip: false, fuseUpdate: false);
         var gp = new float[(long)_users * _d]; var gq = new float[(long)_items * _d];
@@ -487,6 +495,8 @@ public sealed unsafe partial class LrmlFused
     /// index past the row blocks reduces the memory gradients over chunks (chunk order).</summary>
     private void RunReduce(int item)
     {
+        // item 0 is the memory (one long item, handed out first); rows follow
+        if (TrainMemory) item = item == 0 ? _rowBlocksU + _rowBlocksI : item - 1;
         int dp = _dp;
         float l2 = _cfg.L2, cv = _applyClip ? _cfg.GradClipValue : 0f;
         if (item < _rowBlocksU + _rowBlocksI)
@@ -649,6 +659,7 @@ public sealed unsafe partial class LrmlFused
     {
         bool dense = UsesDenseSweep;
         int nbU = dense ? _denseBlocksU : _rowBlocksU, nbI = dense ? _denseBlocksI : _rowBlocksI;
+        if (TrainMemory) item = item == 0 ? nbU + nbI : item - 1; // memory first
         if (item >= nbU + nbI) { UpdateMemory(); return; }
         bool isUser = item < nbU;
         int blk = isUser ? item : item - nbU;

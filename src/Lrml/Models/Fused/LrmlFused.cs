@@ -188,6 +188,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// <inheritdoc/>
     public LrmlParameters ExportParameters()
     {
+        lock (_gate) return Export();
+    }
+
+    private LrmlParameters Export()
+    {
         var p = Unpad(_p, _users); var q = Unpad(_q, _items);
         var k = KtToK(_kt); var m = Unpad(_m, _n);
         return new LrmlParameters(_users, _items, _d, _n, p, q, k, m);
@@ -198,7 +203,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     {
         if (parameters.NumUsers != _users || parameters.NumItems != _items || parameters.Dim != _d || parameters.Slots != _n)
             throw new ArgumentException("Parameters have a different shape from this model.");
-        ImportParameters(parameters);
+        lock (_gate) ImportParameters(parameters);
     }
 
     private float[] Unpad(float[] src, int rows)
@@ -232,6 +237,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// </summary>
     public byte[] SaveState()
     {
+        lock (_gate) return Save();
+    }
+
+    private byte[] Save()
+    {
         var tensors = StateTensors();
         long size = Magic.Length + 4 * 6 + 8;
         foreach (var (_, rows, isK) in tensors) size += 4L * (isK ? _d * _n : (long)rows * _d);
@@ -252,6 +262,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// <summary>Restores <see cref="SaveState"/> output; throws <see cref="DataFormatException"/> when the bytes
     /// are not a fused-LRML state of this shape and optimiser.</summary>
     public void LoadState(byte[] state)
+    {
+        lock (_gate) Load(state);
+    }
+
+    private void Load(byte[] state)
     {
         const string what = "fused LRML state";
         ArgumentNullException.ThrowIfNull(state);
