@@ -82,34 +82,56 @@ public sealed record BenchReport
 /// <summary>The options of a run, as recorded.</summary>
 public sealed record BenchSettings
 {
+    /// <summary>Shapes run.</summary>
     public List<string> Shapes { get; init; } = [];
+    /// <summary>Model sizes run ("d=…,N=…").</summary>
     public List<string> Models { get; init; } = [];
+    /// <summary>Threads of every pool (fused engine, sampler, torch).</summary>
     public int Threads { get; init; }
+    /// <summary>Positives per batch.</summary>
     public int BatchSize { get; init; }
+    /// <summary>Negatives per positive.</summary>
     public int Negatives { get; init; }
+    /// <summary>Optimiser of the fused main measurement.</summary>
     public string Optimizer { get; init; } = "";
+    /// <summary>Repeats per measurement.</summary>
     public int Repeats { get; init; }
+    /// <summary>Steps per fixed-step repeat.</summary>
     public int StepsPerRepeat { get; init; }
+    /// <summary>Warm-up seconds before measuring.</summary>
     public double WarmupSeconds { get; init; }
+    /// <summary>Steps per reference repeat.</summary>
     public int ReferenceSteps { get; init; }
+    /// <summary>Reference repeats.</summary>
     public int ReferenceRepeats { get; init; }
+    /// <summary>User cap of full ranking (beyond: extrapolated).</summary>
     public int FullRankingMaxUsers { get; init; }
+    /// <summary>User cap of sampled evaluation (beyond: extrapolated).</summary>
     public int SampledMaxUsers { get; init; }
+    /// <summary>Users per ScoreAllItems call.</summary>
     public int EvalUserChunk { get; init; }
+    /// <summary>Run seed.</summary>
     public long Seed { get; init; }
+    /// <summary>Reference engine ("torchsharp LrmlModel", "custom"), or null when off.</summary>
     public string? ReferenceEngine { get; init; }
 }
 
 /// <summary>Results for one data shape.</summary>
 public sealed record ShapeReport
 {
+    /// <summary>Shape name.</summary>
     public string Shape { get; init; } = "";
+    /// <summary>Users of the shape.</summary>
     public int Users { get; init; }
+    /// <summary>Items of the shape.</summary>
     public int Items { get; init; }
+    /// <summary>Training pairs generated.</summary>
     public long TrainPairs { get; init; }
     /// <summary>Seconds to generate the synthetic data (not part of any other measure).</summary>
     public double GenerationSeconds { get; init; }
+    /// <summary>Training measurements (fused main, fused dense Adam, reference) per model size.</summary>
     public List<TrainingMeasure> Training { get; init; } = [];
+    /// <summary>Evaluation measurements of the fused engine per model size.</summary>
     public List<EvaluationMeasure> Evaluation { get; init; } = [];
     /// <summary>Peak resident set of the process while this shape ran (VmHWM, reset per shape on Linux), bytes.</summary>
     public long PeakWorkingSetBytes { get; init; }
@@ -124,7 +146,9 @@ public sealed record TrainingMeasure
 {
     /// <summary>"fused" or "torchsharp".</summary>
     public string Engine { get; init; } = "";
+    /// <summary>Model size ("d=…,N=…").</summary>
     public string Model { get; init; } = "";
+    /// <summary>Optimiser of this measurement.</summary>
     public string Optimizer { get; init; } = "";
     /// <summary>Median training triples (user, positive, negative) per second, sampling included.</summary>
     public double TriplesPerSecond { get; init; }
@@ -134,6 +158,7 @@ public sealed record TrainingMeasure
     public string Method { get; init; } = "";
     /// <summary>Seconds of one epoch (shuffle and sampling included): measured or extrapolated.</summary>
     public double? EpochSeconds { get; init; }
+    /// <summary>True when <see cref="EpochSeconds"/> was measured on a full epoch, false when extrapolated.</summary>
     public bool EpochMeasured { get; init; }
     /// <summary>Fused median / reference median for the same shape and model (null without reference).</summary>
     public double? SpeedupVsReference { get; init; }
@@ -144,41 +169,62 @@ public sealed record TrainingMeasure
 /// <summary>Evaluation timings (scoring and ranking, the held-out item against candidates).</summary>
 public sealed record EvaluationMeasure
 {
+    /// <summary>Model size ("d=…,N=…").</summary>
     public string Model { get; init; } = "";
     /// <summary>Median seconds to score 100 candidates per user and rank the held-out item, all users.</summary>
     public double SampledSeconds { get; init; }
+    /// <summary>True when measured on a user prefix and scaled to all users.</summary>
     public bool SampledExtrapolated { get; init; }
+    /// <summary>Users scored in the sampled measurement.</summary>
     public int SampledUsersMeasured { get; init; }
+    /// <summary>HR@10 of the held-out item among its 100 candidates (pessimistic ties; a sanity value).</summary>
     public double SampledHitRate { get; init; }
     /// <summary>Seconds to score every item for every user (train items excluded from the ranking), all users.</summary>
     public double FullRankingSeconds { get; init; }
+    /// <summary>True when measured on a user prefix and scaled to all users.</summary>
     public bool FullRankingExtrapolated { get; init; }
+    /// <summary>Users ranked in the full-ranking measurement.</summary>
     public int FullRankingUsersMeasured { get; init; }
+    /// <summary>HR@10 of the held-out item over all non-training items (pessimistic ties; a sanity value).</summary>
     public double FullHitRate { get; init; }
     /// <summary>Scores buffer of one user chunk (the bound of full ranking's extra memory), bytes.</summary>
     public long FullRankingBufferBytes { get; init; }
 }
 
 /// <summary>A target of the performance issue checked against this run.</summary>
+/// <param name="Target">The target, in words.</param>
+/// <param name="Measured">The measured value with its unit.</param>
+/// <param name="Met">Whether this run met it (on a shared machine, read together with the load average).</param>
 public sealed record TargetCheck(string Target, string Measured, bool Met);
 
 /// <summary>The machine a bench ran on.</summary>
 public sealed record MachineInfo
 {
+    /// <summary>CPU model name (/proc/cpuinfo).</summary>
     public string CpuModel { get; init; } = "";
+    /// <summary>Logical processors visible to the process.</summary>
     public int LogicalCores { get; init; }
+    /// <summary>AVX2 available.</summary>
     public bool Avx2 { get; init; }
+    /// <summary>AVX-512F available.</summary>
     public bool Avx512 { get; init; }
+    /// <summary>Whether .NET accelerates Vector512 on this CPU.</summary>
     public bool Vector512Accelerated { get; init; }
     /// <summary>Floats per System.Numerics.Vector (the fused engine's SIMD width).</summary>
     public int VectorFloats { get; init; }
+    /// <summary>Process architecture.</summary>
     public string Architecture { get; init; } = "";
+    /// <summary>Operating system.</summary>
     public string Os { get; init; } = "";
+    /// <summary>.NET runtime.</summary>
     public string DotNet { get; init; } = "";
+    /// <summary>TorchSharp package version.</summary>
     public string? TorchSharp { get; init; }
+    /// <summary>Memory available to the process, bytes.</summary>
     public long TotalMemoryBytes { get; init; }
     /// <summary>/proc/loadavg at the start and end: other processes make timings noisy.</summary>
     public string? LoadAverageStart { get; init; }
+    /// <summary>/proc/loadavg at the end of the run.</summary>
     public string? LoadAverageEnd { get; init; }
 
     /// <summary>Describes this machine.</summary>
