@@ -98,14 +98,35 @@ public sealed class BenchNegativeSampler : IDisposable
         rng.SetState(state);
         int b0 = part * Part, b1 = Math.Min(batch.Count, b0 + Part);
         int k = batch.NegativesPerPositive, pairs = _train.Count;
-        var all = _train.Items;
+        var all = _train.Items; var offsets = _train.Offsets;
+        // Three passes so that the random reads of one pass were prefetched by the previous one:
+        // pair indices (prefetch their user and item), users (prefetch the probe points of their training
+        // rows, which the negative sampler binary-searches), then negatives.
         for (int b = b0; b < b1; b++)
         {
             int pair = _fromOrder ? _order![_cursor + b] : rng.NextInt(pairs);
-            int u = _pairUser[pair];
+            batch.Positives[b] = pair;
+            PrefetchInt(_pairUser, pair); PrefetchInt(all, pair);
+        }
+        for (int b = b0; b < b1; b++)
+        {
+            int pair = batch.Positives[b], u = _pairUser[pair];
             batch.Users[b] = u; batch.Positives[b] = all[pair];
+            int lo = offsets[u], len = offsets[u + 1] - lo;
+            PrefetchInt(all, lo + len / 2); PrefetchInt(all, lo + len / 4); PrefetchInt(all, lo + 3 * len / 4);
+        }
+        for (int b = b0; b < b1; b++)
+        {
+            int u = batch.Users[b];
             for (int j = 0; j < k; j++) batch.Negatives[b * k + j] = _negatives.Sample(u, rng);
         }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchInt(int[] a, int index)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (uint)index >= (uint)a.Length) return;
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref a[index]));
     }
 
     private static ulong SplitMix(ref ulong x)
