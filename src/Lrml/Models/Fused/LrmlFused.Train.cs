@@ -68,11 +68,17 @@ public sealed unsafe partial class LrmlFused
         bool fuse = !UsesDenseSweep && _cfg.GradClipNorm == 0f;
         lock (_gate)
         {
-            double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
-            if (!fuse) loss += Update();
-            Release();
-            _version++;
-            return loss;
+            try
+            {
+                double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
+                if (!fuse) loss += Update();
+                return loss;
+            }
+            finally
+            {
+                Release();
+                _version++;
+            }
         }
     }
 
@@ -90,6 +96,12 @@ public sealed unsafe partial class LrmlFused
 
     private LrmlGradient Gradient(TrainingBatch batch)
     {
+        try { return GradientCore(batch); }
+        finally { Release(); }
+    }
+
+    private LrmlGradient GradientCore(TrainingBatch batch)
+    {
         double loss = Forward(batch, applyClip: false, fuseUpdate: false);
         var gp = new float[(long)_users * _d]; var gq = new float[(long)_items * _d];
         float l2 = _cfg.L2;
@@ -105,7 +117,6 @@ public sealed unsafe partial class LrmlFused
         float[] gk, gm;
         if (TrainMemory) { gk = KtToK(GktTotal); gm = Unpad(GmTotal, _n); }
         else { gk = new float[_d * _n]; gm = new float[_n * _d]; }
-        Release();
         return new LrmlGradient(loss, gp, gq, gk, gm);
     }
 
@@ -122,7 +133,8 @@ public sealed unsafe partial class LrmlFused
         PrepareIndex(batch);
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
-        // fused: rows are finished during the examples and reduce phases, so the step's constants come first
+        // fused: rows are updated in the reduce phase, right after their gradient is summed, so the step's
+        // constants (t, bias corrections) are set before it
         if (fuseUpdate) { _scaleP = _scaleQ = _scaleK = _scaleM = 1f; AdvanceStep(); }
         _stepWork.Phase = StepPhase.Examples;
         _pool.Run(_stepWork, _chunks);
