@@ -22,7 +22,7 @@ internal static class TrainCommand
     public static readonly Option<string> ValidationMetric = new("--validation-metric") { Description = "Metric that selects the best epoch", DefaultValueFactory = _ => "nDCG@10" };
     public static readonly Option<long> Seed = new("--seed") { Description = "Run seed (initialisation, shuffling, negatives)", DefaultValueFactory = _ => 1 };
     public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
-    public static readonly Option<int> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (NCF: the published 99)", DefaultValueFactory = _ => 100 };
+    public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
     public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory" };

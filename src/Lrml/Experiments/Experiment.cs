@@ -143,7 +143,9 @@ public static class Experiment
     public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null)
     {
         var started = DateTime.UtcNow;
-        var split = GetSplit(spec.Dataset, spec.Protocol, spec.SplitSeed, spec.SampledNegatives, context);
+        string protocolName = (spec.Protocol ?? DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
+        int sampledNegatives = spec.SampledNegativesFor(protocolName);
+        var split = GetSplit(spec.Dataset, protocolName, spec.SplitSeed, sampledNegatives, context);
         var data = LoadDataset(spec.Dataset, context);
         string protocol = split.Protocol;
         if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
@@ -159,7 +161,7 @@ public static class Experiment
             ["model"] = built.Config,
             ["train"] = ConfigBinder.ToJson(spec.Train),
             ["split_seed"] = spec.SplitSeed,
-            ["sampled_negatives"] = spec.SampledNegatives,
+            ["sampled_negatives"] = sampledNegatives,
             ["sampled_validation"] = spec.SampledValidation,
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
         };
