@@ -45,6 +45,10 @@ public sealed record RunSpec
     /// <summary>Metric cut-offs.</summary>
     public int[] Ks { get; init; } = [10];
 
+    /// <summary>Write a resumable checkpoint every this many batches inside an epoch (0 = at epoch ends only).
+    /// Not part of the run's identity: changing it does not change results.</summary>
+    public int CheckpointEverySteps { get; init; }
+
     /// <summary>Validate with sampled candidates (true) or full ranking (false).</summary>
     public bool SampledValidation { get; init; } = true;
 
