@@ -63,6 +63,22 @@ internal static class ReproduceCommand
             return 0;
         }));
         cmd.Subcommands.Add(ablations);
+
+        var dynamics = new Command("dynamics", "Training dynamics and cost: loss and validation curves per model; LRML seconds per epoch, evaluation time and memory as N and d grow.");
+        dynamics.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            var report = Dynamics.Run(new DynamicsOptions
+            {
+                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Dataset = Split(p.GetValue(DatasetsOption))?.FirstOrDefault(),
+                Threads = p.GetValue(CommonOptions.Threads),
+            }, ctx);
+            TableRendering.Write(report.Cost);
+            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            return 0;
+        }));
+        cmd.Subcommands.Add(dynamics);
         return cmd;
     }
 
