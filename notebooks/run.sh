@@ -69,7 +69,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     t0=$(now)
     say "installing ${missing_pkgs[*]} (apt-get) ..."
     if DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$out/apt.log" 2>&1 &&
-       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >>"$out/apt.log" 2>&1; then
+       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >>"$out/apt.log" 2>&1; then
       say "installed in $(since "$t0") s"
     else
       say "apt-get failed (see $out/apt.log)"
@@ -110,7 +110,8 @@ if [ ${#notebooks[@]} -eq 0 ]; then
   exit 1
 fi
 
-passed=0; failed=0
+passed=0; failed=0; detail=""
+t_all=$(now)
 export LRML_PROFILE="$profile"
 if [ -n "$data_dir" ]; then export LRML_DATA_DIR="$data_dir"; fi
 say "profile: $profile · data: ${LRML_DATA_DIR:-(repository data/ or ../shared/data)} · out: $out"
@@ -182,11 +183,12 @@ for f in "${notebooks[@]}"; do
     say "PASS $name · $timing${detail:+ · $detail}"
   else
     failed=$((failed + 1))
-    say "FAIL $name · $timing · $(IFS='; '; echo "${problems[*]}") (log: $out/$name.log)"
+    joined="$(printf '%s; ' "${problems[@]}")"
+    say "FAIL $name · $timing · ${joined%; } (log: $out/$name.log)"
   fi
   detail=""
 done
 
-say "outputs: $out"
+say "notebooks: $(since "$t_all") s · outputs: $out"
 say "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

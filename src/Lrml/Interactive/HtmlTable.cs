@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 
 namespace Lrml.Interactive;
@@ -8,7 +7,7 @@ namespace Lrml.Interactive;
 /// A small table that renders as an HTML table in notebooks (through <see cref="KitFormatters"/>) and as aligned plain
 /// text elsewhere (<see cref="ToString"/>). Cells are formatted with the invariant culture: integers with thousands
 /// separators, floating-point numbers with up to <see cref="Decimals"/> decimals, NaN as "–"; numeric cells are
-/// right-aligned. All text is HTML-encoded.
+/// right-aligned. All text is HTML-escaped (<see cref="Encode"/>).
 /// </summary>
 [TypeFormatterSource(typeof(KitFormatterSource))]
 public sealed class HtmlTable
@@ -131,5 +130,14 @@ public sealed class HtmlTable
         return sb.ToString();
     }
 
-    internal static string Encode(string s) => WebUtility.HtmlEncode(s);
+    /// <summary>Escapes the five HTML-special characters (&amp; &lt; &gt; " ') and leaves all other text as is (UTF-8).</summary>
+    public static string Encode(string s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        if (s.AsSpan().IndexOfAny("&<>\"'") < 0) return s;
+        var sb = new StringBuilder(s.Length + 16);
+        foreach (char c in s)
+            sb.Append(c switch { '&' => "&amp;", '<' => "&lt;", '>' => "&gt;", '"' => "&quot;", '\'' => "&#39;", _ => c.ToString() });
+        return sb.ToString();
+    }
 }

@@ -96,12 +96,14 @@ public static class Charts
             if (node is null)
                 throw new ArgumentException($"Run {run.Model}/{run.Dataset} seed {run.Seed}: config has no '{path}'.", nameof(path));
         }
-        if (node is JsonValue v)
+        switch (node.GetValueKind())
         {
-            if (v.TryGetValue(out double d)) return d;
-            if (v.TryGetValue(out long l)) return l;
-            if (v.TryGetValue(out bool b)) return b ? 1 : 0;
-            if (v.TryGetValue(out string? s) && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d)) return d;
+            case System.Text.Json.JsonValueKind.Number:
+                return double.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
+            case System.Text.Json.JsonValueKind.True: return 1;
+            case System.Text.Json.JsonValueKind.False: return 0;
+            case System.Text.Json.JsonValueKind.String when double.TryParse(node.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d):
+                return d;
         }
         throw new ArgumentException($"Run {run.Model}/{run.Dataset} seed {run.Seed}: config '{path}' = {node.ToJsonString()} is not a number.", nameof(path));
     }

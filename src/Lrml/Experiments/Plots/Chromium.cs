@@ -43,7 +43,7 @@ public static class Chromium
     /// <paramref name="width"/> × <paramref name="height"/> pixels (the capture is the window, not the whole page).
     /// Throws with Chromium's error output when it fails or exceeds <paramref name="timeout"/>.
     /// </summary>
-    public static void Screenshot(string browser, string htmlPath, string pngPath, int width, int height, TimeSpan timeout, int virtualTimeMs = 15000)
+    public static void Screenshot(string browser, string htmlPath, string pngPath, int width, int height, TimeSpan timeout, int virtualTimeMs = 5000)
     {
         if (File.Exists(pngPath)) File.Delete(pngPath);
         string ci(int v) => v.ToString(CultureInfo.InvariantCulture);
@@ -53,7 +53,7 @@ public static class Chromium
     }
 
     /// <summary>The page's DOM serialised after its scripts ran (up to <paramref name="virtualTimeMs"/> of virtual time).</summary>
-    public static string DumpDom(string browser, string htmlPath, TimeSpan timeout, int virtualTimeMs = 15000)
+    public static string DumpDom(string browser, string htmlPath, TimeSpan timeout, int virtualTimeMs = 5000)
     {
         Run(browser, [$"--virtual-time-budget={virtualTimeMs.ToString(CultureInfo.InvariantCulture)}", "--dump-dom", FileUrl(htmlPath)], timeout, out string stdout);
         return stdout;
