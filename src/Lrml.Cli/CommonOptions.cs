@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Lrml.Data;
+using Lrml.Experiments;
+
+namespace Lrml.Cli;
+
+/// <summary>Options shared by several commands.</summary>
+internal static class CommonOptions
+{
+    public static readonly Option<string?> DataDir = new("--data-dir")
+    {
+        Description = $"Data root holding ml-100k/, ml-1m/, … (default: ${DataDirectory.EnvironmentVariable}, else ./data in the repository)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Results = new("--results")
+    {
+        Description = "Results root for runs, tables, plots and the frozen split cache (default: ./results in the repository)",
+        Recursive = true,
+    };
+
+    public static readonly Option<int> Threads = new("--threads")
+    {
+        Description = "Compute threads (TorchSharp and the kit's kernels share this budget)",
+        DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount),
+        Recursive = true,
+    };
+
+    public static ExperimentContext Context(ParseResult p, IRunObserver observer, bool overwrite = false) =>
+        new()
+        {
+            Data = DataDirectory.Resolve(p.GetValue(DataDir)),
+            ResultsRoot = Path.GetFullPath(p.GetValue(Results)
+                ?? Path.Combine(Provenance.FindRepoRoot(Environment.CurrentDirectory) ?? Environment.CurrentDirectory, "results")),
+            Observer = observer,
+            Overwrite = overwrite,
+        };
+}

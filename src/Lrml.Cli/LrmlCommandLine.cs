@@ -1,0 +1,123 @@
+using System.CommandLine;
+using Lrml.Data;
+using Lrml.Experiments;
+using Lrml.Protocols;
+using Lrml.Training;
+using Spectre.Console;
+
+namespace Lrml.Cli;
+
+/// <summary>The `lrml` command tree. Each command parses its options, calls the library, and renders.</summary>
+internal static class LrmlCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("LRML research kit: reproduce, explain and extend Latent Relational Metric Learning (Tay, Luu, Hui, WWW 2018).");
+        root.Options.Add(CommonOptions.DataDir);
+        root.Options.Add(CommonOptions.Results);
+        root.Options.Add(CommonOptions.Threads);
+        root.Subcommands.Add(DataCommand());
+        root.Subcommands.Add(SplitCommand());
+        root.Subcommands.Add(ModelsCommand());
+        root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(ReproduceCommand.Build());
+        return root;
+    }
+
+    /// <summary>Runs a command body, turning expected failures into one clear line and exit code 1.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception ex) when (ex is DataFormatException or DatasetNotFoundException or ArgumentException or IOException
+                                       or InvalidDataException or TrainingDivergedException or UnauthorizedAccessException)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
+            return 1;
+        }
+    }
+
+    private static Command DataCommand()
+    {
+        var data = new Command("data", "Inspect datasets: what is present, dataset cards.");
+        var list = new Command("list", "List the datasets the kit knows, and where each was found.");
+        list.SetAction(p => Guard(() =>
+        {
+            var dir = DataDirectory.Resolve(p.GetValue(CommonOptions.DataDir));
+            AnsiConsole.MarkupLine($"Data root: [bold]{Markup.Escape(dir.Root)}[/] ({Markup.Escape(dir.Source)})");
+            var table = new Table().AddColumns("dataset", "status", "where / how to get it");
+            foreach (var info in Datasets.All)
+            {
+                string? where = Datasets.Locate(info.Name, dir);
+                table.AddRow(info.Name, where is null ? "[yellow]missing[/]" : "[green]present[/]",
+                    Markup.Escape(where ?? Datasets.FetchHint(info.Name, dir)));
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        var stats = new Command("stats", "Print the dataset card (users, items, density, count quantiles, ratings, time range).");
+        var name = new Argument<string>("dataset") { Description = "Dataset name, e.g. ml-100k" };
+        var markdown = new Option<bool>("--markdown") { Description = "Print Markdown instead of a table" };
+        stats.Arguments.Add(name);
+        stats.Options.Add(markdown);
+        stats.SetAction(p => Guard(() =>
+        {
+            var d = Datasets.Load(p.GetValue(name)!, DataDirectory.Resolve(p.GetValue(CommonOptions.DataDir)));
+            var card = DatasetCard.From(d);
+            if (p.GetValue(markdown)) { Console.WriteLine(card.ToMarkdown()); return 0; }
+            var table = new Table().AddColumns("", d.Name).HideHeaders();
+            foreach (var (k, v) in card.Rows()) table.AddRow(Markup.Escape(k), Markup.Escape(v));
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        data.Subcommands.Add(list);
+        data.Subcommands.Add(stats);
+        return data;
+    }
+
+    private static Command SplitCommand()
+    {
+        var cmd = new Command("split", "Build (or load) the frozen split of a dataset under a protocol and print its summary.");
+        var name = new Argument<string>("dataset") { Description = "Dataset name" };
+        var protocol = new Option<string?>("--protocol") { Description = $"One of {string.Join(", ", SplitFactory.Protocols)} (default: the dataset's)" };
+        var seed = new Option<long>("--split-seed") { Description = "Seed of the split and its candidates", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
+        var negatives = new Option<int?>("--sampled-negatives") { Description = "Sampled negatives per held-out item (default: 99 for ncf, 100 otherwise)" };
+        cmd.Arguments.Add(name);
+        cmd.Options.Add(protocol);
+        cmd.Options.Add(seed);
+        cmd.Options.Add(negatives);
+        cmd.SetAction(p => Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            string proto = p.GetValue(protocol) ?? Experiment.DefaultProtocol(p.GetValue(name)!, ctx);
+            var split = Experiment.GetSplit(p.GetValue(name)!, proto, p.GetValue(seed), p.GetValue(negatives) ?? (proto == "ncf" ? 99 : 100), ctx);
+            var table = new Table().AddColumns("", split.Dataset + " / " + split.Protocol).HideHeaders();
+            table.AddRow("users × items", $"{split.NumUsers:N0} × {split.NumItems:N0}");
+            table.AddRow("train pairs", $"{split.Train.Count:N0}");
+            table.AddRow("validation pairs", $"{split.Validation.Count:N0}");
+            table.AddRow("test pairs", $"{split.Test.Count:N0}");
+            if (split.ValidationNegatives is not null) table.AddRow("validation negatives", $"{split.ValidationNegatives.Count:N0}");
+            if (split.TestNegatives is not null) table.AddRow("test negatives", $"{split.TestNegatives.Count:N0}");
+            foreach (var (k, v) in split.Notes) table.AddRow(Markup.Escape(k), Markup.Escape(v));
+            AnsiConsole.Write(table);
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command ModelsCommand()
+    {
+        var cmd = new Command("models", "List the models, their papers, engines and default settings.");
+        cmd.SetAction(p => Guard(() =>
+        {
+            foreach (var m in ModelRegistry.All)
+            {
+                AnsiConsole.MarkupLine($"[bold]{m.Name}[/] ({Markup.Escape(m.Display)}), engines: {string.Join(", ", m.Engines)}");
+                AnsiConsole.MarkupLine($"  [grey]{Markup.Escape(m.Paper)}[/]");
+                var cfg = m.DefaultConfig();
+                if (cfg.Count > 0) AnsiConsole.WriteLine("  " + string.Join("  ", cfg.Select(kv => $"{kv.Key}={kv.Value?.ToJsonString().Trim('"')}")));
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+}

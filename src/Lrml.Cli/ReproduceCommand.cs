@@ -1,0 +1,50 @@
+using System.CommandLine;
+using Lrml.Experiments.Reproduction;
+using Spectre.Console;
+
+namespace Lrml.Cli;
+
+/// <summary>`lrml reproduce …`: the experiments the notebooks show, from the command line, writing the
+/// same tables (CSV, Markdown) and charts into the results directory.</summary>
+internal static class ReproduceCommand
+{
+    private static readonly Option<string> ProfileOption = new("--profile") { Description = "quick (minutes) | full (the real reproduction)", DefaultValueFactory = _ => "quick", Recursive = true };
+    private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none)", AllowMultipleArgumentsPerToken = true, Recursive = true };
+    private static readonly Option<string[]> ModelsOption = new("--models") { Description = "Models (default: every model with a preset)", AllowMultipleArgumentsPerToken = true };
+    private static readonly Option<int?> SeedsOption = new("--seeds") { Description = "Seeds per model (default: the profile's)", Recursive = true };
+
+    public static Command Build()
+    {
+        var cmd = new Command("reproduce", "Reproduce the paper's experiments (the notebooks' content) and write tables and charts to results/reproduce/.");
+        cmd.Options.Add(ProfileOption);
+        cmd.Options.Add(DatasetsOption);
+        cmd.Options.Add(SeedsOption);
+        var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
+        main.Options.Add(ModelsOption);
+        main.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            var options = new MainTableOptions
+            {
+                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Datasets = Split(p.GetValue(DatasetsOption)),
+                Models = Split(p.GetValue(ModelsOption)),
+                Seeds = p.GetValue(SeedsOption),
+                Threads = p.GetValue(CommonOptions.Threads),
+            };
+            AnsiConsole.MarkupLine($"[bold]Main results[/], profile {options.Profile.Name}, models {string.Join(", ", MainTable.ModelsFor(options))}");
+            var report = MainTable.Run(options, ctx);
+            TableRendering.Write(report.Table);
+            TableRendering.Write(report.Headline);
+            TableRendering.Write(report.Significance);
+            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            return 0;
+        }));
+        cmd.Subcommands.Add(main);
+        return cmd;
+    }
+
+    private static IReadOnlyList<string>? Split(string[]? values) =>
+        values is null || values.Length == 0 ? null
+            : values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+}

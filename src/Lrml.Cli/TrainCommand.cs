@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Globalization;
+using Lrml.Experiments;
+using Lrml.Training;
+using Spectre.Console;
+
+namespace Lrml.Cli;
+
+/// <summary>`lrml train`: one run of one model on one dataset under one protocol.</summary>
+internal static class TrainCommand
+{
+    public static readonly Option<string> Dataset = new("--dataset", "-d") { Description = "Dataset name (lrml data list)", DefaultValueFactory = _ => "synthetic" };
+    public static readonly Option<string?> Protocol = new("--protocol", "-p") { Description = "leave-last-out | random-leave-one-out | ncf | ratio | global-temporal (default: the dataset's)" };
+    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model name (lrml models)", DefaultValueFactory = _ => "lrml" };
+    public static readonly Option<string[]> Set = new("--set", "-s") { Description = "Model setting key=value (repeatable), e.g. --set dim=64 --set distance=squared-l2", AllowMultipleArgumentsPerToken = true };
+    public static readonly Option<string?> Engine = new("--engine") { Description = "fused (CPU fast path, default for LRML) | torch (TorchSharp reference; CPU or CUDA)" };
+    public static readonly Option<int> Epochs = new("--epochs", "-e") { Description = "Maximum epochs", DefaultValueFactory = _ => new TrainConfig().Epochs };
+    public static readonly Option<int> BatchSize = new("--batch-size") { Description = "Positives per batch", DefaultValueFactory = _ => new TrainConfig().BatchSize };
+    public static readonly Option<int> Negatives = new("--negatives") { Description = "Sampled negatives per positive in training", DefaultValueFactory = _ => 1 };
+    public static readonly Option<int> Patience = new("--patience") { Description = "Early-stopping patience in evaluations (0 = off)", DefaultValueFactory = _ => new TrainConfig().Patience };
+    public static readonly Option<int> EvalEvery = new("--eval-every") { Description = "Validate every N epochs", DefaultValueFactory = _ => 1 };
+    public static readonly Option<string> ValidationMetric = new("--validation-metric") { Description = "Metric that selects the best epoch", DefaultValueFactory = _ => "nDCG@10" };
+    public static readonly Option<long> Seed = new("--seed") { Description = "Run seed (initialisation, shuffling, negatives)", DefaultValueFactory = _ => 1 };
+    public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
+    public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
+    public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
+    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
+    public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory" };
+    public static readonly Option<bool> Resume = new("--resume") { Description = "Continue the interrupted run in --out from its checkpoint (same options as the original command)" };
+    public static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N batches inside an epoch (0 = at epoch ends only)", DefaultValueFactory = _ => 0 };
+    public static readonly Option<float?> Lr = new("--lr") { Description = "Shortcut for --set learning_rate=…" };
+    public static readonly Option<int?> Dim = new("--dim") { Description = "Shortcut for --set dim=…" };
+    public static readonly Option<int?> Slots = new("--slots") { Description = "Shortcut for --set slots=… (LRML memory slots N)" };
+    public static readonly Option<float?> Margin = new("--margin") { Description = "Shortcut for --set margin=…" };
+
+    public static Command Build()
+    {
+        var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
+        foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
+                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin })
+            cmd.Options.Add(o);
+        cmd.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var spec = SpecFrom(p);
+            var observer = new ConsoleObserver();
+            var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite));
+            string protocol = spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, ctx);
+            bool resume = p.GetValue(Resume);
+            if (resume && p.GetValue(Out) is null) throw new ArgumentException("--resume needs --out DIR, the directory of the interrupted run.");
+            string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : Experiment.DefaultRunDirectory(spec, protocol, ctx);
+            var outcome = Experiment.Run(spec, ctx, dir, resume);
+            Render(outcome.Result);
+            AnsiConsole.MarkupLine($"Run directory: [bold]{Markup.Escape(dir)}[/]");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>Builds a run spec from the parsed options.</summary>
+    public static RunSpec SpecFrom(ParseResult p)
+    {
+        var settings = ConfigBinder.ParsePairs(p.GetValue(Set) ?? []);
+        void Shortcut<T>(Option<T?> o, string key) where T : struct
+        {
+            if (p.GetValue(o) is T v) settings.Add(new(key, Convert.ToString(v, CultureInfo.InvariantCulture)!));
+        }
+        Shortcut(Lr, "learning_rate");
+        Shortcut(Dim, "dim");
+        Shortcut(Slots, "slots");
+        Shortcut(Margin, "margin");
+        return new RunSpec
+        {
+            Dataset = p.GetValue(Dataset)!,
+            Protocol = p.GetValue(Protocol),
+            Model = p.GetValue(Model)!,
+            Settings = settings,
+            Engine = p.GetValue(Engine),
+            SplitSeed = p.GetValue(SplitSeed),
+            SampledNegatives = p.GetValue(SampledNegatives),
+            FullRanking = !p.GetValue(NoFull),
+            CheckpointEverySteps = p.GetValue(CheckpointEvery),
+            Train = new TrainConfig
+            {
+                Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), NegativesPerPositive = p.GetValue(Negatives),
+                Patience = p.GetValue(Patience), EvalEvery = p.GetValue(EvalEvery), ValidationMetric = p.GetValue(ValidationMetric)!,
+                Seed = p.GetValue(Seed), Threads = p.GetValue(CommonOptions.Threads),
+            },
+        };
+    }
+
+    /// <summary>Prints a run's result table.</summary>
+    public static void Render(RunResult r)
+    {
+        var table = new Table().Title($"{r.Model} on {r.Dataset} ({r.Protocol}), seed {r.Seed}").AddColumns("metric", "test", "validation (best epoch)");
+        foreach (var (k, v) in r.Metrics)
+            table.AddRow(k, v.ToString("F4", CultureInfo.InvariantCulture),
+                r.ValidationMetrics.TryGetValue(k, out double val) ? val.ToString("F4", CultureInfo.InvariantCulture) : "");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"epochs {r.Epochs} (best {r.BestEpoch}{(r.StoppedEarly ? ", stopped early" : "")}), " +
+                               $"train {r.TrainSeconds:F1}s ({r.SecondsPerEpoch:F2}s/epoch), eval {r.EvalSeconds:F1}s, peak memory {r.PeakMemoryMb:F0} MB, " +
+                               $"{r.Threads} threads, commit {Markup.Escape(r.Commit[..Math.Min(12, r.Commit.Length)])}");
+    }
+}

@@ -1,0 +1,359 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lrml.Data;
+using Lrml.Evaluation;
+using Lrml.Models;
+using Lrml.Protocols;
+using Lrml.Training;
+using Lrml.Util;
+
+namespace Lrml.Experiments;
+
+/// <summary>Where an experiment reads data and writes results, and who hears about progress.</summary>
+public sealed class ExperimentContext
+{
+    /// <summary>Data root (see <see cref="DataDirectory.Resolve(string?, bool)"/>).</summary>
+    public required DataDirectory Data { get; init; }
+
+    /// <summary>Root of results: run directories, tables, plots and the split cache.</summary>
+    public required string ResultsRoot { get; init; }
+
+    /// <summary>Progress and messages.</summary>
+    public IRunObserver Observer { get; init; } = SilentObserver.Instance;
+
+    /// <summary>Allow replacing an existing run directory (never done silently).</summary>
+    public bool Overwrite { get; init; }
+
+    /// <summary>Write the best model state (best.ckpt) into each run directory.</summary>
+    public bool SaveCheckpoints { get; init; } = true;
+
+    /// <summary>Folder of the frozen split cache.</summary>
+    public string SplitCache => Path.Combine(ResultsRoot, "splits");
+
+    /// <summary>A context with the default data directory and results under &lt;repo&gt;/results (or ./results).</summary>
+    public static ExperimentContext Default(string? dataDir = null, string? resultsRoot = null, IRunObserver? observer = null) => new()
+    {
+        Data = DataDirectory.Resolve(dataDir),
+        ResultsRoot = resultsRoot ?? Path.Combine(Provenance.FindRepoRoot(Environment.CurrentDirectory) ?? Environment.CurrentDirectory, "results"),
+        Observer = observer ?? SilentObserver.Instance,
+    };
+}
+
+/// <summary>
+/// Runs experiments: loads a dataset, builds (or loads the frozen) split, trains a model with the shared
+/// <see cref="Trainer"/>, evaluates on validation for early stopping and once on test, and writes a run
+/// directory (result.json, config.json, epochs.jsonl, per-user metrics, best checkpoint). The CLI,
+/// sweeps, reproductions and notebooks all call these functions, so there is one experiment path.
+/// </summary>
+public static class Experiment
+{
+    private static readonly Dictionary<string, Interactions> DataCache = new();
+    private static readonly Dictionary<string, Split> SplitMemo = new();
+    private static readonly object Gate = new();
+
+    /// <summary>Loads a dataset (memoised per process).</summary>
+    public static Interactions LoadDataset(string name, ExperimentContext context)
+    {
+        string key = Datasets.Get(name).Name + "|" + context.Data.Root;
+        lock (Gate)
+        {
+            if (DataCache.TryGetValue(key, out var d)) return d;
+            var sw = Stopwatch.StartNew();
+            d = Datasets.Load(name, context.Data);
+            context.Observer.Message($"Loaded {d} in {sw.Elapsed.TotalSeconds:F1}s");
+            DataCache[key] = d;
+            return d;
+        }
+    }
+
+    /// <summary>The default protocol of a dataset: ncf for ml-1m when its published files are present,
+    /// leave-last-out when timestamps exist (or the file order is chronological), else random leave-one-out.</summary>
+    public static string DefaultProtocol(string dataset, ExperimentContext context)
+    {
+        var info = Datasets.Get(dataset);
+        if (info.Name == "ml-1m" && NcfDirectory(context) is not null) return NcfPublic.ProtocolName;
+        if (info.Name == "ml-1m") return RandomLeaveOneOut.ProtocolName;
+        return LeaveLastOut.ProtocolName;
+    }
+
+    private static string? NcfDirectory(ExperimentContext context)
+    {
+        string? folder = Datasets.Locate("ml-1m", context.Data);
+        if (folder is null) return null;
+        string ncf = Path.Combine(folder, "ncf");
+        return File.Exists(Path.Combine(ncf, NcfPublic.TestRatingFile)) ? ncf : null;
+    }
+
+    /// <summary>
+    /// The split of a dataset under a protocol, built once per (dataset content, protocol, seed, negatives)
+    /// and frozen on disk with its sampled candidates, so every model and every run seed sees the same one.
+    /// </summary>
+    public static Split GetSplit(string dataset, string? protocol, long splitSeed, int sampledNegatives, ExperimentContext context)
+    {
+        var data = LoadDataset(dataset, context);
+        protocol ??= DefaultProtocol(dataset, context);
+        protocol = protocol.ToLowerInvariant();
+        string fingerprint = Fingerprint(data);
+        string key = $"{data.Name}-{protocol}-seed{splitSeed}-neg{sampledNegatives}-{fingerprint}";
+        lock (Gate)
+        {
+            string dir = Path.Combine(context.SplitCache, key);
+            if (SplitMemo.TryGetValue(dir, out var memo)) return memo;
+            Split split;
+            if (File.Exists(Path.Combine(dir, SplitStore.BinaryFileName)))
+            {
+                split = SplitStore.Load(dir);
+                context.Observer.Message($"Loaded frozen split {key}");
+            }
+            else
+            {
+                var sw = Stopwatch.StartNew();
+                string? ncf = protocol == NcfPublic.ProtocolName
+                    ? NcfDirectory(context) ?? throw new DatasetNotFoundException("ml-1m (NCF files)",
+                        [Path.Combine(context.Data.Root, "ml-1m", "ncf", NcfPublic.TestRatingFile)], Datasets.FetchHint("ml-1m", context.Data))
+                    : null;
+                if (ncf is not null && data.Name != "ml-1m") throw new ArgumentException("The ncf protocol applies to ml-1m only.");
+                split = SplitFactory.Build(protocol, data, splitSeed, sampledNegatives, ncf, fileOrderWhenNoTimestamps: !data.HasTimestamps);
+                SplitStore.Save(split, dir);
+                context.Observer.Message($"Built split {key} in {sw.Elapsed.TotalSeconds:F1}s: {split}");
+            }
+            SplitMemo[dir] = split;
+            return split;
+        }
+    }
+
+    /// <summary>Short content fingerprint of a dataset (sizes and a hash of the provenance checksums).</summary>
+    public static string Fingerprint(Interactions data)
+    {
+        var sb = new StringBuilder($"{data.Name}|{data.Count}|{data.NumUsers}|{data.NumItems}");
+        foreach (var kv in data.Provenance.OrderBy(k => k.Key, StringComparer.Ordinal)) sb.Append('|').Append(kv.Key).Append('=').Append(kv.Value);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..10];
+    }
+
+    /// <summary>The default run directory of a spec: results/runs/&lt;dataset&gt;/&lt;protocol&gt;/&lt;model&gt;-seed&lt;seed&gt;-&lt;utc time&gt;.</summary>
+    public static string DefaultRunDirectory(RunSpec spec, string protocol, ExperimentContext context) =>
+        Path.Combine(context.ResultsRoot, "runs", spec.Dataset, protocol,
+            $"{spec.Model}-seed{spec.Train.Seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}");
+
+    /// <summary>Name of the resumable training checkpoint inside a run directory.</summary>
+    public const string CheckpointFile = "checkpoint.ckpt";
+
+    /// <summary>
+    /// Trains and evaluates one run; writes its directory when <paramref name="runDirectory"/> is not null.
+    /// With <paramref name="resume"/>, continues the run whose checkpoint.ckpt is in that directory (it must
+    /// have been started with the same spec); the finished run equals an uninterrupted one.
+    /// </summary>
+    public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null, bool resume = false)
+    {
+        var started = DateTime.UtcNow;
+        string protocolName = (spec.Protocol ?? DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
+        int sampledNegatives = spec.SampledNegativesFor(protocolName);
+        var split = GetSplit(spec.Dataset, protocolName, spec.SplitSeed, sampledNegatives, context);
+        var data = LoadDataset(spec.Dataset, context);
+        string protocol = split.Protocol;
+        TrainerCheckpoint? checkpoint = null;
+        string runKey = RunStore.SpecKey(spec);
+        if (resume)
+        {
+            if (runDirectory is null) throw new ArgumentException("Resuming needs the run directory of the interrupted run.");
+            string path = Path.Combine(runDirectory, CheckpointFile);
+            if (!File.Exists(path))
+                throw new IOException($"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
+            checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
+            if (checkpoint.RunKey != runKey)
+                throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration (run key {checkpoint.RunKey}, " +
+                                            $"this command's is {runKey}). Resume with exactly the options of the interrupted run.");
+            context.Observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
+        }
+        else if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
+
+        var built = ModelRegistry.Build(spec.Model, new ModelBuildContext
+        {
+            NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
+            Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+        });
+        using var model = built.Model;
+        var config = new JsonObject
+        {
+            ["model"] = built.Config,
+            ["train"] = ConfigBinder.ToJson(spec.Train),
+            ["split_seed"] = spec.SplitSeed,
+            ["sampled_negatives"] = sampledNegatives,
+            ["sampled_validation"] = spec.SampledValidation,
+            ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
+        };
+        context.Observer.RunStarted(spec, $"{ModelRegistry.Get(spec.Model).Display} on {data.Name} ({protocol}), seed {spec.Train.Seed}, " +
+                                          $"{split.NumUsers:N0} users × {split.NumItems:N0} items, {split.Train.Count:N0} training pairs");
+        if (runDirectory is not null) AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.json"), config.ToJsonString(ConfigBinder.Json) + "\n");
+
+        var validationMode = spec.SampledValidation && split.ValidationNegatives is not null ? CandidateMode.Sampled : CandidateMode.Full;
+        var evalOptions = new EvaluationOptions { Ks = spec.Ks, Threads = spec.Train.Threads };
+        var epochs = new List<EpochRecord>(checkpoint?.Epochs ?? []);
+        TrainingOutcome? outcome = null;
+        ComputeThreads.Set(spec.Train.Threads);
+        if (model is ITrainableRecommender trainable)
+        {
+            var trainer = new Trainer(spec.Train);
+            trainer.Progress = new DirectProgress(context.Observer);
+            trainer.EpochCompleted += r =>
+            {
+                epochs.Add(r);
+                context.Observer.Epoch(r);
+                if (runDirectory is not null) WriteEpochLog(Path.Combine(runDirectory, "epochs.jsonl"), epochs);
+            };
+            if (runDirectory is not null && context.SaveCheckpoints)
+            {
+                trainer.NewBest += (_, state) => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, "best.ckpt"), state);
+                trainer.CheckpointEverySteps = spec.CheckpointEverySteps;
+                trainer.Checkpoint += ck =>
+                {
+                    var withKey = new TrainerCheckpoint
+                    {
+                        RunKey = runKey, Epoch = ck.Epoch, Step = ck.Step, ShuffleStateAtEpochStart = ck.ShuffleStateAtEpochStart,
+                        NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
+                        BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
+                        EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,
+                    };
+                    AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile), withKey.ToBytes());
+                };
+            }
+            bool hasValidation = split.Validation.Count > 0;
+            outcome = trainer.Fit(trainable, split.Train, hasValidation
+                ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, evalOptions with { Mode = validationMode }).Metrics
+                : null, resume: checkpoint);
+        }
+
+        var metrics = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        EvaluationResult? sampled = null, full = null;
+        var sw = Stopwatch.StartNew();
+        if (split.TestNegatives is not null)
+        {
+            sampled = Evaluator.Evaluate(model, split, EvalTarget.Test, evalOptions with { Mode = CandidateMode.Sampled });
+            foreach (var kv in sampled.Metrics) metrics[kv.Key] = kv.Value;
+        }
+        if (spec.FullRanking || split.TestNegatives is null)
+        {
+            full = Evaluator.Evaluate(model, split, EvalTarget.Test, evalOptions with { Mode = CandidateMode.Full });
+            foreach (var kv in full.Metrics) metrics[split.TestNegatives is null ? kv.Key : "full/" + kv.Key] = kv.Value;
+        }
+        double testSeconds = sw.Elapsed.TotalSeconds;
+        var validation = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        var best = outcome?.Epochs.FirstOrDefault(e => e.Epoch == outcome.BestEpoch)?.Validation;
+        if (best is not null) foreach (var kv in best) validation[kv.Key] = kv.Value;
+
+        var result = new RunResult
+        {
+            Dataset = data.Name,
+            Protocol = protocol,
+            Model = ModelRegistry.Get(spec.Model).Display,
+            Config = config,
+            Seed = spec.Train.Seed,
+            Metrics = metrics,
+            TrainSeconds = outcome?.TrainSeconds ?? 0,
+            Epochs = outcome?.Epochs.Count ?? 0,
+            Commit = Provenance.Commit,
+            BestEpoch = outcome?.BestEpoch ?? 0,
+            ValidationMetrics = validation,
+            SecondsPerEpoch = outcome is null || outcome.Epochs.Count == 0 ? 0 : outcome.TrainSeconds / outcome.Epochs.Count,
+            EvalSeconds = (outcome?.EvalSeconds ?? 0) + testSeconds,
+            PeakMemoryMb = Provenance.PeakResidentBytes() / (1024.0 * 1024.0),
+            Threads = spec.Train.Threads,
+            StoppedEarly = outcome?.StoppedEarly ?? false,
+            TestUsers = (sampled ?? full)?.Users.Length ?? 0,
+            Split = new Dictionary<string, string>(split.Notes)
+            {
+                ["train_pairs"] = split.Train.Count.ToString(CultureInfo.InvariantCulture),
+                ["validation_pairs"] = split.Validation.Count.ToString(CultureInfo.InvariantCulture),
+                ["test_pairs"] = split.Test.Count.ToString(CultureInfo.InvariantCulture),
+                ["seed"] = split.Seed.ToString(CultureInfo.InvariantCulture),
+                ["fingerprint"] = Fingerprint(data),
+            },
+            DatasetProvenance = new Dictionary<string, string>(data.Provenance),
+            Machine = new Dictionary<string, string>(Provenance.Machine()),
+            StartedUtc = started,
+        };
+        if (runDirectory is not null)
+        {
+            WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, sampled, full);
+            result.Save(Path.Combine(runDirectory, "result.json"));
+        }
+        context.Observer.RunFinished(result);
+        return new RunOutcome(result, sampled, full, outcome, runDirectory);
+    }
+
+    private sealed class DirectProgress(IRunObserver observer) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => observer.Progress(value);
+    }
+
+    /// <summary>Creates a run directory; refuses to reuse a non-empty one unless overwriting is allowed.</summary>
+    public static void PrepareRunDirectory(string dir, bool overwrite)
+    {
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            if (!overwrite)
+                throw new IOException($"The run directory '{dir}' already exists and is not empty. Choose another --out, or pass --overwrite to replace it.");
+            foreach (var f in new[] { "result.json", "epochs.jsonl", "per_user_test.csv", "best.ckpt", "config.json" })
+                if (File.Exists(Path.Combine(dir, f))) File.Delete(Path.Combine(dir, f));
+        }
+        Directory.CreateDirectory(dir);
+    }
+
+    private static void WriteEpochLog(string path, IReadOnlyList<EpochRecord> epochs)
+    {
+        var sb = new StringBuilder();
+        foreach (var r in epochs)
+        {
+            var o = new JsonObject
+            {
+                ["epoch"] = r.Epoch, ["loss"] = r.Loss, ["mean_loss"] = r.MeanLoss, ["seconds"] = r.TrainSeconds,
+                ["eval_seconds"] = r.EvalSeconds, ["steps"] = r.Steps, ["best"] = r.IsBest,
+            };
+            if (r.Validation is not null)
+            {
+                var v = new JsonObject();
+                foreach (var kv in r.Validation) v[kv.Key] = kv.Value;
+                o["validation"] = v;
+            }
+            sb.Append(o.ToJsonString()).Append('\n');
+        }
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+
+    private static void WritePerUser(string path, Split split, EvaluationResult? sampled, EvaluationResult? full)
+    {
+        var rows = new SortedDictionary<int, Dictionary<string, double>>();
+        var columns = new List<string>();
+        void Add(EvaluationResult? r, string prefix)
+        {
+            if (r is null) return;
+            foreach (var name in r.PerUser.Keys) columns.Add(prefix + name);
+            foreach (var (name, values) in r.PerUser)
+                for (int k = 0; k < r.Users.Length; k++)
+                {
+                    if (!rows.TryGetValue(r.Users[k], out var row)) rows[r.Users[k]] = row = new();
+                    row[prefix + name] = values[k];
+                }
+        }
+        Add(sampled, "");
+        Add(full, sampled is null ? "" : "full/");
+        var sb = new StringBuilder("user_index,user_id");
+        foreach (var c in columns) sb.Append(',').Append(c);
+        sb.Append('\n');
+        foreach (var (u, row) in rows)
+        {
+            sb.Append(u).Append(',').Append(CsvText.Quote(split.UserIds is null ? u.ToString(CultureInfo.InvariantCulture) : split.UserIds[u]));
+            foreach (var c in columns)
+                sb.Append(',').Append(row.TryGetValue(c, out double v) ? v.ToString("R", CultureInfo.InvariantCulture) : "");
+            sb.Append('\n');
+        }
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+}
+
+/// <summary>A finished run: its record, the per-user test evaluations, and the training trace.</summary>
+public sealed record RunOutcome(RunResult Result, EvaluationResult? Sampled, EvaluationResult? Full, TrainingOutcome? Training, string? Directory);

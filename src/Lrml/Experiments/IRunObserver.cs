@@ -1,0 +1,35 @@
+using Lrml.Training;
+
+namespace Lrml.Experiments;
+
+/// <summary>
+/// Receives what a running experiment has to say: messages, per-epoch records and live progress. The
+/// CLI renders them as a progress bar and lines; notebooks print epoch lines; tests ignore them.
+/// </summary>
+public interface IRunObserver
+{
+    void Message(string text);
+    void RunStarted(RunSpec spec, string description) { }
+    void Progress(TrainProgress progress) { }
+    void Epoch(EpochRecord record) { }
+    void RunFinished(RunResult result) { }
+}
+
+/// <summary>An observer that ignores everything.</summary>
+public sealed class SilentObserver : IRunObserver
+{
+    public static readonly SilentObserver Instance = new();
+    public void Message(string text) { }
+}
+
+/// <summary>Writes one plain line per message and per epoch to a TextWriter (notebooks, logs, CI).</summary>
+public sealed class LineObserver(TextWriter writer) : IRunObserver
+{
+    public void Message(string text) => writer.WriteLine(text);
+    public void RunStarted(RunSpec spec, string description) => writer.WriteLine(description);
+    public void Epoch(EpochRecord r)
+    {
+        string val = r.Validation is null ? "" : "  " + string.Join("  ", r.Validation.Select(kv => $"{kv.Key} {kv.Value:F4}"));
+        writer.WriteLine($"  epoch {r.Epoch,3}  loss {r.MeanLoss:F4}  {r.TrainSeconds:F1}s{val}{(r.IsBest ? "  *" : "")}");
+    }
+}

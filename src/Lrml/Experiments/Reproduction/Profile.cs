@@ -1,0 +1,37 @@
+namespace Lrml.Experiments.Reproduction;
+
+/// <summary>
+/// How much compute a reproduction spends. <c>quick</c> runs the whole experiment on a laptop in minutes
+/// (fewer seeds, capped epochs, the small datasets present); <c>full</c> is the real reproduction (every
+/// dataset present, the preset epochs, five seeds) and announces its expected duration before it starts.
+/// </summary>
+public sealed record Profile
+{
+    public required string Name { get; init; }
+
+    /// <summary>Run seeds per configuration.</summary>
+    public required int Seeds { get; init; }
+
+    /// <summary>Cap on epochs per run (null = the preset's epochs).</summary>
+    public int? MaxEpochs { get; init; }
+
+    /// <summary>Early-stopping patience.</summary>
+    public int Patience { get; init; } = 5;
+
+    /// <summary>Datasets larger than this many interactions are skipped unless named explicitly.</summary>
+    public long MaxInteractions { get; init; } = long.MaxValue;
+
+    public static readonly Profile Quick = new() { Name = "quick", Seeds = 2, MaxEpochs = 8, Patience = 3, MaxInteractions = 1_100_000 };
+    public static readonly Profile Full = new() { Name = "full", Seeds = 5, Patience = 5 };
+
+    /// <summary>The profile of a name ("quick" or "full").</summary>
+    public static Profile Get(string name) => name.ToLowerInvariant() switch
+    {
+        "quick" => Quick,
+        "full" => Full,
+        _ => throw new ArgumentException($"Unknown profile '{name}'. Known: quick, full."),
+    };
+
+    /// <summary>The profile named by the LRML_PROFILE environment variable, else quick.</summary>
+    public static Profile FromEnvironment() => Get(Environment.GetEnvironmentVariable("LRML_PROFILE") is { Length: > 0 } p ? p : "quick");
+}

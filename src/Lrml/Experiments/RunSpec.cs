@@ -1,0 +1,55 @@
+using Lrml.Training;
+
+namespace Lrml.Experiments;
+
+/// <summary>
+/// Everything that defines one training run: which data, which protocol, which model with which
+/// settings, and the training loop. The split seed is separate from the run seed on purpose: every model
+/// and every run seed of an experiment sees the same split and the same frozen candidates.
+/// </summary>
+public sealed record RunSpec
+{
+    /// <summary>Dataset name (see <c>lrml data list</c>), e.g. "ml-1m", "ml-100k", "synthetic".</summary>
+    public required string Dataset { get; init; }
+
+    /// <summary>Protocol name, or null for the dataset's default (ncf for ml-1m when its files exist,
+    /// leave-last-out when timestamps exist, random leave-one-out otherwise).</summary>
+    public string? Protocol { get; init; }
+
+    /// <summary>Model name, e.g. "lrml", "cml", "bpr", "pop".</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Model settings as key=value overrides of the model's config record.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Settings { get; init; } = Array.Empty<KeyValuePair<string, string>>();
+
+    /// <summary>Compute engine for models that have several: "fused" (CPU fast path), "torch" (TorchSharp
+    /// reference, CPU or CUDA); null picks the model's default.</summary>
+    public string? Engine { get; init; }
+
+    /// <summary>Training loop settings (epochs, batch, negatives, seed, threads, early stopping).</summary>
+    public TrainConfig Train { get; init; } = new();
+
+    /// <summary>Seed of the split and its sampled candidates (kept fixed across run seeds).</summary>
+    public long SplitSeed { get; init; } = 20180423;
+
+    /// <summary>Sampled negatives per held-out item, or null for the protocol's default: 99 for ncf (as its
+    /// published test negatives, also used for its sampled validation), 100 otherwise.</summary>
+    public int? SampledNegatives { get; init; }
+
+    /// <summary>The effective number of sampled negatives under a protocol.</summary>
+    public int SampledNegativesFor(string protocol) => SampledNegatives ?? (protocol == "ncf" ? 99 : 100);
+
+    /// <summary>Also compute full-ranking test metrics (all items except known ones), reported as "full/…".</summary>
+    public bool FullRanking { get; init; } = true;
+
+    /// <summary>Metric cut-offs.</summary>
+    public int[] Ks { get; init; } = [10];
+
+    /// <summary>Write a resumable checkpoint every this many batches inside an epoch (0 = at epoch ends only).
+    /// Not part of the run's identity: changing it does not change results.</summary>
+    public int CheckpointEverySteps { get; init; }
+
+    /// <summary>Validate with sampled candidates (true) or full ranking (false).</summary>
+    public bool SampledValidation { get; init; } = true;
+
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Lrml.Util;
+
+namespace Lrml.Experiments;
+
+/// <summary>
+/// Finished runs on disk, so long reproductions and sweeps resume: a run directory whose spec.json matches
+/// the requested spec and that holds a result.json is reused instead of trained again.
+/// </summary>
+public static class RunStore
+{
+    /// <summary>A stable hash of everything that defines a run (not the output location).</summary>
+    public static string SpecKey(RunSpec spec)
+    {
+        var o = SpecJson(spec);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(o.ToJsonString())))[..16];
+    }
+
+    /// <summary>The spec as JSON (settings normalised and sorted).</summary>
+    public static JsonObject SpecJson(RunSpec spec)
+    {
+        var settings = new JsonObject();
+        foreach (var kv in spec.Settings.OrderBy(k => ConfigBinder.Normalise(k.Key), StringComparer.Ordinal))
+            settings[ConfigBinder.Normalise(kv.Key)] = kv.Value.Trim();
+        return new JsonObject
+        {
+            ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = spec.Model.ToLowerInvariant(),
+            ["engine"] = spec.Engine, ["settings"] = settings, ["train"] = ConfigBinder.ToJson(spec.Train),
+            ["split_seed"] = spec.SplitSeed, ["sampled_negatives"] = spec.SampledNegatives,
+            ["full_ranking"] = spec.FullRanking, ["sampled_validation"] = spec.SampledValidation,
+            ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
+        };
+    }
+
+    /// <summary>Runs <paramref name="spec"/> into <paramref name="dir"/>, or loads it when that directory
+    /// already holds a finished run of the same spec. A directory holding a different spec is an error.</summary>
+    public static StoredRun RunOrLoad(RunSpec spec, ExperimentContext context, string dir)
+    {
+        string key = SpecKey(spec);
+        string specPath = Path.Combine(dir, "spec.json");
+        string resultPath = Path.Combine(dir, "result.json");
+        if (File.Exists(resultPath) && File.Exists(specPath))
+        {
+            var stored = JsonNode.Parse(File.ReadAllText(specPath))?["key"]?.GetValue<string>();
+            if (stored == key)
+            {
+                context.Observer.Message($"Reusing finished run {dir}");
+                return Load(dir);
+            }
+            if (!context.Overwrite)
+                throw new IOException($"'{dir}' holds a finished run of a different configuration. Remove it or pass --overwrite.");
+        }
+        var ctx = new ExperimentContext
+        {
+            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer,
+            Overwrite = true, // an unfinished or stale directory of this run is replaced
+            SaveCheckpoints = context.SaveCheckpoints,
+        };
+        var outcome = Experiment.Run(spec, ctx, dir);
+        var o = SpecJson(spec);
+        o["key"] = key;
+        AtomicFile.WriteAllText(specPath, o.ToJsonString(ConfigBinder.Json) + "\n");
+        return new StoredRun(outcome.Result, PerUserFrom(outcome), dir);
+    }
+
+    /// <summary>Loads a finished run directory (result.json and per_user_test.csv).</summary>
+    public static StoredRun Load(string dir)
+    {
+        var result = RunResult.Load(Path.Combine(dir, "result.json"));
+        return new StoredRun(result, ReadPerUser(Path.Combine(dir, "per_user_test.csv")), dir);
+    }
+
+    private static Dictionary<string, Dictionary<int, double>> PerUserFrom(RunOutcome o)
+    {
+        var d = new Dictionary<string, Dictionary<int, double>>();
+        void Add(Evaluation.EvaluationResult? r, string prefix)
+        {
+            if (r is null) return;
+            foreach (var (name, values) in r.PerUser)
+            {
+                var m = d[prefix + name] = new Dictionary<int, double>();
+                for (int k = 0; k < r.Users.Length; k++) m[r.Users[k]] = values[k];
+            }
+        }
+        Add(o.Sampled, "");
+        Add(o.Full, o.Sampled is null ? "" : "full/");
+        return d;
+    }
+
+    /// <summary>Reads per_user_test.csv into metric → (user index → value).</summary>
+    public static Dictionary<string, Dictionary<int, double>> ReadPerUser(string path)
+    {
+        var d = new Dictionary<string, Dictionary<int, double>>();
+        if (!File.Exists(path)) return d;
+        using var reader = new StreamReader(path);
+        var header = reader.ReadLine()?.Split(',') ?? throw new InvalidDataException($"{path}: empty file.");
+        if (header.Length < 2 || header[0] != "user_index") throw new InvalidDataException($"{path}:1: not a per-user metrics file.");
+        for (int c = 2; c < header.Length; c++) d[header[c]] = new();
+        string? line;
+        int lineNo = 1;
+        while ((line = reader.ReadLine()) is not null)
+        {
+            lineNo++;
+            var f = SplitCsv(line);
+            if (f.Count != header.Length) throw new InvalidDataException($"{path}:{lineNo}: expected {header.Length} fields, got {f.Count}.");
+            int u = int.Parse(f[0], CultureInfo.InvariantCulture);
+            for (int c = 2; c < header.Length; c++)
+                if (f[c].Length > 0) d[header[c]][u] = double.Parse(f[c], CultureInfo.InvariantCulture);
+        }
+        return d;
+    }
+
+    private static List<string> SplitCsv(string line)
+    {
+        var fields = new List<string>();
+        var sb = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char ch = line[i];
+            if (quoted)
+            {
+                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
+                else if (ch == '"') quoted = false;
+                else sb.Append(ch);
+            }
+            else if (ch == '"') quoted = true;
+            else if (ch == ',') { fields.Add(sb.ToString()); sb.Clear(); }
+            else sb.Append(ch);
+        }
+        fields.Add(sb.ToString());
+        return fields;
+    }
+}
+
+/// <summary>A finished run loaded from (or just written to) disk, with its per-user test values.</summary>
+public sealed record StoredRun(RunResult Result, Dictionary<string, Dictionary<int, double>> PerUser, string Directory);

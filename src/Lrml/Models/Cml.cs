@@ -1,0 +1,345 @@
+using Lrml.Util;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Lrml.Models;
+
+/// <summary>How CML weights each positive's hinge terms. The LRML paper ran CML without WARP weighting.</summary>
+public enum CmlRankWeighting
+{
+    /// <summary>Every hinge term has weight 1 (as in the LRML paper's CML baseline).</summary>
+    None,
+    // Extension point: WARP-style rank weighting (Hsieh et al. §3.3: weight log(1 + rank estimate) with the
+    // rank estimated from the impostor count among the sampled negatives) is added here as a new member and
+    // implemented in CmlModel.PairWeights; nothing else in the model needs to change.
+}
+
+/// <summary>
+/// CML hyper-parameters (Hsieh et al., WWW 2017). Defaults are the kit's choice for the LRML comparison
+/// (same d, margin and optimiser grid as LRML), not the CML paper's.
+/// </summary>
+public sealed record CmlConfig
+{
+    /// <summary>Embedding dimension d (kit's choice, as LRML's default).</summary>
+    public int Dim { get; init; } = 100;
+
+    /// <summary>Hinge margin m on squared distances (kit's choice; CML's code used 1.5–2.0 with WARP).</summary>
+    public float Margin { get; init; } = 0.5f;
+
+    /// <summary>Learning rate (kit's choice for Adam; CML's code used Adagrad with 0.1).</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Optimiser (Adam, LazyAdam, Adagrad or Sgd; semantics as for LRML).</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Standard deviation of the N(0, σ²) initialisation; null = 1/√d (CML's released code).</summary>
+    public float? InitStd { get; init; }
+
+    /// <summary>Weight λ_c of the covariance regulariser (CML §3.4); 0 = off (default: the LRML paper does not say it was used).</summary>
+    public float CovarianceWeight { get; init; } = 0f;
+
+    /// <summary>Rank weighting of the hinge terms (only <see cref="CmlRankWeighting.None"/> exists yet).</summary>
+    public CmlRankWeighting RankWeighting { get; init; } = CmlRankWeighting.None;
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
+    public void Validate()
+    {
+        if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
+        if (!(Margin >= 0) || float.IsInfinity(Margin)) throw new ArgumentException($"Margin must be a finite value ≥ 0 (got {Margin}).");
+        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
+        if (InitStd is { } s && !(s > 0)) throw new ArgumentException($"InitStd must be > 0 (got {s}).");
+        if (!(CovarianceWeight >= 0)) throw new ArgumentException($"CovarianceWeight must be ≥ 0 (got {CovarianceWeight}).");
+    }
+}
+
+/// <summary>
+/// CML — Collaborative Metric Learning. Cheng-Kang Hsieh, Longqi Yang, Yin Cui, Tsung-Yi Lin, Serge Belongie,
+/// Deborah Estrin: "Collaborative Metric Learning", WWW 2017, pp. 193–201, doi 10.1145/3038912.3052639 — as run
+/// in the LRML paper's baseline row (no WARP rank weighting; see <see cref="CmlRankWeighting"/> for the extension point).
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>d(u,i)² = ‖p_u − q_i‖² (squared Euclidean); score = −d².</item>
+/// <item>Loss of a batch: Σ_b Σ_j max(0, m + d(u_b,i⁺_b)² − d(u_b,i⁻_bj)²) — summed; k negatives give k hinge terms
+/// (CML's WARP variant instead keeps the closest negative and weights it — not implemented).</item>
+/// <item>Optional covariance regulariser (λ_c &gt; 0): over the n = 2B stacked batch rows X = [p_u; q_i⁺] (centred
+/// by their column mean μ), C = (X − μ)ᵀ(X − μ)/n and L_c = λ_c·(‖C‖²_F − ‖diag C‖²)/n, i.e. the squared
+/// off-diagonal covariances (the paper's formula read with a squared Frobenius norm; CML's released code
+/// instead sums the raw off-diagonal covariances of the whole tables, which is not a bounded-below penalty).</item>
+/// <item>After every optimiser step every stored row is projected onto the unit ball, row ← row/max(1, ‖row‖)
+/// (CML's released code clips whole tables after each step; this covers the touched rows and, with dense Adam,
+/// the rows whose moments move them; rows already inside the ball stay bit-identical). Rows are also
+/// projected once at initialisation (with σ = 1/√d the initial norms are ≈ 1).</item>
+/// <item>Initialisation P, Q ~ N(0, σ²) from <see cref="Rng"/> streams "cml.init.P" / "cml.init.Q".</item>
+/// </list>
+/// </remarks>
+public sealed class CmlModel : ITrainableRecommender
+{
+    private const int PairChunk = 1 << 15;
+    private const int StateVersion = 1;
+
+    private readonly CmlConfig _config;
+    private readonly EmbeddingNet _net;
+    private readonly ModelOptimizer _optimizer;
+    private readonly RowIndexer _userRows, _itemRows;
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+
+    /// <summary>Creates a seeded model.</summary>
+    public CmlModel(CmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : this(config, numUsers, numItems, InitRows(config, numUsers, seed, "cml.init.P"), InitRows(config, numItems, seed, "cml.init.Q"), device, dtype) { }
+
+    /// <summary>Creates a model from given embeddings (row-major users × d and items × d, copied); they are
+    /// projected onto the unit ball like a seeded initialisation.</summary>
+    public CmlModel(CmlConfig config, int numUsers, int numItems, float[] userEmbeddings, float[] itemEmbeddings, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
+        if (userEmbeddings.Length != (long)numUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
+        if (itemEmbeddings.Length != (long)numItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        _config = config;
+        _device = device ?? CPU;
+        _dtype = TorchSupport.CheckDType(dtype);
+        _net = new EmbeddingNet("CML", numUsers, numItems, config.Dim, userEmbeddings, itemEmbeddings, null, _dtype, _device);
+        _optimizer = new ModelOptimizer(config.Optimizer, config.LearningRate, [("P", _net.P), ("Q", _net.Q)]);
+        _userRows = new RowIndexer(numUsers);
+        _itemRows = new RowIndexer(numItems);
+        TorchSupport.ProjectAllRows(_net.P);
+        TorchSupport.ProjectAllRows(_net.Q);
+    }
+
+    private static float[] InitRows(CmlConfig config, int rows, long seed, string stream)
+    {
+        config.Validate();
+        double std = config.InitStd ?? 1.0 / Math.Sqrt(config.Dim);
+        var a = new float[(long)rows * config.Dim];
+        var rng = new Rng(seed, stream);
+        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * std);
+        return a;
+    }
+
+    /// <inheritdoc/>
+    public string Name => "CML";
+    /// <inheritdoc/>
+    public int NumUsers => (int)_net.P.shape[0];
+    /// <inheritdoc/>
+    public int NumItems => (int)_net.Q.shape[0];
+
+    /// <summary>The configuration the model was built with.</summary>
+    public CmlConfig Config => _config;
+
+    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
+    public long ScoreBudget { get; set; } = LrmlModel.DefaultScoreBudget;
+
+    /// <summary>Hinge part of the last step's loss.</summary>
+    public double LastHingeLoss { get; private set; }
+
+    /// <summary>Covariance part of the last step's loss (0 when λ_c = 0).</summary>
+    public double LastCovarianceLoss { get; private set; }
+
+    internal Parameter P => _net.P;
+    internal Parameter Q => _net.Q;
+
+    /// <inheritdoc/>
+    public double TrainStep(TrainingBatch batch)
+    {
+        TorchSupport.CheckBatch(batch, NumUsers, NumItems);
+        using var scope = NewDisposeScope();
+        var pass = ForwardBackward(batch, backward: true);
+        if (_optimizer.IsLazy)
+            _optimizer.StepLazy(new (Tensor?, Tensor?)[] { (pass.UniqueUsers, pass.PRows!.grad), (pass.UniqueItems, pass.QRows!.grad) }, 0, 0);
+        else
+            _optimizer.StepDense(0, 0);
+        TorchSupport.ProjectAllRows(_net.P);
+        TorchSupport.ProjectAllRows(_net.Q);
+        LastHingeLoss = TorchSupport.Scalar(pass.Hinge);
+        LastCovarianceLoss = pass.Covariance is null ? 0 : TorchSupport.Scalar(pass.Covariance);
+        return LastHingeLoss + LastCovarianceLoss;
+    }
+
+    /// <summary>Loss and dense gradients of P and Q on a batch, as <see cref="TrainStep"/> computes them, without updating.</summary>
+    internal (double Loss, double[] P, double[] Q) ComputeGradients(TrainingBatch batch)
+    {
+        TorchSupport.CheckBatch(batch, NumUsers, NumItems);
+        using var scope = NewDisposeScope();
+        var pass = ForwardBackward(batch, backward: true);
+        double[] gp, gq;
+        if (_optimizer.IsLazy)
+        {
+            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, pass.UniqueUsers, pass.PRows!.grad!, 1.0));
+            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, pass.UniqueItems, pass.QRows!.grad!, 1.0));
+        }
+        else { gp = TorchSupport.ToDoubles(_net.P.grad!); gq = TorchSupport.ToDoubles(_net.Q.grad!); }
+        _net.zero_grad();
+        return (TorchSupport.Scalar(pass.Loss), gp, gq);
+    }
+
+    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? Covariance, Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows);
+
+    private Pass ForwardBackward(TrainingBatch batch, bool backward)
+    {
+        var v = EmbeddingNet.Views(batch, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        int k = batch.NegativesPerPositive;
+        var p = v.PTable.index_select(0, v.UserIdx);
+        var qPos = v.QTable.index_select(0, v.PosIdx);
+        var qNeg = v.QTable.index_select(0, v.NegIdx).view(batch.Count, k, -1);
+        var dPos = (p - qPos).square().sum(-1);                        // B
+        var dNeg = (p.unsqueeze(1) - qNeg).square().sum(-1);          // B × k
+        var terms = (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0);
+        var w = PairWeights(dPos, dNeg);
+        var hinge = (w is null ? terms : terms * w).sum();
+        Tensor? cov = null;
+        if (_config.CovarianceWeight > 0)
+        {
+            var x = cat([p, qPos], 0);
+            long n = x.shape[0];
+            var xc = x - x.mean([0L], keepdim: true);
+            var c = xc.t().matmul(xc) / (double)n;
+            var offDiagonal = c.square().sum() - c.diagonal().square().sum();
+            cov = offDiagonal * ((double)_config.CovarianceWeight / n);
+        }
+        var loss = cov is null ? hinge : hinge + cov;
+        if (backward) { _net.zero_grad(); loss.backward(); }
+        return new Pass(loss, hinge, cov, v.UniqueUsers, v.UniqueItems, v.PRows, v.QRows);
+    }
+
+    /// <summary>
+    /// Weights of the hinge terms (B × k), or null for unit weights. This is the extension point for WARP-style
+    /// rank weighting: a new <see cref="CmlRankWeighting"/> member computes its weights here from the positive
+    /// squared distances (B) and the negative ones (B × k).
+    /// </summary>
+    private Tensor? PairWeights(Tensor dPos, Tensor dNeg) => _config.RankWeighting switch
+    {
+        CmlRankWeighting.None => null,
+        _ => throw new NotSupportedException($"Rank weighting {_config.RankWeighting} is not implemented."),
+    };
+
+    /// <inheritdoc/>
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+    {
+        if (users.Length != items.Length || scores.Length != users.Length)
+            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
+        TorchSupport.CheckRange(users, NumUsers, "user");
+        TorchSupport.CheckRange(items, NumItems, "item");
+        using var noGrad = no_grad();
+        for (int start = 0; start < users.Length; start += PairChunk)
+        {
+            int len = Math.Min(PairChunk, users.Length - start);
+            using var scope = NewDisposeScope();
+            var p = _net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device));
+            var q = _net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device));
+            TorchSupport.CopyTo((p - q).square().sum(-1).neg(), scores.Slice(start, len));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>
+        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, _config.Dim, ScoreBudget, _device,
+            (uIdx, i0, n) =>
+            {
+                var p = _net.P.index_select(0, uIdx).unsqueeze(1);
+                var q = _net.Q.narrow(0, i0, n).unsqueeze(0);
+                return (p - q).square().sum(-1).neg();
+            });
+
+    /// <summary>User and item embeddings (row-major copies).</summary>
+    public (float[] Users, float[] Items) ExportEmbeddings() => (TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q));
+
+    /// <inheritdoc/>
+    public byte[] SaveState() => EmbeddingNet.Save("CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+
+    /// <inheritdoc/>
+    public void LoadState(byte[] state) => EmbeddingNet.Load(state, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, object?> Describe()
+    {
+        var d = TorchSupport.DescribeConfig(Name, _config, NumUsers, NumItems, _dtype, _device);
+        d["InitStd"] = _config.InitStd ?? (float)(1.0 / Math.Sqrt(_config.Dim));
+        d["Projection"] = "all rows onto the unit ball after every step";
+        return d;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _net.Dispose();
+    }
+}
+
+/// <summary>
+/// Parameter container and shared plumbing of the two-table models (CML, BPR-MF): user table "P", item table
+/// "Q" and, optionally, item biases "B". Field names are the state-dict keys.
+/// </summary>
+internal sealed class EmbeddingNet : nn.Module
+{
+    public readonly Parameter P, Q;
+    public readonly Parameter? B;
+
+    public EmbeddingNet(string name, int numUsers, int numItems, int dim, float[] p, float[] q, float[]? b, ScalarType dtype, Device device) : base(name)
+    {
+        P = TorchSupport.MakeParameter(p, [numUsers, dim], dtype, device, true);
+        Q = TorchSupport.MakeParameter(q, [numItems, dim], dtype, device, true);
+        if (b is not null) B = TorchSupport.MakeParameter(b, [numItems], dtype, device, true);
+        RegisterComponents();
+    }
+
+    /// <summary>Tables and indices a batch's loss reads: the whole tables with raw indices (dense optimisers), or
+    /// leaf copies of the touched rows with slot indices (lazy Adam). B is viewed like Q.</summary>
+    public sealed record BatchViews(Tensor PTable, Tensor QTable, Tensor? BTable, Tensor UserIdx, Tensor PosIdx, Tensor NegIdx,
+        Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows, Tensor? BRows);
+
+    public static BatchViews Views(TrainingBatch batch, EmbeddingNet net, RowIndexer userRows, RowIndexer itemRows, bool lazy, bool backward, Device device)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var users = batch.Users.AsSpan(0, n);
+        var pos = batch.Positives.AsSpan(0, n);
+        var neg = batch.Negatives.AsSpan(0, n * k);
+        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
+        userRows.Add(users, invU);
+        itemRows.Add(pos, invPos);
+        itemRows.Add(neg, invNeg);
+        var uniqueUsers = TorchSupport.Index(userRows.TakeUnique(), device);
+        var uniqueItems = TorchSupport.Index(itemRows.TakeUnique(), device);
+        if (!lazy)
+            return new BatchViews(net.P, net.Q, net.B, TorchSupport.Index(users, device), TorchSupport.Index(pos, device), TorchSupport.Index(neg, device),
+                uniqueUsers, uniqueItems, null, null, null);
+        var pRows = net.P.index_select(0, uniqueUsers).detach().requires_grad_(backward);
+        var qRows = net.Q.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        var bRows = net.B is null ? null : net.B.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        return new BatchViews(pRows, qRows, bRows, TorchSupport.Index(invU, device), TorchSupport.Index(invPos, device), TorchSupport.Index(invNeg, device),
+            uniqueUsers, uniqueItems, pRows, qRows, bRows);
+    }
+
+    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(magic); w.Write(version);
+            w.Write(net.P.shape[0]); w.Write(net.Q.shape[0]); w.Write(net.P.shape[1]); w.Write(net.B is not null);
+            w.Write((int)dtype); w.Write(optimizerKind);
+            net.save(w);
+            optimizer.Save(w);
+        }
+        return ms.ToArray();
+    }
+
+    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var ms = new MemoryStream(state, writable: false);
+        using var r = new BinaryReader(ms);
+        if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
+        int v = r.ReadInt32();
+        if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
+        var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
+        var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
+        if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
+        net.load(r);
+        optimizer.Load(r);
+    }
+}

@@ -1,0 +1,449 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Lrml.Models;
+
+/// <summary>
+/// LRML — Latent Relational Metric Learning. Yi Tay, Luu Anh Tuan, Siu Cheung Hui: "Latent Relational Metric
+/// Learning via Memory-based Attention for Collaborative Ranking", WWW 2018, pp. 729–739,
+/// doi 10.1145/3178876.3186154, arXiv 1707.05176. The TorchSharp reference implementation: every other engine
+/// (the fused CPU path) must reproduce its losses, gradients and optimiser semantics.
+/// </summary>
+/// <remarks>
+/// <para>For a user u and item i with looked-up rows p = P[u], q = Q[i] (d each):</para>
+/// <list type="number">
+/// <item>Norm clip (<see cref="NormConstraint.Clip"/>, authors' code): p ← p·min(1, 1/‖p‖), q ← q·min(1, 1/‖q‖)
+/// inside the graph, computed as x / sqrt(max(1, Σx²)) (gradients flow through the scaling). The CLIPPED p and q are used everywhere downstream —
+/// in the joint key, in the translation and in the distance — for training, scoring and
+/// <see cref="Explain"/>, as in the authors' code, where the clipped lookups replace the raw ones.</item>
+/// <item>Joint key s = p ⊙ q; attention a = softmax(s·K) over the N slots (K is d × N); relation r = a·M (M is N × d).</item>
+/// <item>Distance D(u,i) of p + r − q: <see cref="LrmlDistance.SqrtL2"/> sqrt(‖·‖² + ε) with ε =
+/// <see cref="LrmlConfig.DistanceEpsilon"/>, <see cref="LrmlDistance.SquaredL2"/> ‖·‖², or <see cref="LrmlDistance.L1"/> ‖·‖₁.
+/// Score = −D.</item>
+/// <item>Loss of a batch: Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) — summed, not averaged; with k
+/// negatives per positive each positive contributes k hinge terms. The negative pair (same user u_b) uses the
+/// positive pair's r (<see cref="NegativeRelation.Reuse"/>, authors) or its own r(u_b, i⁻_bj)
+/// (<see cref="NegativeRelation.Recompute"/>).</item>
+/// <item>L2 (λ = <see cref="LrmlConfig.L2"/> &gt; 0): + λ·½·Σ‖θ‖² over the trainable tensors — whole P, Q, K, M for the dense
+/// optimisers (authors' semantics); for <see cref="OptimizerKind.LazyAdam"/> over the rows of P and Q the batch
+/// touches (plus all of K, M), since a whole-table L2 would touch every row and turn lazy Adam dense. Frozen
+/// memory (<see cref="LrmlConfig.TrainMemory"/> = false) is not regularised.</item>
+/// <item>Per-tensor gradient clip (values clamped to ±GradClipValue, then the tensor scaled by
+/// GradClipNorm/max(‖g‖, GradClipNorm); each when &gt; 0), then one optimiser step:
+/// <see cref="OptimizerKind.Adam"/> = torch.optim.Adam over whole tensors (β₁ 0.9, β₂ 0.999, ε 1e-8;
+/// θ ← θ − lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε); every element's moments decay every step);
+/// <see cref="OptimizerKind.LazyAdam"/> = TF LazyAdam / PyTorch SparseAdam: only the rows of P and Q present in the
+/// batch (even with a zero gradient) update m, v and θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), with t the GLOBAL
+/// step count (not a per-row count); K and M use the same formula on every element; absent rows stay bit-identical;
+/// <see cref="OptimizerKind.Sgd"/> = θ − lr·g; <see cref="OptimizerKind.Adagrad"/> = torch.optim.Adagrad
+/// (accumulator starts at 0, ε 1e-10). With <see cref="NormConstraint.Project"/> the stored rows the
+/// batch touched (users; positive and negative items) are then projected onto the unit ball, row ← row/max(1, ‖row‖),
+/// and all rows are projected once at construction. Note that with dense Adam, rows absent from a batch still
+/// move (decaying moments) and are projected only when a later batch touches them.</item>
+/// </list>
+/// <para>Parameters live in an internal <see cref="nn.Module"/> with state-dict keys "P", "Q", "K", "M"; all engines
+/// start from <see cref="LrmlParameters.Initialize"/>. The model never sets torch's thread count (the trainer does).</para>
+/// </remarks>
+public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
+{
+    /// <summary>Default element budget of one per-chunk intermediate in <see cref="ScoreAllItems"/>
+    /// (users_chunk × items_chunk × max(d, N) values ≈ 32 MB in float32).</summary>
+    public const long DefaultScoreBudget = 8L << 20;
+
+    private const int PairChunk = 1 << 15;
+    private const int StateVersion = 1;
+
+    private readonly LrmlConfig _config;
+    private readonly LrmlNet _net;
+    private readonly ModelOptimizer _optimizer;
+    private readonly RowIndexer _userRows, _itemRows;
+    private readonly Device _device;
+    private readonly ScalarType _dtype;
+
+    /// <summary>Creates a model from the shared seeded initialisation <see cref="LrmlParameters.Initialize"/>.</summary>
+    public LrmlModel(LrmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : this(config, LrmlParameters.Initialize(config, numUsers, numItems, seed), device, dtype) { }
+
+    /// <summary>Creates a model starting from given parameters (copied), e.g. for parity tests between engines.</summary>
+    public LrmlModel(LrmlConfig config, LrmlParameters parameters, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(parameters);
+        config.Validate();
+        if (parameters.Dim != config.Dim || parameters.Slots != config.Slots)
+            throw new ArgumentException($"Parameters are {parameters.Dim}-dimensional with {parameters.Slots} slots; the config asks for {config.Dim} and {config.Slots}.");
+        if (parameters.NumUsers < 1 || parameters.NumItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
+        _config = config;
+        _device = device ?? CPU;
+        _dtype = TorchSupport.CheckDType(dtype);
+        _net = new LrmlNet(parameters, _dtype, _device, config.TrainMemory);
+        var trainable = new List<(string, Parameter)> { ("P", _net.P), ("Q", _net.Q) };
+        if (config.TrainMemory) { trainable.Add(("K", _net.K)); trainable.Add(("M", _net.M)); }
+        _optimizer = new ModelOptimizer(config.Optimizer, config.LearningRate, trainable);
+        _userRows = new RowIndexer(parameters.NumUsers);
+        _itemRows = new RowIndexer(parameters.NumItems);
+        if (config.NormConstraint == NormConstraint.Project)
+        {
+            TorchSupport.ProjectAllRows(_net.P);
+            TorchSupport.ProjectAllRows(_net.Q);
+        }
+    }
+
+    /// <inheritdoc/>
+    public string Name => "LRML";
+    /// <inheritdoc/>
+    public int NumUsers => (int)_net.P.shape[0];
+    /// <inheritdoc/>
+    public int NumItems => (int)_net.Q.shape[0];
+    /// <inheritdoc/>
+    public int Dim => _config.Dim;
+    /// <inheritdoc/>
+    public int Slots => _config.Slots;
+
+    /// <summary>The configuration the model was built with.</summary>
+    public LrmlConfig Config => _config;
+
+    /// <summary>Element type of the parameters (float32 default; float64 for gradient checks).</summary>
+    public ScalarType DType => _dtype;
+
+    /// <summary>Device the parameters live on.</summary>
+    public Device Device => _device;
+
+    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
+    public long ScoreBudget { get; set; } = DefaultScoreBudget;
+
+    /// <summary>Hinge part of the loss of the last <see cref="TrainStep"/> (for logs).</summary>
+    public double LastHingeLoss { get; private set; }
+
+    /// <summary>L2 part of the loss of the last <see cref="TrainStep"/> (0 when λ = 0).</summary>
+    public double LastL2Loss { get; private set; }
+
+    /// <summary>Names of the tensors the optimiser updates ("P", "Q" and, unless memory is frozen, "K", "M").</summary>
+    public IReadOnlyList<string> TrainableParameters => _optimizer.Names;
+
+    internal Parameter P => _net.P;
+    internal Parameter Q => _net.Q;
+    internal Parameter K => _net.K;
+    internal Parameter M => _net.M;
+    internal nn.Module Module => _net;
+
+    // ───────────────────────────── training ─────────────────────────────
+
+    /// <inheritdoc/>
+    public double TrainStep(TrainingBatch batch)
+    {
+        TorchSupport.CheckBatch(batch, NumUsers, NumItems);
+        using var scope = NewDisposeScope();
+        var pass = ForwardBackward(batch, backward: true);
+        if (_optimizer.IsLazy)
+        {
+            Span<(Tensor?, Tensor?)> grads = new (Tensor?, Tensor?)[_optimizer.Names.Count];
+            grads[0] = (pass.UniqueUsers, pass.PRows!.grad);
+            grads[1] = (pass.UniqueItems, pass.QRows!.grad);
+            if (_config.TrainMemory) { grads[2] = (null, _net.K.grad); grads[3] = (null, _net.M.grad); }
+            _optimizer.StepLazy(grads, _config.GradClipValue, _config.GradClipNorm);
+        }
+        else
+        {
+            _optimizer.StepDense(_config.GradClipValue, _config.GradClipNorm);
+        }
+        if (_config.NormConstraint == NormConstraint.Project)
+        {
+            TorchSupport.ProjectRows(_net.P, pass.UniqueUsers);
+            TorchSupport.ProjectRows(_net.Q, pass.UniqueItems);
+        }
+        LastHingeLoss = TorchSupport.Scalar(pass.Hinge);
+        LastL2Loss = pass.L2 is null ? 0 : TorchSupport.Scalar(pass.L2);
+        return LastHingeLoss + LastL2Loss;
+    }
+
+    /// <summary>The loss the next <see cref="TrainStep"/> would report on <paramref name="batch"/>, without updating anything.</summary>
+    internal double ComputeLoss(TrainingBatch batch)
+    {
+        TorchSupport.CheckBatch(batch, NumUsers, NumItems);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var pass = ForwardBackward(batch, backward: false);
+        return TorchSupport.Scalar(pass.Loss);
+    }
+
+    /// <summary>
+    /// Loss and the gradient of every parameter (dense arrays, row-major; zeros for untouched rows, K/M
+    /// gradients zero when memory is frozen), exactly as <see cref="TrainStep"/> computes them before clipping,
+    /// without updating anything.
+    /// </summary>
+    internal (double Loss, double[] P, double[] Q, double[] K, double[] M) ComputeGradients(TrainingBatch batch)
+    {
+        TorchSupport.CheckBatch(batch, NumUsers, NumItems);
+        using var scope = NewDisposeScope();
+        var pass = ForwardBackward(batch, backward: true);
+        double[] gp, gq;
+        if (_optimizer.IsLazy)
+        {
+            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, pass.UniqueUsers, pass.PRows!.grad!, 1.0));
+            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, pass.UniqueItems, pass.QRows!.grad!, 1.0));
+        }
+        else
+        {
+            gp = TorchSupport.ToDoubles(_net.P.grad!);
+            gq = TorchSupport.ToDoubles(_net.Q.grad!);
+        }
+        var gk = _net.K.grad is { } k ? TorchSupport.ToDoubles(k) : new double[_net.K.numel()];
+        var gm = _net.M.grad is { } m ? TorchSupport.ToDoubles(m) : new double[_net.M.numel()];
+        _net.zero_grad();
+        return (TorchSupport.Scalar(pass.Loss), gp, gq, gk, gm);
+    }
+
+    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? L2, Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows);
+
+    /// <summary>Builds the batch loss (and runs backward). Dense optimisers differentiate w.r.t. the whole tables;
+    /// lazy Adam w.r.t. leaf copies of the touched rows, so that the gradient is row-sparse by construction.</summary>
+    private Pass ForwardBackward(TrainingBatch batch, bool backward)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var users = batch.Users.AsSpan(0, n);
+        var pos = batch.Positives.AsSpan(0, n);
+        var neg = batch.Negatives.AsSpan(0, n * k);
+        var invU = new long[n];
+        var invPos = new long[n];
+        var invNeg = new long[n * k];
+        _userRows.Add(users, invU);
+        _itemRows.Add(pos, invPos);
+        _itemRows.Add(neg, invNeg);
+        var uniqueUsers = TorchSupport.Index(_userRows.TakeUnique(), _device);
+        var uniqueItems = TorchSupport.Index(_itemRows.TakeUnique(), _device);
+
+        Tensor pTable, qTable, uIdx, posIdx, negIdx;
+        Tensor? pRows = null, qRows = null;
+        if (_optimizer.IsLazy)
+        {
+            pRows = _net.P.index_select(0, uniqueUsers).detach().requires_grad_(backward);
+            qRows = _net.Q.index_select(0, uniqueItems).detach().requires_grad_(backward);
+            pTable = pRows; qTable = qRows;
+            uIdx = TorchSupport.Index(invU, _device);
+            posIdx = TorchSupport.Index(invPos, _device);
+            negIdx = TorchSupport.Index(invNeg, _device);
+        }
+        else
+        {
+            pTable = _net.P; qTable = _net.Q;
+            uIdx = TorchSupport.Index(users, _device);
+            posIdx = TorchSupport.Index(pos, _device);
+            negIdx = TorchSupport.Index(neg, _device);
+        }
+
+        var hinge = HingeLoss(pTable, qTable, uIdx, posIdx, negIdx, k);
+        Tensor? l2 = null;
+        if (_config.L2 > 0)
+        {
+            var sq = pTable.square().sum() + qTable.square().sum();
+            if (_config.TrainMemory) sq = sq + _net.K.square().sum() + _net.M.square().sum();
+            l2 = sq * (0.5 * _config.L2);
+        }
+        var loss = l2 is null ? hinge : hinge + l2;
+        if (backward)
+        {
+            _net.zero_grad();
+            loss.backward();
+        }
+        return new Pass(loss, hinge, l2, uniqueUsers, uniqueItems, pRows, qRows);
+    }
+
+    /// <summary>Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables.</summary>
+    private Tensor HingeLoss(Tensor pTable, Tensor qTable, Tensor uIdx, Tensor posIdx, Tensor negIdx, int k)
+    {
+        var p = Constrain(pTable.index_select(0, uIdx));
+        var qPos = Constrain(qTable.index_select(0, posIdx));
+        var qNeg = Constrain(qTable.index_select(0, negIdx));
+        var (_, r) = Relation(p, qPos);
+        var dPos = Distance(p + r - qPos);
+        var pNeg = k == 1 ? p : p.repeat_interleave(k, dim: 0);
+        var rNeg = _config.NegativeRelation == NegativeRelation.Reuse
+            ? (k == 1 ? r : r.repeat_interleave(k, dim: 0))
+            : Relation(pNeg, qNeg).R;
+        var dNeg = Distance(pNeg + rNeg - qNeg);
+        var dPosK = k == 1 ? dPos : dPos.repeat_interleave(k, dim: 0);
+        return (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0).sum();
+    }
+
+    // ───────────────────────────── forward pieces ─────────────────────────────
+
+    /// <summary>The norm clip of looked-up rows when configured (identity otherwise).</summary>
+    private Tensor Constrain(Tensor rows) => _config.NormConstraint == NormConstraint.Clip ? TorchSupport.ClipRows(rows) : rows;
+
+    /// <summary>a = softmax((p ⊙ q)·K) over slots and r = a·M; broadcasts over leading dimensions.</summary>
+    private (Tensor A, Tensor R) Relation(Tensor p, Tensor q)
+    {
+        var a = (p * q).matmul(_net.K).softmax(-1);
+        return (a, a.matmul(_net.M));
+    }
+
+    /// <summary>D of the translation residual p + r − q over the last dimension.</summary>
+    private Tensor Distance(Tensor diff) => _config.Distance switch
+    {
+        LrmlDistance.SqrtL2 => diff.square().sum(-1).add((double)_config.DistanceEpsilon).sqrt(),
+        LrmlDistance.SquaredL2 => diff.square().sum(-1),
+        LrmlDistance.L1 => diff.abs().sum(-1),
+        _ => throw new InvalidOperationException($"Unknown distance {_config.Distance}."),
+    };
+
+    // ───────────────────────────── scoring ─────────────────────────────
+
+    /// <inheritdoc/>
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+    {
+        if (users.Length != items.Length || scores.Length != users.Length)
+            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
+        TorchSupport.CheckRange(users, NumUsers, "user");
+        TorchSupport.CheckRange(items, NumItems, "item");
+        using var noGrad = no_grad();
+        for (int start = 0; start < users.Length; start += PairChunk)
+        {
+            int len = Math.Min(PairChunk, users.Length - start);
+            using var scope = NewDisposeScope();
+            var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
+            var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));
+            var (_, r) = Relation(p, q);
+            TorchSupport.CopyTo(Distance(p + r - q).neg(), scores.Slice(start, len));
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Attention is per (user, item) pair, so the work is chunked over users AND items: one chunk holds
+    /// users_chunk × items_chunk × max(d, N) values per intermediate, bounded by <see cref="ScoreBudget"/>.</remarks>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>
+        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, Math.Max(Dim, Slots), ScoreBudget, _device,
+            (uIdx, i0, n) =>
+            {
+                var p = Constrain(_net.P.index_select(0, uIdx)).unsqueeze(1);   // users × 1 × d
+                var q = Constrain(_net.Q.narrow(0, i0, n)).unsqueeze(0);        // 1 × items × d
+                var (_, r) = Relation(p, q);                                    // users × items × d
+                return Distance(r.add_(p).sub_(q)).neg_();
+            });
+
+    /// <inheritdoc/>
+    public void Explain(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> attention, Span<float> relation)
+    {
+        if (users.Length != items.Length) throw new ArgumentException("users and items differ in length.");
+        if (attention.Length != (long)users.Length * Slots) throw new ArgumentException($"attention must hold pairs × N = {(long)users.Length * Slots} values.");
+        if (relation.Length != (long)users.Length * Dim) throw new ArgumentException($"relation must hold pairs × d = {(long)users.Length * Dim} values.");
+        TorchSupport.CheckRange(users, NumUsers, "user");
+        TorchSupport.CheckRange(items, NumItems, "item");
+        using var noGrad = no_grad();
+        for (int start = 0; start < users.Length; start += PairChunk)
+        {
+            int len = Math.Min(PairChunk, users.Length - start);
+            using var scope = NewDisposeScope();
+            var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
+            var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));
+            var (a, r) = Relation(p, q);
+            TorchSupport.CopyTo(a, attention.Slice(start * Slots, len * Slots));
+            TorchSupport.CopyTo(r, relation.Slice(start * Dim, len * Dim));
+        }
+    }
+
+    /// <summary>
+    /// The vectors the scoring path uses for the given users and items (after the norm clip when configured),
+    /// row-major users.Length × d and items.Length × d.
+    /// </summary>
+    public (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
+    {
+        TorchSupport.CheckRange(users, NumUsers, "user");
+        TorchSupport.CheckRange(items, NumItems, "item");
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users, _device)));
+        var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items, _device)));
+        return (TorchSupport.ToFloats(p), TorchSupport.ToFloats(q));
+    }
+
+    // ───────────────────────────── state ─────────────────────────────
+
+    /// <inheritdoc/>
+    public LrmlParameters ExportParameters() => new(NumUsers, NumItems, Dim, Slots,
+        TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q), TorchSupport.ToFloats(_net.K), TorchSupport.ToFloats(_net.M));
+
+    /// <inheritdoc/>
+    /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict
+    /// (TorchSharp format, keys P, Q, K, M) and the optimiser state.</remarks>
+    public byte[] SaveState()
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            WriteHeader(w);
+            _net.save(w);
+            _optimizer.Save(w);
+        }
+        return ms.ToArray();
+    }
+
+    /// <inheritdoc/>
+    public void LoadState(byte[] state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var ms = new MemoryStream(state, writable: false);
+        using var r = new BinaryReader(ms);
+        CheckHeader(r);
+        _net.load(r);
+        _optimizer.Load(r);
+    }
+
+    private void WriteHeader(BinaryWriter w)
+    {
+        w.Write("LRML-TORCH-STATE"); w.Write(StateVersion);
+        w.Write(NumUsers); w.Write(NumItems); w.Write(Dim); w.Write(Slots);
+        w.Write((int)_dtype); w.Write((int)_config.Optimizer); w.Write(_config.TrainMemory);
+    }
+
+    private void CheckHeader(BinaryReader r)
+    {
+        string magic = r.ReadString();
+        if (magic != "LRML-TORCH-STATE") throw new InvalidDataException("Not an LRML TorchSharp state.");
+        int version = r.ReadInt32();
+        if (version != StateVersion) throw new InvalidDataException($"Unsupported LRML state version {version}.");
+        var got = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), (ScalarType)r.ReadInt32(), (OptimizerKind)r.ReadInt32(), r.ReadBoolean());
+        var want = (NumUsers, NumItems, Dim, Slots, _dtype, _config.Optimizer, _config.TrainMemory);
+        if (got != want)
+            throw new InvalidDataException($"State (users, items, d, N, dtype, optimiser, trainMemory) = {got} does not match this model's {want}.");
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, object?> Describe()
+    {
+        var d = TorchSupport.DescribeConfig(Name, _config, NumUsers, NumItems, _dtype, _device);
+        d["TrainableParameters"] = string.Join(",", _optimizer.Names);
+        d["ClipScope"] = _config.NormConstraint == NormConstraint.Clip ? "clipped p, q used in key, translation and distance (training and scoring)" : "none";
+        d["ProjectScope"] = _config.NormConstraint == NormConstraint.Project ? "all rows at start; rows touched by each batch after its step" : "none";
+        d["L2Scope"] = _config.L2 <= 0 ? "off" : _optimizer.IsLazy ? "touched rows of P, Q + trainable K, M" : "whole trainable tensors";
+        d["LossReduction"] = "sum over positives and their negatives";
+        if (_config.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam)
+        { d["AdamBeta1"] = ModelOptimizer.Beta1; d["AdamBeta2"] = ModelOptimizer.Beta2; d["AdamEpsilon"] = ModelOptimizer.AdamEpsilon; }
+        if (_config.Optimizer == OptimizerKind.LazyAdam) d["LazyAdamStep"] = "global step count for bias correction; epsilon added to sqrt(v)";
+        if (_config.Optimizer == OptimizerKind.Adagrad) d["AdagradEpsilon"] = ModelOptimizer.AdagradEpsilon;
+        return d;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _net.Dispose();
+    }
+
+    /// <summary>The parameter container; field names are the state-dict keys.</summary>
+    private sealed class LrmlNet : nn.Module
+    {
+        public readonly Parameter P, Q, K, M;
+
+        public LrmlNet(LrmlParameters init, ScalarType dtype, Device device, bool trainMemory) : base("LRML")
+        {
+            P = TorchSupport.MakeParameter(init.P, [init.NumUsers, init.Dim], dtype, device, true);
+            Q = TorchSupport.MakeParameter(init.Q, [init.NumItems, init.Dim], dtype, device, true);
+            K = TorchSupport.MakeParameter(init.K, [init.Dim, init.Slots], dtype, device, trainMemory);
+            M = TorchSupport.MakeParameter(init.M, [init.Slots, init.Dim], dtype, device, trainMemory);
+            RegisterComponents();
+        }
+    }
+}

@@ -1,0 +1,367 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Lrml.Models;
+
+/// <summary>
+/// Small TorchSharp helpers shared by the reference models (LRML, CML, BPR-MF): tensor ↔ array copies,
+/// the in-graph norm clip, the stored-row projection and per-tensor gradient clipping. Every function
+/// states its formula, because the fused CPU engine reproduces them.
+/// </summary>
+internal static class TorchSupport
+{
+    /// <summary>Checks that a model dtype is supported (float32 default, float64 for gradient tests).</summary>
+    public static ScalarType CheckDType(ScalarType dtype) =>
+        dtype is ScalarType.Float32 or ScalarType.Float64
+            ? dtype
+            : throw new ArgumentException($"Only Float32 and Float64 are supported (got {dtype}).", nameof(dtype));
+
+    /// <summary>
+    /// A parameter of the given shape, dtype and device holding a copy of <paramref name="data"/>. It is
+    /// detached from any ambient dispose scope: the owning module disposes it.
+    /// </summary>
+    public static Parameter MakeParameter(float[] data, long[] shape, ScalarType dtype, Device device, bool requiresGrad)
+    {
+        using var scope = NewDisposeScope();
+        var t = torch.tensor(data, shape).to(dtype, device);
+        var p = new Parameter(t, requiresGrad);
+        p.DetachFromDisposeScope();
+        return p;
+    }
+
+    /// <summary>An int64 index tensor holding a copy of <paramref name="ids"/>.</summary>
+    public static Tensor Index(ReadOnlySpan<int> ids, Device device)
+    {
+        var a = new long[ids.Length];
+        for (int k = 0; k < a.Length; k++) a[k] = ids[k];
+        return torch.tensor(a, device: device);
+    }
+
+    /// <summary>An int64 index tensor over <paramref name="ids"/> (copied).</summary>
+    public static Tensor Index(long[] ids, Device device) => torch.tensor(ids, device: device);
+
+    /// <summary>Copies a tensor's values (any float dtype, any device) into <paramref name="dst"/> as float32.</summary>
+    public static void CopyTo(Tensor t, Span<float> dst)
+    {
+        using var scope = NewDisposeScope();
+        var c = t.detach().to(ScalarType.Float32, CPU).contiguous();
+        if (c.numel() != dst.Length)
+            throw new ArgumentException($"Destination holds {dst.Length} values but the tensor has {c.numel()}.");
+        c.data<float>().CopyTo(dst, 0, 0);
+    }
+
+    /// <summary>A tensor's values as a new float array (row-major).</summary>
+    public static float[] ToFloats(Tensor t)
+    {
+        var a = new float[t.numel()];
+        CopyTo(t, a);
+        return a;
+    }
+
+    /// <summary>A tensor's values as a new double array (row-major).</summary>
+    public static double[] ToDoubles(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float64, CPU).contiguous().data<double>().ToArray();
+    }
+
+    /// <summary>A scalar tensor's value as double.</summary>
+    public static double Scalar(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(ScalarType.Float64, CPU).item<double>();
+    }
+
+    /// <summary>
+    /// Row-wise norm clip inside the autograd graph (TF <c>clip_by_norm(x, 1, axes=[1])</c>):
+    /// x / sqrt(max(1, ‖x‖²)), i.e. x·min(1, 1/‖x‖). Gradients flow through the scaling when ‖x‖ &gt; 1;
+    /// rows inside the unit ball pass unchanged (the clamp keeps the gradient finite at x = 0).
+    /// </summary>
+    public static Tensor ClipRows(Tensor x) => x / x.square().sum(-1, keepdim: true).clamp_min(1.0).sqrt();
+
+    /// <summary>
+    /// Projects the given stored rows of <paramref name="table"/> onto the unit ball in place
+    /// (row ← row / sqrt(max(1, ‖row‖²))), vectorised with index_select / index_copy_. <paramref name="rows"/>
+    /// must not contain duplicates.
+    /// </summary>
+    public static void ProjectRows(Tensor table, Tensor rows)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var r = table.index_select(0, rows);
+        table.index_copy_(0, rows, ClipRows(r));
+    }
+
+    /// <summary>Projects every row of <paramref name="table"/> onto the unit ball in place.</summary>
+    public static void ProjectAllRows(Tensor table)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        table.copy_(ClipRows(table));
+    }
+
+    /// <summary>
+    /// Per-tensor gradient clip, in place: first every value is clamped to ±<paramref name="value"/>
+    /// (when &gt; 0), then the whole tensor is rescaled by norm / max(‖g‖₂, norm) (when <paramref name="norm"/> &gt; 0;
+    /// TF <c>clip_by_norm</c>). For a row-sparse gradient the norm is taken over the touched rows, which equals
+    /// the dense norm because every other row is zero.
+    /// </summary>
+    public static void ClipGradient(Tensor grad, double value, double norm)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (value > 0) grad.clamp_(-value, value);
+        if (norm > 0)
+        {
+            var n = grad.square().sum().sqrt();
+            grad.mul_(n.clamp_min(norm).reciprocal().mul_(norm));
+        }
+    }
+
+    /// <summary>Fills users × NumItems scores chunk by chunk; <paramref name="block"/>(userIdx, firstItem, count)
+    /// returns the (users_chunk × count) score block. Chunks hold users_chunk × items_chunk × d values at most
+    /// <paramref name="budget"/> (<paramref name="dim"/> = values per pair).</summary>
+    public static void ScoreAllChunked(ReadOnlySpan<int> users, Span<float> scores, int numUsers, int numItems, int dim, long budget, Device device,
+        Func<Tensor, int, int, Tensor> block)
+    {
+        if (scores.Length != (long)users.Length * numItems)
+            throw new ArgumentException($"scores must hold users.Length × NumItems = {(long)users.Length * numItems} values (got {scores.Length}).");
+        TorchSupport.CheckRange(users, numUsers, "user");
+        long pairBudget = Math.Max(1, budget / Math.Max(1, dim));
+        int uc = (int)Math.Clamp(pairBudget, 1, Math.Max(1, users.Length));
+        int ic = (int)Math.Clamp(pairBudget / uc, 1, numItems);
+        var chunk = new float[(long)uc * ic];
+        using var noGrad = no_grad();
+        for (int u0 = 0; u0 < users.Length; u0 += uc)
+        {
+            int un = Math.Min(uc, users.Length - u0);
+            using var userScope = NewDisposeScope();
+            var uIdx = TorchSupport.Index(users.Slice(u0, un), device);
+            for (int i0 = 0; i0 < numItems; i0 += ic)
+            {
+                int inum = Math.Min(ic, numItems - i0);
+                using var itemScope = NewDisposeScope();
+                var buf = chunk.AsSpan(0, un * inum);
+                TorchSupport.CopyTo(block(uIdx, i0, inum), buf);
+                for (int a = 0; a < un; a++)
+                    buf.Slice(a * inum, inum).CopyTo(scores.Slice((u0 + a) * numItems + i0, inum));
+            }
+        }
+    }
+
+    public static Dictionary<string, object?> DescribeConfig<TConfig>(string model, TConfig config, int numUsers, int numItems, ScalarType dtype, Device device)
+    {
+        var d = new Dictionary<string, object?> { ["Model"] = model, ["Engine"] = "torch" };
+        foreach (var prop in typeof(TConfig).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            var v = prop.GetValue(config);
+            d[prop.Name] = v is Enum e ? e.ToString() : v;
+        }
+        d["NumUsers"] = numUsers; d["NumItems"] = numItems;
+        d["DType"] = dtype.ToString(); d["Device"] = device.ToString();
+        return d;
+    }
+
+    /// <summary>Checks that every index of <paramref name="ids"/> lies in [0, size).</summary>
+    public static void CheckRange(ReadOnlySpan<int> ids, int size, string what)
+    {
+        for (int k = 0; k < ids.Length; k++)
+            if ((uint)ids[k] >= (uint)size)
+                throw new ArgumentOutOfRangeException(what, $"{what} index {ids[k]} at position {k} lies outside [0, {size}).");
+    }
+
+    /// <summary>Validates a training batch against the model's index spaces.</summary>
+    public static void CheckBatch(TrainingBatch batch, int numUsers, int numItems)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count < 1 || batch.Count > batch.Capacity)
+            throw new ArgumentException($"Batch count {batch.Count} must lie in [1, {batch.Capacity}].", nameof(batch));
+        CheckRange(batch.Users.AsSpan(0, batch.Count), numUsers, "user");
+        CheckRange(batch.Positives.AsSpan(0, batch.Count), numItems, "positive item");
+        CheckRange(batch.Negatives.AsSpan(0, batch.Count * batch.NegativesPerPositive), numItems, "negative item");
+    }
+}
+
+/// <summary>
+/// Collects the distinct rows a batch touches (first-appearance order) and maps every batch position to its
+/// row's slot, in O(batch) with a reusable marker array (no sorting, no hashing).
+/// </summary>
+internal sealed class RowIndexer
+{
+    private readonly int[] _slot;
+    private readonly List<long> _unique = new();
+
+    public RowIndexer(int size)
+    {
+        _slot = new int[size];
+        Array.Fill(_slot, -1);
+    }
+
+    /// <summary>Adds <paramref name="ids"/>, writing each one's slot (position in the unique list) to <paramref name="inverse"/>.</summary>
+    public void Add(ReadOnlySpan<int> ids, Span<long> inverse)
+    {
+        for (int k = 0; k < ids.Length; k++)
+        {
+            int id = ids[k];
+            int s = _slot[id];
+            if (s < 0) { s = _unique.Count; _slot[id] = s; _unique.Add(id); }
+            inverse[k] = s;
+        }
+    }
+
+    /// <summary>Returns the distinct rows added since the last call and resets the indexer.</summary>
+    public long[] TakeUnique()
+    {
+        var u = _unique.ToArray();
+        foreach (var id in u) _slot[id] = -1;
+        _unique.Clear();
+        return u;
+    }
+}
+
+/// <summary>
+/// The optimiser of a reference model. Dense kinds wrap TorchSharp's <c>torch.optim</c> classes over whole
+/// tensors; <see cref="OptimizerKind.LazyAdam"/> is implemented here with tensor ops on the touched rows.
+/// <list type="bullet">
+/// <item><b>Adam</b>: <c>torch.optim.Adam</c>, β₁ = 0.9, β₂ = 0.999 (passed explicitly: TorchSharp's
+/// <c>torch.optim.Adam</c> factory defaults β₂ to 0.99), ε = 1e-8, PyTorch form
+/// θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε); every element's moments decay every step.</item>
+/// <item><b>LazyAdam</b> (TF LazyAdam / PyTorch SparseAdam): for a table, only the rows present in the batch
+/// (even when their gradient is zero) get m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − α_t · m / (√v + ε)
+/// with α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), where t is the GLOBAL step count (number of optimiser steps taken,
+/// shared by all rows, as in TF LazyAdam and SparseAdam); the ε is added to √v, not to the bias-corrected √v̂.
+/// Rows absent from the batch keep their value and moments bit-identical. Dense tensors (LRML's K and M)
+/// use the same formula on every element. Bias corrections are computed in double.</item>
+/// <item><b>Sgd</b>: <c>torch.optim.SGD</c> (no momentum, no weight decay): θ ← θ − lr·g.</item>
+/// <item><b>Adagrad</b>: <c>torch.optim.Adagrad</c> (initial accumulator 0, ε = 1e-10, no lr decay):
+/// s ← s + g², θ ← θ − lr·g/(√s + ε).</item>
+/// </list>
+/// </summary>
+internal sealed class ModelOptimizer : IDisposable
+{
+    public const double Beta1 = 0.9, Beta2 = 0.999, AdamEpsilon = 1e-8, AdagradEpsilon = 1e-10;
+
+    private readonly OptimizerKind _kind;
+    private readonly double _lr;
+    private readonly Parameter[] _params;
+    private readonly OptimizerHelper? _dense;
+    private readonly Tensor[]? _m, _v;
+    private long _t;
+
+    public ModelOptimizer(OptimizerKind kind, double learningRate, IReadOnlyList<(string Name, Parameter Parameter)> trainable)
+    {
+        _kind = kind; _lr = learningRate;
+        _params = trainable.Select(t => t.Parameter).ToArray();
+        Names = trainable.Select(t => t.Name).ToArray();
+        switch (kind)
+        {
+            case OptimizerKind.Adam:
+                _dense = new Adam(_params, lr: learningRate, beta1: Beta1, beta2: Beta2, eps: AdamEpsilon);
+                break;
+            case OptimizerKind.Sgd:
+                _dense = new SGD(_params, learningRate);
+                break;
+            case OptimizerKind.Adagrad:
+                _dense = new Adagrad(_params, lr: learningRate, lr_decay: 0, weight_decay: 0, initial_accumulator_value: 0, eps: AdagradEpsilon);
+                break;
+            case OptimizerKind.LazyAdam:
+                _m = new Tensor[_params.Length]; _v = new Tensor[_params.Length];
+                for (int k = 0; k < _params.Length; k++)
+                {
+                    _m[k] = zeros_like(_params[k]).DetachFromDisposeScope();
+                    _v[k] = zeros_like(_params[k]).DetachFromDisposeScope();
+                }
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimiser.");
+        }
+    }
+
+    /// <summary>Names of the parameters this optimiser updates, in order.</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    /// <summary>Whether the optimiser is row-sparse (gradients are taken w.r.t. the touched rows only).</summary>
+    public bool IsLazy => _kind == OptimizerKind.LazyAdam;
+
+    /// <summary>Number of lazy steps taken (the global t of the bias correction); 0 for dense kinds.</summary>
+    public long LazyStepCount => _t;
+
+    /// <summary>Dense step from each parameter's <c>.grad</c>, after per-tensor gradient clipping.</summary>
+    public void StepDense(double clipValue, double clipNorm)
+    {
+        if (_dense is null) throw new InvalidOperationException("StepDense on a lazy optimiser.");
+        if (clipValue > 0 || clipNorm > 0)
+            foreach (var p in _params)
+            {
+                var g = p.grad;
+                if (g is not null) TorchSupport.ClipGradient(g, clipValue, clipNorm);
+            }
+        _dense.step();
+    }
+
+    /// <summary>
+    /// Lazy Adam step. <paramref name="grads"/>[k] belongs to parameter k: <c>Rows</c> are the distinct touched
+    /// rows (int64) and <c>Grad</c> their gradient (rows × …), or <c>Rows</c> = null for a dense gradient over
+    /// the whole tensor. A null <c>Grad</c> skips the parameter (its moments are not decayed).
+    /// </summary>
+    public void StepLazy(ReadOnlySpan<(Tensor? Rows, Tensor? Grad)> grads, double clipValue, double clipNorm)
+    {
+        if (_m is null || _v is null) throw new InvalidOperationException("StepLazy on a dense optimiser.");
+        if (grads.Length != _params.Length) throw new ArgumentException("One gradient per parameter is required.");
+        _t++;
+        double bc1 = 1 - Math.Pow(Beta1, _t), bc2 = 1 - Math.Pow(Beta2, _t);
+        double stepSize = _lr * Math.Sqrt(bc2) / bc1;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        for (int k = 0; k < _params.Length; k++)
+        {
+            var (rows, g) = grads[k];
+            if (g is null) continue;
+            if (clipValue > 0 || clipNorm > 0) TorchSupport.ClipGradient(g, clipValue, clipNorm);
+            var p = _params[k];
+            if (rows is null)
+            {
+                _m[k].mul_(Beta1).add_(g, alpha: 1 - Beta1);
+                _v[k].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+                p.addcdiv_(_m[k], _v[k].sqrt().add_(AdamEpsilon), value: -stepSize);
+            }
+            else
+            {
+                var m = _m[k].index_select(0, rows).mul_(Beta1).add_(g, alpha: 1 - Beta1);
+                var v = _v[k].index_select(0, rows).mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+                _m[k].index_copy_(0, rows, m);
+                _v[k].index_copy_(0, rows, v);
+                var updated = p.index_select(0, rows).addcdiv_(m, v.sqrt().add_(AdamEpsilon), value: -stepSize);
+                p.index_copy_(0, rows, updated);
+            }
+        }
+    }
+
+    /// <summary>Writes the optimiser state (moments, accumulators, step counts).</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write((int)_kind);
+        if (_dense is not null) { _dense.save_state_dict(writer); return; }
+        writer.Write(_t);
+        for (int k = 0; k < _params.Length; k++) { _m![k].Save(writer); _v![k].Save(writer); }
+    }
+
+    /// <summary>Restores state written by <see cref="Save"/> for the same kind and parameter shapes.</summary>
+    public void Load(BinaryReader reader)
+    {
+        var kind = (OptimizerKind)reader.ReadInt32();
+        if (kind != _kind) throw new InvalidDataException($"State was saved with optimiser {kind}, this model uses {_kind}.");
+        if (_dense is not null) { _dense.load_state_dict(reader); return; }
+        _t = reader.ReadInt64();
+        using var noGrad = no_grad();
+        for (int k = 0; k < _params.Length; k++) { _m![k].Load(reader); _v![k].Load(reader); }
+    }
+
+    public void Dispose()
+    {
+        _dense?.Dispose();
+        if (_m is not null) foreach (var t in _m) t.Dispose();
+        if (_v is not null) foreach (var t in _v) t.Dispose();
+    }
+}

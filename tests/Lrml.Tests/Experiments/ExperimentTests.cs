@@ -1,0 +1,87 @@
+using System.Text.Json.Nodes;
+using Lrml.Data;
+using Lrml.Experiments;
+using Lrml.Training;
+
+namespace Lrml.Tests.Experiments;
+
+public class ExperimentTests
+{
+    private static ExperimentContext Context(string root) => new()
+    {
+        Data = new DataDirectory(Path.Combine(root, "no-data")),
+        ResultsRoot = root,
+    };
+
+    private static RunSpec Spec(string model, long seed = 3, int epochs = 2, params string[] settings) => new()
+    {
+        Dataset = "synthetic",
+        Model = model,
+        Settings = ConfigBinder.ParsePairs(settings),
+        Train = new TrainConfig { Epochs = epochs, BatchSize = 512, Seed = seed, Threads = 1 },
+    };
+
+    [Fact]
+    public void RunWritesTheResultSchemaEpochLogPerUserMetricsAndCheckpoint()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        string dir = Path.Combine(root, "run");
+        var outcome = Experiment.Run(Spec("bpr", settings: "dim=16"), Context(root), dir);
+
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "result.json")))!.AsObject();
+        foreach (var key in new[] { "dataset", "protocol", "model", "config", "seed", "metrics", "train_seconds", "epochs", "commit" })
+            Assert.True(json.ContainsKey(key), $"result.json lacks {key}");
+        Assert.Equal("synthetic", (string?)json["dataset"]);
+        Assert.Equal("leave-last-out", (string?)json["protocol"]);
+        Assert.Equal(16, (int)json["config"]!["model"]!["dim"]!);
+        var metrics = json["metrics"]!.AsObject();
+        Assert.InRange((double)metrics["HR@10"]!, 0.0, 1.0);
+        Assert.True(metrics.ContainsKey("full/Recall@10"));
+
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir, "epochs.jsonl")).Length);
+        var perUser = File.ReadAllLines(Path.Combine(dir, "per_user_test.csv"));
+        Assert.StartsWith("user_index,user_id,", perUser[0]);
+        Assert.Equal(outcome.Result.TestUsers + 1, perUser.Length);
+        // the mean of the per-user HR@10 column is the reported HR@10
+        int col = Array.IndexOf(perUser[0].Split(','), "HR@10");
+        double mean = perUser.Skip(1).Average(l => double.Parse(l.Split(',')[col], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(outcome.Result.Metrics["HR@10"], mean, 9);
+        Assert.True(File.Exists(Path.Combine(dir, "best.ckpt")));
+    }
+
+    [Fact]
+    public void AnExistingRunDirectoryIsNeverOverwrittenSilently()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        string dir = Path.Combine(root, "run");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "result.json"), "{\"precious\": true}");
+        var ex = Assert.Throws<IOException>(() => Experiment.Run(Spec("pop"), Context(root), dir));
+        Assert.Contains("--overwrite", ex.Message);
+        Assert.Equal("{\"precious\": true}", File.ReadAllText(Path.Combine(dir, "result.json")));
+    }
+
+    [Fact]
+    public void SameSeedSameMetricsDifferentSeedDifferentMetrics()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        var ctx = Context(root);
+        var a = Experiment.Run(Spec("lrml", 5, 2, "dim=8", "slots=4"), ctx).Result.Metrics;
+        var b = Experiment.Run(Spec("lrml", 5, 2, "dim=8", "slots=4"), ctx).Result.Metrics;
+        var c = Experiment.Run(Spec("lrml", 6, 2, "dim=8", "slots=4"), ctx).Result.Metrics;
+        Assert.Equal(a, b);
+        Assert.NotEqual(a["nDCG@10"], c["nDCG@10"]);
+    }
+
+    [Fact]
+    public void PopularityNeedsNoTrainingAndFrozenSplitIsReused()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        var ctx = Context(root);
+        var r = Experiment.Run(Spec("pop"), ctx).Result;
+        Assert.Equal(0, r.Epochs);
+        Assert.Single(Directory.GetDirectories(ctx.SplitCache));
+        Assert.Throws<ArgumentException>(() => Experiment.Run(Spec("pop", settings: "dim=3"), ctx));
+        Assert.Throws<ArgumentException>(() => Experiment.Run(Spec("nosuchmodel"), ctx));
+    }
+}
