@@ -53,6 +53,18 @@ public sealed class HtmlTable
         return this;
     }
 
+    /// <summary>Adds a row of already formatted text; <paramref name="numeric"/> marks the right-aligned cells.</summary>
+    public HtmlTable AddTextRow(IReadOnlyList<string> cells, IReadOnlyList<bool> numeric)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
+        ArgumentNullException.ThrowIfNull(numeric);
+        if (cells.Count != Columns.Count || numeric.Count != Columns.Count)
+            throw new ArgumentException($"Row has {cells.Count} cells ({numeric.Count} flags) but the table has {Columns.Count} columns.", nameof(cells));
+        _rows.Add(cells.ToArray());
+        _numeric.Add(numeric.ToArray());
+        return this;
+    }
+
     /// <summary>A two-column table ("what", "value") from key/value pairs.</summary>
     public static HtmlTable KeyValue(IEnumerable<KeyValuePair<string, string>> rows, string? caption = null, string keyHeader = "", string valueHeader = "")
     {

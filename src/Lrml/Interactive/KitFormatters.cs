@@ -1,6 +1,7 @@
 using Lrml.Data;
 using Lrml.Evaluation;
 using Lrml.Experiments;
+using Lrml.Experiments.Reproduction;
 using Lrml.Protocols;
 
 namespace Lrml.Interactive;
@@ -36,6 +37,10 @@ public static class KitFormatters
         Add<DatasetCard>(KitHtml.DatasetCard);
         Add<IEnumerable<DatasetCard>>(KitHtml.DatasetCards);
         Add<Split>(KitHtml.Split);
+        Add<ResultTable>(KitHtml.ResultTable);
+        Add<RunOutcome>(KitHtml.RunOutcome);
+        Add<StoredRun>(KitHtml.StoredRun);
+        Add<MainTableReport>(KitHtml.MainTableReport);
     }
 
     /// <summary>Registers (or replaces) the HTML rendering of <typeparamref name="T"/>; registered with the kernel at once

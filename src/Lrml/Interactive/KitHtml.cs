@@ -3,6 +3,7 @@ using System.Text;
 using Lrml.Data;
 using Lrml.Evaluation;
 using Lrml.Experiments;
+using Lrml.Experiments.Reproduction;
 using Lrml.Protocols;
 
 namespace Lrml.Interactive;
@@ -117,6 +118,43 @@ public static class KitHtml
         var sb = new StringBuilder("<div style=\"display:flex;gap:24px;flex-wrap:wrap\">").Append(sizes.ToHtml());
         if (s.Notes.Count > 0) sb.Append(HtmlTable.KeyValue(s.Notes.OrderBy(k => k.Key, StringComparer.Ordinal), "Notes", "note", "value").ToHtml());
         return sb.Append("</div>").ToString();
+    }
+
+    /// <summary>A <see cref="Experiments.ResultTable"/> with its own per-column number formats and its notes.</summary>
+    public static string ResultTable(ResultTable table) => ResultTableAsHtmlTable(table).ToHtml();
+
+    /// <summary>The <see cref="HtmlTable"/> of a <see cref="Experiments.ResultTable"/> (numeric columns right-aligned).</summary>
+    public static HtmlTable ResultTableAsHtmlTable(ResultTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        var t = new HtmlTable(table.Columns, table.Title);
+        var numeric = table.Columns.Select(table.IsNumeric).ToArray();
+        for (int r = 0; r < table.Rows.Count; r++) t.AddTextRow(table.Columns.Select(c => table.Text(r, c)).ToArray(), numeric);
+        if (table.Notes.Count > 0) t.Note = string.Join(" ", table.Notes);
+        return t;
+    }
+
+    /// <summary>The outcome of <see cref="Experiment.Run"/>: the run's record, and where it was written.</summary>
+    public static string RunOutcome(RunOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        string where = outcome.Directory is null ? "" : $"<div style=\"font-size:90%;color:#555\">run directory: {HtmlTable.Encode(outcome.Directory)}</div>";
+        return RunResult(outcome.Result) + where;
+    }
+
+    /// <summary>A stored run (result and per-user values on disk).</summary>
+    public static string StoredRun(StoredRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return RunResult(run.Result) + $"<div style=\"font-size:90%;color:#555\">run directory: {HtmlTable.Encode(run.Directory)}</div>";
+    }
+
+    /// <summary>The main-table reproduction: headline, table and significance tests.</summary>
+    public static string MainTableReport(MainTableReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return ResultTable(report.Headline) + ResultTable(report.Table) + ResultTable(report.Significance) +
+               $"<div style=\"font-size:90%;color:#555\">{report.Runs.Count.ToString("N0", Ci)} runs · written to {HtmlTable.Encode(report.OutputDirectory)}</div>";
     }
 
     /// <summary>Metric names in a readable order: HR, nDCG, then the rest; @k ascending within a family.</summary>

@@ -60,7 +60,7 @@ public static class Notebook
         ArgumentNullException.ThrowIfNull(profile);
         if (!Profiles.Contains(profile))
             throw new ArgumentException($"Unknown profile '{profile}'. Use one of: {string.Join(", ", Profiles)} (environment variable {ProfileVariable}).", nameof(profile));
-        return profile;
+        return Experiments.Reproduction.Profile.Get(profile).Name;
     }
 
     /// <summary>

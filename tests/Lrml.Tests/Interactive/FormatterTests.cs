@@ -83,6 +83,21 @@ public class FormatterTests
         Assert.Equal(3, many.Split("<tr>").Length - 1);
     }
 
+    [Fact]
+    public void ResultTable_UsesItsColumnFormatsAndNotes()
+    {
+        var table = new ResultTable("Main table", "model", "HR@10").Format("HR@10", "F3");
+        table.AddRow(("model", "LRML"), ("HR@10", 0.70123));
+        table.AddRow(("model", "CML"), ("HR@10", 0.6));
+        table.Notes.Add("mean over 5 seeds");
+        Assert.True(KitFormatters.TryFormat(table, out string html));
+        Assert.Contains("<td style=\"text-align:right;padding:2px 10px\">0.701</td>", html);
+        Assert.Contains("<td style=\"text-align:right;padding:2px 10px\">0.600</td>", html);
+        Assert.Contains("<td style=\"text-align:left;padding:2px 10px\">CML</td>", html);
+        Assert.Contains("Main table", html);
+        Assert.Contains("mean over 5 seeds", html);
+    }
+
     private sealed record Custom(string Name);
 
     [Fact]
