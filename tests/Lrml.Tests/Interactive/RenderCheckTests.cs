@@ -37,8 +37,12 @@ public class RenderCheckTests
         string dir = Directory.CreateTempSubdirectory("lrml-render").FullName;
         try
         {
+            // A page that already has an AMD loader (as Jupyter and nbconvert pages have require.js): the inlined
+            // plotly.js must still define window.Plotly instead of registering itself as an anonymous module.
             string good = Path.Combine(dir, "good.html");
-            Charts.SaveHtml([Chart("one"), Chart("two")], good);
+            const string amd = "<script>window.define = function () { window.amdCaptured = true; }; window.define.amd = {};</script>";
+            File.WriteAllText(good, PlotlyHtml.Document([Chart("one"), Chart("two")]).Replace("<head>\n", "<head>\n" + amd + "\n"));
+            Assert.Contains(amd, File.ReadAllText(good));
             var ok = RenderCheck.CheckFile(good, Path.Combine(dir, "good.png"), expectCharts: true, browser: browser, width: 500, height: 800);
             Assert.True(ok.Ok, ok.ToString());
             Assert.Equal(2, ok.DrawnCharts);
