@@ -80,7 +80,7 @@ internal static class LrmlCommandLine
         var name = new Argument<string>("dataset") { Description = "Dataset name" };
         var protocol = new Option<string?>("--protocol") { Description = $"One of {string.Join(", ", SplitFactory.Protocols)} (default: the dataset's)" };
         var seed = new Option<long>("--split-seed") { Description = "Seed of the split and its candidates", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
-        var negatives = new Option<int>("--sampled-negatives") { Description = "Sampled negatives per held-out item", DefaultValueFactory = _ => 100 };
+        var negatives = new Option<int?>("--sampled-negatives") { Description = "Sampled negatives per held-out item (default: 99 for ncf, 100 otherwise)" };
         cmd.Arguments.Add(name);
         cmd.Options.Add(protocol);
         cmd.Options.Add(seed);
@@ -88,7 +88,8 @@ internal static class LrmlCommandLine
         cmd.SetAction(p => Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
-            var split = Experiment.GetSplit(p.GetValue(name)!, p.GetValue(protocol), p.GetValue(seed), p.GetValue(negatives), ctx);
+            string proto = p.GetValue(protocol) ?? Experiment.DefaultProtocol(p.GetValue(name)!, ctx);
+            var split = Experiment.GetSplit(p.GetValue(name)!, proto, p.GetValue(seed), p.GetValue(negatives) ?? (proto == "ncf" ? 99 : 100), ctx);
             var table = new Table().AddColumns("", split.Dataset + " / " + split.Protocol).HideHeaders();
             table.AddRow("users × items", $"{split.NumUsers:N0} × {split.NumItems:N0}");
             table.AddRow("train pairs", $"{split.Train.Count:N0}");

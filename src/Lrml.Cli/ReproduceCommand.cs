@@ -41,6 +41,44 @@ internal static class ReproduceCommand
             return 0;
         }));
         cmd.Subcommands.Add(main);
+
+        var ablations = new Command("ablations", "One-factor LRML ablations: memory slots N, dimension d, margin, distance, negative relation, norm constraint, trained vs frozen memory.");
+        var only = new Option<string[]>("--only") { Description = "Ablations to run: slots, dim, margin, distance, negative-relation, norm, memory", AllowMultipleArgumentsPerToken = true };
+        ablations.Options.Add(only);
+        ablations.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            var datasets = Split(p.GetValue(DatasetsOption));
+            var options = new AblationOptions
+            {
+                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Dataset = datasets?.FirstOrDefault(),
+                Only = Split(p.GetValue(only)),
+                Seeds = p.GetValue(SeedsOption),
+                Threads = p.GetValue(CommonOptions.Threads),
+            };
+            var report = Ablations.Run(options, ctx);
+            foreach (var r in report.Results) TableRendering.Write(r.Table);
+            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            return 0;
+        }));
+        cmd.Subcommands.Add(ablations);
+
+        var dynamics = new Command("dynamics", "Training dynamics and cost: loss and validation curves per model; LRML seconds per epoch, evaluation time and memory as N and d grow.");
+        dynamics.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            var report = Dynamics.Run(new DynamicsOptions
+            {
+                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Dataset = Split(p.GetValue(DatasetsOption))?.FirstOrDefault(),
+                Threads = p.GetValue(CommonOptions.Threads),
+            }, ctx);
+            TableRendering.Write(report.Cost);
+            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            return 0;
+        }));
+        cmd.Subcommands.Add(dynamics);
         return cmd;
     }
 

@@ -22,10 +22,12 @@ internal static class TrainCommand
     public static readonly Option<string> ValidationMetric = new("--validation-metric") { Description = "Metric that selects the best epoch", DefaultValueFactory = _ => "nDCG@10" };
     public static readonly Option<long> Seed = new("--seed") { Description = "Run seed (initialisation, shuffling, negatives)", DefaultValueFactory = _ => 1 };
     public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
-    public static readonly Option<int> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (NCF: the published 99)", DefaultValueFactory = _ => 100 };
+    public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
     public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory" };
+    public static readonly Option<bool> Resume = new("--resume") { Description = "Continue the interrupted run in --out from its checkpoint (same options as the original command)" };
+    public static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N batches inside an epoch (0 = at epoch ends only)", DefaultValueFactory = _ => 0 };
     public static readonly Option<float?> Lr = new("--lr") { Description = "Shortcut for --set learning_rate=…" };
     public static readonly Option<int?> Dim = new("--dim") { Description = "Shortcut for --set dim=…" };
     public static readonly Option<int?> Slots = new("--slots") { Description = "Shortcut for --set slots=… (LRML memory slots N)" };
@@ -35,7 +37,7 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Lr, Dim, Slots, Margin })
+                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -43,8 +45,10 @@ internal static class TrainCommand
             var observer = new ConsoleObserver();
             var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite));
             string protocol = spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, ctx);
+            bool resume = p.GetValue(Resume);
+            if (resume && p.GetValue(Out) is null) throw new ArgumentException("--resume needs --out DIR, the directory of the interrupted run.");
             string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : Experiment.DefaultRunDirectory(spec, protocol, ctx);
-            var outcome = Experiment.Run(spec, ctx, dir);
+            var outcome = Experiment.Run(spec, ctx, dir, resume);
             Render(outcome.Result);
             AnsiConsole.MarkupLine($"Run directory: [bold]{Markup.Escape(dir)}[/]");
             return 0;
@@ -74,6 +78,7 @@ internal static class TrainCommand
             SplitSeed = p.GetValue(SplitSeed),
             SampledNegatives = p.GetValue(SampledNegatives),
             FullRanking = !p.GetValue(NoFull),
+            CheckpointEverySteps = p.GetValue(CheckpointEvery),
             Train = new TrainConfig
             {
                 Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), NegativesPerPositive = p.GetValue(Negatives),

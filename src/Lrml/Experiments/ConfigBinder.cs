@@ -23,6 +23,9 @@ public static class ConfigBinder
             WriteIndented = true,
             PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            // explicit: hosts that disable reflection-based serialisation by default (file-based apps, trimmed
+            // hosts) still work
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
         };
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
         return o;

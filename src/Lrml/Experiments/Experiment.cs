@@ -139,14 +139,37 @@ public static class Experiment
         Path.Combine(context.ResultsRoot, "runs", spec.Dataset, protocol,
             $"{spec.Model}-seed{spec.Train.Seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}");
 
-    /// <summary>Trains and evaluates one run; writes its directory when <paramref name="runDirectory"/> is not null.</summary>
-    public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null)
+    /// <summary>Name of the resumable training checkpoint inside a run directory.</summary>
+    public const string CheckpointFile = "checkpoint.ckpt";
+
+    /// <summary>
+    /// Trains and evaluates one run; writes its directory when <paramref name="runDirectory"/> is not null.
+    /// With <paramref name="resume"/>, continues the run whose checkpoint.ckpt is in that directory (it must
+    /// have been started with the same spec); the finished run equals an uninterrupted one.
+    /// </summary>
+    public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null, bool resume = false)
     {
         var started = DateTime.UtcNow;
-        var split = GetSplit(spec.Dataset, spec.Protocol, spec.SplitSeed, spec.SampledNegatives, context);
+        string protocolName = (spec.Protocol ?? DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
+        int sampledNegatives = spec.SampledNegativesFor(protocolName);
+        var split = GetSplit(spec.Dataset, protocolName, spec.SplitSeed, sampledNegatives, context);
         var data = LoadDataset(spec.Dataset, context);
         string protocol = split.Protocol;
-        if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
+        TrainerCheckpoint? checkpoint = null;
+        string runKey = RunStore.SpecKey(spec);
+        if (resume)
+        {
+            if (runDirectory is null) throw new ArgumentException("Resuming needs the run directory of the interrupted run.");
+            string path = Path.Combine(runDirectory, CheckpointFile);
+            if (!File.Exists(path))
+                throw new IOException($"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
+            checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
+            if (checkpoint.RunKey != runKey)
+                throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration (run key {checkpoint.RunKey}, " +
+                                            $"this command's is {runKey}). Resume with exactly the options of the interrupted run.");
+            context.Observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
+        }
+        else if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
 
         var built = ModelRegistry.Build(spec.Model, new ModelBuildContext
         {
@@ -159,7 +182,7 @@ public static class Experiment
             ["model"] = built.Config,
             ["train"] = ConfigBinder.ToJson(spec.Train),
             ["split_seed"] = spec.SplitSeed,
-            ["sampled_negatives"] = spec.SampledNegatives,
+            ["sampled_negatives"] = sampledNegatives,
             ["sampled_validation"] = spec.SampledValidation,
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
         };
@@ -169,7 +192,7 @@ public static class Experiment
 
         var validationMode = spec.SampledValidation && split.ValidationNegatives is not null ? CandidateMode.Sampled : CandidateMode.Full;
         var evalOptions = new EvaluationOptions { Ks = spec.Ks, Threads = spec.Train.Threads };
-        var epochs = new List<EpochRecord>();
+        var epochs = new List<EpochRecord>(checkpoint?.Epochs ?? []);
         TrainingOutcome? outcome = null;
         ComputeThreads.Set(spec.Train.Threads);
         if (model is ITrainableRecommender trainable)
@@ -183,11 +206,25 @@ public static class Experiment
                 if (runDirectory is not null) WriteEpochLog(Path.Combine(runDirectory, "epochs.jsonl"), epochs);
             };
             if (runDirectory is not null && context.SaveCheckpoints)
+            {
                 trainer.NewBest += (_, state) => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, "best.ckpt"), state);
+                trainer.CheckpointEverySteps = spec.CheckpointEverySteps;
+                trainer.Checkpoint += ck =>
+                {
+                    var withKey = new TrainerCheckpoint
+                    {
+                        RunKey = runKey, Epoch = ck.Epoch, Step = ck.Step, ShuffleStateAtEpochStart = ck.ShuffleStateAtEpochStart,
+                        NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
+                        BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
+                        EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,
+                    };
+                    AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile), withKey.ToBytes());
+                };
+            }
             bool hasValidation = split.Validation.Count > 0;
             outcome = trainer.Fit(trainable, split.Train, hasValidation
                 ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, evalOptions with { Mode = validationMode }).Metrics
-                : null);
+                : null, resume: checkpoint);
         }
 
         var metrics = new SortedDictionary<string, double>(StringComparer.Ordinal);

@@ -44,6 +44,7 @@ public sealed class RunResult
     {
         WriteIndented = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);

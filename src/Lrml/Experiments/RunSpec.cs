@@ -32,14 +32,22 @@ public sealed record RunSpec
     /// <summary>Seed of the split and its sampled candidates (kept fixed across run seeds).</summary>
     public long SplitSeed { get; init; } = 20180423;
 
-    /// <summary>Sampled negatives per held-out item for protocols that sample them (NCF uses the published 99).</summary>
-    public int SampledNegatives { get; init; } = 100;
+    /// <summary>Sampled negatives per held-out item, or null for the protocol's default: 99 for ncf (as its
+    /// published test negatives, also used for its sampled validation), 100 otherwise.</summary>
+    public int? SampledNegatives { get; init; }
+
+    /// <summary>The effective number of sampled negatives under a protocol.</summary>
+    public int SampledNegativesFor(string protocol) => SampledNegatives ?? (protocol == "ncf" ? 99 : 100);
 
     /// <summary>Also compute full-ranking test metrics (all items except known ones), reported as "full/…".</summary>
     public bool FullRanking { get; init; } = true;
 
     /// <summary>Metric cut-offs.</summary>
     public int[] Ks { get; init; } = [10];
+
+    /// <summary>Write a resumable checkpoint every this many batches inside an epoch (0 = at epoch ends only).
+    /// Not part of the run's identity: changing it does not change results.</summary>
+    public int CheckpointEverySteps { get; init; }
 
     /// <summary>Validate with sampled candidates (true) or full ranking (false).</summary>
     public bool SampledValidation { get; init; } = true;

@@ -70,16 +70,26 @@ public sealed class Trainer
     /// <summary>Raised when a new best state exists (e.g. to write the best checkpoint).</summary>
     public event Action<int, byte[]>? NewBest;
 
+    /// <summary>Raised with a full resumable checkpoint at the end of every epoch and, when
+    /// <see cref="CheckpointEverySteps"/> &gt; 0, every that many batches inside an epoch.</summary>
+    public event Action<TrainerCheckpoint>? Checkpoint;
+
+    /// <summary>Mid-epoch checkpoint interval in batches (0 = only at epoch ends).</summary>
+    public int CheckpointEverySteps { get; set; }
+
     /// <summary>Progress inside epochs, at most every few batches.</summary>
     public IProgress<TrainProgress>? Progress { get; set; }
 
     /// <summary>
     /// Trains <paramref name="model"/> on <paramref name="train"/>. <paramref name="validate"/> returns the
     /// validation metrics of the model's current parameters (null: no validation; the last epoch is kept).
-    /// On return the model holds the best epoch's state.
+    /// With <paramref name="resume"/>, continues a run from its checkpoint: the result is identical to the
+    /// uninterrupted run (bit for bit for engines that are deterministic for a thread count). On return the
+    /// model holds the best epoch's state.
     /// </summary>
     public TrainingOutcome Fit(ITrainableRecommender model, UserItems train,
-        Func<IRecommender, IReadOnlyDictionary<string, double>>? validate, CancellationToken cancel = default)
+        Func<IRecommender, IReadOnlyDictionary<string, double>>? validate, CancellationToken cancel = default,
+        TrainerCheckpoint? resume = null)
     {
         if (train.NumUsers != model.NumUsers || train.NumItems != model.NumItems)
             throw new ArgumentException($"Model shape {model.NumUsers}×{model.NumItems} differs from the training data {train.NumUsers}×{train.NumItems}.");
@@ -91,7 +101,6 @@ public sealed class Trainer
         var (pairUsers, pairItems) = train.ToPairs();
         int n = pairUsers.Length;
         var order = new int[n];
-        for (int x = 0; x < n; x++) order[x] = x;
         var shuffleRng = new Rng(c.Seed, "trainer.shuffle");
         var negativeRng = new Rng(c.Seed, "trainer.negatives");
         var batch = new TrainingBatch(c.BatchSize, c.NegativesPerPositive);
@@ -103,16 +112,46 @@ public sealed class Trainer
         int bestEpoch = 0;
         double trainSeconds = 0, evalSeconds = 0;
         bool stoppedEarly = false;
+        int firstEpoch = 1, resumeStep = 0;
+        double resumeLoss = 0, resumeSeconds = 0;
+        if (resume is not null)
+        {
+            model.LoadState(resume.ModelState);
+            shuffleRng.SetState(resume.ShuffleStateAtEpochStart);
+            negativeRng.SetState(resume.NegativeState);
+            stopper.Restore(resume.BestValue, resume.BestEpoch, resume.BadEvaluations);
+            epochs.AddRange(resume.Epochs);
+            bestState = resume.BestState;
+            bestEpoch = resume.BestEpoch;
+            trainSeconds = resume.TrainSeconds;
+            evalSeconds = resume.EvalSeconds;
+            firstEpoch = resume.Epoch;
+            resumeStep = resume.Step;
+            resumeLoss = resume.EpochLossSoFar;
+            resumeSeconds = resume.EpochSecondsSoFar;
+            if (resume.Step == 0 && epochs.Count > 0 && c.Patience > 0 && stopper.ShouldStop)
+                firstEpoch = c.Epochs + 1; // the interrupted run had already decided to stop
+        }
         var sw = new Stopwatch();
 
-        for (int epoch = 1; epoch <= c.Epochs; epoch++)
+        for (int epoch = firstEpoch; epoch <= c.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
             sw.Restart();
+            // The epoch's order is a fresh permutation drawn from the shuffle stream, so a checkpoint needs
+            // only the stream's state at the epoch start to rebuild it.
+            var shuffleStateAtStart = shuffleRng.GetState();
+            for (int x = 0; x < n; x++) order[x] = x;
             if (c.Shuffle) shuffleRng.Shuffle(order.AsSpan());
-            double lossSum = 0;
+            double lossSum = 0, carriedSeconds = 0;
             int step = 0;
-            for (int start = 0; start < n; start += c.BatchSize)
+            if (epoch == firstEpoch && resumeStep > 0)
+            {
+                step = resumeStep;
+                lossSum = resumeLoss;
+                carriedSeconds = resumeSeconds;
+            }
+            for (int start = step * c.BatchSize; start < n; start += c.BatchSize)
             {
                 int count = Math.Min(c.BatchSize, n - start);
                 for (int b = 0; b < count; b++)
@@ -131,17 +170,20 @@ public sealed class Trainer
                     if (bestState is not null) model.LoadState(bestState);
                     throw new TrainingDivergedException(epoch, step,
                         $"The loss became {loss} at epoch {epoch}, step {step} of {stepsPerEpoch}. " +
-                        (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}). " : "") +
+                        (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}); the last good checkpoint is kept. " : "") +
                         "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
                         "try a 3–10× lower learning rate or enable gradient clipping.");
                 }
                 lossSum += loss;
                 if (Progress is not null && (step % 16 == 0 || start + count >= n))
                     Progress.Report(new TrainProgress(epoch, c.Epochs, step, stepsPerEpoch, lossSum, start + count));
+                if (Checkpoint is not null && CheckpointEverySteps > 0 && step % CheckpointEverySteps == 0 && start + count < n)
+                    Checkpoint(Snapshot(epoch, step, shuffleStateAtStart, negativeRng, lossSum, carriedSeconds + sw.Elapsed.TotalSeconds,
+                        stopper, trainSeconds, evalSeconds, epochs, model.SaveState(), bestState));
             }
             model.EndEpoch(epoch);
             sw.Stop();
-            double tTrain = sw.Elapsed.TotalSeconds;
+            double tTrain = carriedSeconds + sw.Elapsed.TotalSeconds;
             trainSeconds += tTrain;
 
             IReadOnlyDictionary<string, double>? metrics = null;
@@ -173,13 +215,17 @@ public sealed class Trainer
             var record = new EpochRecord(epoch, lossSum, lossSum / n, tTrain, tEval, metrics, isBest, step);
             epochs.Add(record);
             EpochCompleted?.Invoke(record);
-            if (evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs)
+            bool stop = evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs;
+            Checkpoint?.Invoke(Snapshot(epoch + 1, 0, shuffleRng.GetState(), negativeRng, 0, 0, stopper, trainSeconds, evalSeconds,
+                epochs, model.SaveState(), bestState, bestEpochOverride: bestEpoch));
+            if (stop)
             {
                 stoppedEarly = true;
                 break;
             }
         }
 
+        if (epochs.Count == 0) throw new InvalidOperationException("No epoch was run (the checkpoint was already complete?).");
         if (bestState is not null && bestEpoch != epochs[^1].Epoch) model.LoadState(bestState);
         return new TrainingOutcome
         {
@@ -188,7 +234,17 @@ public sealed class Trainer
             BestValidation = bestState is null ? double.NaN : stopper.Best,
             TrainSeconds = trainSeconds,
             EvalSeconds = evalSeconds,
-            StoppedEarly = stoppedEarly,
+            StoppedEarly = stoppedEarly || (resume is not null && firstEpoch > c.Epochs && epochs[^1].Epoch < c.Epochs),
         };
     }
+
+    private static TrainerCheckpoint Snapshot(int epoch, int step, ulong[] shuffleState, Rng negativeRng, double loss, double seconds,
+        EarlyStopping stopper, double trainSeconds, double evalSeconds, List<EpochRecord> epochs, byte[] modelState, byte[]? bestState,
+        int? bestEpochOverride = null) => new()
+    {
+        Epoch = epoch, Step = step, ShuffleStateAtEpochStart = shuffleState, NegativeState = negativeRng.GetState(),
+        EpochLossSoFar = loss, EpochSecondsSoFar = seconds, BestValue = stopper.Best,
+        BestEpoch = bestEpochOverride ?? stopper.BestEpoch, BadEvaluations = stopper.BadEvaluations,
+        TrainSeconds = trainSeconds, EvalSeconds = evalSeconds, Epochs = epochs.ToList(), ModelState = modelState, BestState = bestState,
+    };
 }
