@@ -52,11 +52,11 @@ public sealed record BenchReport
         var sb = new StringBuilder();
         sb.AppendLine($"LRML bench — {Machine.CpuModel}, {Machine.LogicalCores} cores, AVX-512 {(Machine.Avx512 ? "yes" : "no")}, {Machine.DotNet}, TorchSharp {Machine.TorchSharp ?? "n/a"}, {Settings.Threads} threads, load {Machine.LoadAverageStart ?? "?"} → {Machine.LoadAverageEnd ?? "?"}");
         sb.AppendLine();
-        sb.AppendLine("| shape | engine | model | optimiser | triples/s (median) | runs | epoch s | vs reference |");
-        sb.AppendLine("|---|---|---|---|---:|---|---:|---:|");
+        sb.AppendLine("| shape | engine | model | optimiser | triples/s (median) | runs | triples/CPU-s | epoch s | vs reference |");
+        sb.AppendLine("|---|---|---|---|---:|---|---:|---:|---:|");
         foreach (var s in Shapes)
             foreach (var t in s.Training)
-                sb.AppendLine(string.Create(c, $"| {s.Shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.TriplesPerSecond:N0} | {string.Join(" ", t.RunTriplesPerSecond.Select(x => (x / 1e3).ToString("F0", c) + "k"))} | {(t.EpochSeconds is { } e ? e.ToString("F2", c) + (t.EpochMeasured ? "" : " (extrap.)") : "")} | {(t.SpeedupVsReference is { } r ? r.ToString("F1", c) + "×" : "")} |"));
+                sb.AppendLine(string.Create(c, $"| {s.Shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.TriplesPerSecond:N0} | {string.Join(" ", t.RunTriplesPerSecond.Select(x => (x / 1e3).ToString("F0", c) + "k"))} | {t.TriplesPerCpuSecond:N0} | {(t.EpochSeconds is { } e ? e.ToString("F2", c) + (t.EpochMeasured ? "" : " (extrap.)") : "")} | {(t.SpeedupVsReference is { } r ? r.ToString("F1", c) + "×" : "")} |"));
         sb.AppendLine();
         sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -152,6 +152,8 @@ public sealed record TrainingMeasure
     public string Optimizer { get; init; } = "";
     /// <summary>Median training triples (user, positive, negative) per second, sampling included.</summary>
     public double TriplesPerSecond { get; init; }
+    /// <summary>Median triples per CPU-second of the process (all threads; robust to other processes' load).</summary>
+    public double TriplesPerCpuSecond { get; init; }
     /// <summary>Every repeat's throughput.</summary>
     public List<double> RunTriplesPerSecond { get; init; } = [];
     /// <summary>How the repeats were made: "epoch" (whole epochs) or "steps:N" (fixed steps, random pairs).</summary>

@@ -94,6 +94,7 @@ public static class BenchRunner
         }
 
         notes.Add("Training throughput counts (user, positive, negative) triples per second, sampling included; the median over repeats is the headline, every repeat is listed (timings vary a lot on a shared machine).");
+        notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
         notes.Add($"Fused engine optimiser semantics: {semantics}.");
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
@@ -141,6 +142,7 @@ public static class BenchRunner
         int warm = 0;
         do { sampler.RandomBatch(batch); model.TrainStep(batch); warm++; } while (sw.Elapsed.TotalSeconds < o.WarmupSeconds || warm < 2);
         var runs = new List<double>();
+        var cpuRuns = new List<double>();
         double lossSum = 0, triples = 0;
         double? epochSeconds = null;
         bool epochMeasured = false;
@@ -151,9 +153,11 @@ public static class BenchRunner
             var secs = new List<double>();
             for (int r = 0; r < o.Repeats; r++)
             {
+                var cpu0 = CpuSeconds();
                 sw.Restart();
                 (double l, long t) = Epoch(model, sampler, batch);
                 double s = sw.Elapsed.TotalSeconds;
+                cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
                 lossSum += l; triples += t;
                 secs.Add(s); runs.Add(t / s);
             }
@@ -164,11 +168,13 @@ public static class BenchRunner
             method = $"steps:{o.StepsPerRepeat}";
             for (int r = 0; r < o.Repeats; r++)
             {
+                var cpu0 = CpuSeconds();
                 sw.Restart();
                 double l = 0;
                 for (int s = 0; s < o.StepsPerRepeat; s++) { sampler.RandomBatch(batch); l += model.TrainStep(batch); }
                 double sec = sw.Elapsed.TotalSeconds;
                 long t = (long)o.StepsPerRepeat * o.BatchSize * o.Negatives;
+                cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
                 lossSum += l; triples += t;
                 runs.Add(t / sec);
             }
@@ -183,12 +189,20 @@ public static class BenchRunner
         double median = Median(runs);
         epochSeconds ??= pairs * o.Negatives / median;
         log(string.Create(CultureInfo.InvariantCulture,
-            $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), epoch {epochSeconds:F1} s{(epochMeasured ? "" : " (extrapolated)")}"));
+            $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? "" : " (extrapolated)")}"));
         return new TrainingMeasure
         {
             Engine = engine, Model = shape.ToString(), Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
+            TriplesPerCpuSecond = Median(cpuRuns),
         };
+    }
+
+    /// <summary>CPU seconds used by the whole process so far (all threads).</summary>
+    private static double CpuSeconds()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime.TotalSeconds;
     }
 
     private static (double Loss, long Triples) Epoch(ITrainableRecommender model, BenchNegativeSampler sampler, TrainingBatch batch)
