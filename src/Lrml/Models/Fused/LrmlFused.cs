@@ -76,17 +76,17 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         _dp = Pad(_d); _np = Pad(_n);
         if ((long)_users * _dp > Array.MaxLength || (long)_items * _dp > Array.MaxLength)
             throw new ArgumentException($"Tables of {_users:N0} users / {_items:N0} items × {_dp} floats exceed one .NET array.");
-        _p = new float[(long)_users * _dp]; _q = new float[(long)_items * _dp];
+        _p = LargeArrays.Floats((long)_users * _dp); _q = LargeArrays.Floats((long)_items * _dp);
         _kt = new float[_n * _dp]; _m = new float[_n * _dp];
         ImportParameters(initial);
         var opt = config.Optimizer;
         if (opt is OptimizerKind.Adam or OptimizerKind.LazyAdam)
         {
-            _p1 = new float[_p.Length]; _q1 = new float[_q.Length]; _kt1 = new float[_kt.Length]; _m1 = new float[_m.Length];
+            _p1 = LargeArrays.Floats(_p.Length); _q1 = LargeArrays.Floats(_q.Length); _kt1 = new float[_kt.Length]; _m1 = new float[_m.Length];
         }
         if (opt is OptimizerKind.Adam or OptimizerKind.LazyAdam or OptimizerKind.Adagrad)
         {
-            _p2 = new float[_p.Length]; _q2 = new float[_q.Length]; _kt2 = new float[_kt.Length]; _m2 = new float[_m.Length];
+            _p2 = LargeArrays.Floats(_p.Length); _q2 = LargeArrays.Floats(_q.Length); _kt2 = new float[_kt.Length]; _m2 = new float[_m.Length];
         }
         _pool = new WorkerPool(_opt.EffectiveThreads);
         _stepWork = new StepWork(this);
