@@ -9,10 +9,10 @@ namespace Lrml.Benchmarks;
 /// <summary>Shared ML-1M-shaped synthetic data (Zipf-like popularity) and pre-sampled batches.</summary>
 internal static class BenchData
 {
-    private static SyntheticData? _ml1m;
-    public static SyntheticData Ml1m => _ml1m ??= SyntheticData.Generate(ShapeSpec.Ml1m, seed: 1, threads: 2);
+    private static SyntheticShapeData? _ml1m;
+    public static SyntheticShapeData Ml1m => _ml1m ??= SyntheticShapeData.Generate(ShapeSpec.Ml1m, seed: 1, threads: 2);
 
-    public static TrainingBatch[] Batches(SyntheticData data, int count, int size, int k)
+    public static TrainingBatch[] Batches(SyntheticShapeData data, int count, int size, int k)
     {
         using var sampler = new BenchNegativeSampler(data.Train, data.PairUser, seed: 7, threads: 1);
         var batches = new TrainingBatch[count];

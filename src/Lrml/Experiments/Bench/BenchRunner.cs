@@ -42,7 +42,7 @@ public static class BenchRunner
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
             bool perShape = PeakMemory.TryReset();
             var sw = Stopwatch.StartNew();
-            var data = SyntheticData.Generate(spec, options.Seed, options.Threads);
+            var data = SyntheticShapeData.Generate(spec, options.Seed, options.Threads);
             double gen = sw.Elapsed.TotalSeconds;
             log($"{spec.Name}: {spec.Users:N0} users × {spec.Items:N0} items, {data.Train.Count:N0} train pairs (generated in {gen:F1} s)");
             var training = new List<TrainingMeasure>();
@@ -133,7 +133,7 @@ public static class BenchRunner
     }
 
     private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, BenchModelShape shape, OptimizerKind opt,
-        BenchNegativeSampler sampler, SyntheticData data, BenchOptions o, Action<string> log, bool allowEpochs)
+        BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log, bool allowEpochs)
     {
         var batch = new TrainingBatch(o.BatchSize, o.Negatives);
         long pairs = data.Train.Count;
@@ -217,10 +217,10 @@ public static class BenchRunner
         return (loss, triples);
     }
 
-    private static EvaluationMeasure MeasureEvaluation(IRecommender model, BenchModelShape shape, SyntheticData data, BenchOptions o, Action<string> log)
+    private static EvaluationMeasure MeasureEvaluation(IRecommender model, BenchModelShape shape, SyntheticShapeData data, BenchOptions o, Action<string> log)
     {
         int users = data.Shape.Users, items = data.Shape.Items;
-        const int C = SyntheticData.CandidatesPerUser;
+        const int C = SyntheticShapeData.CandidatesPerUser;
         // sampled: 100 candidates per user (held-out item first), chunks of 4096 users
         int su = Math.Min(users, o.SampledMaxUsers);
         int chunk = Math.Min(su, 4096);

@@ -12,13 +12,13 @@ public class BenchTests
     [Fact]
     public void SyntheticDataHasTheShapeAndIsDeterministicForAnyThreadCount()
     {
-        var a = SyntheticData.Generate(Small, seed: 3, threads: 1);
-        var b = SyntheticData.Generate(Small, seed: 3, threads: 3);
+        var a = SyntheticShapeData.Generate(Small, seed: 3, threads: 1);
+        var b = SyntheticShapeData.Generate(Small, seed: 3, threads: 3);
         Assert.Equal(9_000, a.Train.Count);
         Assert.Equal(a.Train.Items, b.Train.Items);
         Assert.Equal(a.Train.Offsets, b.Train.Offsets);
         Assert.Equal(a.Candidates, b.Candidates);
-        Assert.NotEqual(a.Train.Items, SyntheticData.Generate(Small, seed: 4, threads: 1).Train.Items);
+        Assert.NotEqual(a.Train.Items, SyntheticShapeData.Generate(Small, seed: 4, threads: 1).Train.Items);
         for (int u = 0; u < Small.Users; u++)
         {
             var row = a.Train[u];
@@ -40,7 +40,7 @@ public class BenchTests
     [Fact]
     public void SamplerEpochCoversEveryPairOnceWithValidNegativesAndIgnoresThreadCount()
     {
-        var data = SyntheticData.Generate(Small, seed: 1, threads: 2);
+        var data = SyntheticShapeData.Generate(Small, seed: 1, threads: 2);
         using var one = new BenchNegativeSampler(data.Train, data.PairUser, seed: 9, threads: 1);
         using var two = new BenchNegativeSampler(data.Train, data.PairUser, seed: 9, threads: 2);
         var b1 = new TrainingBatch(512, 3); var b2 = new TrainingBatch(512, 3);

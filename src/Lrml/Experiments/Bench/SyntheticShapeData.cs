@@ -40,7 +40,7 @@ public sealed record ShapeSpec(string Name, int Users, int Items, long Interacti
 /// held-out test item outside their training items and 99 sampled negatives for sampled evaluation.
 /// Deterministic in the seed for any thread count.
 /// </summary>
-public sealed class SyntheticData
+public sealed class SyntheticShapeData
 {
     /// <summary>The shape generated.</summary>
     public ShapeSpec Shape { get; }
@@ -55,13 +55,13 @@ public sealed class SyntheticData
     /// <summary>Candidates per user (100).</summary>
     public const int CandidatesPerUser = 100;
 
-    private SyntheticData(ShapeSpec shape, UserItems train, int[] pairUser, int[] test, int[] candidates)
+    private SyntheticShapeData(ShapeSpec shape, UserItems train, int[] pairUser, int[] test, int[] candidates)
     {
         Shape = shape; Train = train; PairUser = pairUser; TestItem = test; Candidates = candidates;
     }
 
     /// <summary>Generates the data (parallel over fixed user blocks, each with its own RNG stream).</summary>
-    public static SyntheticData Generate(ShapeSpec shape, long seed, int threads)
+    public static SyntheticShapeData Generate(ShapeSpec shape, long seed, int threads)
     {
         int users = shape.Users, items = shape.Items;
         if (shape.Interactions > (long)users * items / 2) throw new ArgumentException("Too many interactions for the shape (density > 50%).");
@@ -140,7 +140,7 @@ public sealed class SyntheticData
                 }
                 return mark;
             }, _ => { });
-        return new SyntheticData(shape, new UserItems(users, items, offsets, flat), pairUser, test, cand);
+        return new SyntheticShapeData(shape, new UserItems(users, items, offsets, flat), pairUser, test, cand);
     }
 }
 
