@@ -10,7 +10,7 @@ public sealed unsafe partial class LrmlFused
     /// and A attention pairs each (1 when the negative reuses the positive relation, else T).</summary>
     private sealed class Scratch
     {
-        public readonly float[] Ph, Pn, Qh, Qn, S, Lg, At, R, Diff, Dist, Sc, Ac, Grc, Ga, Gl, Gs, Gph, Gq;
+        public readonly float[] Ph, Pn, Qh, Qn, S, Lg, At, R, Diff, Dist, Grc, Ga, Gl, Gs, Gph, Gq;
         public readonly int[] MapE, MapT;
         public readonly bool[] Active;
 
@@ -19,7 +19,7 @@ public sealed unsafe partial class LrmlFused
             Ph = new float[c * dp]; Pn = new float[c]; Qh = new float[c * t * dp]; Qn = new float[c * t];
             S = new float[c * a * dp]; Lg = new float[c * a * np]; At = new float[c * a * np]; R = new float[c * a * dp];
             Diff = new float[c * t * dp]; Dist = new float[c * t];
-            Sc = new float[c * a * dp]; Ac = new float[c * a * np]; Grc = new float[c * a * dp];
+            Grc = new float[c * a * dp];
             Ga = new float[c * a * np]; Gl = new float[c * a * np]; Gs = new float[c * a * dp];
             Gph = new float[c * dp]; Gq = new float[c * t * dp];
             MapE = new int[c * a]; MapT = new int[c * a]; Active = new bool[c];
@@ -346,8 +346,12 @@ public sealed unsafe partial class LrmlFused
                 int p = e * A + a;
                 // the positive pair's relation receives every diff that used it (all of them under reuse)
                 Copy(ref recompute ? ref At(S.Diff, (nint)(e * T + a) * dp) : ref gph, ref At(S.Grc, (nint)ca * dp), dp);
-                Copy(ref At(S.S, (nint)p * dp), ref At(S.Sc, (nint)ca * dp), dp);
-                Copy(ref At(S.At, (nint)p * np), ref At(S.Ac, (nint)ca * np), np);
+                if (ca < p)
+                {
+                    // compact in place: rows below p belong to pairs already handled
+                    Copy(ref At(S.S, (nint)p * dp), ref At(S.S, (nint)ca * dp), dp);
+                    Copy(ref At(S.At, (nint)p * np), ref At(S.At, (nint)ca * np), np);
+                }
                 S.MapE[ca] = e; S.MapT[ca] = a;
                 ca++;
             }
@@ -366,15 +370,15 @@ public sealed unsafe partial class LrmlFused
         Gemm(ref Ref(S.Grc), dp, 1, ref Ref(_md), np, ref Ref(S.Ga), np, ca, d, np, false);
         for (int q = 0; q < ca; q++)
         {
-            ref float aq = ref At(S.Ac, (nint)q * np); ref float gaq = ref At(S.Ga, (nint)q * np); ref float glq = ref At(S.Gl, (nint)q * np);
+            ref float aq = ref At(S.At, (nint)q * np); ref float gaq = ref At(S.Ga, (nint)q * np); ref float glq = ref At(S.Gl, (nint)q * np);
             var dot = new Vector<float>(Dot(ref aq, ref gaq, np));
             for (int i = 0; i < np; i += Vector<float>.Count) St(Ld(ref aq, i) * (Ld(ref gaq, i) - dot), ref glq, i);
         }
         Gemm(ref Ref(S.Gl), np, 1, ref Ref(_kt), dp, ref Ref(S.Gs), dp, ca, n, dp, false);
         if (train)
         {
-            Gemm(ref Ref(S.Ac), 1, np, ref Ref(S.Grc), dp, ref gm, dp, n, ca, dp, true);
-            Gemm(ref Ref(S.Gl), 1, np, ref Ref(S.Sc), dp, ref gkt, dp, n, ca, dp, true);
+            Gemm(ref Ref(S.At), 1, np, ref Ref(S.Grc), dp, ref gm, dp, n, ca, dp, true);
+            Gemm(ref Ref(S.Gl), 1, np, ref Ref(S.S), dp, ref gkt, dp, n, ca, dp, true);
         }
         // 10. s = p ⊙ q: ∂p += ∂s ⊙ q, ∂q += ∂s ⊙ p
         for (int q = 0; q < ca; q++)

@@ -101,6 +101,26 @@ public class FusedGradientTests
         }
     }
 
+    [Theory]
+    [InlineData(NegativeRelation.Reuse)]
+    [InlineData(NegativeRelation.Recompute)]
+    public void MixedActiveAndInactiveHingesMatchReference(NegativeRelation rel)
+    {
+        // a small margin leaves some hinges (and some whole examples) inactive: exercises the compaction of
+        // attention pairs and the zero-gradient rows that still count as touched
+        var cfg = Config(rel: rel, dim: 19, slots: 7) with { Margin = 0.02f };
+        var p = Params(cfg, users: 9, items: 11);
+        var batch = Batch(3, users: 9, items: 11, count: 40);
+        using var engine = Engine(cfg, p, threads: 2, chunk: 16);
+        var got = engine.ComputeGradient(batch);
+        var (u, pos, neg) = Arrays(batch);
+        var r = new LrmlScalarReference(cfg, p).LossAndGrad(u, pos, neg, 3, true);
+        Assert.InRange(r.ActiveHinges, 10, r.Hinges - 10);
+        Assert.Equal(r.Loss, got.Loss, 1e-4 * r.Loss + 1e-6);
+        Close(got.P, r.P, 3e-5, 2e-4, "dP"); Close(got.Q, r.Q, 3e-5, 2e-4, "dQ");
+        Close(got.K, r.K, 3e-5, 2e-4, "dK"); Close(got.M, r.M, 3e-5, 2e-4, "dM");
+    }
+
     [Fact]
     public void LossIsSummedOverTheBatch()
     {

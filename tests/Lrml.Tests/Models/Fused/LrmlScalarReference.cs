@@ -23,6 +23,7 @@ internal sealed class LrmlScalarReference
     public sealed class Grad
     {
         public double Loss;
+        public int ActiveHinges, Hinges;
         public double[] P = [], Q = [], K = [], M = [];
     }
 
@@ -115,7 +116,8 @@ internal sealed class LrmlScalarReference
             for (int t = 1; t <= k; t++)
             {
                 double h = Cfg.Margin + dist[0] - dist[t];
-                if (h > 0) { g.Loss += h; gD[0] += 1; gD[t] = -1; }
+                g.Hinges++;
+                if (h > 0) { g.Loss += h; gD[0] += 1; gD[t] = -1; g.ActiveHinges++; }
             }
             if (!withGrad) continue;
             var gph = new double[D];
