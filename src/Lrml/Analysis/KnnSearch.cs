@@ -50,6 +50,50 @@ public static class KnnSearch
         return result;
     }
 
+    /// <summary>
+    /// Group K-fold: every row of a group (e.g. a user) lands in the same fold, so a probe cannot succeed by matching
+    /// rows of the same group (LRML's r(u,i) of one user share p_u). Groups are taken in a seeded random order,
+    /// largest first, each into the currently smallest fold (ties: lowest fold).
+    /// </summary>
+    /// <param name="groups">Group id of each row (≥ 0).</param>
+    /// <param name="folds">Number of folds (≤ number of distinct groups).</param>
+    /// <param name="seed">Seed of the order among groups of equal size.</param>
+    public static int[] GroupFolds(int[] groups, int folds, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        int maxGroup = -1;
+        for (int i = 0; i < groups.Length; i++)
+        {
+            if (groups[i] < 0) throw new ArgumentException($"groups[{i}] = {groups[i]} is negative.", nameof(groups));
+            maxGroup = Math.Max(maxGroup, groups[i]);
+        }
+        var size = new int[maxGroup + 1];
+        foreach (int g in groups) size[g]++;
+        int distinct = 0;
+        foreach (int c in size) if (c > 0) distinct++;
+        if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation needs at least 2 folds.");
+        if (folds > distinct) throw new ArgumentOutOfRangeException(nameof(folds), folds, $"More folds than groups ({distinct}).");
+        var ids = new int[distinct];
+        for (int g = 0, t = 0; g < size.Length; g++) if (size[g] > 0) ids[t++] = g;
+        new Rng(seed, "analysis.knn.groupfolds").Shuffle(ids.AsSpan());
+        var rank = new int[distinct];
+        for (int t = 0; t < distinct; t++) rank[t] = t;
+        // Largest first; equal sizes keep the shuffled order (sort by (−size, shuffled position)).
+        Array.Sort(rank, (a, b) => size[ids[b]] != size[ids[a]] ? size[ids[b]].CompareTo(size[ids[a]]) : a.CompareTo(b));
+        var foldOfGroup = new int[size.Length];
+        var total = new long[folds];
+        foreach (int t in rank)
+        {
+            int best = 0;
+            for (int f = 1; f < folds; f++) if (total[f] < total[best]) best = f;
+            foldOfGroup[ids[t]] = best;
+            total[best] += size[ids[t]];
+        }
+        var result = new int[groups.Length];
+        for (int i = 0; i < groups.Length; i++) result[i] = foldOfGroup[groups[i]];
+        return result;
+    }
+
     /// <summary>Random fold assignment of n rows (a seeded permutation dealt round-robin; sizes differ by at most one).</summary>
     public static int[] RandomFolds(int n, int folds, long seed)
     {
@@ -116,6 +160,8 @@ public static class KnnSearch
                 {
                     int row = rows[r];
                     TopK(s.Buffer.AsSpan(r * packed.Padded, packed.Count), k, s.Keys, s.Pos);
+                    if (s.Pos[k - 1] < 0)
+                        throw new ArgumentException($"Distances from row {row} overflow the float range; rescale the vectors.", nameof(x));
                     for (int m = 0; m < k; m++)
                     {
                         long o = (long)row * k + m;

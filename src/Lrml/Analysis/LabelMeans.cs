@@ -166,3 +166,40 @@ public static class LabelMeans
         return h;
     }
 }
+
+/// <summary>Turns a continuous value (e.g. a timestamp) into ordinal labels for colouring, heat maps and the
+/// classification probe.</summary>
+public static class Binning
+{
+    /// <summary>
+    /// Quantile bins: label b for values between the b-th and (b+1)-th of <paramref name="bins"/> empirical
+    /// quantiles, so bins hold about equally many rows (equal values always share a bin, so heavy ties can leave a
+    /// bin smaller or empty). Returns the labels and the upper edge of each bin (the largest value in it; NaN when
+    /// empty).
+    /// </summary>
+    public static (int[] Labels, double[] UpperEdges) Quantile(double[] values, int bins)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (bins < 1) throw new ArgumentOutOfRangeException(nameof(bins), bins, "bins must be at least 1.");
+        Guard.Targets(values, values.Length, nameof(values));
+        int n = values.Length;
+        var order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        var keys = (double[])values.Clone();
+        Array.Sort(keys, order);
+        var labels = new int[n];
+        var upper = new double[bins];
+        Array.Fill(upper, double.NaN);
+        for (int s = 0; s < n;)
+        {
+            int e = s + 1;
+            while (e < n && keys[e] == keys[s]) e++;
+            // A run of equal values goes to the bin of its first position.
+            int b = (int)((long)s * bins / n);
+            for (int t = s; t < e; t++) labels[order[t]] = b;
+            upper[b] = keys[e - 1];
+            s = e;
+        }
+        return (labels, upper);
+    }
+}

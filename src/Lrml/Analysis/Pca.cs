@@ -12,7 +12,7 @@ public sealed class PcaModel
     public int Dim { get; }
 
     /// <summary>Number of kept components k.</summary>
-    public int Components { get; }
+    public int ComponentCount { get; }
 
     /// <summary>Number of rows the model was fitted on.</summary>
     public int SampleCount { get; }
@@ -22,7 +22,7 @@ public sealed class PcaModel
 
     /// <summary>Principal axes, row-major k × dim, orthonormal, in descending order of variance. The sign of each
     /// axis is fixed so that its largest-magnitude coordinate is positive (deterministic output).</summary>
-    public float[] Axes { get; }
+    public float[] Components { get; }
 
     /// <summary>Variance along each axis (eigenvalues of the covariance matrix, n − 1 denominator), descending.</summary>
     public double[] ExplainedVariance { get; }
@@ -38,8 +38,8 @@ public sealed class PcaModel
         Dim = dim;
         SampleCount = n;
         Mean = mean;
-        Axes = axes;
-        Components = variance.Length;
+        Components = axes;
+        ComponentCount = variance.Length;
         ExplainedVariance = variance;
         TotalVariance = total;
         ExplainedVarianceRatio = new double[variance.Length];
@@ -47,13 +47,13 @@ public sealed class PcaModel
             ExplainedVarianceRatio[c] = total > 0 ? variance[c] / total : 0;
     }
 
-    /// <summary>Projects rows onto the axes: (x − mean) · axesᵀ, an n × k row-major result.</summary>
+    /// <summary>Projects rows onto the components: (x − mean) · axesᵀ, an n × k row-major result.</summary>
     /// <param name="x">Row-major n × <see cref="Dim"/> data.</param>
     /// <param name="n">Number of rows.</param>
     public float[] Transform(float[] x, int n)
     {
         Guard.Matrix(x, n, Dim);
-        int dim = Dim, k = Components;
+        int dim = Dim, k = ComponentCount;
         var result = new float[(long)n * k];
         var meanF = new float[dim];
         for (int d = 0; d < dim; d++) meanF[d] = (float)Mean[d];
@@ -62,7 +62,7 @@ public sealed class PcaModel
         {
             TensorPrimitives.Subtract(x.AsSpan(i * dim, dim), meanF, centred);
             for (int c = 0; c < k; c++)
-                result[i * k + c] = TensorPrimitives.Dot<float>(centred, Axes.AsSpan(c * dim, dim));
+                result[i * k + c] = TensorPrimitives.Dot<float>(centred, Components.AsSpan(c * dim, dim));
         }
         return result;
     }

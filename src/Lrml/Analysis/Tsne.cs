@@ -344,7 +344,14 @@ public static class Tsne
         klIt.Add(o.Iterations);
         klVal.Add(finalKl);
         var emb = new float[2 * n];
-        for (int k = 0; k < 2 * n; k++) emb[k] = (float)y[k];
+        for (int k = 0; k < 2 * n; k++)
+        {
+            emb[k] = (float)y[k];
+            if (!float.IsFinite(emb[k]))
+                throw new InvalidOperationException($"t-SNE diverged (coordinate {k / 2} is {emb[k]}); lower the LearningRate (used {lr}).");
+        }
+        if (!double.IsFinite(finalKl))
+            throw new InvalidOperationException($"t-SNE diverged (KL = {finalKl}); lower the LearningRate (used {lr}).");
         return new TsneResult(emb, n, lr, klIt.ToArray(), klVal.ToArray(), finalKl, maxEntropyError);
     }
 

@@ -190,5 +190,37 @@ public class KnnProbeTests
         Assert.Throws<ArgumentOutOfRangeException>(() => KnnProbe.Classify(Line, 6, 1, LineLabels, 2, new KnnOptions { Folds = 7 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => KnnSearch.WithinFolds(Line, 6, 1, LeaveOneOut(6), 0, KnnMetric.Euclidean));
         Assert.Throws<ArgumentException>(() => KnnRegression.Evaluate(Line, 6, 1, [1, 2, double.NaN, 4, 5, 6]));
+        var overflow = Assert.Throws<ArgumentException>(() => KnnSearch.WithinFolds([3e20f, -3e20f, 1e20f, 0], 4, 1, LeaveOneOut(4), 1, KnnMetric.Euclidean));
+        Assert.Contains("overflow", overflow.Message);
+    }
+}
+
+public class GroupFoldTests
+{
+    [Fact]
+    public void GroupsAreNeverSplitAndFoldsStayBalanced()
+    {
+        var rng = new Lrml.Util.Rng(5, "test.groups");
+        var groups = new int[1000];
+        for (int i = 0; i < groups.Length; i++) groups[i] = rng.NextInt(60) * 2; // 60 groups, sparse ids
+        var folds = KnnSearch.GroupFolds(groups, 5, 1);
+        Assert.Equal(folds, KnnSearch.GroupFolds(groups, 5, 1));
+        var foldOf = new Dictionary<int, int>();
+        for (int i = 0; i < groups.Length; i++)
+        {
+            if (foldOf.TryGetValue(groups[i], out int f)) Assert.Equal(f, folds[i]);
+            else foldOf[groups[i]] = folds[i];
+        }
+        var size = new int[5];
+        foreach (int f in folds) size[f]++;
+        int largest = groups.GroupBy(g => g).Max(g => g.Count());
+        Assert.True(size.Max() - size.Min() <= largest, string.Join(",", size));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KnnSearch.GroupFolds([0, 0, 1], 3, 0));
+
+        // A probe with group folds never uses a row of the same group as a neighbour.
+        var x = AnalysisTestData.Noise(1000, 3, 2);
+        var nb = KnnSearch.WithinFolds(x, 1000, 3, folds, 5, KnnMetric.Euclidean);
+        for (int i = 0; i < 1000; i++)
+            for (int m = 0; m < 5; m++) Assert.NotEqual(groups[i], groups[nb.Index[i * 5 + m]]);
     }
 }

@@ -80,3 +80,21 @@ public class LabelMeansTests
         Assert.Throws<ArgumentException>(() => LabelMeans.MutualInformation([0, 1], 2, [0], 2));
     }
 }
+
+public class BinningTests
+{
+    [Fact]
+    public void QuantileBinsSplitEvenlyAndKeepTiesTogether()
+    {
+        var (labels, upper) = Binning.Quantile([5, 1, 4, 2, 3, 6], 3);
+        Assert.Equal([2, 0, 1, 0, 1, 2], labels);
+        Assert.Equal([2.0, 4.0, 6.0], upper);
+        // Ties: the three 1s stay together in bin 0; bin 1 starts at position 3.
+        var (tied, _) = Binning.Quantile([1, 1, 1, 2, 3, 4], 2);
+        Assert.Equal([0, 0, 0, 1, 1, 1], tied);
+        var (heavy, edges) = Binning.Quantile([7, 7, 7, 7, 8], 4);
+        Assert.Equal([0, 0, 0, 0, 3], heavy);
+        Assert.True(double.IsNaN(edges[1]) && double.IsNaN(edges[2]));
+        Assert.Throws<ArgumentException>(() => Binning.Quantile([1, double.NaN], 2));
+    }
+}

@@ -33,7 +33,7 @@ public class PcaTests
         // Axes are the basis vectors with the sign rule "largest coordinate positive".
         for (int a = 0; a < 3; a++)
             for (int d = 0; d < 3; d++)
-                Assert.Equal(Basis[a][d], pca.Axes[a * 3 + d], 1e-5);
+                Assert.Equal(Basis[a][d], pca.Components[a * 3 + d], 1e-5);
         var proj = pca.Transform(x, 6);
         Assert.Equal([5f, 0f, 0f], proj[0..3], (a, b) => Math.Abs(a - b) < 1e-4);
         Assert.Equal([0f, -2f, 0f], proj[9..12], (a, b) => Math.Abs(a - b) < 1e-4);
@@ -53,7 +53,7 @@ public class PcaTests
             for (int b = 0; b < dim; b++)
             {
                 double dot = 0;
-                for (int d = 0; d < dim; d++) dot += (double)pca.Axes[a * dim + d] * pca.Axes[b * dim + d];
+                for (int d = 0; d < dim; d++) dot += (double)pca.Components[a * dim + d] * pca.Components[b * dim + d];
                 Assert.Equal(a == b ? 1.0 : 0.0, dot, 1e-5);
             }
         for (int c = 1; c < dim; c++) Assert.True(pca.ExplainedVarianceRatio[c] <= pca.ExplainedVarianceRatio[c - 1]);
@@ -70,7 +70,7 @@ public class PcaTests
                 for (int i = 0; i < n; i++) cov += (x[i * dim + a] - mean[a]) * (x[i * dim + b] - mean[b]);
                 cov /= n - 1;
                 double rec = 0;
-                for (int c = 0; c < dim; c++) rec += pca.ExplainedVariance[c] * pca.Axes[c * dim + a] * pca.Axes[c * dim + b];
+                for (int c = 0; c < dim; c++) rec += pca.ExplainedVariance[c] * pca.Components[c * dim + a] * pca.Components[c * dim + b];
                 Assert.Equal(cov, rec, 1e-4 * Math.Max(1, Math.Abs(cov)));
             }
         // The variance of the projection on each axis is its eigenvalue.
@@ -99,7 +99,7 @@ public class PcaTests
         var (x, _) = AnalysisTestData.Blobs(300, 20, 3, 2, 1);
         var a = Pca.Fit(x, 300, 20, 5, threads: 1);
         var b = Pca.Fit(x, 300, 20, 5, threads: 2);
-        Assert.Equal(a.Axes, b.Axes);
+        Assert.Equal(a.Components, b.Components);
         Assert.Equal(a.ExplainedVariance, b.ExplainedVariance);
     }
 
