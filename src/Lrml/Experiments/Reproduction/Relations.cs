@@ -45,6 +45,12 @@ public sealed class RelationReport
     public required string OutputDirectory { get; init; }
     /// <summary>A short, computed reading of the probes (which claims hold, by how much).</summary>
     public required IReadOnlyList<string> Findings { get; init; }
+
+    /// <summary>A chart by name: pca-by-rating, pca-by-time, pca-by-genre, t-sne-by-rating, t-sne-by-time,
+    /// t-sne-by-genre, attention-by-rating, attention-by-genre.</summary>
+    public GenericChart Chart(string name) =>
+        Charts.FirstOrDefault(c => c.Name == name).Chart
+        ?? throw new ArgumentException($"No chart '{name}'. Charts: {string.Join(", ", Charts.Select(c => c.Name))}.");
 }
 
 /// <summary>
@@ -154,7 +160,20 @@ public static class Relations
         {
             Probe("genre", "relation r(u,i)", relation, dim, genreOf, genreNames.Count, itemFolds, "item", genreRows);
             Probe("genre", "attention a(u,i)", attention, slots, genreOf, genreNames.Count, itemFolds, "item", genreRows);
+            Probe("genre", "item embedding q_i (control)", itemVec, dim, genreOf, genreNames.Count, itemFolds, "item", genreRows);
             Probe("genre", "user embedding p_u (control)", userVec, dim, genreOf, genreNames.Count, itemFolds, "item", genreRows);
+        }
+        // r versus the control feature of the same claim (same folds): does r carry the label beyond an embedding?
+        for (int row = 0; row < probes.Rows.Count; row++)
+        {
+            if (!probes.Text(row, "features").Contains("(control)", StringComparison.Ordinal)) continue;
+            string claim = probes.Text(row, "claim");
+            int rRow = Enumerable.Range(0, probes.Rows.Count).First(r2 => probes.Text(r2, "claim") == claim && probes.Text(r2, "features") == "relation r(u,i)");
+            double accR = Convert.ToDouble(probes.Get(rRow, "accuracy"), CultureInfo.InvariantCulture);
+            double accC = Convert.ToDouble(probes.Get(row, "accuracy"), CultureInfo.InvariantCulture);
+            findings.Add(FormattableString.Invariant(
+                $"{claim}: r(u,i) {accR:F3} vs the {probes.Text(row, "features").Replace(" (control)", "")} control {accC:F3} — ") +
+                (accR > accC ? "r carries more of this label than the plain embedding." : "the plain embedding carries at least as much of this label, so r's signal may be inherited from it."));
         }
         probes.Notes.Add("Rating and time folds keep each user's pairs together (the probe cannot recognise the user); genre folds keep each item's pairs " +
                          "together (it cannot recognise the item). The random-fold rating row shows how much user identity alone adds. " +
@@ -200,9 +219,14 @@ public static class Relations
         {
             var x = Enumerable.Range(0, proj.Length).Select(k => (double)xy[2 * k]).ToArray();
             var y = Enumerable.Range(0, proj.Length).Select(k => (double)xy[2 * k + 1]).ToArray();
-            charts.Add(($"{name.ToLowerInvariant()}-by-rating", Charts.Scatter2D(x, y, SortedLabels(rLab), $"{name} of r(u,i), coloured by {ratingMeaning}", hoverText: hover)));
+            // legend order: ratings ascending; genres alphabetical with "several genres" last
+            var byRatingOrder = Enumerable.Range(0, proj.Length).OrderBy(k => rating[proj[k]]).ToArray();
+            var byGenreOrder = Enumerable.Range(0, proj.Length).OrderBy(k => gLab[k] == "several genres" ? "\uffff" : gLab[k], StringComparer.Ordinal).ToArray();
+            charts.Add(($"{name.ToLowerInvariant()}-by-rating", Charts.Scatter2D(Pick(x, byRatingOrder), Pick(y, byRatingOrder), Pick(rLab, byRatingOrder),
+                $"{name} of r(u,i), coloured by {ratingMeaning}", hoverText: Pick(hover, byRatingOrder))));
             charts.Add(($"{name.ToLowerInvariant()}-by-time", Charts.Scatter2D(x, y, tDays, "days since first", $"{name} of r(u,i), coloured by time", hoverText: hover)));
-            charts.Add(($"{name.ToLowerInvariant()}-by-genre", Charts.Scatter2D(x, y, gLab, $"{name} of r(u,i), coloured by genre (single-genre items)", hoverText: hover)));
+            charts.Add(($"{name.ToLowerInvariant()}-by-genre", Charts.Scatter2D(Pick(x, byGenreOrder), Pick(y, byGenreOrder), Pick(gLab, byGenreOrder),
+                $"{name} of r(u,i), coloured by genre (single-genre items)", hoverText: Pick(hover, byGenreOrder))));
         }
         charts.Add(("attention-by-rating", Heat(byRating, $"Mean attention per slot by {ratingMeaning} (deviation)")));
         if (genreRows.Length > 0) charts.Add(("attention-by-genre", Heat(byGenre, "Mean attention per slot by genre (deviation)")));
@@ -295,6 +319,5 @@ public static class Relations
         return Charts.Heatmap(z, rows, slotCols, title, "attention − mean", colorScale: "RdBu");
     }
 
-    /// <summary>Labels as given, but legend entries in sorted order (ratings 1..5).</summary>
-    private static IReadOnlyList<string> SortedLabels(string[] labels) => labels;
+    private static T[] Pick<T>(IReadOnlyList<T> values, int[] order) => order.Select(k => values[k]).ToArray();
 }
