@@ -89,12 +89,11 @@ public static class ModelRegistry
         return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device)), engine, json);
     }
 
-    /// <summary>Builds the fused CPU engine (set once that engine is merged; until then falls back to torch).</summary>
+    /// <summary>The fused CPU engine: same initial weights as the torch engine for a seed.</summary>
     private static BuiltModel FusedLrml(LrmlConfig cfg, ModelBuildContext c, JsonObject json)
     {
-        json["engine"] = "torch";
-        json["device"] = c.Device;
-        return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device)), "torch", json);
+        var init = LrmlParameters.Initialize(cfg, c.NumUsers, c.NumItems, c.Seed);
+        return new BuiltModel(new Lrml.Models.Fused.LrmlFused(cfg, init, new Lrml.Models.Fused.FusedOptions { Threads = c.Threads }), "fused", json);
     }
 
     private static BuiltModel Torch<T>(ModelBuildContext c, T defaults, Func<T, TorchSharp.torch.Device, IRecommender> make) where T : class
