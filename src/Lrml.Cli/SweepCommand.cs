@@ -20,19 +20,28 @@ internal static class SweepCommand
     private static readonly Option<string?> Name = new("--name") { Description = "Sweep folder name (default: the model name), e.g. cml-warp" };
     private static readonly Option<string?> Out = new("--out", "-o") { Description = "Sweep directory (default: results/sweeps/<dataset>/<protocol>/<name>)" };
     private static readonly Option<string?> PretrainFrom = new("--pretrain-from") { Description = "NeuMF only: GMF_SWEEP_DIR,MLP_SWEEP_DIR — pre-train NeuMF from their chosen configs (NCF §3.4.1)" };
+    private static readonly Option<bool> Collect = new("--collect") { Description = "Only print (and write sweeps/baselines.csv|md) the table of every finished sweep under the results root" };
     private static readonly Option<long> SearchSeed = new("--search-seed") { Description = "Seed of the trial list (grid subset / random draws)", DefaultValueFactory = _ => 1 };
 
     public static Command Build()
     {
         var cmd = new Command("sweep", "Tune a model with a fixed trial budget (grid or random search), select on validation only, then run the chosen config with several seeds (mean ± std). Resumable.");
         foreach (var o in new Option[] { TrainCommand.Dataset, TrainCommand.Protocol, TrainCommand.Model, TrainCommand.Set, TrainCommand.Engine, Space, Search, Trials, Seeds,
-                     Profile, SweepEpochs, SweepPatience, Select, Name, Out, PretrainFrom, SearchSeed, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
+                     Profile, SweepEpochs, SweepPatience, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
                      TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
-            var spec = SpecFrom(p);
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            if (p.GetValue(Collect))
+            {
+                string root = Path.Combine(ctx.ResultsRoot, "sweeps");
+                var table = SweepTable.Collect(root);
+                if (Directory.Exists(root)) table.Save(root, "baselines");
+                Console.WriteLine(table.ToMarkdown());
+                return 0;
+            }
+            var spec = SpecFrom(p);
             string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : Sweep.DefaultDirectory(spec, ctx);
             var result = Sweep.Run(spec, ctx, dir);
             Render(result);

@@ -129,6 +129,11 @@ public class SweepTests
         Assert.Equal(2, chosen["final_runs"]!.AsArray().Count);
         Assert.Equal(r.Summary["nDCG@10"].Mean, (double)chosen["mean"]!["nDCG@10"]!, 12);
         Assert.Equal(3, r.TrialTable.ToDataFrame().Rows.Count);
+        var collected = SweepTable.Collect(root);
+        Assert.Single(collected.Rows);
+        Assert.Equal("BPR-MF", collected.Get(0, "model"));
+        Assert.Equal(r.Summary["full/Recall@10"].Mean, (double)collected.Get(0, "full/Recall@10")!, 12);
+        Assert.Equal(r.Summary["nDCG@10"].Std, (double)collected.Get(0, "nDCG@10 std")!, 12);
 
         // resume: nothing is re-run (result files untouched), and a larger budget runs only the new trial
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(r.Chosen.RunDir, "result.json"));
