@@ -129,10 +129,10 @@ public class TransCfModelTests
         for (int s = 0; s < 2; s++) a.TrainStep(batches[s]);
         using var b = new TransCfModel(cfg, Train, seed: 2);
         b.LoadState(a.SaveState());
-        for (int s = 2; s < 4; s++) Assert.Equal(a.TrainStep(batches[s]), b.TrainStep(batches[s]));
+        for (int s = 2; s < 4; s++) Assert.Equal(a.TrainStep(batches[s]), b.TrainStep(batches[s]), 1e-5);
         var sa = new float[12]; var sb = new float[12];
         a.ScoreAllItems([0, 1, 2], sa); b.ScoreAllItems([0, 1, 2], sb);
-        Assert.Equal(sa, sb);
+        AssertClose(sa.Select(v => (double)v).ToArray(), sb.Select(v => (double)v).ToArray(), 1e-6, "scores");   // same weights; BLAS may differ in the last bit
     }
 
     [Fact]
