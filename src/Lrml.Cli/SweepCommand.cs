@@ -20,7 +20,7 @@ internal static class SweepCommand
     private static readonly Option<string?> Name = new("--name") { Description = "Sweep folder name (default: the model name), e.g. cml-warp" };
     private static readonly Option<string?> Out = new("--out", "-o") { Description = "Sweep directory (default: results/sweeps/<dataset>/<protocol>/<name>)" };
     private static readonly Option<string?> PretrainFrom = new("--pretrain-from") { Description = "NeuMF only: GMF_SWEEP_DIR,MLP_SWEEP_DIR — pre-train NeuMF from their chosen configs (NCF §3.4.1)" };
-    private static readonly Option<bool> Collect = new("--collect") { Description = "Only print (and write sweeps/baselines.csv|md) the table of every finished sweep under the results root" };
+    private static readonly Option<bool> Collect = new("--collect") { Description = "Only print the table of every finished sweep under the results root (and write sweeps/baselines.csv|md and sweeps/presets.json)" };
     private static readonly Option<long> SearchSeed = new("--search-seed") { Description = "Seed of the trial list (grid subset / random draws)", DefaultValueFactory = _ => 1 };
 
     public static Command Build()
@@ -37,7 +37,11 @@ internal static class SweepCommand
             {
                 string root = Path.Combine(ctx.ResultsRoot, "sweeps");
                 var table = SweepTable.Collect(root);
-                if (Directory.Exists(root)) table.Save(root, "baselines");
+                if (Directory.Exists(root))
+                {
+                    table.Save(root, "baselines");
+                    Lrml.Util.AtomicFile.WriteAllText(Path.Combine(root, "presets.json"), SweepTable.Presets(root).ToJsonString(ConfigBinder.Json) + "\n");
+                }
                 Console.WriteLine(table.ToMarkdown());
                 return 0;
             }

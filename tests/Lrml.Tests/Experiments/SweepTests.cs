@@ -104,7 +104,7 @@ public class SweepTests
             Dataset = "synthetic", Model = "bpr", Space = SearchSpace.Parse(["dim=8,16", "learning_rate=1e-2,1e30"]),
             Trials = 3, Seeds = 2, Epochs = 1, Train = new TrainConfig { BatchSize = 1024, Threads = 1 }, SearchSeed = 2,
         };
-        string dir = Path.Combine(root, "sweep");
+        string dir = Path.Combine(root, "bpr");                            // a sweep named after its model (becomes a preset)
         var r = Sweep.Run(spec, Context(root), dir);
 
         Assert.Equal(3, r.Trials.Count);
@@ -134,6 +134,9 @@ public class SweepTests
         Assert.Equal("BPR-MF", collected.Get(0, "model"));
         Assert.Equal(r.Summary["full/Recall@10"].Mean, (double)collected.Get(0, "full/Recall@10")!, 12);
         Assert.Equal(r.Summary["nDCG@10"].Std, (double)collected.Get(0, "nDCG@10 std")!, 12);
+        var preset = SweepTable.Presets(root)["datasets"]!["synthetic"]!["bpr"]!;
+        Assert.Equal(r.Chosen.Settings["dim"], (string?)preset["settings"]!["dim"]);
+        Assert.Equal(1, (int)preset["train"]!["epochs"]!);
 
         // resume: nothing is re-run (result files untouched), and a larger budget runs only the new trial
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(r.Chosen.RunDir, "result.json"));

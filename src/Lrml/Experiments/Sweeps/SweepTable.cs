@@ -53,6 +53,38 @@ public static class SweepTable
         return t;
     }
 
+    /// <summary>
+    /// The chosen configurations as reproduction presets, in the shape {"datasets": {dataset: {model: {"settings": {…},
+    /// "train": {…}, "chosen_by": "…"}}}}: model settings and trainer settings split as <see cref="Sweep.Route"/> does, plus the
+    /// sweep's epoch cap. Only sweeps named after their model are included (variants such as cml-warp or neumf-pre are not a
+    /// registry model and are listed under "variants" with their settings).
+    /// </summary>
+    public static JsonObject Presets(string sweepsRoot)
+    {
+        var datasets = new JsonObject();
+        var variants = new JsonArray();
+        if (!Directory.Exists(sweepsRoot)) return new JsonObject { ["datasets"] = datasets, ["variants"] = variants };
+        foreach (var path in Directory.EnumerateFiles(sweepsRoot, "chosen.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var o = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            string dir = Path.GetDirectoryName(path)!, sweep = Path.GetFileName(dir), model = (string)o["model"]!, dataset = (string)o["dataset"]!;
+            var pairs = o["settings"]!.AsObject().Select(kv => new KeyValuePair<string, string>(kv.Key, (string)kv.Value!))
+                .Where(kv => kv.Key != "pretrain").ToList();
+            var (m, t) = Sweep.Route(pairs);
+            var settings = new JsonObject(); foreach (var (k, v) in m) settings[k] = v;
+            var train = new JsonObject(); foreach (var (k, v) in t) train[k] = v;
+            string specPath = Path.Combine(dir, "sweep.json");
+            if (File.Exists(specPath) && JsonNode.Parse(File.ReadAllText(specPath))?["epochs"] is JsonNode e) train["epochs"] = (int)e;
+            string how = string.Create(CultureInfo.InvariantCulture,
+                $"lrml sweep: best validation {(string?)o["selection_metric"]} of {(int?)o["trials_run"]} trials ({(string?)o["search"]}), {(int?)o["n"]} final seeds, commit {((string?)o["commit"] ?? "")[..Math.Min(12, ((string?)o["commit"] ?? "").Length)]}");
+            var entry = new JsonObject { ["settings"] = settings, ["train"] = train, ["chosen_by"] = how };
+            if (sweep != model) { entry["dataset"] = dataset; entry["sweep"] = sweep; entry["model"] = model; variants.Add(entry); continue; }
+            if (datasets[dataset] is not JsonObject d) datasets[dataset] = d = new JsonObject();
+            d[model] = entry;
+        }
+        return new JsonObject { ["datasets"] = datasets, ["variants"] = variants };
+    }
+
     /// <summary>"0.7012 ± 0.0031" for a row and metric of a collected table (empty when missing).</summary>
     public static string MeanStd(ResultTable table, int row, string metric) =>
         table.Get(row, metric) is double m
