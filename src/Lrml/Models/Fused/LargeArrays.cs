@@ -7,8 +7,8 @@ namespace Lrml.Models.Fused;
 /// 4 KB pages almost every row access is also a TLB miss once tables outgrow the TLB reach (a few MB).
 /// On Linux, tables of 4 MB and more are allocated pinned (they never move) and advised as transparent
 /// huge pages (madvise MADV_HUGEPAGE, honoured when THP is in "madvise" or "always" mode) before their
-/// first write, so the kernel can back them with 2 MB pages. Elsewhere, or when the advice fails, they are
-/// ordinary arrays. Contents are zero either way.
+/// first write, so the kernel can back them with 2 MB pages, and their pages are faulted in at allocation.
+/// Elsewhere, or when the advice fails, they are ordinary arrays. Contents are zero either way.
 /// </summary>
 internal static partial class LargeArrays
 {
@@ -22,6 +22,9 @@ internal static partial class LargeArrays
         if (length * sizeof(float) < Threshold || !OperatingSystem.IsLinux() || _unavailable) return new float[length];
         var a = GC.AllocateArray<float>(checked((int)length), pinned: true);
         Advise(a);
+        // Fault the pages in now (zeros are written over zeros): the kernel's page zeroing then happens at
+        // construction instead of inside the first training steps that touch each page.
+        for (long x = 0; x < a.LongLength; x += 1024) a[x] = 0f;
         return a;
     }
 

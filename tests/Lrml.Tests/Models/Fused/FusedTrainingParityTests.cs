@@ -28,8 +28,8 @@ public class FusedTrainingParityTests
         using var torchModel = new LrmlModel(cfg, init);
         using var fused = new LrmlFused(cfg, init, new FusedOptions { Threads = 2 });
         double before = Evaluator.Evaluate(fused, split, EvalTarget.Test, eval).Metrics["nDCG@10"];
-        var lossTorch = new Trainer(train).Fit(torchModel, split.Train, null).Epochs.Select(e => e.Loss).ToArray();
-        var lossFused = new Trainer(train).Fit(fused, split.Train, null).Epochs.Select(e => e.Loss).ToArray();
+        var lossTorch = new Trainer(train).Fit(torchModel, split.Train, null, TestContext.Current.CancellationToken).Epochs.Select(e => e.Loss).ToArray();
+        var lossFused = new Trainer(train).Fit(fused, split.Train, null, TestContext.Current.CancellationToken).Epochs.Select(e => e.Loss).ToArray();
         var a = Evaluator.Evaluate(torchModel, split, EvalTarget.Test, eval);
         var b = Evaluator.Evaluate(fused, split, EvalTarget.Test, eval);
         for (int e = 0; e < lossTorch.Length; e++)
