@@ -22,6 +22,7 @@ internal static class LrmlCommandLine
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(SweepCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());
+        root.Subcommands.Add(BenchCommand.Build());
         return root;
     }
 

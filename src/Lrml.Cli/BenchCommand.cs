@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Lrml.Experiments;
+using Lrml.Experiments.Bench;
+using Spectre.Console;
+
+namespace Lrml.Cli;
+
+/// <summary>`lrml bench`: training and evaluation speed and peak memory on synthetic data of the named
+/// shapes, with the plain TorchSharp dense-Adam LRML measured in the same process for a side-by-side ratio.</summary>
+internal static class BenchCommand
+{
+    public static Command Build()
+    {
+        var cmd = new Command("bench", "Measure training triples/s, epoch seconds, evaluation seconds and peak memory (fused engine vs the TorchSharp reference) on ML-1M-, ML-20M- and Netflix-shaped synthetic data; writes JSON.");
+        var quick = new Option<bool>("--quick") { Description = "A CI-sized run (tiny shape, a few steps)" };
+        var shapes = new Option<string[]>("--shapes") { Description = "Shapes: ml-1m, ml-20m, netflix, tiny, or users x items x pairs (e.g. 1000x500x30000)", AllowMultipleArgumentsPerToken = true };
+        var repeats = new Option<int?>("--repeats") { Description = "Timed repeats per measure (the median is reported)" };
+        var noReference = new Option<bool>("--no-reference") { Description = "Skip the TorchSharp reference (no ratio)" };
+        var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation measures" };
+        var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
+        var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };
+        foreach (var o in new Option[] { quick, shapes, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
+        cmd.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            string path = p.GetValue(output) is string o ? Path.GetFullPath(o)
+                : Path.Combine(ctx.ResultsRoot, "bench", $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+            var options = (p.GetValue(quick) ? BenchOptions.QuickMode : new BenchOptions()) with
+            {
+                Threads = p.GetValue(CommonOptions.Threads),
+                Log = line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"),
+                OutputPath = path,
+            };
+            if (p.GetValue(shapes) is { Length: > 0 } s)
+                options = options with { Shapes = s.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() };
+            if (p.GetValue(repeats) is int r) options = options with { Repeats = r };
+            if (p.GetValue(noReference)) options = options with { Reference = false };
+            if (p.GetValue(noEval)) options = options with { Evaluate = false };
+            if (p.GetValue(optimizer) is string opt)
+                options = options with { Optimizer = ConfigBinder.Apply(new Lrml.Models.LrmlConfig(), [new("optimizer", opt)]).Optimizer };
+            var report = BenchRunner.Run(options);
+            Console.WriteLine(report.ToMarkdown());
+            AnsiConsole.MarkupLine($"Report written to [bold]{Markup.Escape(path)}[/]");
+            return 0;
+        }));
+        return cmd;
+    }
+}
