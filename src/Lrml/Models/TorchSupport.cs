@@ -232,7 +232,8 @@ internal sealed class RowIndexer
 /// with α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), where t is the GLOBAL step count (number of optimiser steps taken,
 /// shared by all rows, as in TF LazyAdam and SparseAdam); the ε is added to √v, not to the bias-corrected √v̂.
 /// Rows absent from the batch keep their value and moments bit-identical. Dense tensors (LRML's K and M)
-/// use the same formula on every element. Bias corrections are computed in double.</item>
+/// get the dense PyTorch Adam form of the Adam item above (as TF LazyAdam treats dense gradients, and as the
+/// fused engine does), with the same global t. Bias corrections are computed in double.</item>
 /// <item><b>Sgd</b>: <c>torch.optim.SGD</c> (no momentum, no weight decay): θ ← θ − lr·g.</item>
 /// <item><b>Adagrad</b>: <c>torch.optim.Adagrad</c> (initial accumulator 0, ε = 1e-10, no lr decay):
 /// s ← s + g², θ ← θ − lr·g/(√s + ε).</item>
@@ -322,9 +323,10 @@ internal sealed class ModelOptimizer : IDisposable
             var p = _params[k];
             if (rows is null)
             {
+                // dense tensors (K, M) get PyTorch's dense Adam form, as TF's LazyAdam does for dense gradients
                 _m[k].mul_(Beta1).add_(g, alpha: 1 - Beta1);
                 _v[k].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-                p.addcdiv_(_m[k], _v[k].sqrt().add_(AdamEpsilon), value: -stepSize);
+                p.addcdiv_(_m[k], _v[k].sqrt().div_(Math.Sqrt(bc2)).add_(AdamEpsilon), value: -_lr / bc1);
             }
             else
             {

@@ -202,9 +202,11 @@ public class LrmlTrainingTests
                 if (lazy && touched is not null && !touched[x]) continue;
                 _m[x] = B1 * _m[x] + (1 - B1) * g[x];
                 _v[x] = B2 * _v[x] + (1 - B2) * g[x] * g[x];
-                theta[x] -= lazy
-                    ? lr * Math.Sqrt(bc2) / bc1 * _m[x] / (Math.Sqrt(_v[x]) + Eps)          // TF LazyAdam / SparseAdam form, global t
-                    : lr / bc1 * _m[x] / (Math.Sqrt(_v[x]) / Math.Sqrt(bc2) + Eps);         // torch.optim.Adam form
+                // row-sparse tables: TF LazyAdam / SparseAdam form with the global t; dense tensors (and every
+                // tensor of plain Adam): the torch.optim.Adam form
+                theta[x] -= lazy && touched is not null
+                    ? lr * Math.Sqrt(bc2) / bc1 * _m[x] / (Math.Sqrt(_v[x]) + Eps)
+                    : lr / bc1 * _m[x] / (Math.Sqrt(_v[x]) / Math.Sqrt(bc2) + Eps);
             }
         }
     }

@@ -79,6 +79,12 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         _p = LargeArrays.Floats((long)_users * _dp); _q = LargeArrays.Floats((long)_items * _dp);
         _kt = new float[_n * _dp]; _m = new float[_n * _dp];
         ImportParameters(initial);
+        if (config.NormConstraint == NormConstraint.Project)
+        {
+            // like the TorchSharp reference: every stored row starts inside the unit ball
+            ProjectAllRows(_p, _users);
+            ProjectAllRows(_q, _items);
+        }
         var opt = config.Optimizer;
         if (opt is OptimizerKind.Adam or OptimizerKind.LazyAdam)
         {
@@ -94,6 +100,16 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
         _scratch = new Scratch[_pool.Threads];
+    }
+
+    private void ProjectAllRows(float[] table, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = table.AsSpan(r * _dp, _d);
+            float norm = System.Numerics.Tensors.TensorPrimitives.Norm(row);
+            if (norm > 1f) System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, row);
+        }
     }
 
     /// <summary>Convenience: initial weights from <see cref="LrmlParameters.Initialize"/> with <paramref name="seed"/>.</summary>
@@ -164,7 +180,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         ["L2Scope"] = _cfg.L2 <= 0 ? "off" : _cfg.Optimizer == OptimizerKind.LazyAdam ? "touched rows of P, Q + trainable K, M" : "whole trainable tensors",
         ["GradClip"] = "per tensor: clamp to ±GradClipValue, then g·c/max(‖g‖, c) (TF clip_by_norm) with c = GradClipNorm",
         ["ClipScope"] = _cfg.NormConstraint == NormConstraint.Clip ? "x / max(‖x‖, 1) in the graph; clipped p, q used in key, translation and distance (training and scoring)" : "none",
-        ["ProjectScope"] = _cfg.NormConstraint == NormConstraint.Project ? "stored rows touched by a step divided by max(‖x‖, 1) after it (rows are not projected at construction)" : "none",
+        ["ProjectScope"] = _cfg.NormConstraint == NormConstraint.Project ? "every stored row divided by max(‖x‖, 1) at construction, then the rows touched by a step after it" : "none",
         ["LossReduction"] = "sum over positives and their negatives",
         ["Threads"] = Threads,
         ["ChunkSize"] = _opt.ChunkSize,

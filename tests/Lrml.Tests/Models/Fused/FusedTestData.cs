@@ -19,9 +19,23 @@ internal static class FusedTestData
             Stretch(p.P, 1 % users, cfg.Dim, 1.8);
             Stretch(p.Q, 2 % items, cfg.Dim, 1.8);
         }
+        if (cfg.NormConstraint == NormConstraint.Project)
+        {
+            // both engines start Project runs with every stored row inside the unit ball
+            for (int r = 0; r < users; r++) IntoBall(p.P, r, cfg.Dim);
+            for (int r = 0; r < items; r++) IntoBall(p.Q, r, cfg.Dim);
+        }
         for (int x = 0; x < p.K.Length; x++) p.K[x] *= 8f; // sharper attention, stronger memory gradients
         for (int x = 0; x < p.M.Length; x++) p.M[x] *= 3f;
         return p;
+    }
+
+    private static void IntoBall(float[] t, int row, int d)
+    {
+        double n = 0;
+        for (int j = 0; j < d; j++) n += t[row * d + j] * t[row * d + j];
+        n = Math.Sqrt(n);
+        if (n > 1) for (int j = 0; j < d; j++) t[row * d + j] = (float)(t[row * d + j] / n);
     }
 
     private static void Stretch(float[] t, int row, int d, double norm)
