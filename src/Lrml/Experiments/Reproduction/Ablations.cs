@@ -237,8 +237,13 @@ public static class Ablations
             points.Add("Settings ordered by how much they move test nDCG@10 (best minus worst value; largest seed std in brackets): " +
                        string.Join(", ", spreads.Select(x => $"{x.Title} {Reproduction.Findings.F4(x.Spread)} ({Reproduction.Findings.F4(x.Noise)})")) + ".");
         foreach (var r in report.Results) points.Add(r.Reading);
-        int runs = report.Results.SelectMany(r => r.Runs).Select(r => r.Directory).Distinct().Count();
-        points.Add($"{runs} distinct runs on {report.Dataset}; the preset configuration is trained once and shared by every ablation.");
+        var distinct = report.Results.SelectMany(r => r.Runs).DistinctBy(r => r.Directory).ToList();
+        points.Add($"{distinct.Count} distinct runs on {report.Dataset}; the preset configuration is trained once and shared by every ablation.");
+        int improving = distinct.Count(r => r.Result.Epochs > 0 && r.Result.BestEpoch == r.Result.Epochs && !r.Result.StoppedEarly);
+        if (improving > 0)
+            points.Add($"{improving} of {distinct.Count} runs had their best validation score at their last epoch (at most " +
+                       $"{distinct.Max(r => r.Result.Epochs)} epochs): they were still improving, so these readings compare early training, " +
+                       "not converged models.");
         return new Findings($"What the ablations found on {report.Dataset}", points);
     }
 

@@ -93,20 +93,20 @@ public static class DurationEstimator
     /// <summary>
     /// Estimates how long <paramref name="runs"/> take: runs already finished on disk count zero; for the others, each
     /// distinct configuration (dataset, protocol, model, settings) is built once and timed for a fraction of a second —
-    /// a few training batches of the run's batch size after two warm-up batches, and full-item scoring of a few users —
+    /// a few training batches of the run's batch size after three warm-up batches (the median step time counts, so other
+    /// processes preempting a step now and then do not inflate it), and full-item scoring of a few users —
     /// then a run costs epochs × (training pairs / triples per second + validation scores / scores per second) + test
     /// scores (sampled candidates, and every item with full ranking) / scores per second + a fixed overhead.
-    /// <paramref name="extraSeconds"/> adds work that is not a run (e.g. a cost grid).
     /// </summary>
     public static DurationEstimate Estimate(string experiment, IReadOnlyList<PlannedRun> runs, ExperimentContext context,
-        double extraSeconds = 0, double calibrationSeconds = 0.25)
+        double calibrationSeconds = 0.25)
     {
         ArgumentNullException.ThrowIfNull(runs);
         var clock = Stopwatch.StartNew();
         var table = new ResultTable($"Expected duration: {experiment}", "dataset", "model", "settings", "runs", "reused", "max epochs",
             "training pairs", "triples/s", "scores/s", "expected min");
         table.Format("triples/s", "N0").Format("scores/s", "N0").Format("training pairs", "N0").Format("expected min", "F1");
-        double total = extraSeconds;
+        double total = 0;
         int reusedTotal = 0;
         foreach (var group in runs.GroupBy(r => GroupKey(r.Spec)))
         {
@@ -130,7 +130,6 @@ public static class DurationEstimator
                 ("triples/s", speed?.TriplesPerSecond ?? double.NaN), ("scores/s", speed?.ScoresPerSecond ?? double.NaN),
                 ("expected min", seconds / 60));
         }
-        if (extraSeconds > 0) table.Notes.Add($"Includes {extraSeconds.ToString("0", CultureInfo.InvariantCulture)} s of work that is not a training run.");
         table.Notes.Add("triples/s: training (user, positive, negative) triples per second; scores/s: user-item scores per second, both measured " +
                         "just now on this machine. Expected minutes use the maximum epochs: early stopping usually ends runs sooner.");
         return new DurationEstimate
@@ -159,7 +158,7 @@ public static class DurationEstimator
     }
 
     /// <summary>
-    /// Times one configuration: a few training steps of the run's batch size (after two warm-up steps) and full-item
+    /// Times one configuration: a few training steps of the run's batch size (after three warm-up steps) and full-item
     /// scoring of a few users, each for about <paramref name="seconds"/>. The model is built as the run builds it
     /// (same settings, engine and threads) and discarded.
     /// </summary>

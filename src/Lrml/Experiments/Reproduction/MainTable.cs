@@ -147,9 +147,8 @@ public static class MainTable
         table.Save(outDir, "main-table");
         headline.Save(outDir, "headline");
         significance.Save(outDir, "significance");
-        var report = new MainTableReport { Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir };
-        var files = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer);
-        report = new MainTableReport
+        var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
+        var report = new MainTableReport
         {
             Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files,
         };
@@ -196,24 +195,14 @@ public static class MainTable
                 int d = datasets.IndexOf(t.Text(r, "dataset"));
                 for (int k = 0; k < metrics.Length; k++)
                 {
-                    values[d * metrics.Length + k] = Number(t.Get(r, metrics[k].Mean));
-                    errors[d * metrics.Length + k] = Number(t.Get(r, metrics[k].Std));
+                    values[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Mean);
+                    errors[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Std);
                 }
             }
             series.Add(new BarSeries(model, values, errors));
         }
         return Plots.Charts.Bars(categories, series, yTitle, "dataset · metric", title);
     }
-
-    private static double Number(object? v) => v switch
-    {
-        null => double.NaN,
-        double d => d,
-        float f => f,
-        int i => i,
-        long l => l,
-        _ => double.NaN,
-    };
 
     /// <summary>
     /// What the main table says, in sentences computed from it: the models of each dataset ranked by sampled nDCG@10

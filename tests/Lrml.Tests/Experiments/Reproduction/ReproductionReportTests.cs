@@ -70,8 +70,11 @@ public class ReproductionReportTests
         }
         var ts = T("slots", 1.0, 0.25, 20.0, 0.27);
         var tn = T("norm_constraint", "clip", 0.27, "none", 0.17);
+        // the preset run "a" is shared by both ablations: three distinct runs, two of them best at their last epoch
+        var a = Run("a", 5, 5);
         var report = new AblationReport("ml-100k",
-            [new AblationResult(slots, ts, Ablations.Read(slots, ts), []), new AblationResult(norm, tn, Ablations.Read(norm, tn), [])],
+            [new AblationResult(slots, ts, Ablations.Read(slots, ts), [a, Run("b", 5, 3)]),
+             new AblationResult(norm, tn, Ablations.Read(norm, tn), [a, Run("c", 5, 5)])],
             new ResultTable("summary"), "/tmp/x");
         var points = report.Findings().Points;
         // spreads: norm 0.10 > slots 0.02; the largest std of each in brackets
@@ -80,6 +83,8 @@ public class ReproductionReportTests
         Assert.Equal(Ablations.Read(slots, ts), points[1]);
         Assert.Contains("best norm_constraint=clip", points[2]);
         Assert.Contains("Clearly worse than the best", points[2]);   // 0.10 > 2 × pooled std √((0.01² + 0.02²)/2)
+        Assert.Equal("3 distinct runs on ml-100k; the preset configuration is trained once and shared by every ablation.", points[3]);
+        Assert.StartsWith("2 of 3 runs had their best validation score at their last epoch (at most 5 epochs)", points[4]);
     }
 
     [Fact]
