@@ -20,6 +20,7 @@ internal static class LrmlCommandLine
         root.Subcommands.Add(SplitCommand());
         root.Subcommands.Add(ModelsCommand());
         root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(SweepCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());
         return root;
     }

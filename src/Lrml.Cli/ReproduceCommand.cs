@@ -88,6 +88,24 @@ internal static class ReproduceCommand
             return 0;
         }));
         cmd.Subcommands.Add(dynamics);
+
+        var relations = new Command("relations", "What the relations learned: k-NN probes of rating, time and genre from r(u,i) and a(u,i) against shuffled labels, slot alignment, PCA/t-SNE projections, attention heat maps.");
+        relations.SetAction(p => LrmlCommandLine.Guard(() =>
+        {
+            var ctx = CommonOptions.Context(p, new ConsoleObserver());
+            var profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!);
+            var requested = Split(p.GetValue(DatasetsOption)) ?? [Relations.DefaultDataset(new RelationOptions(), ctx), "synthetic"];
+            foreach (var dataset in requested.Distinct())
+            {
+                var report = Relations.Run(new RelationOptions { Profile = profile, Dataset = dataset, Threads = p.GetValue(CommonOptions.Threads) }, ctx);
+                TableRendering.Write(report.Probes);
+                TableRendering.Write(report.SlotAlignment);
+                foreach (var f in report.Findings) AnsiConsole.MarkupLine(Markup.Escape("• " + f));
+                AnsiConsole.MarkupLine($"Tables and charts written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            }
+            return 0;
+        }));
+        cmd.Subcommands.Add(relations);
         return cmd;
     }
 

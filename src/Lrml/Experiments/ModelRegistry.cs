@@ -39,11 +39,15 @@ public static class ModelRegistry
         Register(new ModelEntry("lrml", "LRML", "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.",
             ["fused", "torch"], BuildLrml, () => ConfigBinder.ToJson(new LrmlConfig())));
         Register(new ModelEntry("cml", "CML", "Hsieh et al. Collaborative Metric Learning. WWW 2017.",
-            ["torch"], c => Torch(c, new CmlConfig(), (cfg, d) => new CmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)),
+            ["torch"], c => Torch(c, new CmlConfig(), (cfg, d) => new CmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, d, positives: c.Train)),
             () => ConfigBinder.ToJson(new CmlConfig())));
         Register(new ModelEntry("bpr", "BPR-MF", "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.",
             ["torch"], c => Torch(c, new BprConfig(), (cfg, d) => new BprMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)),
             () => ConfigBinder.ToJson(new BprConfig())));
+        Register(new ModelEntry("gmf", "GMF", "He et al. Neural Collaborative Filtering. WWW 2017 (generalized matrix factorization).", ["torch"], c => Torch(c, new GmfConfig(), (cfg, d) => new GmfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new GmfConfig())));
+        Register(new ModelEntry("mlp", "MLP", "He et al. Neural Collaborative Filtering. WWW 2017 (multi-layer perceptron).", ["torch"], c => Torch(c, new MlpConfig(), (cfg, d) => new MlpModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new MlpConfig())));
+        Register(new ModelEntry("neumf", "NeuMF", "He et al. Neural Collaborative Filtering. WWW 2017 (NeuMF; pretrain=gmf_run_dir,mlp_run_dir for §3.4.1 pre-training).", ["torch"], Sweeps.NcfPretraining.BuildNeuMf, () => ConfigBinder.ToJson(new NeuMfConfig())));
+        Register(new ModelEntry("transcf", "TransCF", "Park, Kim, Xie, Yu. Collaborative Translational Metric Learning. ICDM 2018.", ["torch"], c => Torch(c, new TransCfConfig(), (cfg, d) => new TransCfModel(cfg, c.Train, c.Seed, d)), () => ConfigBinder.ToJson(new TransCfConfig())));
         Register(new ModelEntry("pop", "Popularity", "Item popularity in the training split (non-personalised baseline).",
             ["none"], c =>
             {
@@ -89,12 +93,11 @@ public static class ModelRegistry
         return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device)), engine, json);
     }
 
-    /// <summary>Builds the fused CPU engine (set once that engine is merged; until then falls back to torch).</summary>
+    /// <summary>The fused CPU engine: same initial weights as the torch engine for a seed.</summary>
     private static BuiltModel FusedLrml(LrmlConfig cfg, ModelBuildContext c, JsonObject json)
     {
-        json["engine"] = "torch";
-        json["device"] = c.Device;
-        return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device)), "torch", json);
+        var init = LrmlParameters.Initialize(cfg, c.NumUsers, c.NumItems, c.Seed);
+        return new BuiltModel(new Lrml.Models.Fused.LrmlFused(cfg, init, new Lrml.Models.Fused.FusedOptions { Threads = c.Threads }), "fused", json);
     }
 
     private static BuiltModel Torch<T>(ModelBuildContext c, T defaults, Func<T, TorchSharp.torch.Device, IRecommender> make) where T : class

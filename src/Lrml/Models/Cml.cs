@@ -1,3 +1,5 @@
+using Lrml.Protocols;
+using Lrml.Training;
 using Lrml.Util;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -10,9 +12,18 @@ public enum CmlRankWeighting
 {
     /// <summary>Every hinge term has weight 1 (as in the LRML paper's CML baseline).</summary>
     None,
-    // Extension point: WARP-style rank weighting (Hsieh et al. §3.3: weight log(1 + rank estimate) with the
-    // rank estimated from the impostor count among the sampled negatives) is added here as a new member and
-    // implemented in CmlModel.PairWeights; nothing else in the model needs to change.
+    /// <summary>WARP-style rank weighting (Hsieh et al. §3.3): each positive's hinge is weighted by log(1 + ⌊J·M/U⌋), where
+    /// M counts the impostors among U negatives the model samples for it (<see cref="CmlConfig.WarpNegatives"/>).</summary>
+    Warp,
+}
+
+/// <summary>Which hinge terms the WARP weight multiplies.</summary>
+public enum CmlWarpHinge
+{
+    /// <summary>One hinge per positive, against the closest of its U sampled negatives (CML's released code).</summary>
+    Closest,
+    /// <summary>The trainer's k hinge terms of the positive (the paper's Eq. 3 read over the trainer's negatives).</summary>
+    Batch,
 }
 
 /// <summary>
@@ -39,8 +50,14 @@ public sealed record CmlConfig
     /// <summary>Weight λ_c of the covariance regulariser (CML §3.4); 0 = off (default: the LRML paper does not say it was used).</summary>
     public float CovarianceWeight { get; init; } = 0f;
 
-    /// <summary>Rank weighting of the hinge terms (only <see cref="CmlRankWeighting.None"/> exists yet).</summary>
+    /// <summary>Rank weighting of the hinge terms: none (the LRML paper's CML baseline, default) or warp.</summary>
     public CmlRankWeighting RankWeighting { get; init; } = CmlRankWeighting.None;
+
+    /// <summary>U, the negatives sampled per positive to estimate its rank under WARP weighting (kit's choice 20).</summary>
+    public int WarpNegatives { get; init; } = 20;
+
+    /// <summary>Which hinge terms the WARP weight multiplies (closest sampled negative, as CML's code, by default).</summary>
+    public CmlWarpHinge WarpHinge { get; init; } = CmlWarpHinge.Closest;
 
     /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
     public void Validate()
@@ -50,19 +67,26 @@ public sealed record CmlConfig
         if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
         if (InitStd is { } s && !(s > 0)) throw new ArgumentException($"InitStd must be > 0 (got {s}).");
         if (!(CovarianceWeight >= 0)) throw new ArgumentException($"CovarianceWeight must be ≥ 0 (got {CovarianceWeight}).");
+        if (WarpNegatives < 1) throw new ArgumentException($"WarpNegatives must be ≥ 1 (got {WarpNegatives}).");
     }
 }
 
 /// <summary>
 /// CML — Collaborative Metric Learning. Cheng-Kang Hsieh, Longqi Yang, Yin Cui, Tsung-Yi Lin, Serge Belongie,
 /// Deborah Estrin: "Collaborative Metric Learning", WWW 2017, pp. 193–201, doi 10.1145/3038912.3052639 — as run
-/// in the LRML paper's baseline row (no WARP rank weighting; see <see cref="CmlRankWeighting"/> for the extension point).
+/// in the LRML paper's baseline row (no WARP rank weighting) by default, with WARP-style rank weighting as an option.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
 /// <item>d(u,i)² = ‖p_u − q_i‖² (squared Euclidean); score = −d².</item>
 /// <item>Loss of a batch: Σ_b Σ_j max(0, m + d(u_b,i⁺_b)² − d(u_b,i⁻_bj)²) — summed; k negatives give k hinge terms
-/// (CML's WARP variant instead keeps the closest negative and weights it — not implemented).</item>
+/// (CML's WARP variant instead keeps the closest negative and weights it — see below).</item>
+/// <item>WARP option (<see cref="CmlRankWeighting.Warp"/>): for every positive (u, i⁺) the model draws U = <see cref="CmlConfig.WarpNegatives"/>
+/// negatives j (uniform over the items u has no training interaction with, stream "cml.warp"), counts the impostors
+/// M = #{j : m + d(u,i⁺)² − d(u,j)² &gt; 0}, estimates rank = ⌊J·M/U⌋ (J = number of items) and weights the positive's hinge by
+/// w = log(1 + rank) (no gradient through w). With <see cref="CmlWarpHinge.Closest"/> the hinge is w·[m + d(u,i⁺)² − min_j d(u,j)²]₊
+/// (CML's released code); with <see cref="CmlWarpHinge.Batch"/> it is w·Σ over the trainer's k negatives. Needs the training
+/// positives (constructor argument).</item>
 /// <item>Optional covariance regulariser (λ_c &gt; 0): over the n = 2B stacked batch rows X = [p_u; q_i⁺] (centred
 /// by their column mean μ), C = (X − μ)ᵀ(X − μ)/n and L_c = λ_c·(‖C‖²_F − ‖diag C‖²)/n, i.e. the squared
 /// off-diagonal covariances (the paper's formula read with a squared Frobenius norm; CML's released code
@@ -85,14 +109,20 @@ public sealed class CmlModel : ITrainableRecommender
     private readonly RowIndexer _userRows, _itemRows;
     private readonly Device _device;
     private readonly ScalarType _dtype;
+    private readonly NegativeSampler? _warpSampler;
+    private readonly Rng? _warpRng;
+    private TrainingBatch? _warpBatch;
 
-    /// <summary>Creates a seeded model.</summary>
-    public CmlModel(CmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
-        : this(config, numUsers, numItems, InitRows(config, numUsers, seed, "cml.init.P"), InitRows(config, numItems, seed, "cml.init.Q"), device, dtype) { }
+    /// <summary>Creates a seeded model. <paramref name="positives"/> (the training interactions) is required for WARP weighting.</summary>
+    public CmlModel(CmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32,
+        UserItems? positives = null)
+        : this(config, numUsers, numItems, InitRows(config, numUsers, seed, "cml.init.P"), InitRows(config, numItems, seed, "cml.init.Q"), device, dtype,
+               positives, seed) { }
 
     /// <summary>Creates a model from given embeddings (row-major users × d and items × d, copied); they are
     /// projected onto the unit ball like a seeded initialisation.</summary>
-    public CmlModel(CmlConfig config, int numUsers, int numItems, float[] userEmbeddings, float[] itemEmbeddings, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public CmlModel(CmlConfig config, int numUsers, int numItems, float[] userEmbeddings, float[] itemEmbeddings, Device? device = null, ScalarType dtype = ScalarType.Float32,
+        UserItems? positives = null, long seed = 1)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -106,6 +136,14 @@ public sealed class CmlModel : ITrainableRecommender
         _optimizer = new ModelOptimizer(config.Optimizer, config.LearningRate, [("P", _net.P), ("Q", _net.Q)]);
         _userRows = new RowIndexer(numUsers);
         _itemRows = new RowIndexer(numItems);
+        if (config.RankWeighting == CmlRankWeighting.Warp)
+        {
+            if (positives is null) throw new ArgumentException("WARP rank weighting samples negatives the user has not interacted with: pass the training positives.");
+            if (positives.NumUsers != numUsers || positives.NumItems != numItems)
+                throw new ArgumentException($"positives are {positives.NumUsers}×{positives.NumItems} but the model is {numUsers}×{numItems}.");
+            _warpSampler = new NegativeSampler(positives);
+            _warpRng = new Rng(seed, "cml.warp");
+        }
         TorchSupport.ProjectAllRows(_net.P);
         TorchSupport.ProjectAllRows(_net.Q);
     }
@@ -178,18 +216,32 @@ public sealed class CmlModel : ITrainableRecommender
 
     private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? Covariance, Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows);
 
+    /// <summary>The U negatives per positive drawn for WARP at the last step (row-major B × U), for tests.</summary>
+    internal int[]? LastWarpNegatives { get; private set; }
+
     private Pass ForwardBackward(TrainingBatch batch, bool backward)
     {
-        var v = EmbeddingNet.Views(batch, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
-        int k = batch.NegativesPerPositive;
+        int k = batch.NegativesPerPositive, count = batch.Count;
+        int u = _warpSampler is null ? 0 : _config.WarpNegatives;
+        var fed = u == 0 ? batch : WithWarpNegatives(batch, u);
+        var v = EmbeddingNet.Views(fed, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);
-        var qNeg = v.QTable.index_select(0, v.NegIdx).view(batch.Count, k, -1);
+        var qAll = v.QTable.index_select(0, v.NegIdx).view(count, k + u, -1);
         var dPos = (p - qPos).square().sum(-1);                        // B
-        var dNeg = (p.unsqueeze(1) - qNeg).square().sum(-1);          // B × k
-        var terms = (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0);
-        var w = PairWeights(dPos, dNeg);
-        var hinge = (w is null ? terms : terms * w).sum();
+        var dAll = (p.unsqueeze(1) - qAll).square().sum(-1);          // B × (k + U)
+        var dNeg = u == 0 ? dAll : dAll.narrow(1, 0, k);               // B × k (the trainer's negatives)
+        Tensor hinge;
+        if (u == 0) hinge = (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0).sum();
+        else
+        {
+            var dWarp = dAll.narrow(1, k, u);                          // B × U
+            var w = PairWeights(dPos, dWarp);                          // B
+            var terms = _config.WarpHinge == CmlWarpHinge.Closest
+                ? (dPos - dWarp.min(1).values + (double)_config.Margin).clamp_min(0.0)
+                : (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0).sum(1);
+            hinge = (terms * w).sum();
+        }
         Tensor? cov = null;
         if (_config.CovarianceWeight > 0)
         {
@@ -205,16 +257,44 @@ public sealed class CmlModel : ITrainableRecommender
         return new Pass(loss, hinge, cov, v.UniqueUsers, v.UniqueItems, v.PRows, v.QRows);
     }
 
-    /// <summary>
-    /// Weights of the hinge terms (B × k), or null for unit weights. This is the extension point for WARP-style
-    /// rank weighting: a new <see cref="CmlRankWeighting"/> member computes its weights here from the positive
-    /// squared distances (B) and the negative ones (B × k).
-    /// </summary>
-    private Tensor? PairWeights(Tensor dPos, Tensor dNeg) => _config.RankWeighting switch
+    /// <summary>The batch with U WARP negatives per positive appended after its k own negatives (reused buffer).</summary>
+    private TrainingBatch WithWarpNegatives(TrainingBatch batch, int u)
     {
-        CmlRankWeighting.None => null,
-        _ => throw new NotSupportedException($"Rank weighting {_config.RankWeighting} is not implemented."),
+        int k = batch.NegativesPerPositive, n = batch.Count;
+        if (_warpBatch is null || _warpBatch.Capacity < n || _warpBatch.NegativesPerPositive != k + u)
+            _warpBatch = new TrainingBatch(Math.Max(n, batch.Capacity), k + u);
+        var b = _warpBatch;
+        b.Count = n;
+        batch.Users.AsSpan(0, n).CopyTo(b.Users);
+        batch.Positives.AsSpan(0, n).CopyTo(b.Positives);
+        var drawn = new int[n * u];
+        for (int x = 0; x < n; x++)
+        {
+            batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + u)));
+            for (int j = 0; j < u; j++)
+                b.Negatives[x * (k + u) + k + j] = drawn[x * u + j] = _warpSampler!.Sample(batch.Users[x], _warpRng!);
+        }
+        LastWarpNegatives = drawn;
+        return b;
+    }
+
+    /// <summary>
+    /// Per-positive rank weights (B) from the positive squared distances (B) and those of the U sampled negatives (B × U):
+    /// w = log(1 + ⌊J·M/U⌋) with M the impostor count (m + d⁺ − d_j &gt; 0); no gradient flows through w.
+    /// </summary>
+    private Tensor PairWeights(Tensor dPos, Tensor dWarp) => _config.RankWeighting switch
+    {
+        CmlRankWeighting.Warp => WarpWeights(dPos.detach(), dWarp.detach()),
+        _ => throw new NotSupportedException($"Rank weighting {_config.RankWeighting} has no weights."),
     };
+
+    private Tensor WarpWeights(Tensor dPos, Tensor dWarp)
+    {
+        long u = dWarp.shape[1];
+        var impostors = (dPos.unsqueeze(1) - dWarp + (double)_config.Margin).gt(0).sum(1).to(dPos.dtype);
+        var rank = (impostors * ((double)NumItems / u)).floor();
+        return rank.log1p();
+    }
 
     /// <inheritdoc/>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
@@ -248,10 +328,29 @@ public sealed class CmlModel : ITrainableRecommender
     public (float[] Users, float[] Items) ExportEmbeddings() => (TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q));
 
     /// <inheritdoc/>
-    public byte[] SaveState() => EmbeddingNet.Save("CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+    /// <remarks>With WARP weighting the sampler's random state follows the tensors (32 bytes), so a restored model draws the same negatives.</remarks>
+    public byte[] SaveState()
+    {
+        var blob = EmbeddingNet.Save("CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+        if (_warpRng is null) return blob;
+        var rng = _warpRng.GetState();
+        var all = new byte[blob.Length + 32];
+        blob.CopyTo(all, 0);
+        for (int x = 0; x < 4; x++) BitConverter.TryWriteBytes(all.AsSpan(blob.Length + 8 * x), rng[x]);
+        return all;
+    }
 
     /// <inheritdoc/>
-    public void LoadState(byte[] state) => EmbeddingNet.Load(state, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+    public void LoadState(byte[] state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (_warpRng is null) { EmbeddingNet.Load(state, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer); return; }
+        if (state.Length < 32) throw new InvalidDataException("Not a CML-TORCH-STATE with WARP sampler state.");
+        EmbeddingNet.Load(state[..^32], "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
+        var rng = new ulong[4];
+        for (int x = 0; x < 4; x++) rng[x] = BitConverter.ToUInt64(state, state.Length - 32 + 8 * x);
+        _warpRng.SetState(rng);
+    }
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, object?> Describe()

@@ -1,0 +1,407 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lrml.Training;
+using Lrml.Util;
+
+namespace Lrml.Experiments.Sweeps;
+
+/// <summary>One finished trial or final run of a sweep (a row of trials.csv / finals.csv).</summary>
+public sealed record TrialRecord
+{
+    /// <summary>0-based index in the sweep's trial list (−1 for final runs that are not trials).</summary>
+    public int Trial { get; init; }
+    /// <summary>"ok", or "diverged" when training blew up (the run is then excluded from selection and means).</summary>
+    public string Status { get; init; } = "ok";
+    /// <summary>Run seed.</summary>
+    public long Seed { get; init; }
+    /// <summary>Canonical configuration text (the trial's identity with the seed).</summary>
+    public string Key { get; init; } = "";
+    /// <summary>The searched settings of this trial (space keys only; fixed settings are in the spec).</summary>
+    public Dictionary<string, string> Settings { get; init; } = new();
+    /// <summary>Validation metrics at the best epoch.</summary>
+    public SortedDictionary<string, double> Validation { get; init; } = new();
+    /// <summary>Test metrics (recorded, never used for selection).</summary>
+    public SortedDictionary<string, double> Test { get; init; } = new();
+    /// <summary>Wall seconds of the run (training, validation and test evaluation).</summary>
+    public double Seconds { get; init; }
+    /// <summary>Epochs run.</summary>
+    public int Epochs { get; init; }
+    /// <summary>Best (kept) epoch.</summary>
+    public int BestEpoch { get; init; }
+    /// <summary>Run directory.</summary>
+    public string RunDir { get; init; } = "";
+    /// <summary>Failure message for a diverged run.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>Mean and sample standard deviation (n − 1) of one metric over the final runs.</summary>
+public readonly record struct MeanStd(double Mean, double Std, int N)
+{
+    /// <summary>Mean and sample std of the values (std 0 for one value; NaN mean for none).</summary>
+    public static MeanStd Of(IReadOnlyList<double> v)
+    {
+        if (v.Count == 0) return new(double.NaN, double.NaN, 0);
+        double m = v.Average();
+        double s = v.Count < 2 ? 0 : Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1));
+        return new(m, s, v.Count);
+    }
+
+    /// <summary>"0.7012 ± 0.0031".</summary>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Mean:F4} ± {Std:F4}");
+}
+
+/// <summary>What a sweep produced: every trial, the chosen one, the final runs and their mean ± std.</summary>
+public sealed class SweepResult
+{
+    /// <summary>The spec as run.</summary>
+    public required SweepSpec Spec { get; init; }
+    /// <summary>Sweep directory (trials.csv, trials.json, finals.csv, chosen.json, summary.md).</summary>
+    public required string Directory { get; init; }
+    /// <summary>The space searched.</summary>
+    public required SearchSpace Space { get; init; }
+    /// <summary>Every trial, in trial order.</summary>
+    public required IReadOnlyList<TrialRecord> Trials { get; init; }
+    /// <summary>The trial with the best validation <see cref="SweepSpec.SelectionMetric"/>.</summary>
+    public required TrialRecord Chosen { get; init; }
+    /// <summary>The chosen configuration's runs, one per final seed (the first is the chosen trial itself).</summary>
+    public required IReadOnlyList<TrialRecord> Finals { get; init; }
+    /// <summary>Mean ± std over the successful final runs of every test metric ("HR@10", "full/nDCG@10", …) and of the
+    /// validation metrics ("val/…").</summary>
+    public required IReadOnlyDictionary<string, MeanStd> Summary { get; init; }
+
+    /// <summary>Trials as a table (config, seed, validation and test metrics, seconds, run dir).</summary>
+    public ResultTable TrialTable => Sweep.Table($"{Spec.Model} sweep on {Spec.Dataset}: trials", Trials, Space);
+    /// <summary>Final runs as a table.</summary>
+    public ResultTable FinalTable => Sweep.Table($"{Spec.Model} on {Spec.Dataset}: final runs of the chosen config", Finals, Space);
+
+    /// <summary>One row per metric: mean, std, n.</summary>
+    public ResultTable SummaryTable
+    {
+        get
+        {
+            var t = new ResultTable($"{ModelRegistry.Get(Spec.Model).Display} on {Spec.Dataset}: chosen config, mean ± std over {Finals.Count} seeds", "metric", "mean", "std", "n");
+            foreach (var (k, v) in Summary) t.AddRow(("metric", k), ("mean", v.Mean), ("std", v.Std), ("n", v.N));
+            t.Format("mean", "F4").Format("std", "F4");
+            t.Notes.Add("Chosen by validation " + Spec.SelectionMetric + ": " + string.Join(", ", Chosen.Settings.Select(kv => $"{kv.Key}={kv.Value}")));
+            return t;
+        }
+    }
+}
+
+/// <summary>
+/// Fair, recorded tuning: runs a fixed budget of trials of one model over a search space through <see cref="Experiment.Run"/>,
+/// selects the configuration on the validation split only, then re-runs it with several seeds and reports mean ± std.
+/// <list type="bullet">
+/// <item>Every trial is appended to trials.json and trials.csv (config, seed, validation and test metrics, seconds, run dir),
+/// both written atomically after each trial, so a sweep that dies keeps every finished trial; re-running the same sweep
+/// skips finished trials (identity: configuration text + seed) and finished final runs.</item>
+/// <item>Selection reads <see cref="TrialRecord.Validation"/> only; ties go to the earlier trial. Diverged trials are
+/// recorded and never chosen.</item>
+/// <item>Trials run with <see cref="SweepSpec.FirstSeed"/>; the final runs use seeds FirstSeed … FirstSeed + n − 1, and the
+/// chosen trial is the FirstSeed final run (same configuration and seed, so it is not trained twice).</item>
+/// <item>chosen.json stores the chosen configuration, the budget, the space, every final run and the mean ± std; finals.csv
+/// and summary.md the final runs.</item>
+/// </list>
+/// </summary>
+public static class Sweep
+{
+    private static readonly Dictionary<string, string> TrainAliases = new() { ["negatives"] = "negatives_per_positive" };
+
+    /// <summary>The default directory: results/sweeps/&lt;dataset&gt;/&lt;protocol&gt;/&lt;name or model&gt;.</summary>
+    public static string DefaultDirectory(SweepSpec spec, ExperimentContext context) =>
+        Path.Combine(context.ResultsRoot, "sweeps", spec.Dataset, (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant(),
+            spec.Name ?? ModelRegistry.Get(spec.Model).Name);
+
+    /// <summary>Runs (or resumes) a sweep; see the class remarks.</summary>
+    public static SweepResult Run(SweepSpec spec, ExperimentContext context, string? directory = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(context);
+        spec.Validate();
+        var entry = ModelRegistry.Get(spec.Model);
+        string dir = Path.GetFullPath(directory ?? DefaultDirectory(spec, context));
+        System.IO.Directory.CreateDirectory(dir);
+
+        var fixedSettings = spec.Settings.ToList();
+        (Pretrained Gmf, Pretrained Mlp)? pretrain = null;
+        if (spec.PretrainFrom is { } from)
+        {
+            var g = Pretrained.Read(from.Gmf, "gmf");
+            var m = Pretrained.Read(from.Mlp, "mlp");
+            pretrain = (g, m);
+            fixedSettings.Add(new("dim", g.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == "dim").Value));
+            fixedSettings.Add(new("layers", m.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == "layers").Value));
+        }
+        var space = spec.Space ?? DefaultSpaces.For(spec.Model, pretrain is not null);
+        if (pretrain is not null && space.Dimensions.Any(d => ConfigBinder.Normalise(d.Key) is "dim" or "layers"))
+            throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
+        CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
+        WriteSpec(spec, space, fixedSettings, dir);
+
+        var trialsPath = Path.Combine(dir, "trials.json");
+        var records = ReadRecords(trialsPath);
+        var configs = space.Trials(spec.Search, spec.EffectiveTrials, spec.SearchSeed);
+        context.Observer.Message($"Sweep {entry.Name} on {spec.Dataset}: {configs.Count} trials ({spec.Search.ToString().ToLowerInvariant()}, budget {spec.EffectiveTrials}), " +
+                                 $"{records.Count} already finished; space {space}");
+        var trials = new List<TrialRecord>();
+        for (int t = 0; t < configs.Count; t++)
+        {
+            string key = SearchSpace.Key(configs[t]);
+            var done = records.FirstOrDefault(r => r.Key == key && r.Seed == spec.FirstSeed && r.Trial >= 0);
+            if (done is not null) { trials.Add(done with { Trial = t }); continue; }
+            context.Observer.Message($"Trial {t + 1}/{configs.Count}: {key}");
+            var rec = RunOne(spec, context, configs[t], fixedSettings, spec.FirstSeed, Path.Combine(dir, "trials", $"t{t:000}-seed{spec.FirstSeed}"), pretrain, dir)
+                with { Trial = t };
+            trials.Add(rec);
+            records.RemoveAll(r => r.Key == key && r.Seed == spec.FirstSeed);
+            records.Add(rec);
+            SaveRecords(trialsPath, records);
+            Table($"{spec.Model} sweep on {spec.Dataset}: trials", trials, space).Save(dir, "trials");
+        }
+        Table($"{spec.Model} sweep on {spec.Dataset}: trials", trials, space).Save(dir, "trials");
+
+        var chosen = Choose(trials, spec.SelectionMetric)
+            ?? throw new InvalidOperationException($"No trial of the {entry.Name} sweep finished (all diverged): see {Path.Combine(dir, "trials.csv")}.");
+        context.Observer.Message($"Chosen on validation {spec.SelectionMetric}: trial {chosen.Trial} ({chosen.Key}), " +
+                                 $"{spec.SelectionMetric} {chosen.Validation.GetValueOrDefault(spec.SelectionMetric, double.NaN):F4}");
+
+        var finalsPath = Path.Combine(dir, "finals.json");
+        var finalRecords = ReadRecords(finalsPath);
+        var finals = new List<TrialRecord> { chosen };
+        var chosenConfig = configs[chosen.Trial];
+        for (int s = 1; s < spec.EffectiveSeeds; s++)
+        {
+            long seed = spec.FirstSeed + s;
+            var done = finalRecords.FirstOrDefault(r => r.Key == chosen.Key && r.Seed == seed);
+            if (done is not null) { finals.Add(done); continue; }
+            context.Observer.Message($"Final run seed {seed} ({s + 1}/{spec.EffectiveSeeds}): {chosen.Key}");
+            var rec = RunOne(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}"), pretrain, dir) with { Trial = -1 };
+            finals.Add(rec);
+            finalRecords.RemoveAll(r => r.Key == chosen.Key && r.Seed == seed);
+            finalRecords.Add(rec);
+            SaveRecords(finalsPath, finalRecords);
+        }
+        var ok = finals.Where(f => f.Status == "ok").ToList();
+        var summary = new SortedDictionary<string, MeanStd>(StringComparer.Ordinal);
+        foreach (var k in ok.SelectMany(f => f.Test.Keys).Distinct())
+            summary[k] = MeanStd.Of(ok.Where(f => f.Test.ContainsKey(k)).Select(f => f.Test[k]).ToList());
+        foreach (var k in ok.SelectMany(f => f.Validation.Keys).Distinct())
+            summary["val/" + k] = MeanStd.Of(ok.Where(f => f.Validation.ContainsKey(k)).Select(f => f.Validation[k]).ToList());
+        var result = new SweepResult { Spec = spec, Directory = dir, Space = space, Trials = trials, Chosen = chosen, Finals = finals, Summary = summary };
+        result.FinalTable.Save(dir, "finals");
+        AtomicFile.WriteAllText(Path.Combine(dir, "summary.md"), result.SummaryTable.ToMarkdown());
+        WriteChosen(result, fixedSettings, Path.Combine(dir, "chosen.json"));
+        return result;
+    }
+
+    /// <summary>The best successful trial by the validation metric (earlier trial on ties), or null. Test metrics are not read.</summary>
+    public static TrialRecord? Choose(IReadOnlyList<TrialRecord> trials, string metric)
+    {
+        TrialRecord? best = null;
+        double bestValue = double.NegativeInfinity;
+        foreach (var t in trials)
+        {
+            if (t.Status != "ok") continue;
+            double v = t.Validation.TryGetValue(metric, out double x) && double.IsFinite(x) ? x : double.NegativeInfinity;
+            if (best is null || v > bestValue) { best = t; bestValue = v; }
+        }
+        return best;
+    }
+
+    private static TrialRecord RunOne(SweepSpec spec, ExperimentContext context, IReadOnlyList<KeyValuePair<string, string>> config,
+        List<KeyValuePair<string, string>> fixedSettings, long seed, string runDir, (Pretrained Gmf, Pretrained Mlp)? pretrain, string sweepDir)
+    {
+        var all = config.Concat(fixedSettings).ToList();
+        var (modelSettings, trainSettings) = Route(all);
+        var train = spec.Train with
+        {
+            Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience, ValidationMetric = spec.SelectionMetric, Seed = seed,
+        };
+        train = ConfigBinder.Apply(train, trainSettings);
+        var runSpec = new RunSpec
+        {
+            Dataset = spec.Dataset, Protocol = spec.Protocol, Model = spec.Model, Engine = spec.Engine, Settings = modelSettings, Train = train,
+            SplitSeed = spec.SplitSeed, SampledNegatives = spec.SampledNegatives, FullRanking = spec.FullRanking,
+        };
+        if (pretrain is { } p)
+        {
+            string g = p.Gmf.RunFor(seed, spec, context, Path.Combine(sweepDir, "pretrain", $"gmf-seed{seed}"));
+            string m = p.Mlp.RunFor(seed, spec, context, Path.Combine(sweepDir, "pretrain", $"mlp-seed{seed}"));
+            runSpec = runSpec with { Settings = modelSettings.Append(new("pretrain", g + "," + m)).ToList() };
+        }
+        var ctx = new ExperimentContext
+        {
+            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints,
+        };
+        var sw = Stopwatch.StartNew();
+        string key = SearchSpace.Key(config);
+        var settings = config.ToDictionary(kv => kv.Key, kv => kv.Value);
+        try
+        {
+            var outcome = Experiment.Run(runSpec, ctx, runDir);
+            var r = outcome.Result;
+            return new TrialRecord
+            {
+                Seed = seed, Key = key, Settings = settings, Validation = r.ValidationMetrics, Test = r.Metrics,
+                Seconds = sw.Elapsed.TotalSeconds, Epochs = r.Epochs, BestEpoch = r.BestEpoch, RunDir = runDir,
+            };
+        }
+        catch (TrainingDivergedException ex)
+        {
+            context.Observer.Message($"  diverged: {ex.Message}");
+            return new TrialRecord
+            {
+                Status = "diverged", Seed = seed, Key = key, Settings = settings, Seconds = sw.Elapsed.TotalSeconds, Epochs = ex.Epoch, RunDir = runDir, Error = ex.Message,
+            };
+        }
+    }
+
+    /// <summary>Splits settings into model settings and trainer settings (TrainConfig keys and the alias "negatives").</summary>
+    public static (List<KeyValuePair<string, string>> Model, List<KeyValuePair<string, string>> Train) Route(IEnumerable<KeyValuePair<string, string>> settings)
+    {
+        var trainKeys = ConfigBinder.ToJson(new TrainConfig()).Select(kv => ConfigBinder.Normalise(kv.Key)).ToHashSet();
+        var model = new List<KeyValuePair<string, string>>(); var train = new List<KeyValuePair<string, string>>();
+        foreach (var (k, v) in settings)
+        {
+            string key = TrainAliases.TryGetValue(k.ToLowerInvariant(), out var alias) ? alias : k;
+            if (trainKeys.Contains(ConfigBinder.Normalise(key))) train.Add(new(key, v));
+            else model.Add(new(k, v));
+        }
+        return (model, train);
+    }
+
+    private static void CheckKeys(ModelEntry entry, IEnumerable<string> keys)
+    {
+        var modelKeys = entry.DefaultConfig().Select(kv => ConfigBinder.Normalise(kv.Key)).ToHashSet();
+        var trainKeys = ConfigBinder.ToJson(new TrainConfig()).Select(kv => ConfigBinder.Normalise(kv.Key)).ToHashSet();
+        foreach (var k in keys)
+        {
+            string n = ConfigBinder.Normalise(TrainAliases.GetValueOrDefault(k.ToLowerInvariant(), k));
+            if (n is "seed" or "validationmetric")
+                throw new ArgumentException($"'{k}' is set by the sweep itself (seeds and the selection metric), not by the space.");
+            if (!modelKeys.Contains(n) && !trainKeys.Contains(n))
+                throw new ArgumentException($"Unknown setting '{k}' for {entry.Name}. Model settings: {string.Join(", ", entry.DefaultConfig().Select(kv => kv.Key))}; " +
+                                            $"trainer settings: negatives, {string.Join(", ", ConfigBinder.ToJson(new TrainConfig()).Select(kv => kv.Key))}.");
+        }
+    }
+
+    private static List<TrialRecord> ReadRecords(string path)
+    {
+        if (!File.Exists(path)) return new();
+        try { return JsonSerializer.Deserialize<List<TrialRecord>>(File.ReadAllText(path), ConfigBinder.Json) ?? new(); }
+        catch (JsonException ex) { throw new InvalidDataException($"{path}: not a sweep record file ({ex.Message}).", ex); }
+    }
+
+    private static void SaveRecords(string path, List<TrialRecord> records) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(records, ConfigBinder.Json) + "\n");
+
+    private static void WriteSpec(SweepSpec spec, SearchSpace space, List<KeyValuePair<string, string>> fixedSettings, string dir)
+    {
+        var o = new JsonObject
+        {
+            ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = ModelRegistry.Get(spec.Model).Name, ["engine"] = spec.Engine,
+            ["search"] = spec.Search.ToString().ToLowerInvariant(), ["trials"] = spec.EffectiveTrials, ["seeds"] = spec.EffectiveSeeds,
+            ["first_seed"] = spec.FirstSeed, ["profile"] = spec.Profile.ToString().ToLowerInvariant(), ["epochs"] = spec.EffectiveEpochs,
+            ["patience"] = spec.EffectivePatience, ["selection_metric"] = spec.SelectionMetric, ["split_seed"] = spec.SplitSeed,
+            ["sampled_negatives"] = spec.SampledNegatives, ["search_seed"] = spec.SearchSeed,
+            ["space"] = new JsonArray(space.Dimensions.Select(d => (JsonNode)d.ToString()).ToArray()),
+            ["fixed"] = new JsonArray(fixedSettings.Select(kv => (JsonNode)$"{kv.Key}={kv.Value}").ToArray()),
+            ["train"] = ConfigBinder.ToJson(spec.Train),
+            ["pretrain_from"] = spec.PretrainFrom is { } p ? new JsonArray(p.Gmf, p.Mlp) : null,
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, "sweep.json"), o.ToJsonString(ConfigBinder.Json) + "\n");
+    }
+
+    private static void WriteChosen(SweepResult r, List<KeyValuePair<string, string>> fixedSettings, string path)
+    {
+        JsonObject Dict(IEnumerable<KeyValuePair<string, double>> d) { var o = new JsonObject(); foreach (var (k, v) in d) o[k] = v; return o; }
+        var settings = new JsonObject();
+        foreach (var (k, v) in r.Chosen.Settings.Concat(fixedSettings)) settings[k] = v;
+        var o = new JsonObject
+        {
+            ["model"] = ModelRegistry.Get(r.Spec.Model).Name,
+            ["display"] = ModelRegistry.Get(r.Spec.Model).Display,
+            ["dataset"] = r.Spec.Dataset,
+            ["protocol"] = r.Spec.Protocol,
+            ["selection_metric"] = r.Spec.SelectionMetric,
+            ["selected_on"] = "validation",
+            ["chosen_trial"] = r.Chosen.Trial,
+            ["chosen_key"] = r.Chosen.Key,
+            ["validation"] = Dict(r.Chosen.Validation),
+            ["settings"] = settings,
+            ["budget"] = r.Spec.EffectiveTrials,
+            ["trials_run"] = r.Trials.Count,
+            ["search"] = r.Spec.Search.ToString().ToLowerInvariant(),
+            ["space"] = new JsonArray(r.Space.Dimensions.Select(d => (JsonNode)d.ToString()).ToArray()),
+            ["final_runs"] = new JsonArray(r.Finals.Select(f => (JsonNode)new JsonObject
+            {
+                ["seed"] = f.Seed, ["status"] = f.Status, ["run_dir"] = f.RunDir, ["seconds"] = f.Seconds, ["test"] = Dict(f.Test), ["validation"] = Dict(f.Validation),
+            }).ToArray()),
+            ["mean"] = Dict(r.Summary.Select(kv => new KeyValuePair<string, double>(kv.Key, kv.Value.Mean))),
+            ["std"] = Dict(r.Summary.Select(kv => new KeyValuePair<string, double>(kv.Key, kv.Value.Std))),
+            ["n"] = r.Finals.Count(f => f.Status == "ok"),
+            ["commit"] = Provenance.Commit,
+        };
+        AtomicFile.WriteAllText(path, o.ToJsonString(ConfigBinder.Json) + "\n");
+    }
+
+    /// <summary>Records as a table: trial, status, seed, each space key, val/… metrics, test metrics, seconds, epochs, run dir.</summary>
+    public static ResultTable Table(string title, IReadOnlyList<TrialRecord> records, SearchSpace space)
+    {
+        var t = new ResultTable(title, "trial", "status", "seed");
+        foreach (var d in space.Dimensions) t.AddColumn(d.Key);
+        var valKeys = records.SelectMany(r => r.Validation.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var testKeys = records.SelectMany(r => r.Test.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        foreach (var k in valKeys) t.AddColumn("val/" + k, "F4");
+        foreach (var k in testKeys) t.AddColumn("test/" + k, "F4");
+        t.AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("run_dir");
+        foreach (var r in records)
+        {
+            var cells = new List<(string, object?)> { ("trial", r.Trial), ("status", r.Status), ("seed", r.Seed) };
+            foreach (var d in space.Dimensions) cells.Add((d.Key, r.Settings.GetValueOrDefault(d.Key)));
+            foreach (var k in valKeys) cells.Add(("val/" + k, r.Validation.TryGetValue(k, out double v) ? v : null));
+            foreach (var k in testKeys) cells.Add(("test/" + k, r.Test.TryGetValue(k, out double v) ? v : null));
+            cells.Add(("seconds", r.Seconds)); cells.Add(("epochs", r.Epochs)); cells.Add(("best_epoch", r.BestEpoch)); cells.Add(("run_dir", r.RunDir));
+            t.AddRow(cells.ToArray());
+        }
+        return t;
+    }
+
+    /// <summary>A finished GMF or MLP sweep used to pre-train NeuMF: its chosen settings and its final run per seed.</summary>
+    private sealed record Pretrained(string Model, List<KeyValuePair<string, string>> Settings, Dictionary<long, string> Runs, string Dataset, string? Protocol)
+    {
+        public static Pretrained Read(string sweepDir, string model)
+        {
+            string path = Path.Combine(sweepDir, "chosen.json");
+            if (!File.Exists(path)) throw new ArgumentException($"'{sweepDir}' has no chosen.json: run the {model} sweep to the end first.");
+            var o = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            if ((string?)o["model"] != model) throw new ArgumentException($"'{sweepDir}' is a {(string?)o["model"]} sweep, not {model}.");
+            var settings = o["settings"]!.AsObject().Select(kv => new KeyValuePair<string, string>(kv.Key, (string)kv.Value!)).ToList();
+            var runs = new Dictionary<long, string>();
+            foreach (var f in o["final_runs"]!.AsArray())
+                if ((string?)f!["status"] == "ok") runs[(long)f["seed"]!] = (string)f["run_dir"]!;
+            return new Pretrained(model, settings, runs, (string)o["dataset"]!, (string?)o["protocol"]);
+        }
+
+        /// <summary>The run directory of this model's chosen config at a seed: the sweep's own final run, or a new run.</summary>
+        public string RunFor(long seed, SweepSpec neumf, ExperimentContext context, string fallbackDir)
+        {
+            if (Dataset != neumf.Dataset || !string.Equals(Protocol, neumf.Protocol, StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"The {Model} sweep ran on {Dataset}/{Protocol ?? "default"}, NeuMF on {neumf.Dataset}/{neumf.Protocol ?? "default"}.");
+            if (Runs.TryGetValue(seed, out var dir) && File.Exists(Path.Combine(dir, "best.ckpt"))) return dir;
+            var (m, t) = Route(Settings);
+            var train = ConfigBinder.Apply(neumf.Train with
+            {
+                Epochs = neumf.EffectiveEpochs, Patience = neumf.EffectivePatience, ValidationMetric = neumf.SelectionMetric, Seed = seed,
+            }, t);
+            var spec = new RunSpec
+            {
+                Dataset = neumf.Dataset, Protocol = neumf.Protocol, Model = Model, Settings = m, Train = train,
+                SplitSeed = neumf.SplitSeed, SampledNegatives = neumf.SampledNegatives, FullRanking = neumf.FullRanking,
+            };
+            return NcfPretraining.EnsureRun(spec, context, fallbackDir);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lrml.Models;
+
+/// <summary>GMF hyper-parameters (He et al., WWW 2017). Defaults are NCF's released settings (batch 256 and 4 negatives
+/// are set on the trainer).</summary>
+public sealed record GmfConfig
+{
+    /// <summary>Predictive factors = embedding size (NCF's num_factors; the paper uses 8–64).</summary>
+    public int Dim { get; init; } = 8;
+
+    /// <summary>Learning rate (NCF: Adam 1e-3).</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam is not offered.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Per-example L2 weight λ on the looked-up embedding rows (NCF's regs; default 0 as in NCF).</summary>
+    public float L2 { get; init; } = 0f;
+
+    /// <summary>Reduction of the log loss (NCF's Keras code averages over the batch).</summary>
+    public LossReduction Reduction { get; init; } = LossReduction.Mean;
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
+    public void Validate()
+    {
+        if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
+        NcfChecks.Common(null, LearningRate, Optimizer, L2);
+    }
+}
+
+/// <summary>
+/// GMF — Generalized Matrix Factorization. Xiangnan He, Lizi Liao, Hanwang Zhang, Liqiang Nie, Xia Hu, Tat-Seng Chua:
+/// "Neural Collaborative Filtering", WWW 2017, pp. 173–182, doi 10.1145/3038912.3052569 (§3.2).
+/// </summary>
+/// <remarks>
+/// z = hᵀ(p_u ⊙ q_i) + b, ŷ = σ(z); score = z. Loss, initialisation and optimiser exactly as <see cref="NeuMfModel"/>
+/// with only the GMF part (the three NCF models share one implementation).
+/// </remarks>
+public sealed class GmfModel : ITrainableRecommender
+{
+    private readonly NcfCore _core;
+
+    /// <summary>Creates a seeded model.</summary>
+    public GmfModel(GmfConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : this(config, NcfWeights.Init(numUsers, numItems, Checked(config).Dim, null, seed), device, dtype) { }
+
+    /// <summary>Creates a model from given weights (copied; MLP parts must be null).</summary>
+    public GmfModel(GmfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        Checked(config);
+        if (weights.GmfP is null || weights.MlpP is not null) throw new ArgumentException("GMF weights must have a GMF part and no MLP part.");
+        Config = config;
+        _core = new NcfCore("GMF", weights, config.Dim, null, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
+    }
+
+    private static GmfConfig Checked(GmfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+
+    /// <summary>The configuration the model was built with.</summary>
+    public GmfConfig Config { get; }
+    /// <inheritdoc/>
+    public string Name => "GMF";
+    /// <inheritdoc/>
+    public int NumUsers => _core.NumUsers;
+    /// <inheritdoc/>
+    public int NumItems => _core.NumItems;
+    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
+    public long ScoreBudget { get => _core.ScoreBudget; set => _core.ScoreBudget = value; }
+    internal NcfCore Core => _core;
+
+    /// <inheritdoc/>
+    public double TrainStep(TrainingBatch batch) => _core.TrainStep(batch);
+    /// <inheritdoc/>
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => _core.ScorePairs(users, items, scores);
+    /// <inheritdoc/>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => _core.ScoreAllItems(users, scores);
+    /// <summary>The model's weights (copies).</summary>
+    public NcfWeights ExportWeights() => _core.Export();
+    /// <inheritdoc/>
+    public byte[] SaveState() => _core.Save("GMF-TORCH-STATE");
+    /// <inheritdoc/>
+    public void LoadState(byte[] state) => _core.Load(state, "GMF-TORCH-STATE");
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, object?> Describe() => TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);
+    /// <inheritdoc/>
+    public void Dispose() => _core.Dispose();
+}

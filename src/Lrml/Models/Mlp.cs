@@ -1,0 +1,90 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Lrml.Models;
+
+/// <summary>MLP hyper-parameters (He et al., WWW 2017). Defaults are NCF's released settings (batch 256 and 4 negatives
+/// are set on the trainer).</summary>
+public sealed record MlpConfig
+{
+    /// <summary>Tower as in NCF's code: Layers[0] is the concatenated embedding size (each embedding Layers[0]/2), Layers[1..]
+    /// the ReLU hidden layers; the last is the predictive factors (NCF: [64,32,16,8]).</summary>
+    public int[] Layers { get; init; } = [64, 32, 16, 8];
+
+    /// <summary>Learning rate (NCF: Adam 1e-3).</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam is not offered.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Per-example L2 weight λ on the looked-up embedding rows (NCF's reg_layers[0]; default 0 as in NCF).</summary>
+    public float L2 { get; init; } = 0f;
+
+    /// <summary>Reduction of the log loss (NCF's Keras code averages over the batch).</summary>
+    public LossReduction Reduction { get; init; } = LossReduction.Mean;
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
+    public void Validate() => NcfChecks.Common(Layers ?? throw new ArgumentException("Layers must be given."), LearningRate, Optimizer, L2);
+}
+
+/// <summary>
+/// MLP — the multi-layer perceptron of Neural Collaborative Filtering. Xiangnan He, Lizi Liao, Hanwang Zhang, Liqiang Nie,
+/// Xia Hu, Tat-Seng Chua: "Neural Collaborative Filtering", WWW 2017, pp. 173–182, doi 10.1145/3038912.3052569 (§3.3).
+/// </summary>
+/// <remarks>
+/// z = hᵀ a_L(… ReLU(W₁[p_u; q_i] + b₁) …) + b, ŷ = σ(z); score = z. Loss, initialisation and optimiser exactly as
+/// <see cref="NeuMfModel"/> with only the MLP part (the three NCF models share one implementation).
+/// </remarks>
+public sealed class MlpModel : ITrainableRecommender
+{
+    private readonly NcfCore _core;
+
+    /// <summary>Creates a seeded model.</summary>
+    public MlpModel(MlpConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : this(config, NcfWeights.Init(numUsers, numItems, 0, Checked(config).Layers, seed), device, dtype) { }
+
+    /// <summary>Creates a model from given weights (copied; GMF parts must be null).</summary>
+    public MlpModel(MlpConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        Checked(config);
+        if (weights.MlpP is null || weights.GmfP is not null) throw new ArgumentException("MLP weights must have an MLP part and no GMF part.");
+        Config = config;
+        _core = new NcfCore("MLP", weights, 0, config.Layers, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
+    }
+
+    private static MlpConfig Checked(MlpConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+
+    /// <summary>The configuration the model was built with.</summary>
+    public MlpConfig Config { get; }
+    /// <inheritdoc/>
+    public string Name => "MLP";
+    /// <inheritdoc/>
+    public int NumUsers => _core.NumUsers;
+    /// <inheritdoc/>
+    public int NumItems => _core.NumItems;
+    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
+    public long ScoreBudget { get => _core.ScoreBudget; set => _core.ScoreBudget = value; }
+    internal NcfCore Core => _core;
+
+    /// <inheritdoc/>
+    public double TrainStep(TrainingBatch batch) => _core.TrainStep(batch);
+    /// <inheritdoc/>
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => _core.ScorePairs(users, items, scores);
+    /// <inheritdoc/>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => _core.ScoreAllItems(users, scores);
+    /// <summary>The model's weights (copies).</summary>
+    public NcfWeights ExportWeights() => _core.Export();
+    /// <inheritdoc/>
+    public byte[] SaveState() => _core.Save("MLP-TORCH-STATE");
+    /// <inheritdoc/>
+    public void LoadState(byte[] state) => _core.Load(state, "MLP-TORCH-STATE");
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, object?> Describe()
+    {
+        var d = TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);
+        d["Layers"] = string.Join(",", Config.Layers);
+        return d;
+    }
+    /// <inheritdoc/>
+    public void Dispose() => _core.Dispose();
+}
