@@ -86,6 +86,12 @@ public static class DurationEstimator
     /// <summary>Seconds of fixed cost per run (building the model, writing the run directory, per-user files).</summary>
     public const double OverheadSecondsPerRun = 1.0;
 
+    /// <summary>Warm-up calls before timing (at least this many, and at least <see cref="WarmupSeconds"/>).</summary>
+    public const int WarmupCalls = 60;
+
+    /// <summary>Warm-up seconds before timing training steps (half of it before timing scoring).</summary>
+    public const double WarmupSeconds = 0.6;
+
     /// <summary>A configuration's measured speed: training triples (user, positive, negative) and scores per second;
     /// triples per second is NaN for a model that does not train.</summary>
     public sealed record Throughput(double TriplesPerSecond, double ScoresPerSecond);
@@ -93,7 +99,8 @@ public static class DurationEstimator
     /// <summary>
     /// Estimates how long <paramref name="runs"/> take: runs already finished on disk count zero; for the others, each
     /// distinct configuration (dataset, protocol, model, settings) is built once and timed for a fraction of a second —
-    /// a few training batches of the run's batch size after three warm-up batches (the median step time counts, so other
+    /// a few training batches of the run's batch size after a warm-up (<see cref="WarmupCalls"/> calls and
+    /// <see cref="WarmupSeconds"/>, so that managed engines run JIT-optimised code; the median step time counts, so other
     /// processes preempting a step now and then do not inflate it), and full-item scoring of a few users —
     /// then a run costs epochs × (training pairs / triples per second + validation scores / scores per second) + test
     /// scores (sampled candidates, and every item with full ranking) / scores per second + a fixed overhead.
@@ -158,7 +165,7 @@ public static class DurationEstimator
     }
 
     /// <summary>
-    /// Times one configuration: a few training steps of the run's batch size (after three warm-up steps) and full-item
+    /// Times one configuration: a few training steps of the run's batch size (after a warm-up) and full-item
     /// scoring of a few users, each for about <paramref name="seconds"/>. The model is built as the run builds it
     /// (same settings, engine and threads) and discarded.
     /// </summary>
@@ -189,7 +196,10 @@ public static class DurationEstimator
                     for (int j = 0; j < batch.NegativesPerPositive; j++) batch.Negatives[b * batch.NegativesPerPositive + j] = rng.NextInt(split.NumItems);
                 }
             }
-            for (int w = 0; w < 3; w++) { Fill(); trainable.TrainStep(batch); }
+            // warm-up long enough for the JIT to promote a managed engine's hot methods to optimised code (tiered
+            // compilation counts 30 calls after a short delay); without it the fused engine measures ~10× too slow
+            var warm = Stopwatch.StartNew();
+            for (int w = 0; (w < WarmupCalls || warm.Elapsed.TotalSeconds < WarmupSeconds) && w < 5_000; w++) { Fill(); trainable.TrainStep(batch); }
             // the median step time: robust to the other processes of a shared machine preempting a step now and then
             var times = new List<double>();
             var total = Stopwatch.StartNew();
@@ -208,7 +218,8 @@ public static class DurationEstimator
         var scoreUsers = new int[chunk];
         var scores = new float[chunk * split.NumItems];
         for (int u = 0; u < chunk; u++) scoreUsers[u] = rng.NextInt(split.NumUsers);
-        model.ScoreAllItems(scoreUsers, scores); // warm-up
+        var warmScores = Stopwatch.StartNew();
+        for (int w = 0; (w < WarmupCalls || warmScores.Elapsed.TotalSeconds < WarmupSeconds / 2) && w < 5_000; w++) model.ScoreAllItems(scoreUsers, scores);
         var calls = new List<double>();
         var clock = Stopwatch.StartNew();
         while (calls.Count < 3 || (clock.Elapsed.TotalSeconds < seconds / 2 && calls.Count < 200))
