@@ -3,6 +3,12 @@
 # restores local tools and packages, builds, runs every test, and ends with "N passed, N failed".
 # Tests that need real MovieLens data read $LRML_DATA_DIR (or ./data) and skip with a message
 # when it is absent.
+#
+# Then the notebooks (notebooks/run.sh, quick profile: run headless, rendered to HTML, each page checked for its
+# charts) when data is available — $LRML_DATA_DIR set (CI sets it) or ./data present — with results in a fresh
+# temporary folder, so nothing stale is reused. Each notebook counts as one test in the totals.
+# LRML_NOTEBOOKS=0 skips them, LRML_NOTEBOOKS=1 runs them without data (synthetic fallback); arguments for dotnet test
+# (e.g. --filter) select a subset of the tests, and skip the notebooks too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +43,29 @@ for trx in "$results"/*.trx "$results"/*/*.trx; do
   passed=$((passed + p)); failed=$((failed + f + e)); skipped=$((skipped + t - x))
 done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+notebooks="${LRML_NOTEBOOKS:-auto}"
+if [ "$notebooks" = auto ]; then
+  if [ $# -gt 0 ]; then notebooks=0; why="arguments were passed to dotnet test"
+  elif [ -n "${LRML_DATA_DIR:-}" ] || [ -d data ]; then notebooks=1
+  else notebooks=0; why="no data: set LRML_DATA_DIR or create ./data (LRML_NOTEBOOKS=1 runs them anyway)"; fi
+fi
+if [ "$notebooks" = 1 ]; then
+  echo "notebooks (quick profile) ..."
+  nb_start=$(date +%s)
+  nb_log="$results/notebooks.log"
+  notebooks/run.sh --profile quick --results "$results/notebook-results" 2>&1 | tee "$nb_log"
+  nb_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$nb_log" | tail -n 1)
+  if [ -n "$nb_line" ]; then
+    passed=$((passed + $(cut -d' ' -f1 <<<"$nb_line"))); failed=$((failed + $(cut -d' ' -f3 <<<"$nb_line")))
+  else
+    echo "notebooks/run.sh ended without a result line"; failed=$((failed + 1))
+  fi
+  echo "notebooks: $(( $(date +%s) - nb_start )) s (rendered copies in notebooks/out/)"
+else
+  echo "notebooks: skipped (${why:-LRML_NOTEBOOKS=$notebooks})"
+fi
+
 echo "skipped: $skipped (tests that need data or tools this machine lacks; see the log above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

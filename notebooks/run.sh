@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the kit's notebooks headlessly, renders them to HTML and checks that their charts show.
 #
-#   notebooks/run.sh [--profile quick|full] [--data-dir DIR] [--out DIR] [--only PATTERN] [--no-render]
+#   notebooks/run.sh [--profile quick|full] [--data-dir DIR] [--results DIR] [--out DIR] [--only PATTERN] [--no-render]
 #
 # For every numbered notebook notebooks/NN-*.ipynb (or those whose name contains PATTERN):
 #   1. checks the committed notebook carries no outputs and the VS Code Polyglot metadata;
@@ -9,10 +9,11 @@
 #      notebook's parameters cell; every cell runs, and a failing cell is named (notebook, cell, error);
 #   3. restores the VS Code metadata in the executed copy and drops package-installation progress outputs;
 #   4. renders it to one self-contained HTML file with jupyter nbconvert;
-#   5. checks the HTML: chart divs with data, plotly.js inlined, and (with Chromium) every chart drawn and a
-#      screenshot with coloured pixels.
-# Outputs go to notebooks/out/ (git-ignored): NN-name.ipynb, NN-name.html, NN-name.png, NN-name.log, each written
-# atomically (temporary file, then rename). Ends with "N passed, N failed" (one count per notebook) and a non-zero
+#   5. checks the HTML: chart divs with data (at least the number the notebook declares in metadata.lrml.charts),
+#      plotly.js inlined, and (with Chromium) every chart drawn and a screenshot with coloured pixels.
+# Experiments write runs, tables and charts under --results (LRML_RESULTS_DIR; default: the repository's results/, where
+# finished runs are reused). Outputs go to notebooks/out/ (git-ignored): NN-name.ipynb, NN-name.html, NN-name.png,
+# NN-name.log, each written atomically (temporary file, then rename). Ends with "N passed, N failed" (one count per notebook) and a non-zero
 # exit when anything failed.
 #
 # Needs the .NET 10 SDK. Rendering needs Debian's jupyter-nbconvert and python3-nbformat, the screenshots chromium
@@ -24,6 +25,7 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 profile="${LRML_PROFILE:-quick}"
 data_dir="${LRML_DATA_DIR:-}"
+results_dir="${LRML_RESULTS_DIR:-}"
 out="$repo/notebooks/out"
 only=""
 render=1
@@ -34,12 +36,14 @@ while [ $# -gt 0 ]; do
     --profile=*) profile="${1#*=}"; shift ;;
     --data-dir) data_dir="${2:?--data-dir needs a folder}"; shift 2 ;;
     --data-dir=*) data_dir="${1#*=}"; shift ;;
+    --results) results_dir="${2:?--results needs a folder}"; shift 2 ;;
+    --results=*) results_dir="${1#*=}"; shift ;;
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
     --out=*) out="${1#*=}"; shift ;;
     --only) only="${2:?--only needs a pattern}"; shift 2 ;;
     --only=*) only="${1#*=}"; shift ;;
     --no-render) render=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "notebooks/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +51,7 @@ case "$profile" in quick|full) ;; *) echo "notebooks/run.sh: --profile must be q
 mkdir -p "$out" || exit 2
 out="$(cd "$out" && pwd)"
 if [ -n "$data_dir" ]; then data_dir="$(cd "$data_dir" 2>/dev/null && pwd || echo "$data_dir")"; fi
+if [ -n "$results_dir" ]; then mkdir -p "$results_dir" && results_dir="$(cd "$results_dir" && pwd)" || exit 2; fi
 timeout_s="${LRML_NOTEBOOK_TIMEOUT:-$([ "$profile" = full ] && echo 14400 || echo 1800)}"
 
 now() { date +%s.%N; }
@@ -114,7 +119,8 @@ passed=0; failed=0; detail=""
 t_all=$(now)
 export LRML_PROFILE="$profile"
 if [ -n "$data_dir" ]; then export LRML_DATA_DIR="$data_dir"; fi
-say "profile: $profile · data: ${LRML_DATA_DIR:-(repository data/ or ../shared/data)} · out: $out"
+if [ -n "$results_dir" ]; then export LRML_RESULTS_DIR="$results_dir"; fi
+say "profile: $profile · data: ${LRML_DATA_DIR:-(repository data/ or ../shared/data)} · results: ${LRML_RESULTS_DIR:-(repository results/)} · out: $out"
 
 for f in "${notebooks[@]}"; do
   name="$(basename "$f" .ipynb)"
@@ -161,7 +167,7 @@ for f in "${notebooks[@]}"; do
           timing="$timing · render $(since "$t0") s"
           t0=$(now)
           png_arg="$work/$name.png"
-          check_out="$(tool check-html "$work/$name.html" "$png_arg" 2>&1)"
+          check_out="$(tool check-html "$work/$name.html" "$png_arg" "$f" 2>&1)"
           crc=$?
           printf '%s\n' "$check_out" >>"$log"
           timing="$timing · check $(since "$t0") s"

@@ -12,6 +12,7 @@ internal static class ReproduceCommand
     private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none)", AllowMultipleArgumentsPerToken = true, Recursive = true };
     private static readonly Option<string[]> ModelsOption = new("--models") { Description = "Models (default: every model with a preset)", AllowMultipleArgumentsPerToken = true };
     private static readonly Option<int?> SeedsOption = new("--seeds") { Description = "Seeds per model (default: the profile's)", Recursive = true };
+    private static readonly Option<bool> EstimateOption = new("--estimate") { Description = "Only print the expected duration (measured throughput × planned work) and exit; the full profile prints it before starting anyway", Recursive = true };
 
     public static Command Build()
     {
@@ -19,6 +20,7 @@ internal static class ReproduceCommand
         cmd.Options.Add(ProfileOption);
         cmd.Options.Add(DatasetsOption);
         cmd.Options.Add(SeedsOption);
+        cmd.Options.Add(EstimateOption);
         var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
         main.Options.Add(ModelsOption);
         main.SetAction(p => LrmlCommandLine.Guard(() =>
@@ -33,11 +35,13 @@ internal static class ReproduceCommand
                 Threads = p.GetValue(CommonOptions.Threads),
             };
             AnsiConsole.MarkupLine($"[bold]Main results[/], profile {options.Profile.Name}, models {string.Join(", ", MainTable.ModelsFor(options))}");
+            if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(MainTable.Estimate(options, ctx));
+            if (p.GetValue(EstimateOption)) return 0;
             var report = MainTable.Run(options, ctx);
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
-            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return 0;
         }));
         cmd.Subcommands.Add(main);
@@ -57,9 +61,11 @@ internal static class ReproduceCommand
                 Seeds = p.GetValue(SeedsOption),
                 Threads = p.GetValue(CommonOptions.Threads),
             };
+            if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(Ablations.Estimate(options, ctx));
+            if (p.GetValue(EstimateOption)) return 0;
             var report = Ablations.Run(options, ctx);
             foreach (var r in report.Results) TableRendering.Write(r.Table);
-            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return 0;
         }));
         cmd.Subcommands.Add(ablations);
@@ -68,14 +74,17 @@ internal static class ReproduceCommand
         dynamics.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
-            var report = Dynamics.Run(new DynamicsOptions
+            var options = new DynamicsOptions
             {
                 Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
                 Dataset = Split(p.GetValue(DatasetsOption))?.FirstOrDefault(),
                 Threads = p.GetValue(CommonOptions.Threads),
-            }, ctx);
+            };
+            if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(Dynamics.Estimate(options, ctx));
+            if (p.GetValue(EstimateOption)) return 0;
+            var report = Dynamics.Run(options, ctx);
             TableRendering.Write(report.Cost);
-            AnsiConsole.MarkupLine($"Tables written to [bold]{Markup.Escape(report.OutputDirectory)}[/]");
+            SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return 0;
         }));
         cmd.Subcommands.Add(dynamics);
@@ -98,6 +107,20 @@ internal static class ReproduceCommand
         }));
         cmd.Subcommands.Add(relations);
         return cmd;
+    }
+
+    private static void SayEstimate(DurationEstimate estimate)
+    {
+        TableRendering.Write(estimate.Table);
+        AnsiConsole.MarkupLine($"[bold]≈ {Markup.Escape(DurationEstimate.Format(estimate.Total))}[/] {Markup.Escape(estimate.Summary)}");
+    }
+
+    private static void SayFindings(Findings findings, string outputDirectory, IReadOnlyList<string> charts)
+    {
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(findings.Title)}[/]");
+        foreach (var point in findings.Points) AnsiConsole.MarkupLine("  • " + Markup.Escape(point.Replace("**", "", StringComparison.Ordinal)));
+        AnsiConsole.MarkupLine($"Tables, findings.md and {charts.Count} chart file(s) (HTML{(charts.Any(c => c.EndsWith(".png", StringComparison.Ordinal)) ? ", PNG" : "")}) " +
+                               $"written to [bold]{Markup.Escape(outputDirectory)}[/]");
     }
 
     private static IReadOnlyList<string>? Split(string[]? values) =>

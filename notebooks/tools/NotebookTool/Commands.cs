@@ -38,11 +38,20 @@ internal static class Commands
         return bad == 0 ? 0 : 1;
     }
 
-    /// <summary>Checks a rendered notebook; prints one "check:" line.</summary>
-    public static int CheckHtml(string html, string? png)
+    /// <summary>Checks a rendered notebook; prints one "check:" line. With the source notebook, also checks that the page
+    /// has (and Chromium drew) at least the charts the notebook declares in metadata.lrml.charts.</summary>
+    public static int CheckHtml(string html, string? png, string? notebook = null)
     {
-        var report = RenderCheck.CheckFile(html, png);
-        Console.WriteLine("check: " + report);
+        int? expected = notebook is null ? null : NotebookDocument.ExpectedCharts(NotebookDocument.Load(notebook));
+        var report = RenderCheck.CheckFile(html, png, expectCharts: expected > 0);
+        if (expected is int n)
+        {
+            var problems = report.Problems.ToList();
+            if (report.ChartDivs < n) problems.Add($"{report.ChartDivs} chart(s) in the page, the notebook declares {n}");
+            else if (report.DrawnCharts is int drawn && drawn < n) problems.Add($"{drawn} chart(s) drawn, the notebook declares {n}");
+            report = report with { Problems = problems };
+        }
+        Console.WriteLine("check: " + report + (expected is int e ? $" (declared: {e})" : ""));
         return report.Ok ? 0 : 1;
     }
 }

@@ -9,7 +9,8 @@ namespace Lrml.NotebookTool;
 /// Commands of the notebook pipeline (see notebooks/run.sh):
 ///   finish SOURCE.ipynb EXECUTED.ipynb OUT.ipynb   restore VS Code metadata, drop progress outputs, name failing cells
 ///   check-committed FILE.ipynb...                  committed notebooks carry no outputs and the Polyglot metadata
-///   check-html FILE.html SCREENSHOT.png|-          charts present, drawn in Chromium, screenshot not blank
+///   check-html FILE.html SCREENSHOT.png|- [NB]     charts present, drawn in Chromium, screenshot not blank; with the
+///                                                  source notebook NB, at least the charts it declares (metadata.lrml.charts)
 /// Exit codes: 0 fine, 1 a check failed, 2 usage or I/O error, 3 a notebook cell failed.
 /// </summary>
 public static class Program
@@ -37,12 +38,13 @@ public static class Program
         ["finish", var source, var executed, var output] => Commands.Finish(source, executed, output),
         ["check-committed", .. var files] when files.Length > 0 => Commands.CheckCommitted(files),
         ["check-html", var html, var png] => Commands.CheckHtml(html, png == "-" ? null : png),
+        ["check-html", var html, var png, var notebook] => Commands.CheckHtml(html, png == "-" ? null : png, notebook),
         _ => Usage(),
     };
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: lrml-notebook-tool finish SOURCE.ipynb EXECUTED.ipynb OUT.ipynb | check-committed FILE.ipynb... | check-html FILE.html SCREENSHOT.png|-");
+        Console.Error.WriteLine("usage: lrml-notebook-tool finish SOURCE.ipynb EXECUTED.ipynb OUT.ipynb | check-committed FILE.ipynb... | check-html FILE.html SCREENSHOT.png|- [SOURCE.ipynb]");
         return 2;
     }
 }

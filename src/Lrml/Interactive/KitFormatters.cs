@@ -1,6 +1,7 @@
 using Lrml.Data;
 using Lrml.Evaluation;
 using Lrml.Experiments;
+using Lrml.Experiments.Plots;
 using Lrml.Experiments.Reproduction;
 using Lrml.Protocols;
 
@@ -41,6 +42,13 @@ public static class KitFormatters
         Add<RunOutcome>(KitHtml.RunOutcome);
         Add<StoredRun>(KitHtml.StoredRun);
         Add<MainTableReport>(KitHtml.MainTableReport);
+        Add<AblationResult>(ReproductionHtml.Ablation);
+        Add<AblationReport>(ReproductionHtml.Ablations);
+        Add<DynamicsReport>(ReproductionHtml.Dynamics);
+        Add<Findings>(ReproductionHtml.Findings);
+        Add<DurationEstimate>(ReproductionHtml.Estimate);
+        Add<NamedChart>(ReproductionHtml.Chart);
+        Add<IEnumerable<NamedChart>>(ReproductionHtml.Charts);
     }
 
     /// <summary>Registers (or replaces) the HTML rendering of <typeparamref name="T"/>; registered with the kernel at once

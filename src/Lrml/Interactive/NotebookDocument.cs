@@ -238,6 +238,20 @@ public static class NotebookDocument
         return problems;
     }
 
+    /// <summary>
+    /// The number of charts a notebook declares it shows (<c>metadata.lrml.charts</c>), which the headless runner checks
+    /// against the rendered HTML; null when the notebook declares none. Throws <see cref="InvalidDataException"/> when
+    /// the entry is not a non-negative integer.
+    /// </summary>
+    public static int? ExpectedCharts(JsonObject notebook)
+    {
+        ArgumentNullException.ThrowIfNull(notebook);
+        var node = notebook["metadata"]?["lrml"]?["charts"];
+        if (node is null) return null;
+        if (node is JsonValue v && v.TryGetValue(out int n) && n >= 0) return n;
+        throw new InvalidDataException($"metadata.lrml.charts must be a non-negative integer, not {node.ToJsonString()}.");
+    }
+
     /// <summary>Execution seconds per code cell from dotnet-repl's cell metadata (start/end times), when present.</summary>
     public static IReadOnlyList<(int Cell, double Seconds)> Timings(JsonObject notebook)
     {

@@ -62,6 +62,64 @@ public static class Charts
     }
 
     /// <summary>
+    /// Lines on vertically stacked panels that share the x axis (e.g. seconds on top, megabytes below), one panel per
+    /// entry of <paramref name="panels"/>, each with its own y title. A series name that appears in several panels keeps
+    /// one colour and one legend entry. Error bars as in <see cref="Line"/>. With <paramref name="yFromZero"/> every y axis
+    /// starts at zero (for sizes and times, so that a small change does not look large).
+    /// </summary>
+    public static GenericChart LinePanels(IReadOnlyList<(string YTitle, IReadOnlyList<Series> Series)> panels, string xTitle,
+        string? title = null, bool logX = false, bool yFromZero = false, int width = DefaultWidth, int? height = null)
+    {
+        ArgumentNullException.ThrowIfNull(panels);
+        if (panels.Count == 0) throw new ArgumentException("At least one panel.", nameof(panels));
+        int n = panels.Count;
+        const double gap = 0.08;
+        double h = (1 - gap * (n - 1)) / n;
+        var colours = new Dictionary<string, int>(StringComparer.Ordinal);
+        var traces = new List<Trace>();
+        var layout = BaseLayout(title, width, height ?? Math.Max(DefaultHeight, 60 + 230 * n));
+        for (int p = 0; p < n; p++)
+        {
+            string suffix = p == 0 ? "" : (p + 1).ToString(CultureInfo.InvariantCulture);
+            foreach (var sr in panels[p].Series)
+            {
+                if (sr.X.Count != sr.Y.Count) throw new ArgumentException($"Series '{sr.Name}': {sr.X.Count} x values but {sr.Y.Count} y values.", nameof(panels));
+                if (sr.Error is not null && sr.Error.Count != sr.Y.Count)
+                    throw new ArgumentException($"Series '{sr.Name}': {sr.Error.Count} error values but {sr.Y.Count} y values.", nameof(panels));
+                bool first = !colours.ContainsKey(sr.Name);
+                if (first) colours[sr.Name] = colours.Count;
+                string colour = ColorOf(colours[sr.Name]);
+                var t = new Trace2D("scatter");
+                t.SetProperty("name", sr.Name);
+                t.SetProperty("legendgroup", sr.Name);
+                t.SetProperty("showlegend", first);
+                t.SetProperty("mode", "lines+markers");
+                t.SetProperty("x", Values(sr.X));
+                t.SetProperty("y", Values(sr.Y));
+                t.SetProperty("line", Obj(("color", colour), ("width", 2)));
+                t.SetProperty("marker", Obj(("color", colour), ("size", 7)));
+                if (sr.Error is not null)
+                    t.SetProperty("error_y", Obj(("type", "data"), ("array", Values(sr.Error)), ("visible", true), ("thickness", 1.5), ("width", 4)));
+                t.SetProperty("xaxis", "x" + suffix);
+                t.SetProperty("yaxis", "y" + suffix);
+                traces.Add(t);
+            }
+            bool bottom = p == n - 1;
+            var x = Axis(bottom ? xTitle : null, logX ? "log" : null);
+            x["anchor"] = "y" + suffix;
+            if (!bottom) { x["matches"] = "x" + n.ToString(CultureInfo.InvariantCulture); x["showticklabels"] = false; }
+            var y = Axis(panels[p].YTitle);
+            if (yFromZero) y["rangemode"] = "tozero";
+            double top = 1 - p * (h + gap);
+            y["domain"] = new[] { Math.Max(0, top - h), top };
+            y["anchor"] = "x" + suffix;
+            layout.SetProperty("xaxis" + suffix, x);
+            layout.SetProperty("yaxis" + suffix, y);
+        }
+        return Build(traces, layout);
+    }
+
+    /// <summary>
     /// A metric against a hyper-parameter over runs: x is <paramref name="parameter"/> read from each run's effective
     /// config (a dotted path such as <c>"lrml.memories"</c> is followed into nested objects), y is
     /// <paramref name="metric"/> from <see cref="RunResult.Metrics"/>; runs are grouped into one line per

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using Lrml.Data;
 using Lrml.Evaluation;
+using Lrml.Experiments.Plots;
+using Lrml.Models;
 
 namespace Lrml.Experiments.Reproduction;
 
@@ -11,7 +13,8 @@ namespace Lrml.Experiments.Reproduction;
 /// <param name="Setting">The LRML config key varied.</param>
 /// <param name="Values">Values in display order.</param>
 /// <param name="Numeric">Whether the values are numbers (line chart) or categories (bar chart).</param>
-public sealed record AblationSpec(string Name, string Title, string Setting, IReadOnlyList<string> Values, bool Numeric);
+/// <param name="LogX">Draw the numeric values on a logarithmic axis (values spread over orders of magnitude, e.g. N).</param>
+public sealed record AblationSpec(string Name, string Title, string Setting, IReadOnlyList<string> Values, bool Numeric, bool LogX = false);
 
 /// <summary>Options of the ablation study.</summary>
 public sealed record AblationOptions
@@ -23,13 +26,29 @@ public sealed record AblationOptions
     public IReadOnlyList<string>? Only { get; init; }
     public int? Seeds { get; init; }
     public int Threads { get; init; } = 2;
+    /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
+    public bool ChartImages { get; init; } = true;
 }
 
 /// <summary>The result of one ablation: one row per value, and a short reading of the effect.</summary>
-public sealed record AblationResult(AblationSpec Spec, ResultTable Table, string Reading, IReadOnlyList<StoredRun> Runs);
+public sealed record AblationResult(AblationSpec Spec, ResultTable Table, string Reading, IReadOnlyList<StoredRun> Runs)
+{
+    /// <summary>The ablation's chart (see <see cref="Ablations.Chart"/>).</summary>
+    public NamedChart Chart() => Ablations.Chart(Spec, Table);
+}
 
 /// <summary>All ablations of a study.</summary>
-public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult> Results, ResultTable Summary, string OutputDirectory);
+public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult> Results, ResultTable Summary, string OutputDirectory)
+{
+    /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
+    public IReadOnlyList<string> ChartFiles { get; init; } = [];
+
+    /// <summary>One chart per ablation, in study order.</summary>
+    public IReadOnlyList<NamedChart> Charts() => Results.Select(r => r.Chart()).ToList();
+
+    /// <summary>What the study says, computed from its tables (see <see cref="Ablations.Findings"/>).</summary>
+    public Findings Findings() => Ablations.Findings(this);
+}
 
 /// <summary>
 /// The paper's sensitivity and design studies for LRML, each as a one-factor ablation from the dataset's
@@ -39,14 +58,22 @@ public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult
 /// </summary>
 public static class Ablations
 {
+    /// <summary>Epoch cap of the quick study (the quick profile's own cap is for single tables; a study trains
+    /// about 26 runs, which this keeps to a few minutes on two cores).</summary>
+    public const int QuickMaxEpochs = 5;
+
+    /// <summary>The profile a study trains with: the quick profile capped at <see cref="QuickMaxEpochs"/> epochs, others as given.</summary>
+    public static Profile StudyProfile(Profile profile) =>
+        profile.Name == "quick" ? profile with { MaxEpochs = Math.Min(profile.MaxEpochs ?? int.MaxValue, QuickMaxEpochs) } : profile;
+
     /// <summary>The ablations and their values for a profile (quick uses fewer values).</summary>
     public static IReadOnlyList<AblationSpec> For(Profile profile)
     {
         bool quick = profile.Name == "quick";
         return
         [
-            new("slots", "Memory slots N", "slots", quick ? ["1", "5", "20", "50"] : ["1", "2", "5", "10", "20", "50", "100"], true),
-            new("dim", "Embedding dimension d", "dim", quick ? ["16", "50", "100"] : ["10", "25", "50", "100", "200"], true),
+            new("slots", "Memory slots N", "slots", quick ? ["1", "5", "20", "50"] : ["1", "2", "5", "10", "20", "50", "100"], true, LogX: true),
+            new("dim", "Embedding dimension d", "dim", quick ? ["25", "100"] : ["10", "25", "50", "100", "200"], true, LogX: true),
             new("margin", "Hinge margin", "margin", quick ? ["0.1", "0.5", "1.0"] : ["0.1", "0.25", "0.5", "1.0", "2.0"], true),
             new("distance", "Distance", "distance", ["sqrt-l2", "squared-l2", "l1"], false),
             new("negative-relation", "Relation of the negative pair", "negative_relation", ["reuse", "recompute"], false),
@@ -63,42 +90,161 @@ public static class Ablations
         return Datasets.Locate("ml-100k", context.Data) is not null ? "ml-100k" : "synthetic";
     }
 
-    /// <summary>Runs (or resumes) the study; writes one table per ablation and a summary under
+    /// <summary>Where a study writes: results/reproduce/ablations/&lt;profile&gt;/&lt;dataset&gt;/.</summary>
+    public static string OutputDirectory(AblationOptions options, ExperimentContext context) =>
+        Path.Combine(context.ResultsRoot, "reproduce", "ablations", options.Profile.Name, DefaultDataset(options, context));
+
+    /// <summary>The ablations selected by the options, in study order.</summary>
+    public static IReadOnlyList<AblationSpec> Selected(AblationOptions options) =>
+        For(options.Profile).Where(a => options.Only is null || options.Only.Contains(a.Name)).ToList();
+
+    /// <summary>
+    /// The runs of each value of an ablation (per seed). A value whose effective LRML configuration equals the preset's
+    /// (e.g. N = 20 in the N study, distance = sqrt-l2 in the distance study) is the preset itself: it maps to the shared
+    /// runs under runs/preset/, trained once for every ablation instead of once per ablation.
+    /// </summary>
+    public static IReadOnlyList<(AblationSpec Spec, string Value, IReadOnlyList<PlannedRun> Runs)> PlanByValue(AblationOptions options, ExperimentContext context)
+    {
+        string dataset = DefaultDataset(options, context);
+        int seeds = options.Seeds ?? options.Profile.Seeds;
+        string outDir = OutputDirectory(options, context);
+        var preset = Presets.Get("lrml", dataset);
+        var profile = StudyProfile(options.Profile);
+        string presetKey = EffectiveConfig(preset.Settings);
+        var plan = new List<(AblationSpec, string, IReadOnlyList<PlannedRun>)>();
+        foreach (var spec in Selected(options))
+            foreach (var value in spec.Values)
+            {
+                var settings = preset.Settings.Where(kv => ConfigBinder.Normalise(kv.Key) != ConfigBinder.Normalise(spec.Setting)).ToList();
+                settings.Add(new(spec.Setting, value));
+                bool isPreset = EffectiveConfig(settings) == presetKey;
+                var runs = new List<PlannedRun>();
+                for (int s = 1; s <= seeds; s++)
+                    runs.Add(isPreset
+                        ? new PlannedRun(Presets.Spec(preset, profile, s, options.Threads), Path.Combine(outDir, "runs", "preset", $"seed{s}"))
+                        : new PlannedRun(Presets.Spec(preset with { Settings = settings }, profile, s, options.Threads),
+                            Path.Combine(outDir, "runs", spec.Name, $"{value}-seed{s}")));
+                plan.Add((spec, value, runs));
+            }
+        return plan;
+    }
+
+    /// <summary>The distinct runs of the study (the preset's runs once), in the order they are trained.</summary>
+    public static IReadOnlyList<PlannedRun> Plan(AblationOptions options, ExperimentContext context) =>
+        PlanByValue(options, context).SelectMany(v => v.Runs).DistinctBy(r => r.Directory).ToList();
+
+    /// <summary>How long <see cref="Run"/> is expected to take (see <see cref="DurationEstimator.Estimate"/>).</summary>
+    public static DurationEstimate Estimate(AblationOptions options, ExperimentContext context) =>
+        DurationEstimator.Estimate($"ablations on {DefaultDataset(options, context)} ({options.Profile.Name} profile)", Plan(options, context), context);
+
+    /// <summary>The effective LRML configuration of some settings, as canonical JSON (equal JSON = the same model).</summary>
+    private static string EffectiveConfig(IEnumerable<KeyValuePair<string, string>> settings) =>
+        ConfigBinder.ToJson(ConfigBinder.Apply(new LrmlConfig(), settings)).ToJsonString();
+
+    /// <summary>Runs (or resumes) the study; writes one table and one chart per ablation (ablation-&lt;name&gt;.html, and
+    /// .png when Chromium is installed), a summary and findings.md under
     /// results/reproduce/ablations/&lt;profile&gt;/&lt;dataset&gt;/.</summary>
     public static AblationReport Run(AblationOptions options, ExperimentContext context)
     {
         string dataset = DefaultDataset(options, context);
         int seeds = options.Seeds ?? options.Profile.Seeds;
-        string outDir = Path.Combine(context.ResultsRoot, "reproduce", "ablations", options.Profile.Name, dataset);
+        string outDir = OutputDirectory(options, context);
         var preset = Presets.Get("lrml", dataset);
+        var done = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
         var results = new List<AblationResult>();
-        foreach (var spec in For(options.Profile).Where(a => options.Only is null || options.Only.Contains(a.Name)))
+        foreach (var group in PlanByValue(options, context).GroupBy(v => v.Spec))
         {
+            var spec = group.Key;
             var runsByValue = new List<(string Value, List<StoredRun> Runs)>();
-            foreach (var value in spec.Values)
+            foreach (var (_, value, planned) in group)
             {
-                var settings = preset.Settings.Where(kv => ConfigBinder.Normalise(kv.Key) != ConfigBinder.Normalise(spec.Setting)).ToList();
-                settings.Add(new(spec.Setting, value));
                 var runs = new List<StoredRun>();
-                for (int s = 1; s <= seeds; s++)
+                foreach (var p in planned)
                 {
-                    var runSpec = Presets.Spec(preset with { Settings = settings }, options.Profile, s, options.Threads);
-                    string dir = Path.Combine(outDir, "runs", spec.Name, $"{value}-seed{s}");
-                    runs.Add(RunStore.RunOrLoad(runSpec, context, dir));
+                    if (!done.TryGetValue(p.Directory, out var run)) done[p.Directory] = run = RunStore.RunOrLoad(p.Spec, context, p.Directory);
+                    runs.Add(run);
                 }
                 runsByValue.Add((value, runs));
             }
             var table = Table(spec, runsByValue, preset);
             string reading = Read(spec, table);
             table.Notes.Add(reading);
+            Directory.CreateDirectory(outDir);
             table.Save(outDir, spec.Name);
             results.Add(new AblationResult(spec, table, reading, runsByValue.SelectMany(r => r.Runs).ToList()));
         }
-        var summary = new ResultTable($"LRML ablations on {dataset} ({options.Profile.Name} profile, {seeds} seeds): reading of each", "ablation", "reading");
+        var studyProfile = StudyProfile(options.Profile);
+        string epochs = studyProfile.MaxEpochs is int cap ? $", at most {cap} epochs" : "";
+        var summary = new ResultTable($"LRML ablations on {dataset} ({options.Profile.Name} profile, {seeds} seeds{epochs}): reading of each", "ablation", "reading");
         foreach (var r in results) summary.AddRow(("ablation", r.Spec.Title), ("reading", r.Reading));
         Directory.CreateDirectory(outDir);
         summary.Save(outDir, "summary");
-        return new AblationReport(dataset, results, summary, outDir);
+        var report = new AblationReport(dataset, results, summary, outDir);
+        report = report with { ChartFiles = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer) };
+        report.Findings().Save(Path.Combine(outDir, "findings.md"));
+        return report;
+    }
+
+    /// <summary>
+    /// The chart of one ablation table (as built by <see cref="Run"/>), named <c>ablation-&lt;name&gt;</c>: test HR@10 and
+    /// nDCG@10 against the setting with the standard deviation over seeds as error bars — a line chart for numeric
+    /// settings (logarithmic x axis when <see cref="AblationSpec.LogX"/>), grouped bars for categorical ones.
+    /// </summary>
+    public static NamedChart Chart(AblationSpec spec, ResultTable table)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(table);
+        int n = table.Rows.Count;
+        double[] Col(string c) => Enumerable.Range(0, n).Select(r => Reproduction.Findings.Num(table, r, c)).ToArray();
+        string title = $"{spec.Title} ({spec.Setting}): test HR@10 and nDCG@10, mean ± std over seeds";
+        Plotly.NET.GenericChart chart;
+        if (spec.Numeric)
+        {
+            var x = Col(spec.Setting);
+            var order = Enumerable.Range(0, n).OrderBy(r => x[r]).ToArray();
+            double[] Sorted(double[] v) => order.Select(r => v[r]).ToArray();
+            chart = Plots.Charts.Line(
+                [new Series("HR@10", Sorted(x), Sorted(Col("HR@10")), Sorted(Col("HR@10 std"))),
+                 new Series("nDCG@10", Sorted(x), Sorted(Col("nDCG@10")), Sorted(Col("nDCG@10 std")))],
+                spec.Setting, "test metric (sampled candidates)", title, spec.LogX);
+        }
+        else
+        {
+            var categories = Enumerable.Range(0, n).Select(r => table.Text(r, spec.Setting)).ToArray();
+            chart = Plots.Charts.Bars(categories,
+                [new BarSeries("HR@10", Col("HR@10"), Col("HR@10 std")), new BarSeries("nDCG@10", Col("nDCG@10"), Col("nDCG@10 std"))],
+                "test metric (sampled candidates)", spec.Setting, title);
+        }
+        return new NamedChart("ablation-" + spec.Name, chart);
+    }
+
+    /// <summary>
+    /// What the study says: the settings ordered by how much they move test nDCG@10 (best minus worst value, against the
+    /// seed noise), then each ablation's reading (<see cref="Read"/>).
+    /// </summary>
+    public static Findings Findings(AblationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var points = new List<string>();
+        var spreads = report.Results.Where(r => r.Table.Rows.Count > 1).Select(r =>
+        {
+            var t = r.Table;
+            var nd = Enumerable.Range(0, t.Rows.Count).Select(i => Reproduction.Findings.Num(t, i, "nDCG@10")).ToArray();
+            var sd = Enumerable.Range(0, t.Rows.Count).Select(i => Reproduction.Findings.Num(t, i, "nDCG@10 std")).Where(v => !double.IsNaN(v)).ToArray();
+            return (r.Spec.Title, Spread: nd.Max() - nd.Min(), Noise: sd.Length > 0 ? sd.Max() : double.NaN);
+        }).OrderByDescending(x => x.Spread).ToList();
+        if (spreads.Count > 0)
+            points.Add("Settings ordered by how much they move test nDCG@10 (best minus worst value; largest seed std in brackets): " +
+                       string.Join(", ", spreads.Select(x => $"{x.Title} {Reproduction.Findings.F4(x.Spread)} ({Reproduction.Findings.F4(x.Noise)})")) + ".");
+        foreach (var r in report.Results) points.Add(r.Reading);
+        var distinct = report.Results.SelectMany(r => r.Runs).DistinctBy(r => r.Directory).ToList();
+        points.Add($"{distinct.Count} distinct runs on {report.Dataset}; the preset configuration is trained once and shared by every ablation.");
+        int improving = distinct.Count(r => r.Result.Epochs > 0 && r.Result.BestEpoch == r.Result.Epochs && !r.Result.StoppedEarly);
+        if (improving > 0)
+            points.Add($"{improving} of {distinct.Count} runs had their best validation score at their last epoch (at most " +
+                       $"{distinct.Max(r => r.Result.Epochs)} epochs): they were still improving, so these readings compare early training, " +
+                       "not converged models.");
+        return new Findings($"What the ablations found on {report.Dataset}", points);
     }
 
     private static ResultTable Table(AblationSpec spec, List<(string Value, List<StoredRun> Runs)> rows, Preset preset)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Lrml.Data;
 using Lrml.Evaluation;
+using Lrml.Experiments.Plots;
 
 namespace Lrml.Experiments.Reproduction;
 
@@ -17,6 +18,8 @@ public sealed record MainTableOptions
     public int Threads { get; init; } = 2;
     /// <summary>The metric-learning baselines LRML's headline improvement is measured against.</summary>
     public IReadOnlyList<string> MetricLearningBaselines { get; init; } = ["cml", "transcf"];
+    /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
+    public bool ChartImages { get; init; } = true;
 }
 
 /// <summary>The main-results table, the headline improvement and the paired tests, with every run behind them.</summary>
@@ -27,6 +30,16 @@ public sealed class MainTableReport
     public required ResultTable Significance { get; init; }
     public required IReadOnlyList<StoredRun> Runs { get; init; }
     public required string OutputDirectory { get; init; }
+
+    /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
+    public IReadOnlyList<string> ChartFiles { get; init; } = [];
+
+    /// <summary>The charts of the table: sampled HR@10/nDCG@10 and full-ranking Recall@10/nDCG@10 per dataset and model
+    /// (see <see cref="MainTable.Charts(ResultTable)"/>).</summary>
+    public IReadOnlyList<NamedChart> Charts() => MainTable.Charts(Table);
+
+    /// <summary>What the numbers say, computed from the tables and runs (see <see cref="MainTable.Findings"/>).</summary>
+    public Findings Findings() => MainTable.Findings(this);
 }
 
 /// <summary>
@@ -75,32 +88,57 @@ public static class MainTable
     public static IReadOnlyList<string> ModelsFor(MainTableOptions options) =>
         (options.Models ?? Presets.Models).Where(m => ModelRegistry.All.Any(e => e.Name == m)).ToArray();
 
-    /// <summary>Runs (or resumes) the reproduction and writes main-table.{csv,md}, headline.{csv,md},
-    /// significance.{csv,md} under results/reproduce/main-table/&lt;profile&gt;/.</summary>
-    public static MainTableReport Run(MainTableOptions options, ExperimentContext context)
+    /// <summary>The runs a reproduction does (or reuses), in order: per dataset, per model, per seed (popularity once:
+    /// it is deterministic).</summary>
+    public static IReadOnlyList<PlannedRun> Plan(MainTableOptions options, ExperimentContext context) =>
+        Plan(options, context, DatasetsFor(options, context), ModelsFor(options));
+
+    private static List<PlannedRun> Plan(MainTableOptions options, ExperimentContext context, IReadOnlyList<string> datasets, IReadOnlyList<string> models)
     {
         var profile = options.Profile;
         int seeds = options.Seeds ?? profile.Seeds;
-        string outDir = Path.Combine(context.ResultsRoot, "reproduce", "main-table", profile.Name);
-        var datasets = DatasetsFor(options, context);
-        var models = ModelsFor(options);
-        var runs = new List<StoredRun>();
-        var byCell = new Dictionary<(string Dataset, string Model), List<StoredRun>>();
+        string outDir = OutputDirectory(options, context);
+        var plan = new List<PlannedRun>();
         foreach (var dataset in datasets)
             foreach (var model in models)
             {
                 var preset = Presets.Get(model, dataset);
-                var list = byCell[(dataset, model)] = new List<StoredRun>();
-                int modelSeeds = model == "pop" ? 1 : seeds; // popularity is deterministic
+                int modelSeeds = model == "pop" ? 1 : seeds;
                 for (int s = 1; s <= modelSeeds; s++)
-                {
-                    var spec = Presets.Spec(preset, profile, s, options.Threads);
-                    string dir = Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}");
-                    var run = RunStore.RunOrLoad(spec, context, dir);
-                    list.Add(run);
-                    runs.Add(run);
-                }
+                    plan.Add(new PlannedRun(Presets.Spec(preset, profile, s, options.Threads), Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}")));
             }
+        return plan;
+    }
+
+    /// <summary>Where a reproduction writes: results/reproduce/main-table/&lt;profile&gt;/.</summary>
+    public static string OutputDirectory(MainTableOptions options, ExperimentContext context) =>
+        Path.Combine(context.ResultsRoot, "reproduce", "main-table", options.Profile.Name);
+
+    /// <summary>How long <see cref="Run"/> is expected to take with these options, said before starting (see
+    /// <see cref="DurationEstimator.Estimate"/>: an estimate from throughputs measured here, runs already on disk count zero).</summary>
+    public static DurationEstimate Estimate(MainTableOptions options, ExperimentContext context) =>
+        DurationEstimator.Estimate($"main table ({options.Profile.Name} profile)", Plan(options, context), context);
+
+    /// <summary>Runs (or resumes) the reproduction and writes main-table.{csv,md}, headline.{csv,md},
+    /// significance.{csv,md}, findings.md and the charts (main-table-sampled, main-table-full: .html, and .png when
+    /// Chromium is installed) under results/reproduce/main-table/&lt;profile&gt;/.</summary>
+    public static MainTableReport Run(MainTableOptions options, ExperimentContext context)
+    {
+        var profile = options.Profile;
+        int seeds = options.Seeds ?? profile.Seeds;
+        string outDir = OutputDirectory(options, context);
+        var datasets = DatasetsFor(options, context);
+        var models = ModelsFor(options);
+        var runs = new List<StoredRun>();
+        var byCell = new Dictionary<(string Dataset, string Model), List<StoredRun>>();
+        foreach (var planned in Plan(options, context, datasets, models))
+        {
+            var key = (planned.Spec.Dataset, planned.Spec.Model);
+            if (!byCell.TryGetValue(key, out var list)) byCell[key] = list = new List<StoredRun>();
+            var run = RunStore.RunOrLoad(planned.Spec, context, planned.Directory);
+            list.Add(run);
+            runs.Add(run);
+        }
 
         var table = BuildTable(datasets, models, byCell, seeds, profile);
         var headline = BuildHeadline(datasets, byCell, options.MetricLearningBaselines);
@@ -109,15 +147,168 @@ public static class MainTable
         table.Save(outDir, "main-table");
         headline.Save(outDir, "headline");
         significance.Save(outDir, "significance");
-        return new MainTableReport { Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir };
+        var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
+        var report = new MainTableReport
+        {
+            Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files,
+        };
+        report.Findings().Save(Path.Combine(outDir, "findings.md"));
+        return report;
     }
+
+    /// <summary>
+    /// The charts of a main table (as built by <see cref="Run"/>): <c>main-table-sampled</c>, HR@10 and nDCG@10 with
+    /// sampled candidates, and <c>main-table-full</c>, Recall@10 and nDCG@10 with full ranking; each a grouped bar chart
+    /// with one category per dataset and metric, one bar per model (table order), and the standard deviation over
+    /// seeds as error bars.
+    /// </summary>
+    public static IReadOnlyList<NamedChart> Charts(ResultTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return
+        [
+            new("main-table-sampled", GroupedBars(table, [("HR@10", "HR@10", "HR@10 std"), ("nDCG@10", "nDCG@10", "nDCG@10 std")],
+                "test metric, sampled candidates", "Sampled candidates: HR@10 and nDCG@10 per dataset and model (mean ± std over seeds)")),
+            new("main-table-full", GroupedBars(table, [("Recall@10", "full Recall@10", "full Recall@10 std"), ("nDCG@10", "full nDCG@10", "full nDCG@10 std")],
+                "test metric, full ranking", "Full ranking: Recall@10 and nDCG@10 per dataset and model (mean ± std over seeds)")),
+        ];
+    }
+
+    private static Plotly.NET.GenericChart GroupedBars(ResultTable t, (string Label, string Mean, string Std)[] metrics, string yTitle, string title)
+    {
+        var datasets = new List<string>(); var models = new List<string>();
+        for (int r = 0; r < t.Rows.Count; r++)
+        {
+            string d = t.Text(r, "dataset"), m = t.Text(r, "model");
+            if (!datasets.Contains(d)) datasets.Add(d);
+            if (!models.Contains(m)) models.Add(m);
+        }
+        var categories = datasets.SelectMany(d => metrics.Select(m => $"{d} · {m.Label}")).ToArray();
+        var series = new List<BarSeries>();
+        foreach (var model in models)
+        {
+            var values = new double[categories.Length]; var errors = new double[categories.Length];
+            Array.Fill(values, double.NaN); Array.Fill(errors, double.NaN);
+            for (int r = 0; r < t.Rows.Count; r++)
+            {
+                if (t.Text(r, "model") != model) continue;
+                int d = datasets.IndexOf(t.Text(r, "dataset"));
+                for (int k = 0; k < metrics.Length; k++)
+                {
+                    values[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Mean);
+                    errors[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Std);
+                }
+            }
+            series.Add(new BarSeries(model, values, errors));
+        }
+        return Plots.Charts.Bars(categories, series, yTitle, "dataset · metric", title);
+    }
+
+    /// <summary>
+    /// What the main table says, in sentences computed from it: the models of each dataset ranked by sampled nDCG@10
+    /// (mean ± std), LRML's relative improvement over the best metric-learning baseline with its paired test (and the
+    /// paper's claim), which comparisons are not significant, whether full ranking reorders the models (Krichene and
+    /// Rendle's warning), the known paper cells next to ours, and how many trained runs were still improving at their
+    /// last epoch.
+    /// </summary>
+    public static Findings Findings(MainTableReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var t = report.Table;
+        var points = new List<string>();
+        var datasets = Enumerable.Range(0, t.Rows.Count).Select(r => t.Text(r, "dataset")).Distinct().ToList();
+        foreach (var d in datasets)
+        {
+            var rows = Enumerable.Range(0, t.Rows.Count).Where(r => t.Text(r, "dataset") == d).ToList();
+            var bySampled = rows.OrderByDescending(r => Reproduction.Findings.Num(t, r, "nDCG@10")).ToList();
+            string protocol = t.Text(rows[0], "protocol");
+            int seeds = rows.Max(r => (int)Math.Max(1, Reproduction.Findings.Num(t, r, "seeds")));
+            points.Add($"**{d}** ({protocol}, {seeds} seed(s)): by sampled nDCG@10 " + string.Join(", ", bySampled.Select(r =>
+                $"{t.Text(r, "model")} {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10"))}" +
+                (Reproduction.Findings.Num(t, r, "seeds") > 1 ? $" ± {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10 std"))}" : "") +
+                $" (HR@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "HR@10"))})")) + ".");
+
+            // the headline: LRML against the best metric-learning baseline
+            var h = report.Headline;
+            var hRows = Enumerable.Range(0, h.Rows.Count).Where(r => h.Text(r, "dataset") == d).ToList();
+            if (hRows.Count > 0)
+            {
+                string baseline = h.Text(hRows[0], "best baseline");
+                var parts = hRows.Select(r => $"{h.Text(r, "metric")} {Reproduction.Findings.Percent(Reproduction.Findings.Num(h, r, "relative improvement %"))} " +
+                                              $"(paired t-test p = {Reproduction.Findings.P(Reproduction.Findings.Num(h, r, "paired t-test p"))})");
+                points.Add($"LRML against the best metric-learning baseline on {d} ({baseline}): {string.Join(", ", parts)}. " +
+                           "The paper reports +6 % to +7.5 % on its large datasets (Netflix, MovieLens-20M).");
+            }
+
+            // paired tests: which differences are within noise
+            var sg = report.Significance;
+            var sRows = Enumerable.Range(0, sg.Rows.Count).Where(r => sg.Text(r, "dataset") == d).ToList();
+            if (sRows.Count > 0)
+            {
+                string Describe(int r) => $"{sg.Text(r, "versus")} (mean per-user difference {Signed(Reproduction.Findings.Num(sg, r, "mean diff"))}, " +
+                                          $"t-test p = {Reproduction.Findings.P(Reproduction.Findings.Num(sg, r, "t-test p"))}, " +
+                                          $"Wilcoxon p = {Reproduction.Findings.P(Reproduction.Findings.Num(sg, r, "Wilcoxon p"))})";
+                var significant = sRows.Where(r => Reproduction.Findings.Num(sg, r, "t-test p") < 0.05).ToList();
+                var notSignificant = sRows.Except(significant).ToList();
+                string text = significant.Count > 0
+                    ? $"On {d}, LRML's per-user nDCG@10 differs significantly (paired t-test, 5 %) from {string.Join("; ", significant.Select(Describe))}" +
+                      (notSignificant.Count > 0 ? $", but not significantly from {string.Join("; ", notSignificant.Select(Describe))}" : "")
+                    : $"On {d}, LRML's per-user nDCG@10 does not differ significantly (paired t-test, 5 %) from {string.Join("; ", notSignificant.Select(Describe))}";
+                points.Add(text + ".");
+            }
+
+            // full ranking versus sampled candidates
+            var byFull = rows.Where(r => !double.IsNaN(Reproduction.Findings.Num(t, r, "full nDCG@10")))
+                .OrderByDescending(r => Reproduction.Findings.Num(t, r, "full nDCG@10")).ToList();
+            if (byFull.Count > 1)
+            {
+                var swaps = new List<string>();
+                for (int a = 0; a < byFull.Count; a++)
+                    for (int b = a + 1; b < byFull.Count; b++)
+                        if (bySampled.IndexOf(byFull[a]) > bySampled.IndexOf(byFull[b]))
+                            swaps.Add($"{t.Text(byFull[a], "model")} ({Reproduction.Findings.F4(Reproduction.Findings.Num(t, byFull[a], "full nDCG@10"))}) ahead of " +
+                                      $"{t.Text(byFull[b], "model")} ({Reproduction.Findings.F4(Reproduction.Findings.Num(t, byFull[b], "full nDCG@10"))})");
+                string order = string.Join(" > ", byFull.Select(r => t.Text(r, "model")));
+                points.Add(swaps.Count == 0
+                    ? $"Full ranking on {d} keeps the order of the sampled metrics ({order} by full nDCG@10)."
+                    : $"Full ranking on {d} reorders the models ({order} by full nDCG@10): {string.Join("; ", swaps)}, the reverse of their sampled order — " +
+                      "the effect Krichene and Rendle (KDD 2020) warn about, so conclusions should rest on both.");
+            }
+
+            // the paper's known cells
+            foreach (var r in rows)
+            {
+                double ph = Reproduction.Findings.Num(t, r, "paper HR@10"), pn = Reproduction.Findings.Num(t, r, "paper nDCG@10");
+                if (double.IsNaN(ph) && double.IsNaN(pn)) continue;
+                var cmp = new List<string>();
+                if (!double.IsNaN(ph)) cmp.Add($"HR@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "HR@10"))} here vs {Reproduction.Findings.F4(ph)} in the paper");
+                if (!double.IsNaN(pn)) cmp.Add($"nDCG@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10"))} here vs {Reproduction.Findings.F4(pn)} in the paper");
+                points.Add($"{t.Text(r, "model")} on {d}: {string.Join(", ", cmp)} (the paper's candidate set probably differs from the one used here).");
+            }
+        }
+        if (!datasets.Any(d => PaperNumbers.All.Any(p => p.Dataset == d)))
+            points.Add("No dataset of this run has known paper numbers (only cells of ML-1M, ML-20M and Netflix are known): " +
+                       "run the full profile, or name ml-1m in the datasets, for the comparison with the paper.");
+
+        var trained = report.Runs.Where(r => r.Result.Epochs > 0).ToList();
+        int stillImproving = trained.Count(r => r.Result.BestEpoch == r.Result.Epochs && !r.Result.StoppedEarly);
+        if (trained.Count > 0)
+            points.Add(stillImproving == 0
+                ? $"Every trained run ({trained.Count}) reached its best validation score before its last epoch."
+                : $"{stillImproving} of {trained.Count} trained runs had their best validation score at their last epoch (at most " +
+                  $"{trained.Max(r => r.Result.Epochs)} epochs here): those models were still improving, so these numbers understate them.");
+        return new Findings("What the main table found", points);
+    }
+
+    private static string Signed(double v) => double.IsNaN(v) ? "n/a" : (v >= 0 ? "+" : "−") + Math.Abs(v).ToString("0.0000", CultureInfo.InvariantCulture);
 
     private static ResultTable BuildTable(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
         Dictionary<(string, string), List<StoredRun>> byCell, int seeds, Profile profile)
     {
         var t = new ResultTable($"Main results ({profile.Name} profile): test metrics, mean ± std over seeds",
             "dataset", "protocol", "model", "seeds");
-        foreach (var c in new[] { "HR@10", "HR@10 std", "nDCG@10", "nDCG@10 std", "full Recall@10", "full nDCG@10", "paper HR@10", "paper nDCG@10", "s/epoch" })
+        foreach (var c in new[] { "HR@10", "HR@10 std", "nDCG@10", "nDCG@10 std", "full Recall@10", "full Recall@10 std", "full nDCG@10", "full nDCG@10 std",
+                     "paper HR@10", "paper nDCG@10", "s/epoch" })
             t.AddColumn(c, c == "s/epoch" ? "F2" : "F4");
         foreach (var dataset in datasets)
             foreach (var model in models)
@@ -140,7 +331,7 @@ public static class MainTable
                 var paperNd = PaperNumbers.Get(dataset, display, "nDCG@10");
                 t.AddRow(("dataset", dataset), ("protocol", first.Protocol), ("model", display), ("seeds", list.Count),
                     ("HR@10", hr.mean), ("HR@10 std", hr.std), ("nDCG@10", nd.mean), ("nDCG@10 std", nd.std),
-                    ("full Recall@10", fr.mean), ("full nDCG@10", fn.mean),
+                    ("full Recall@10", fr.mean), ("full Recall@10 std", fr.std), ("full nDCG@10", fn.mean), ("full nDCG@10 std", fn.std),
                     ("paper HR@10", paperHr?.Value ?? double.NaN), ("paper nDCG@10", paperNd?.Value ?? double.NaN),
                     ("epochs", list.Average(r => r.Result.Epochs)), ("s/epoch", list.Average(r => r.Result.SecondsPerEpoch)));
             }

@@ -1,0 +1,232 @@
+using System.Text.Json.Nodes;
+using Lrml.Data;
+using Lrml.Experiments;
+using Lrml.Experiments.Reproduction;
+using Lrml.Protocols;
+
+namespace Lrml.Tests.Experiments.Reproduction;
+
+/// <summary>Findings computed from reports, the duration estimate, the ablation plan, and the runs writing their charts.</summary>
+public class ReproductionReportTests
+{
+    private static ExperimentContext Context(string root) => new()
+    {
+        Data = new DataDirectory(Path.Combine(root, "no-data")),
+        ResultsRoot = root,
+    };
+
+    private static StoredRun Run(string model, int epochs, int best, bool stoppedEarly = false) => new(new RunResult
+    {
+        Dataset = "ml-1m", Protocol = "ncf", Model = model, Config = new JsonObject(), Seed = 1,
+        Metrics = new SortedDictionary<string, double> { ["HR@10"] = 0.5 }, TrainSeconds = 1, Epochs = epochs, BestEpoch = best,
+        StoppedEarly = stoppedEarly, Commit = "abc",
+    }, new Dictionary<string, Dictionary<int, double>>(), "/tmp/run-" + model);
+
+    [Fact]
+    public void MainTableFindings_AreComputedFromTheTables()
+    {
+        var table = ReproductionChartsTests.MainTableByHand();
+        var headline = new ResultTable("headline", "dataset", "metric", "LRML", "best baseline", "baseline", "relative improvement %", "paired t-test p");
+        headline.AddRow(("dataset", "ml-1m"), ("metric", "HR@10"), ("LRML", 0.70), ("best baseline", "CML"), ("baseline", 0.66),
+            ("relative improvement %", 100 * (0.70 - 0.66) / 0.66), ("paired t-test p", 0.0123));
+        var significance = new ResultTable("significance");
+        significance.AddRow(("dataset", "ml-1m"), ("versus", "CML"), ("users", 6040), ("mean diff", 0.02), ("t", 2.5), ("t-test p", 0.2), ("Wilcoxon p", 0.3));
+        var report = new MainTableReport
+        {
+            Table = table, Headline = headline, Significance = significance, OutputDirectory = "/tmp/x",
+            Runs = [Run("LRML", 8, 8), Run("CML", 8, 5), Run("BPR-MF", 8, 8, stoppedEarly: true), Run("Popularity", 0, 0)],
+        };
+        var points = report.Findings().Points;
+        string all = string.Join("\n", points);
+
+        // ml-1m ranked by sampled nDCG@10: LRML 0.42 before CML 0.40
+        Assert.Contains("**ml-1m** (ncf, 2 seed(s)): by sampled nDCG@10 LRML 0.4200 ± 0.0200 (HR@10 0.7000), CML 0.4000 ± 0.0400", all);
+        // relative improvement (0.70 − 0.66) / 0.66 = +6.06 %
+        Assert.Contains("LRML against the best metric-learning baseline on ml-1m (CML): HR@10 +6.06 % (paired t-test p = 0.0123)", all);
+        Assert.Contains("On ml-1m, LRML's per-user nDCG@10 does not differ significantly (paired t-test, 5 %) from CML (mean per-user difference +0.0200, t-test p = 0.2, Wilcoxon p = 0.3)", all);
+        // full ranking: CML 0.060 ahead of LRML 0.050, the reverse of the sampled order
+        Assert.Contains("Full ranking on ml-1m reorders the models (CML > LRML by full nDCG@10): CML (0.0600) ahead of LRML (0.0500)", all);
+        Assert.Contains("Krichene and Rendle", all);
+        // one dataset row only: no reordering claim for ml-100k
+        Assert.DoesNotContain("Full ranking on ml-100k reorders", all);
+        // LRML's best epoch is its last (still improving); CML stopped improving; BPR-MF stopped early; popularity does not train
+        Assert.Contains("1 of 3 trained runs had their best validation score at their last epoch", all);
+        // the hand-made table has no paper numbers and ml-1m has known cells in the data file: nothing claimed either way
+        Assert.DoesNotContain("in the paper", all);
+        Assert.Contains("- **ml-1m**", report.Findings().ToMarkdown());
+    }
+
+    [Fact]
+    public void AblationFindings_OrderSettingsBySpread_AndKeepEachReading()
+    {
+        var slots = new AblationSpec("slots", "Memory slots N", "slots", ["1", "20"], true);
+        var norm = new AblationSpec("norm", "Norm constraint", "norm_constraint", ["clip", "none"], false);
+        ResultTable T(string setting, object a, double na, object b, double nb)
+        {
+            var t = new ResultTable("t", setting, "HR@10", "HR@10 std", "nDCG@10", "nDCG@10 std", "validation nDCG@10", "seeds");
+            t.AddRow((setting, a), ("HR@10", 0.5), ("HR@10 std", 0.0), ("nDCG@10", na), ("nDCG@10 std", 0.01), ("validation nDCG@10", na), ("seeds", 2));
+            t.AddRow((setting, b), ("HR@10", 0.5), ("HR@10 std", 0.0), ("nDCG@10", nb), ("nDCG@10 std", 0.02), ("validation nDCG@10", nb), ("seeds", 2));
+            return t;
+        }
+        var ts = T("slots", 1.0, 0.25, 20.0, 0.27);
+        var tn = T("norm_constraint", "clip", 0.27, "none", 0.17);
+        // the preset run "a" is shared by both ablations: three distinct runs, two of them best at their last epoch
+        var a = Run("a", 5, 5);
+        var report = new AblationReport("ml-100k",
+            [new AblationResult(slots, ts, Ablations.Read(slots, ts), [a, Run("b", 5, 3)]),
+             new AblationResult(norm, tn, Ablations.Read(norm, tn), [a, Run("c", 5, 5)])],
+            new ResultTable("summary"), "/tmp/x");
+        var points = report.Findings().Points;
+        // spreads: norm 0.10 > slots 0.02; the largest std of each in brackets
+        Assert.StartsWith("Settings ordered by how much they move test nDCG@10", points[0]);
+        Assert.Contains("Norm constraint 0.1000 (0.0200), Memory slots N 0.0200 (0.0200)", points[0]);
+        Assert.Equal(Ablations.Read(slots, ts), points[1]);
+        Assert.Contains("best norm_constraint=clip", points[2]);
+        Assert.Contains("Clearly worse than the best", points[2]);   // 0.10 > 2 × pooled std √((0.01² + 0.02²)/2)
+        Assert.Equal("3 distinct runs on ml-100k; the preset configuration is trained once and shared by every ablation.", points[3]);
+        Assert.StartsWith("2 of 3 runs had their best validation score at their last epoch (at most 5 epochs)", points[4]);
+    }
+
+    [Fact]
+    public void RunSeconds_IsPlannedWorkOverMeasuredThroughput()
+    {
+        // 3 users, 5 items; 4 training pairs; validation and test: one item per user, 2 sampled negatives each
+        var train = UserItems.FromLists(5, [[0, 1], [2], [3]]);
+        var one = UserItems.FromLists(5, [[4], [4], [4]]);
+        var negatives = UserItems.FromLists(5, [[2, 3], [0, 1], [0, 1]]);
+        var split = new Split
+        {
+            Dataset = "d", Protocol = "leave-last-out", Train = train, Validation = one, Test = one,
+            ValidationNegatives = negatives, TestNegatives = negatives,
+        };
+        var spec = new RunSpec
+        {
+            Dataset = "d", Model = "lrml", SampledNegatives = 2, FullRanking = true,
+            Train = new Lrml.Training.TrainConfig { Epochs = 10, EvalEvery = 1 },
+        };
+        var speed = new DurationEstimator.Throughput(TriplesPerSecond: 2, ScoresPerSecond: 3);
+        // per epoch: 4 pairs / 2 = 2 s training + 3 users × 3 candidates / 3 = 3 s validation → 5 s; × 10 epochs = 50 s
+        // test: sampled 3 × 3 = 9 scores + full 3 × 5 = 15 scores → 24 / 3 = 8 s; + 1 s overhead
+        Assert.Equal(50 + 8 + DurationEstimator.OverheadSecondsPerRun, DurationEstimator.RunSeconds(spec, split, speed), 9);
+        // a model that does not train (NaN triples/s): only the test scores and the overhead
+        Assert.Equal(8 + DurationEstimator.OverheadSecondsPerRun,
+            DurationEstimator.RunSeconds(spec, split, speed with { TriplesPerSecond = double.NaN }), 9);
+        // validation every 2 epochs halves its share; no full ranking drops 15 scores
+        Assert.Equal(10 * (2 + 1.5) + 3 + DurationEstimator.OverheadSecondsPerRun,
+            DurationEstimator.RunSeconds(spec with { FullRanking = false, Train = spec.Train with { EvalEvery = 2 } }, split, speed), 9);
+    }
+
+    [Fact]
+    public void DurationFormat_ReadsLikeAPerson()
+    {
+        Assert.Equal("40 s", DurationEstimate.Format(TimeSpan.FromSeconds(40.2)));
+        Assert.Equal("12 min", DurationEstimate.Format(TimeSpan.FromMinutes(12.3)));
+        Assert.Equal("2 h 10 min", DurationEstimate.Format(TimeSpan.FromMinutes(130)));
+    }
+
+    [Fact]
+    public void AblationPlan_TrainsThePresetOnceForEveryAblation_QuickCapsEpochs()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-abl").FullName;
+        try
+        {
+            var options = new AblationOptions { Profile = Profile.Quick, Dataset = "synthetic" };
+            var byValue = Ablations.PlanByValue(options, Context(root));
+            int seeds = Profile.Quick.Seeds;
+            Assert.Equal(Ablations.For(Profile.Quick).Sum(a => a.Values.Count), byValue.Count);
+            // exactly one value per ablation is the preset (N = 20, d = 100, margin 0.5, sqrt-l2, reuse, clip, trained memory)
+            var presetValues = byValue.Where(v => v.Runs[0].Directory.Contains(Path.Combine("runs", "preset"), StringComparison.Ordinal)).ToList();
+            Assert.Equal(["20", "100", "0.5", "sqrt-l2", "reuse", "clip", "true"], presetValues.Select(v => v.Value));
+            var plan = Ablations.Plan(options, Context(root));
+            int values = Ablations.For(Profile.Quick).Sum(a => a.Values.Count);
+            Assert.Equal((values - 7 + 1) * seeds, plan.Count);
+            Assert.Equal(plan.Count, plan.Select(p => p.Directory).Distinct().Count());
+            Assert.All(plan, p => Assert.Equal(Ablations.QuickMaxEpochs, p.Spec.Train.Epochs));
+            // a non-preset value changes exactly its own setting
+            var frozen = byValue.Single(v => v.Spec.Name == "memory" && v.Value == "false").Runs[0].Spec;
+            Assert.Contains(frozen.Settings, kv => kv.Key == "train_memory" && kv.Value == "false");
+            // the full profile keeps the preset's epochs
+            Assert.All(Ablations.Plan(options with { Profile = Profile.Full }, Context(root)), p => Assert.Equal(30, p.Spec.Train.Epochs));
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
+    public void CostGrid_VariesNAtTheFixedDAndDAtTheFixedN_BothCurvesMeet()
+    {
+        foreach (var profile in new[] { Profile.Quick, Profile.Full })
+        {
+            var grid = Dynamics.CostGrid(profile);
+            Assert.Contains((Dynamics.CostSlots, Dynamics.CostDim), grid);
+            Assert.True(grid.Count(g => g.Dim == Dynamics.CostDim) >= 3, "cost vs N needs at least three points");
+            Assert.True(grid.Count(g => g.Slots == Dynamics.CostSlots) >= 3, "cost vs d needs at least three points");
+            Assert.Equal(grid.Count, grid.Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public void MainTableRun_WritesTablesChartsAndFindings_EstimateBeforeAndReuseAfter()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-main").FullName;
+        try
+        {
+            var ctx = Context(root);
+            var options = new MainTableOptions
+            {
+                Profile = Profile.Quick with { MaxEpochs = 1 }, Datasets = ["synthetic"], Models = ["pop", "bpr"], Seeds = 1,
+                Threads = 1, ChartImages = false,
+            };
+            var before = MainTable.Estimate(options, ctx);
+            Assert.Equal(2, before.Runs);
+            Assert.Equal(0, before.Reused);
+            Assert.True(before.Total.TotalSeconds > 0);
+            int bpr = Enumerable.Range(0, before.Table.Rows.Count).Single(r => before.Table.Text(r, "model") == "BPR-MF");
+            Assert.True((double)before.Table.Get(bpr, "triples/s")! > 0);
+            Assert.Contains("This is an estimate", before.Summary);
+
+            var report = MainTable.Run(options, ctx);
+            string dir = report.OutputDirectory;
+            foreach (var f in new[] { "main-table.csv", "headline.md", "significance.csv", "findings.md", "main-table-sampled.html", "main-table-full.html" })
+                Assert.True(File.Exists(Path.Combine(dir, f)), f + " missing");
+            Assert.Equal(2, report.ChartFiles.Count);
+            Assert.StartsWith("## What the main table found", File.ReadAllText(Path.Combine(dir, "findings.md")));
+            Assert.Contains("**synthetic**", File.ReadAllText(Path.Combine(dir, "findings.md")));
+
+            var after = MainTable.Estimate(options, ctx);
+            Assert.Equal(2, after.Reused);
+            Assert.Equal(TimeSpan.Zero, after.Total);
+            Assert.StartsWith("Nothing to train", after.Summary);
+            Assert.All(MainTable.Plan(options, ctx), p => Assert.True(p.IsFinished));
+            // a changed configuration is not "finished"
+            var changed = MainTable.Plan(options with { Profile = Profile.Quick with { MaxEpochs = 2 } }, ctx);
+            Assert.Contains(changed, p => !p.IsFinished);
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
+    public void AblationRun_SharesThePresetRuns_WritesOneChartPerAblation()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-abl-run").FullName;
+        try
+        {
+            var options = new AblationOptions
+            {
+                Profile = Profile.Quick with { MaxEpochs = 1 }, Dataset = "synthetic", Only = ["memory", "negative-relation"], Seeds = 1,
+                Threads = 1, ChartImages = false,
+            };
+            var report = Ablations.Run(options, Context(root));
+            Assert.Equal(["memory", "negative-relation"], report.Results.Select(r => r.Spec.Name).OrderBy(n => n, StringComparer.Ordinal));
+            // preset shared: 3 distinct runs (preset, frozen memory, recomputed negative relation), not 4
+            Assert.Equal(3, report.Results.SelectMany(r => r.Runs).Select(r => r.Directory).Distinct().Count());
+            var memoryPreset = report.Results.Single(r => r.Spec.Name == "memory").Runs[0];
+            var negPreset = report.Results.Single(r => r.Spec.Name == "negative-relation").Runs[0];
+            Assert.Same(memoryPreset, negPreset);
+            Assert.Equal(2, report.ChartFiles.Count);
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "findings.md")));
+            Assert.Equal(report.Results.Select(r => "ablation-" + r.Spec.Name), report.Charts().Select(c => c.Name));
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+}
