@@ -180,6 +180,7 @@ public static class NetflixPrize
         encoding = TextParse.DetectUtf8OrLatin1(bytes);
         using var r = new LineReader(new MemoryStream(bytes, writable: false), path);
         var catalog = new ItemCatalog(Array.Empty<string>());
+        var seen = new HashSet<long>();
         while (r.TryReadLine(out var line))
         {
             if (TextParse.IsBlank(line)) continue;
@@ -188,10 +189,15 @@ public static class NetflixPrize
             if (a < 0 || b < 0) throw TextParse.FieldCountError(r, line, ","u8, 3, a < 0 ? 1 : 2, atLeast: true);
             b += a + 1;
             long id = TextParse.ParseId(r, line[..a], "movie id");
+            if (!seen.Add(id)) throw r.Error($"movie id {id} appears twice");
             var yearField = TextParse.TrimSpaces(line[(a + 1)..b]);
             int? year = null;
             if (!yearField.SequenceEqual("NULL"u8) && yearField.Length > 0)
-                year = checked((int)TextParse.ParseId(r, yearField, "year"));
+            {
+                long y = TextParse.ParseId(r, yearField, "year");
+                if (y > 9999) throw r.Error($"year {y} is not a year");
+                year = (int)y;
+            }
             string title = encoding.GetString(line[(b + 1)..]).Trim();
             catalog.Add(new ItemInfo(id.ToString(CultureInfo.InvariantCulture), title, Array.Empty<string>(), year));
         }
