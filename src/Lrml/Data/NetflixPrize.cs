@@ -116,6 +116,7 @@ public static class NetflixPrize
             }
             if (r.LineNumber == 0) throw new DataFormatException(file, 0, "file is empty");
             if (item < 0) throw new DataFormatException(file, 0, "file has no 'MovieID:' line: not a Netflix Prize data file");
+            if (dataLines == 0) throw new DataFormatException(file, 0, "file has no rating lines (only 'MovieID:' lines): truncated or not a Netflix Prize data file");
             string sha = r.Sha256Hex();
             bytes += r.BytesRead;
             manifest.Append(sha).Append("  ").Append(Path.GetFileName(file)).Append('\n');
