@@ -26,16 +26,25 @@ internal static class LrmlCommandLine
         return root;
     }
 
-    /// <summary>Runs a command body, turning expected failures into one clear line and exit code 1.</summary>
+    /// <summary>Runs a command body, turning expected failures (bad input, missing data, a full disk, a permission
+    /// error, a diverged run) into one clear message on standard error, never a stack trace, and exit code 1.</summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
         catch (Exception ex) when (ex is DataFormatException or DatasetNotFoundException or ArgumentException or IOException
-                                       or InvalidDataException or TrainingDivergedException or UnauthorizedAccessException)
+                                       or InvalidDataException or TrainingDivergedException or UnauthorizedAccessException
+                                       or Lrml.Evaluation.NonFiniteScoreException)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(ex.Message)}");
+            PrintError(ex.Message);
             return 1;
         }
+    }
+
+    /// <summary>"error: message" on standard error, unwrapped (red when standard error is a terminal).</summary>
+    public static void PrintError(string message)
+    {
+        bool color = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null;
+        Console.Error.WriteLine((color ? "\u001b[31merror:\u001b[0m " : "error: ") + message);
     }
 
     private static Command DataCommand()

@@ -12,8 +12,13 @@ internal static class Csv
     /// <summary>One record: the 1-based line it starts on and its fields.</summary>
     public readonly record struct Record(long Line, string[] Fields);
 
+    /// <summary>Longest accepted field (1 Mi characters, as <see cref="LineReader.DefaultMaxLineBytes"/> for lines): a
+    /// longer one means a wrong or binary file, or a quote that is never closed.</summary>
+    public const int MaxFieldLength = LineReader.DefaultMaxLineBytes;
+
     /// <summary>Parses all records of <paramref name="text"/>; blank lines are skipped.</summary>
-    /// <exception cref="DataFormatException">Unterminated quote or text after a closing quote.</exception>
+    /// <exception cref="DataFormatException">Unterminated quote, text after a closing quote, or a field longer than
+    /// <see cref="MaxFieldLength"/>.</exception>
     public static List<Record> Parse(string text, string path, char separator = ',')
     {
         var records = new List<Record>();
@@ -26,6 +31,8 @@ internal static class Csv
         bool atFieldStart = true;    // nothing of the current field read yet
         while (k <= text.Length)
         {
+            if (field.Length > MaxFieldLength)
+                throw new DataFormatException(path, recordLine, $"line is longer than {MaxFieldLength:N0} characters: not a text data file of the expected format (binary, or a quote that is never closed?)");
             if (k == text.Length || text[k] == '\n' || text[k] == '\r')
             {
                 // end of record

@@ -45,6 +45,7 @@ public static class LastFm
         encodingName = enc.WebName;
         using var r = new LineReader(new MemoryStream(bytes, writable: false), path);
         var catalog = new ItemCatalog(Array.Empty<string>());
+        var seen = new HashSet<long>();
         bool header = true;
         while (r.TryReadLine(out var line))
         {
@@ -58,12 +59,14 @@ public static class LastFm
                 throw r.Error($"unexpected header: expected \"id\\tname\\turl\\tpictureURL\", found \"{TextParse.Preview(line)}\"");
             }
             long id = TextParse.ParseId(r, line[..tab], "artist id");
+            if (!seen.Add(id)) throw r.Error($"artist id {id} appears twice");
             var rest = line[(tab + 1)..];
             int end = rest.IndexOf((byte)'\t');
             string title = enc.GetString(end < 0 ? rest : rest[..end]).Trim();
+            if (title.Length == 0) throw r.Error($"artist name of id {id} is empty (truncated line?)");
             catalog.Add(new ItemInfo(id.ToString(CultureInfo.InvariantCulture), title, Array.Empty<string>()));
         }
-        if (catalog.Count == 0) throw new DataFormatException(path, 0, "file has no artists");
+        if (catalog.Count == 0) throw new DataFormatException(path, 0, r.LineNumber == 0 ? "file is empty" : "file has no artists (only a header)");
         sha256 = r.Sha256Hex();
         return catalog;
     }

@@ -64,7 +64,9 @@ public static class MovieLens100K
         {
             if (TextParse.IsBlank(line)) continue;
             TextParse.SplitExact(r, line, "|"u8, f);
-            int index = checked((int)TextParse.ParseId(r, line[f[1]], "genre index"));
+            long rawIndex = TextParse.ParseId(r, line[f[1]], "genre index");
+            if (rawIndex > 63) throw r.Error($"genre index {rawIndex} is out of range (u.item has at most 64 genre flags)");
+            int index = (int)rawIndex;
             string genre = Encoding.Latin1.GetString(line[f[0]]).Trim();
             if (genre.Length == 0) throw r.Error("genre name is empty");
             if (!byIndex.TryAdd(index, genre)) throw r.Error($"genre index {index} appears twice");

@@ -64,7 +64,7 @@ public static class MovieLens1M
         {
             if (TextParse.IsBlank(line)) continue;
             int a = line.IndexOf(sep), b = line.LastIndexOf(sep);
-            if (a < 0 || b == a) throw TextParse.FieldCountError(r, line, sep, 3, a < 0 ? 1 : 2, atLeast: false);
+            if (a < 0 || b < a + sep.Length) throw TextParse.FieldCountError(r, line, sep, 3, a < 0 ? 1 : 2, atLeast: false);
             long id = TextParse.ParseId(r, line[..a], "movie id");
             if (!seen.Add(id)) throw r.Error($"movie id {id} appears twice");
             string title = encoding.GetString(line[(a + 2)..b]).Trim();

@@ -44,6 +44,10 @@ public static class MovieLensCsv
         byte[] bytes = File.ReadAllBytes(path);
         if (bytes.Length == 0) throw new DataFormatException(path, 0, "file is empty");
         sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        int nul = Array.IndexOf(bytes, (byte)0);
+        if (nul >= 0)
+            throw new DataFormatException(path, bytes.AsSpan(0, nul).Count((byte)'\n') + 1,
+                "line contains a NUL byte: this is binary data (a compressed archive or a UTF-16 file?), not a text data file");
         var enc = TextParse.DetectUtf8OrLatin1(bytes);
         encodingName = enc.WebName;
         var records = Csv.Parse(enc.GetString(bytes), path);
@@ -51,7 +55,7 @@ public static class MovieLensCsv
         var header = records[0].Fields.Select(h => h.Trim()).ToArray();
         if (header.Length != 3 || !header[0].Equals("movieId", StringComparison.OrdinalIgnoreCase)
             || !header[1].Equals("title", StringComparison.OrdinalIgnoreCase) || !header[2].Equals("genres", StringComparison.OrdinalIgnoreCase))
-            throw new DataFormatException(path, records[0].Line, $"unexpected header: expected \"movieId,title,genres\", found \"{string.Join(",", records[0].Fields)}\"");
+            throw new DataFormatException(path, records[0].Line, $"unexpected header: expected \"movieId,title,genres\", found \"{Shorten(string.Join(",", records[0].Fields))}\"");
         var genres = new GenreCollector([]);
         var movies = new List<ItemInfo>(records.Count);
         var seen = new HashSet<long>();
@@ -59,11 +63,12 @@ public static class MovieLensCsv
         {
             var rec = records[k];
             if (rec.Fields.Length != 3)
-                throw new DataFormatException(path, rec.Line,
-                    $"wrong field count: expected 3 fields separated by ',' (titles with commas must be quoted), found {rec.Fields.Length}: \"{string.Join(",", rec.Fields)}\"");
+                throw new DataFormatException(path, rec.Line, rec.Fields.Length == 1
+                    ? $"wrong separator: expected 3 fields separated by ',', but the line contains no ','; the line looks like \"{Shorten(rec.Fields[0])}\""
+                    : $"wrong field count: expected 3 fields separated by ',' (titles with commas must be quoted), found {rec.Fields.Length}: \"{Shorten(string.Join(",", rec.Fields))}\"");
             var idText = rec.Fields[0].Trim();
             if (idText.Length == 0 || idText.Length > 18 || !idText.All(char.IsAsciiDigit))
-                throw new DataFormatException(path, rec.Line, $"movie id \"{idText}\" is not numeric (integer ids expected)");
+                throw new DataFormatException(path, rec.Line, $"movie id \"{Shorten(idText, 40)}\" is not numeric (integer ids expected)");
             long id = long.Parse(idText, CultureInfo.InvariantCulture);
             if (!seen.Add(id)) throw new DataFormatException(path, rec.Line, $"movie id {id} appears twice");
             string title = rec.Fields[1].Trim();
@@ -74,4 +79,7 @@ public static class MovieLensCsv
         foreach (var m in movies) catalog.Add(m);
         return catalog;
     }
+
+    /// <summary>At most <paramref name="max"/> characters of a text for an error message.</summary>
+    private static string Shorten(string s, int max = 120) => s.Length <= max ? s : s[..max] + "…";
 }

@@ -116,6 +116,7 @@ public static class NetflixPrize
             }
             if (r.LineNumber == 0) throw new DataFormatException(file, 0, "file is empty");
             if (item < 0) throw new DataFormatException(file, 0, "file has no 'MovieID:' line: not a Netflix Prize data file");
+            if (dataLines == 0) throw new DataFormatException(file, 0, "file has no rating lines (only 'MovieID:' lines): truncated or not a Netflix Prize data file");
             string sha = r.Sha256Hex();
             bytes += r.BytesRead;
             manifest.Append(sha).Append("  ").Append(Path.GetFileName(file)).Append('\n');
@@ -180,6 +181,7 @@ public static class NetflixPrize
         encoding = TextParse.DetectUtf8OrLatin1(bytes);
         using var r = new LineReader(new MemoryStream(bytes, writable: false), path);
         var catalog = new ItemCatalog(Array.Empty<string>());
+        var seen = new HashSet<long>();
         while (r.TryReadLine(out var line))
         {
             if (TextParse.IsBlank(line)) continue;
@@ -188,10 +190,15 @@ public static class NetflixPrize
             if (a < 0 || b < 0) throw TextParse.FieldCountError(r, line, ","u8, 3, a < 0 ? 1 : 2, atLeast: true);
             b += a + 1;
             long id = TextParse.ParseId(r, line[..a], "movie id");
+            if (!seen.Add(id)) throw r.Error($"movie id {id} appears twice");
             var yearField = TextParse.TrimSpaces(line[(a + 1)..b]);
             int? year = null;
             if (!yearField.SequenceEqual("NULL"u8) && yearField.Length > 0)
-                year = checked((int)TextParse.ParseId(r, yearField, "year"));
+            {
+                long y = TextParse.ParseId(r, yearField, "year");
+                if (y > 9999) throw r.Error($"year {y} is not a year");
+                year = (int)y;
+            }
             string title = encoding.GetString(line[(b + 1)..]).Trim();
             catalog.Add(new ItemInfo(id.ToString(CultureInfo.InvariantCulture), title, Array.Empty<string>(), year));
         }

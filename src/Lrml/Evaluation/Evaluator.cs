@@ -94,8 +94,8 @@ public sealed class EvaluationResult
 /// items (removing them would use test information). Metrics HR@k, nDCG@k, Recall@k, Precision@k, MAP@k, MRR, AUC.
 /// Users are scored in chunks through <see cref="IRecommender.ScoreAllItems"/> with
 /// chunk × NumItems × 4 bytes ≤ <see cref="EvaluationOptions.MemoryBudgetBytes"/>; the item list is never sorted.</para>
-/// <para>Ties are pessimistic (see <see cref="Evaluation.Metrics"/>). A NaN score raises an
-/// <see cref="InvalidOperationException"/> naming the user and item. Only users with held-out items are evaluated.</para>
+/// <para>Ties are pessimistic (see <see cref="Evaluation.Metrics"/>). A NaN score raises a
+/// <see cref="NonFiniteScoreException"/> (an <see cref="InvalidOperationException"/>) naming the user and item. Only users with held-out items are evaluated.</para>
 /// <para><b>Threads</b>: the model is called only from the calling thread, one call at a time, so models need not be
 /// thread-safe; <see cref="EvaluationOptions.Threads"/> parallelises the ranking and metric work over users of a
 /// chunk. Results do not depend on the thread count or the memory budget.</para>
@@ -300,11 +300,11 @@ public static class Evaluator
 
     // ------------------------------------------------------------------------------------------------ helpers
 
-    private static InvalidOperationException NanError(IRecommender model, Split split, int user, int item, EvalTarget target)
+    private static NonFiniteScoreException NanError(IRecommender model, Split split, int user, int item, EvalTarget target)
     {
         string uid = split.UserIds is { } um && user < um.Count ? $" (raw id {um[user]})" : "";
         string iid = split.ItemIds is { } im && item >= 0 && item < im.Count ? $" (raw id {im[item]})" : "";
-        return new InvalidOperationException(
+        return new NonFiniteScoreException(
             $"Model '{model.Name}' returned a NaN score for user {user}{uid}, item {item}{iid} while evaluating {target}; " +
             "the model's parameters have probably diverged (check the learning rate and the loss).");
     }
@@ -367,3 +367,6 @@ public static class Evaluator
         };
     }
 }
+
+/// <summary>A model returned a NaN score during evaluation: its parameters have diverged.</summary>
+public sealed class NonFiniteScoreException(string message) : InvalidOperationException(message);

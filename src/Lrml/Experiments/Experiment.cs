@@ -142,6 +142,18 @@ public static class Experiment
     /// <summary>Name of the resumable training checkpoint inside a run directory.</summary>
     public const string CheckpointFile = "checkpoint.ckpt";
 
+    /// <summary>Whether <paramref name="runDirectory"/> holds an interrupted run of exactly <paramref name="spec"/>: a
+    /// readable checkpoint with the spec's run key and no result.json. Sweeps and stored runs then resume it instead of
+    /// starting again (an unreadable or foreign checkpoint means a fresh start).</summary>
+    public static bool CanResume(string runDirectory, RunSpec spec)
+    {
+        string path = Path.Combine(runDirectory, CheckpointFile);
+        if (!File.Exists(path) || File.Exists(Path.Combine(runDirectory, "result.json"))) return false;
+        try { return TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path).RunKey == RunStore.SpecKey(spec); }
+        catch (InvalidDataException) { return false; }
+        catch (IOException) { return false; }
+    }
+
     /// <summary>
     /// Trains and evaluates one run; writes its directory when <paramref name="runDirectory"/> is not null.
     /// With <paramref name="resume"/>, continues the run whose checkpoint.ckpt is in that directory (it must
@@ -297,7 +309,7 @@ public static class Experiment
         {
             if (!overwrite)
                 throw new IOException($"The run directory '{dir}' already exists and is not empty. Choose another --out, or pass --overwrite to replace it.");
-            foreach (var f in new[] { "result.json", "epochs.jsonl", "per_user_test.csv", "best.ckpt", "config.json" })
+            foreach (var f in new[] { "result.json", "epochs.jsonl", "per_user_test.csv", "best.ckpt", "config.json", CheckpointFile })
                 if (File.Exists(Path.Combine(dir, f))) File.Delete(Path.Combine(dir, f));
         }
         Directory.CreateDirectory(dir);

@@ -59,7 +59,8 @@ public static class RunStore
             Overwrite = true, // an unfinished or stale directory of this run is replaced
             SaveCheckpoints = context.SaveCheckpoints,
         };
-        var outcome = Experiment.Run(spec, ctx, dir);
+        bool resume = Experiment.CanResume(dir, spec);                 // an interrupted run continues from its checkpoint
+        var outcome = Experiment.Run(spec, ctx, dir, resume);
         var o = SpecJson(spec);
         o["key"] = key;
         AtomicFile.WriteAllText(specPath, o.ToJsonString(ConfigBinder.Json) + "\n");

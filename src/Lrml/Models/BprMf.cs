@@ -219,6 +219,9 @@ public sealed class BprMfModel : ITrainableRecommender
         (TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q), _net.B is null ? [] : TorchSupport.ToFloats(_net.B));
 
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+
+    /// <inheritdoc/>
     public byte[] SaveState() => EmbeddingNet.Save("BPRMF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
 
     /// <inheritdoc/>

@@ -328,6 +328,9 @@ public sealed class CmlModel : ITrainableRecommender
     public (float[] Users, float[] Items) ExportEmbeddings() => (TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q));
 
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+
+    /// <inheritdoc/>
     /// <remarks>With WARP weighting the sampler's random state follows the tensors (32 bytes), so a restored model draws the same negatives.</remarks>
     public byte[] SaveState()
     {

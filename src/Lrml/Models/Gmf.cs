@@ -80,6 +80,8 @@ public sealed class GmfModel : ITrainableRecommender
     /// <inheritdoc/>
     public byte[] SaveState() => _core.Save("GMF-TORCH-STATE");
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
+    /// <inheritdoc/>
     public void LoadState(byte[] state) => _core.Load(state, "GMF-TORCH-STATE");
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, object?> Describe() => TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);

@@ -66,4 +66,9 @@ public interface ITrainableRecommender : IRecommender
 
     /// <summary>The effective configuration, for result records.</summary>
     IReadOnlyDictionary<string, object?> Describe();
+
+    /// <summary>Whether every trainable parameter is finite (no NaN, no ±∞). The trainer checks it before every
+    /// checkpoint and validation, so a diverged model is never saved; the default (true) is for models without
+    /// parameters to check.</summary>
+    bool ParametersAreFinite() => true;
 }

@@ -365,6 +365,9 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q), TorchSupport.ToFloats(_net.K), TorchSupport.ToFloats(_net.M));
 
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+
+    /// <inheritdoc/>
     /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict
     /// (TorchSharp format, keys P, Q, K, M) and the optimiser state.</remarks>
     public byte[] SaveState()

@@ -77,6 +77,8 @@ public sealed class MlpModel : ITrainableRecommender
     /// <inheritdoc/>
     public byte[] SaveState() => _core.Save("MLP-TORCH-STATE");
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
+    /// <inheritdoc/>
     public void LoadState(byte[] state) => _core.Load(state, "MLP-TORCH-STATE");
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, object?> Describe()

@@ -140,6 +140,8 @@ public sealed class NeuMfModel : ITrainableRecommender
     /// <inheritdoc/>
     public byte[] SaveState() => _core.Save("NEUMF-TORCH-STATE");
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
+    /// <inheritdoc/>
     public void LoadState(byte[] state) => _core.Load(state, "NEUMF-TORCH-STATE");
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, object?> Describe()

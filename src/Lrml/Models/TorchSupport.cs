@@ -93,6 +93,16 @@ internal static class TorchSupport
         table.index_copy_(0, rows, ClipRows(r));
     }
 
+    /// <summary>Whether every parameter of <paramref name="module"/> is finite (one reduction per tensor).</summary>
+    public static bool AllFinite(nn.Module module)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var p in module.parameters())
+            if (!torch.isfinite(p).all().item<bool>()) return false;
+        return true;
+    }
+
     /// <summary>Projects every row of <paramref name="table"/> onto the unit ball in place.</summary>
     public static void ProjectAllRows(Tensor table)
     {

@@ -361,6 +361,9 @@ public sealed class TransCfModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+
+    /// <inheritdoc/>
     public byte[] SaveState()
     {
         var blob = EmbeddingNet.Save("TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);

@@ -45,7 +45,8 @@ public sealed class NcfNegativeFile
 /// Readers for the files of the public NCF split (He et al., WWW 2017): <c>ml-1m.test.rating</c>,
 /// <c>ml-1m.train.rating</c> and <c>ml-1m.test.negative</c>. Ids must lie in the given index space; any malformed
 /// line, out-of-range id or wrong number of negatives raises a <see cref="DataFormatException"/> naming file and line.
-/// Lines may end in LF or CRLF; only the final line may be empty.
+/// Lines may end in LF or CRLF; only the final line may be empty; a leading UTF-8 byte-order mark is skipped; ratings must
+/// be finite and non-negative; a NUL byte (binary data) is refused.
 /// </summary>
 public static class NcfFiles
 {
@@ -57,19 +58,21 @@ public static class NcfFiles
         var stamps = new List<long>(); var lines = new List<int>();
         ForEachLine(path, bytes, (line, no) =>
         {
-            if (line.Count((byte)'\t') != 3)
-                throw new DataFormatException(path, no, "expected 4 tab-separated fields: user, item, rating, timestamp.");
+            int tabs = line.Count((byte)'\t');
+            if (tabs != 3) throw FieldCountError(path, no, line, tabs, "4 tab-separated fields (user, item, rating, timestamp)", tabs + 1);
             var rest = line;
             var fu = NextField(ref rest); var fi = NextField(ref rest); var fr = NextField(ref rest); var ft = rest;
             int u = ParseId(path, no, fu, "user", numUsers);
             int i = ParseId(path, no, fi, "item", numItems);
-            if (!Utf8Parser.TryParse(fr, out double r, out int cr) || cr != fr.Length || !double.IsFinite(r))
+            if (!Utf8Parser.TryParse(fr, out double r, out int cr) || cr != fr.Length)
                 throw new DataFormatException(path, no, $"rating '{Text(fr)}' is not a number.");
+            if (!double.IsFinite(r)) throw new DataFormatException(path, no, $"rating '{Text(fr)}' is not a finite number.");
+            if (r < 0) throw new DataFormatException(path, no, $"rating '{Text(fr)}' is negative.");
             if (!Utf8Parser.TryParse(ft, out long t, out int ct) || ct != ft.Length)
                 throw new DataFormatException(path, no, $"timestamp '{Text(ft)}' is not an integer.");
             users.Add(u); items.Add(i); ratings.Add((float)r); stamps.Add(t); lines.Add(no);
         });
-        if (users.Count == 0) throw new DataFormatException(path, 0, "file has no rows.");
+        if (users.Count == 0) throw new DataFormatException(path, 0, "file is empty (no rows).");
         return new NcfRatingFile
         {
             Path = path, Users = users.ToArray(), Items = items.ToArray(), Ratings = ratings.ToArray(),
@@ -88,7 +91,7 @@ public static class NcfFiles
         {
             int count = line.Count((byte)'\t');
             if (count != expectedPerLine)
-                throw new DataFormatException(path, no, $"expected (user,item) and {expectedPerLine} negatives, found {count} negatives.");
+                throw FieldCountError(path, no, line, count, $"(user,item) and {expectedPerLine} negatives", count, " negatives");
             var rest = line;
             var head = NextField(ref rest);
             if (head.Length < 5 || head[0] != (byte)'(' || head[^1] != (byte)')')
@@ -102,7 +105,7 @@ public static class NcfFiles
                 negs.Add(ParseId(path, no, NextField(ref rest), "negative item", numItems));
             users.Add(u); items.Add(i); lines.Add(no);
         });
-        if (users.Count == 0) throw new DataFormatException(path, 0, "file has no rows.");
+        if (users.Count == 0) throw new DataFormatException(path, 0, "file is empty (no rows).");
         return new NcfNegativeFile
         {
             Path = path, Users = users.ToArray(), Items = items.ToArray(), Negatives = negs.ToArray(),
@@ -122,7 +125,8 @@ public static class NcfFiles
     /// other than after the final newline is an error.</summary>
     private static void ForEachLine(string path, byte[] bytes, LineHandler handle)
     {
-        int pos = 0, no = 0;
+        int pos = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;   // UTF-8 byte-order mark
+        int no = 0;
         while (pos < bytes.Length)
         {
             no++;
@@ -131,7 +135,10 @@ public static class NcfFiles
             int len = end - pos;
             if (len > 0 && bytes[pos + len - 1] == (byte)'\r') len--;
             if (len == 0) throw new DataFormatException(path, no, "empty line.");
-            handle(bytes.AsSpan(pos, len), no);
+            var line = bytes.AsSpan(pos, len);
+            if (line.IndexOf((byte)0) >= 0)
+                throw new DataFormatException(path, no, "line contains a NUL byte: this is binary data (a compressed archive or a UTF-16 file?), not an NCF text file.");
+            handle(line, no);
             pos = nl < 0 ? bytes.Length : nl + 1;
         }
     }
@@ -152,6 +159,15 @@ public static class NcfFiles
         if ((uint)v >= (uint)limit)
             throw new DataFormatException(path, no, $"unknown {what} id {v}: outside the index space [0, {limit}).");
         return v;
+    }
+
+    /// <summary>A wrong-separator error when the line has no TAB at all, else a wrong-field-count error.</summary>
+    private static DataFormatException FieldCountError(string path, int no, ReadOnlySpan<byte> line, int tabs, string expected, int found, string unit = " fields")
+    {
+        string preview = TextParse.Preview(line, 80);
+        return tabs == 0
+            ? new DataFormatException(path, no, $"wrong separator: expected {expected}, but the line contains no TAB; the line looks like \"{preview}\".")
+            : new DataFormatException(path, no, $"wrong field count: expected {expected}, found {found}{unit}; the line looks like \"{preview}\".");
     }
 
     private static string Text(ReadOnlySpan<byte> f) => System.Text.Encoding.UTF8.GetString(f.Length > 40 ? f[..40] : f);

@@ -134,6 +134,19 @@ public sealed class Trainer
         }
         var sw = new Stopwatch();
 
+        // Divergence: restore the best state in memory and explain; nothing non-finite was checkpointed, because the
+        // parameters are checked before every checkpoint and validation.
+        TrainingDivergedException Diverged(int epoch, int step, string what)
+        {
+            if (bestState is not null) model.LoadState(bestState);
+            return new TrainingDivergedException(epoch, step,
+                $"{what} at epoch {epoch}, step {step} of {stepsPerEpoch}: training stopped. " +
+                (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}). " : "") +
+                "The checkpoints on disk are the last good ones. " +
+                "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
+                "try a 3–10× lower learning rate, a smaller margin, or gradient clipping.");
+        }
+
         for (int epoch = firstEpoch; epoch <= c.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -165,23 +178,21 @@ public sealed class Trainer
                     c.NegativesPerPositive, negativeRng);
                 double loss = model.TrainStep(batch);
                 step++;
-                if (!double.IsFinite(loss))
-                {
-                    if (bestState is not null) model.LoadState(bestState);
-                    throw new TrainingDivergedException(epoch, step,
-                        $"The loss became {loss} at epoch {epoch}, step {step} of {stepsPerEpoch}. " +
-                        (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}); the last good checkpoint is kept. " : "") +
-                        "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
-                        "try a 3–10× lower learning rate or enable gradient clipping.");
-                }
+                if (!double.IsFinite(loss)) throw Diverged(epoch, step, $"The loss became {loss}");
                 lossSum += loss;
                 if (Progress is not null && (step % 16 == 0 || start + count >= n))
                     Progress.Report(new TrainProgress(epoch, c.Epochs, step, stepsPerEpoch, lossSum, start + count));
                 if (Checkpoint is not null && CheckpointEverySteps > 0 && step % CheckpointEverySteps == 0 && start + count < n)
+                {
+                    if (!model.ParametersAreFinite()) throw Diverged(epoch, step, "A model parameter became NaN or infinite");
                     Checkpoint(Snapshot(epoch, step, shuffleStateAtStart, negativeRng, lossSum, carriedSeconds + sw.Elapsed.TotalSeconds,
                         stopper, trainSeconds, evalSeconds, epochs, model.SaveState(), bestState));
+                }
             }
             model.EndEpoch(epoch);
+            // a parameter can turn non-finite in the last step while its loss (computed before the update) was finite:
+            // never validate, checkpoint or keep such a state
+            if (!model.ParametersAreFinite()) throw Diverged(epoch, step, "A model parameter became NaN or infinite");
             sw.Stop();
             double tTrain = carriedSeconds + sw.Elapsed.TotalSeconds;
             trainSeconds += tTrain;
@@ -193,12 +204,14 @@ public sealed class Trainer
             if (evaluate)
             {
                 sw.Restart();
-                metrics = validate!(model);
+                try { metrics = validate!(model); }
+                catch (Lrml.Evaluation.NonFiniteScoreException ex) { throw Diverged(epoch, step, "The model scored NaN in validation (" + ex.Message + ")"); }
                 sw.Stop();
                 tEval = sw.Elapsed.TotalSeconds;
                 evalSeconds += tEval;
                 if (!metrics.TryGetValue(c.ValidationMetric, out double value))
                     throw new ArgumentException($"Validation metric '{c.ValidationMetric}' is not among the evaluated metrics: {string.Join(", ", metrics.Keys)}.");
+                if (double.IsNaN(value)) throw Diverged(epoch, step, $"The validation {c.ValidationMetric} became NaN");
                 isBest = stopper.Observe(epoch, value);
                 if (isBest)
                 {

@@ -152,7 +152,7 @@ public static class Sweep
             var done = records.FirstOrDefault(r => r.Key == key && r.Seed == spec.FirstSeed && r.Trial >= 0);
             if (done is not null) { trials.Add(done with { Trial = t }); continue; }
             context.Observer.Message($"Trial {t + 1}/{configs.Count}: {key}");
-            var rec = RunOne(spec, context, configs[t], fixedSettings, spec.FirstSeed, Path.Combine(dir, "trials", $"t{t:000}-seed{spec.FirstSeed}"), pretrain, dir)
+            var rec = RunOne(spec, context, configs[t], fixedSettings, spec.FirstSeed, Path.Combine(dir, "trials", $"t{t:000}-{KeyHash(key)}-seed{spec.FirstSeed}"), pretrain, dir)
                 with { Trial = t };
             trials.Add(rec);
             records.RemoveAll(r => r.Key == key && r.Seed == spec.FirstSeed);
@@ -177,7 +177,7 @@ public static class Sweep
             var done = finalRecords.FirstOrDefault(r => r.Key == chosen.Key && r.Seed == seed);
             if (done is not null) { finals.Add(done); continue; }
             context.Observer.Message($"Final run seed {seed} ({s + 1}/{spec.EffectiveSeeds}): {chosen.Key}");
-            var rec = RunOne(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}"), pretrain, dir) with { Trial = -1 };
+            var rec = RunOne(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}-{KeyHash(chosen.Key)}"), pretrain, dir) with { Trial = -1 };
             finals.Add(rec);
             finalRecords.RemoveAll(r => r.Key == chosen.Key && r.Seed == seed);
             finalRecords.Add(rec);
@@ -195,6 +195,11 @@ public static class Sweep
         WriteChosen(result, fixedSettings, Path.Combine(dir, "chosen.json"));
         return result;
     }
+
+    /// <summary>8 hex digits of the SHA-256 of a configuration key. Run directories carry it, so two configurations never
+    /// share a directory even when a larger budget or another grid subsample renumbers the trials.</summary>
+    internal static string KeyHash(string key) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..8];
 
     /// <summary>The best successful trial by the validation metric (earlier trial on ties), or null. Test metrics are not read.</summary>
     public static TrialRecord? Choose(IReadOnlyList<TrialRecord> trials, string metric)
@@ -240,7 +245,9 @@ public static class Sweep
         var settings = config.ToDictionary(kv => kv.Key, kv => kv.Value);
         try
         {
-            var outcome = Experiment.Run(runSpec, ctx, runDir);
+            bool resume = Experiment.CanResume(runDir, runSpec);      // a trial interrupted by a crash continues from its checkpoint
+            if (resume) context.Observer.Message($"  resuming the interrupted run in {runDir}");
+            var outcome = Experiment.Run(runSpec, ctx, runDir, resume);
             var r = outcome.Result;
             return new TrialRecord
             {
@@ -290,8 +297,18 @@ public static class Sweep
     private static List<TrialRecord> ReadRecords(string path)
     {
         if (!File.Exists(path)) return new();
-        try { return JsonSerializer.Deserialize<List<TrialRecord>>(File.ReadAllText(path), ConfigBinder.Json) ?? new(); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not a sweep record file ({ex.Message}).", ex); }
+        try
+        {
+            var records = JsonSerializer.Deserialize<List<TrialRecord>>(File.ReadAllText(path), ConfigBinder.Json)
+                ?? throw new JsonException("the file holds null");
+            if (records.Any(r => r is null || r.Key is null)) throw new JsonException("a record has no configuration key");
+            return records;
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: not a sweep record file ({ex.Message.Split('\n')[0].TrimEnd('.')}). The kit writes it atomically, " +
+                "so it was damaged from outside: restore it from a backup, or delete it to run the sweep's trials again (their run directories are reused).", ex);
+        }
     }
 
     private static void SaveRecords(string path, List<TrialRecord> records) =>

@@ -202,6 +202,21 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     }
 
     /// <inheritdoc/>
+    public bool ParametersAreFinite()
+    {
+        lock (_gate)
+        {
+            foreach (var (t, rows, isK) in StateTensors())
+            {
+                if (isK) { foreach (float v in KtToK(t)) if (!float.IsFinite(v)) return false; continue; }
+                for (int r = 0; r < rows; r++)
+                    foreach (float v in t.AsSpan(r * _dp, _d)) if (!float.IsFinite(v)) return false;
+            }
+            return true;
+        }
+    }
+
+    /// <inheritdoc/>
     public LrmlParameters ExportParameters()
     {
         lock (_gate) return Export();
