@@ -53,7 +53,6 @@ public sealed record BprConfig
 /// </remarks>
 public sealed class BprMfModel : ITrainableRecommender
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly BprConfig _config;
@@ -185,24 +184,12 @@ public sealed class BprMfModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (uIdx, iIdx) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var iIdx = TorchSupport.Index(items.Slice(start, len), _device);
-            var p = _net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device));
-            var x = (p * _net.Q.index_select(0, iIdx)).sum(-1);
-            if (_net.B is not null) x = x + _net.B.index_select(0, iIdx);
-            TorchSupport.CopyTo(x, scores.Slice(start, len));
-        }
-    }
+            var x = (_net.P.index_select(0, uIdx) * _net.Q.index_select(0, iIdx)).sum(-1);
+            return _net.B is null ? x : x + _net.B.index_select(0, iIdx);
+        });
 
     /// <inheritdoc/>
     /// <remarks>Computed as P[users]·Q[chunk]ᵀ (+ b), chunked over items by <see cref="ScoreBudget"/>.</remarks>

@@ -100,7 +100,6 @@ public sealed record CmlConfig
 /// </remarks>
 public sealed class CmlModel : ITrainableRecommender
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly CmlConfig _config;
@@ -297,22 +296,9 @@ public sealed class CmlModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
-        {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var p = _net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device));
-            var q = _net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device));
-            TorchSupport.CopyTo((p - q).square().sum(-1).neg(), scores.Slice(start, len));
-        }
-    }
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device,
+            (uIdx, iIdx) => (_net.P.index_select(0, uIdx) - _net.Q.index_select(0, iIdx)).square().sum(-1).neg());
 
     /// <inheritdoc/>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>

@@ -51,7 +51,6 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// (users_chunk × items_chunk × max(d, N) values ≈ 32 MB in float32).</summary>
     public const long DefaultScoreBudget = 8L << 20;
 
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly LrmlConfig _config;
@@ -291,23 +290,14 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     // ───────────────────────────── scoring ─────────────────────────────
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (uIdx, iIdx) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
-            var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));
+            var p = Constrain(_net.P.index_select(0, uIdx));
+            var q = Constrain(_net.Q.index_select(0, iIdx));
             var (_, r) = Relation(p, q);
-            TorchSupport.CopyTo(Distance(p + r - q).neg(), scores.Slice(start, len));
-        }
-    }
+            return Distance(p + r - q).neg();
+        });
 
     /// <inheritdoc/>
     /// <remarks>Attention is per (user, item) pair, so the work is chunked over users AND items: one chunk holds
@@ -331,9 +321,9 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         TorchSupport.CheckRange(users, NumUsers, "user");
         TorchSupport.CheckRange(items, NumItems, "item");
         using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+        for (int start = 0; start < users.Length; start += TorchSupport.PairChunk)
         {
-            int len = Math.Min(PairChunk, users.Length - start);
+            int len = Math.Min(TorchSupport.PairChunk, users.Length - start);
             using var scope = NewDisposeScope();
             var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
             var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));

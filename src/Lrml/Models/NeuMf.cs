@@ -296,7 +296,6 @@ internal sealed class NcfNet : nn.Module
 /// </summary>
 internal sealed class NcfCore : IDisposable
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly NcfNet _net;
@@ -398,21 +397,8 @@ internal sealed class NcfCore : IDisposable
         return (TorchSupport.Scalar(loss), TorchSupport.Scalar(summed), g);
     }
 
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
-        {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            TorchSupport.CopyTo(Logits(TorchSupport.Index(users.Slice(start, len), Device), TorchSupport.Index(items.Slice(start, len), Device)),
-                scores.Slice(start, len));
-        }
-    }
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, Device, Logits);
 
     /// <summary>
     /// All-item scores: the GMF part as (p_u ⊙ h_GMF)·Qᵀ; the MLP's first layer split into a user half and an item half

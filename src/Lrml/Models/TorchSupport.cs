@@ -119,6 +119,31 @@ internal static class TorchSupport
         }
     }
 
+    /// <summary>Pairs scored per chunk by <see cref="ScorePairsChunked"/> unless a model passes its own.</summary>
+    public const int PairChunk = 1 << 15;
+
+    /// <summary>
+    /// The pair-scoring loop of every reference model: checks that <paramref name="users"/>, <paramref name="items"/> and
+    /// <paramref name="scores"/> have equal length and every index is in range, then, without gradients and in chunks of
+    /// <paramref name="chunk"/> pairs (one dispose scope each), writes <paramref name="score"/>(userIdx, itemIdx) — the
+    /// chunk's scores, one per pair — into <paramref name="scores"/>.
+    /// </summary>
+    public static void ScorePairsChunked(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores, int numUsers, int numItems,
+        Device device, Func<Tensor, Tensor, Tensor> score, int chunk = PairChunk)
+    {
+        if (users.Length != items.Length || scores.Length != users.Length)
+            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
+        CheckRange(users, numUsers, "user");
+        CheckRange(items, numItems, "item");
+        using var noGrad = no_grad();
+        for (int start = 0; start < users.Length; start += chunk)
+        {
+            int len = Math.Min(chunk, users.Length - start);
+            using var scope = NewDisposeScope();
+            CopyTo(score(Index(users.Slice(start, len), device), Index(items.Slice(start, len), device)), scores.Slice(start, len));
+        }
+    }
+
     /// <summary>Fills users × NumItems scores chunk by chunk; <paramref name="block"/>(userIdx, firstItem, count)
     /// returns the (users_chunk × count) score block. Chunks hold users_chunk × items_chunk × d values at most
     /// <paramref name="budget"/> (<paramref name="dim"/> = values per pair).</summary>

@@ -317,21 +317,12 @@ public sealed class TransCfModel : ITrainableRecommender
     /// <inheritdoc/>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
     {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
         var (nu, ni) = Neighbourhoods();
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (u, i) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var u = TorchSupport.Index(users.Slice(start, len), _device);
-            var i = TorchSupport.Index(items.Slice(start, len), _device);
             var r = nu.index_select(0, u) * ni.index_select(0, i);
-            TorchSupport.CopyTo((_net.P.index_select(0, u) + r - _net.Q.index_select(0, i)).square().sum(-1).neg(), scores.Slice(start, len));
-        }
+            return (_net.P.index_select(0, u) + r - _net.Q.index_select(0, i)).square().sum(-1).neg();
+        }, PairChunk);
     }
 
     /// <inheritdoc/>
