@@ -122,14 +122,7 @@ public sealed class BprMfModel : ITrainableRecommender
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var (loss, v) = ForwardBackward(batch, backward: true);
-        if (_optimizer.IsLazy)
-        {
-            var grads = new (Tensor?, Tensor?)[_optimizer.Names.Count];
-            grads[0] = (v.UniqueUsers, v.PRows!.grad);
-            grads[1] = (v.UniqueItems, v.QRows!.grad);
-            if (v.BRows is not null) grads[2] = (v.UniqueItems, v.BRows.grad);
-            _optimizer.StepLazy(grads, 0, 0);
-        }
+        if (_optimizer.IsLazy) _optimizer.StepLazy(v.LazyGradients(_optimizer.Names.Count), 0, 0);
         else _optimizer.StepDense(0, 0);
         return TorchSupport.Scalar(loss);
     }
@@ -140,26 +133,14 @@ public sealed class BprMfModel : ITrainableRecommender
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var (loss, v) = ForwardBackward(batch, backward: true);
-        double[] gp, gq, gb = [];
-        if (_optimizer.IsLazy)
-        {
-            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, v.UniqueUsers, v.PRows!.grad!, 1.0));
-            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, v.UniqueItems, v.QRows!.grad!, 1.0));
-            if (_net.B is not null) gb = TorchSupport.ToDoubles(zeros_like(_net.B).index_add_(0, v.UniqueItems, v.BRows!.grad!, 1.0));
-        }
-        else
-        {
-            gp = TorchSupport.ToDoubles(_net.P.grad!);
-            gq = TorchSupport.ToDoubles(_net.Q.grad!);
-            if (_net.B is not null) gb = TorchSupport.ToDoubles(_net.B.grad!);
-        }
+        double[] gp = v.DenseGradP(_net.P), gq = v.DenseGradQ(_net.Q), gb = _net.B is null ? [] : v.DenseGradB(_net.B);
         _net.zero_grad();
         return (TorchSupport.Scalar(loss), gp, gq, gb);
     }
 
-    private (Tensor Loss, EmbeddingNet.BatchViews Views) ForwardBackward(TrainingBatch batch, bool backward)
+    private (Tensor Loss, BatchViews Views) ForwardBackward(TrainingBatch batch, bool backward)
     {
-        var v = EmbeddingNet.Views(batch, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        var v = BatchViews.Of(batch, _net.P, _net.Q, _net.B, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
         int k = batch.NegativesPerPositive;
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);

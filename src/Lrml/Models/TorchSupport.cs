@@ -246,6 +246,118 @@ internal sealed class RowIndexer
 }
 
 /// <summary>
+/// Tables and indices a batch's loss reads, for the models with a user table P, an item table Q and optionally
+/// per-item values B (LRML, CML, BPR-MF): the whole tables with raw batch indices (dense optimisers: gradients land in
+/// each parameter's <c>.grad</c>), or leaf copies of the touched rows with slot indices (lazy Adam: the gradient is
+/// row-sparse by construction). B is viewed like Q.
+/// </summary>
+internal sealed record BatchViews(Tensor PTable, Tensor QTable, Tensor? BTable, Tensor UserIdx, Tensor PosIdx, Tensor NegIdx,
+    Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows, Tensor? BRows)
+{
+    /// <summary>Each batch position's slot among the distinct users (resp. items) the batch touches, and those distinct
+    /// rows in first-appearance order (positives before negatives).</summary>
+    public static (long[] UserSlots, long[] PosSlots, long[] NegSlots, long[] Users, long[] Items) Slots(TrainingBatch batch,
+        RowIndexer userRows, RowIndexer itemRows)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
+        userRows.Add(batch.Users.AsSpan(0, n), invU);
+        itemRows.Add(batch.Positives.AsSpan(0, n), invPos);
+        itemRows.Add(batch.Negatives.AsSpan(0, n * k), invNeg);
+        return (invU, invPos, invNeg, userRows.TakeUnique(), itemRows.TakeUnique());
+    }
+
+    /// <summary>The views of <paramref name="batch"/> over tables <paramref name="p"/>, <paramref name="q"/> and <paramref name="b"/>;
+    /// with <paramref name="lazy"/> the row copies require gradients when <paramref name="backward"/>.</summary>
+    public static BatchViews Of(TrainingBatch batch, Tensor p, Tensor q, Tensor? b, RowIndexer userRows, RowIndexer itemRows,
+        bool lazy, bool backward, Device device)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var (invU, invPos, invNeg, users, items) = Slots(batch, userRows, itemRows);
+        var uniqueUsers = TorchSupport.Index(users, device);
+        var uniqueItems = TorchSupport.Index(items, device);
+        if (!lazy)
+            return new BatchViews(p, q, b, TorchSupport.Index(batch.Users.AsSpan(0, n), device), TorchSupport.Index(batch.Positives.AsSpan(0, n), device),
+                TorchSupport.Index(batch.Negatives.AsSpan(0, n * k), device), uniqueUsers, uniqueItems, null, null, null);
+        var pRows = p.index_select(0, uniqueUsers).detach().requires_grad_(backward);
+        var qRows = q.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        var bRows = b is null ? null : b.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        return new BatchViews(pRows, qRows, bRows, TorchSupport.Index(invU, device), TorchSupport.Index(invPos, device), TorchSupport.Index(invNeg, device),
+            uniqueUsers, uniqueItems, pRows, qRows, bRows);
+    }
+
+    /// <summary>Lazy-step gradients after backward: (touched rows, gradient) of P, Q and, when viewed, B in entries 0, 1, 2
+    /// of an array of <paramref name="parameters"/> entries (the rest are left for the caller).</summary>
+    public (Tensor? Rows, Tensor? Grad)[] LazyGradients(int parameters)
+    {
+        var grads = new (Tensor?, Tensor?)[parameters];
+        grads[0] = (UniqueUsers, PRows!.grad);
+        grads[1] = (UniqueItems, QRows!.grad);
+        if (BRows is not null) grads[2] = (UniqueItems, BRows.grad);
+        return grads;
+    }
+
+    /// <summary>dL/dP as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradP(Tensor p) => Dense(p, UniqueUsers, PRows);
+    /// <summary>dL/dQ as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradQ(Tensor q) => Dense(q, UniqueItems, QRows);
+    /// <summary>dL/dB as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradB(Tensor b) => Dense(b, UniqueItems, BRows);
+
+    /// <summary>The table's own gradient (dense views), or the row copies' gradient scattered into zeros (lazy views).</summary>
+    private static double[] Dense(Tensor table, Tensor rows, Tensor? rowLeaf) => rowLeaf is null
+        ? TorchSupport.ToDoubles(table.grad!)
+        : TorchSupport.ToDoubles(zeros_like(table).index_add_(0, rows, rowLeaf.grad!, 1.0));
+}
+
+/// <summary>
+/// Parameter container and shared plumbing of the two-table models (CML, BPR-MF, TransCF): user table "P", item
+/// table "Q" and, optionally, item biases "B". Field names are the state-dict keys.
+/// </summary>
+internal sealed class EmbeddingNet : nn.Module
+{
+    public readonly Parameter P, Q;
+    public readonly Parameter? B;
+
+    public EmbeddingNet(string name, int numUsers, int numItems, int dim, float[] p, float[] q, float[]? b, ScalarType dtype, Device device) : base(name)
+    {
+        P = TorchSupport.MakeParameter(p, [numUsers, dim], dtype, device, true);
+        Q = TorchSupport.MakeParameter(q, [numItems, dim], dtype, device, true);
+        if (b is not null) B = TorchSupport.MakeParameter(b, [numItems], dtype, device, true);
+        RegisterComponents();
+    }
+
+    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(magic); w.Write(version);
+            w.Write(net.P.shape[0]); w.Write(net.Q.shape[0]); w.Write(net.P.shape[1]); w.Write(net.B is not null);
+            w.Write((int)dtype); w.Write(optimizerKind);
+            net.save(w);
+            optimizer.Save(w);
+        }
+        return ms.ToArray();
+    }
+
+    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var ms = new MemoryStream(state, writable: false);
+        using var r = new BinaryReader(ms);
+        if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
+        int v = r.ReadInt32();
+        if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
+        var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
+        var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
+        if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
+        net.load(r);
+        optimizer.Load(r);
+    }
+}
+
+/// <summary>
 /// The optimiser of a reference model. Dense kinds wrap TorchSharp's <c>torch.optim</c> classes over whole
 /// tensors; <see cref="OptimizerKind.LazyAdam"/> is implemented here with tensor ops on the touched rows.
 /// <list type="bullet">

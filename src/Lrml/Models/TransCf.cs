@@ -214,11 +214,7 @@ public sealed class TransCfModel : ITrainableRecommender
     {
         int n = batch.Count, k = batch.NegativesPerPositive;
         // distinct users and items of the batch, and each position's slot
-        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
-        _userRows.Add(batch.Users.AsSpan(0, n), invU);
-        _itemRows.Add(batch.Positives.AsSpan(0, n), invPos);
-        _itemRows.Add(batch.Negatives.AsSpan(0, n * k), invNeg);
-        var uList = _userRows.TakeUnique(); var iList = _itemRows.TakeUnique();
+        var (invU, invPos, invNeg, uList, iList) = BatchViews.Slots(batch, _userRows, _itemRows);
         var rng = training && _config.NeighbourSample > 0 ? _neighbourRng : null;
         int sample = rng is null ? 0 : _config.NeighbourSample;
         var nbrU = NeighbourMeans(_net.Q, uList, _userOffsets, _userItems, sample, rng);   // α_u^nbr: mean β over u's items
