@@ -312,12 +312,7 @@ public sealed class CmlModel : ITrainableRecommender
     public byte[] SaveState()
     {
         var blob = EmbeddingNet.Save("CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        if (_warpRng is null) return blob;
-        var rng = _warpRng.GetState();
-        var all = new byte[blob.Length + 32];
-        blob.CopyTo(all, 0);
-        for (int x = 0; x < 4; x++) BitConverter.TryWriteBytes(all.AsSpan(blob.Length + 8 * x), rng[x]);
-        return all;
+        return _warpRng is null ? blob : TorchSupport.WithRngState(blob, _warpRng);
     }
 
     /// <inheritdoc/>
@@ -325,10 +320,8 @@ public sealed class CmlModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(state);
         if (_warpRng is null) { EmbeddingNet.Load(state, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer); return; }
-        if (state.Length < 32) throw new InvalidDataException("Not a CML-TORCH-STATE with WARP sampler state.");
-        EmbeddingNet.Load(state[..^32], "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = new ulong[4];
-        for (int x = 0; x < 4; x++) rng[x] = BitConverter.ToUInt64(state, state.Length - 32 + 8 * x);
+        var blob = TorchSupport.WithoutRngState(state, "Not a CML-TORCH-STATE with WARP sampler state.", out var rng);
+        EmbeddingNet.Load(blob, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
         _warpRng.SetState(rng);
     }
 

@@ -314,28 +314,10 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// <inheritdoc/>
     /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict
     /// (TorchSharp format, keys P, Q, K, M) and the optimiser state.</remarks>
-    public byte[] SaveState()
-    {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            WriteHeader(w);
-            _net.save(w);
-            _optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
+    public byte[] SaveState() => TorchSupport.SaveState(_net, _optimizer, WriteHeader);
 
     /// <inheritdoc/>
-    public void LoadState(byte[] state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
-        CheckHeader(r);
-        _net.load(r);
-        _optimizer.Load(r);
-    }
+    public void LoadState(byte[] state) => TorchSupport.LoadState(state, _net, _optimizer, CheckHeader);
 
     private void WriteHeader(BinaryWriter w)
     {

@@ -448,23 +448,13 @@ internal sealed class NcfCore : IDisposable
 
     private string Shape() => $"{NumUsers}x{NumItems}|gmf{_gmfDim}|mlp[{(_layers is null ? "" : string.Join(",", _layers))}]|{(int)DType}|{(int)_kind}";
 
-    public byte[] Save(string magic)
+    public byte[] Save(string magic) => TorchSupport.SaveState(_net, _optimizer, w =>
     {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(magic); w.Write(StateVersion); w.Write(Shape());
-            _net.save(w);
-            _optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
+        w.Write(magic); w.Write(StateVersion); w.Write(Shape());
+    });
 
-    public void Load(byte[] state, string magic)
+    public void Load(byte[] state, string magic) => TorchSupport.LoadState(state, _net, _optimizer, r =>
     {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
         string m;
         try { m = r.ReadString(); } catch (EndOfStreamException) { throw new InvalidDataException($"Not a {magic}."); }
         if (m != magic) throw new InvalidDataException($"Not a {magic} (found '{m}').");
@@ -472,9 +462,7 @@ internal sealed class NcfCore : IDisposable
         if (v != StateVersion) throw new InvalidDataException($"Unsupported state version {v}.");
         string shape = r.ReadString();
         if (shape != Shape()) throw new InvalidDataException($"State shape {shape} does not match this model's {Shape()}.");
-        _net.load(r);
-        _optimizer.Load(r);
-    }
+    });
 
     public void Dispose()
     {

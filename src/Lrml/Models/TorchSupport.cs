@@ -1,3 +1,4 @@
+using Lrml.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -175,6 +176,60 @@ internal static class TorchSupport
         }
     }
 
+    /// <summary>
+    /// The state framing of every reference model: <paramref name="writeHeader"/> (magic, version, shapes — the model's
+    /// own), then the module's state dict (TorchSharp format) and the optimiser state.
+    /// </summary>
+    public static byte[] SaveState(nn.Module net, ModelOptimizer optimizer, Action<BinaryWriter> writeHeader)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writeHeader(w);
+            net.save(w);
+            optimizer.Save(w);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Restores a state written by <see cref="SaveState"/>: <paramref name="checkHeader"/> reads and checks the
+    /// header (throwing <see cref="InvalidDataException"/> on a mismatch), then the state dict and the optimiser state.</summary>
+    public static void LoadState(byte[] state, nn.Module net, ModelOptimizer optimizer, Action<BinaryReader> checkHeader)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var ms = new MemoryStream(state, writable: false);
+        using var r = new BinaryReader(ms);
+        checkHeader(r);
+        net.load(r);
+        optimizer.Load(r);
+    }
+
+    /// <summary>Bytes of an <see cref="Rng"/> state (four 64-bit words) appended by <see cref="WithRngState"/>.</summary>
+    private const int RngStateBytes = 32;
+
+    /// <summary>A model state followed by the 32-byte state of a sampler's <see cref="Rng"/>, so a restored model draws
+    /// the same random numbers.</summary>
+    public static byte[] WithRngState(byte[] state, Rng rng)
+    {
+        var words = rng.GetState();
+        var all = new byte[state.Length + RngStateBytes];
+        state.CopyTo(all, 0);
+        for (int x = 0; x < words.Length; x++) BitConverter.TryWriteBytes(all.AsSpan(state.Length + 8 * x), words[x]);
+        return all;
+    }
+
+    /// <summary>Splits a state written by <see cref="WithRngState"/> into the model state and the <see cref="Rng"/> state
+    /// (<see cref="InvalidDataException"/> with <paramref name="tooShort"/> when it cannot hold one). The caller restores the
+    /// Rng only after the model state loaded, so a rejected state changes nothing.</summary>
+    public static byte[] WithoutRngState(byte[] state, string tooShort, out ulong[] rngState)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Length < RngStateBytes) throw new InvalidDataException(tooShort);
+        rngState = new ulong[RngStateBytes / 8];
+        for (int x = 0; x < rngState.Length; x++) rngState[x] = BitConverter.ToUInt64(state, state.Length - RngStateBytes + 8 * x);
+        return state[..^RngStateBytes];
+    }
+
     public static Dictionary<string, object?> DescribeConfig<TConfig>(string model, TConfig config, int numUsers, int numItems, ScalarType dtype, Device device)
     {
         var d = new Dictionary<string, object?> { ["Model"] = model, ["Engine"] = "torch" };
@@ -327,34 +382,26 @@ internal sealed class EmbeddingNet : nn.Module
         RegisterComponents();
     }
 
-    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+    /// <summary>State with header (magic, version, users, items, d, bias flag, dtype, optimiser).</summary>
+    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind) =>
+        TorchSupport.SaveState(net, optimizer, w =>
         {
             w.Write(magic); w.Write(version);
             w.Write(net.P.shape[0]); w.Write(net.Q.shape[0]); w.Write(net.P.shape[1]); w.Write(net.B is not null);
             w.Write((int)dtype); w.Write(optimizerKind);
-            net.save(w);
-            optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
+        });
 
-    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
-        if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
-        int v = r.ReadInt32();
-        if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
-        var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
-        var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
-        if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
-        net.load(r);
-        optimizer.Load(r);
-    }
+    /// <summary>Restores a state written by <see cref="Save"/> for the same magic, version, shapes, dtype and optimiser.</summary>
+    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind) =>
+        TorchSupport.LoadState(state, net, optimizer, r =>
+        {
+            if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
+            int v = r.ReadInt32();
+            if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
+            var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
+            var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
+            if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
+        });
 }
 
 /// <summary>

@@ -348,24 +348,14 @@ public sealed class TransCfModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
-    public byte[] SaveState()
-    {
-        var blob = EmbeddingNet.Save("TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = _neighbourRng.GetState();
-        var all = new byte[blob.Length + rng.Length * 8];
-        blob.CopyTo(all, 0);
-        for (int x = 0; x < rng.Length; x++) BitConverter.TryWriteBytes(all.AsSpan(blob.Length + 8 * x), rng[x]);
-        return all;
-    }
+    public byte[] SaveState() =>
+        TorchSupport.WithRngState(EmbeddingNet.Save("TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer), _neighbourRng);
 
     /// <inheritdoc/>
     public void LoadState(byte[] state)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        if (state.Length < 32) throw new InvalidDataException("Not a TRANSCF-TORCH-STATE.");
-        EmbeddingNet.Load(state[..^32], "TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = new ulong[4];
-        for (int x = 0; x < 4; x++) rng[x] = BitConverter.ToUInt64(state, state.Length - 32 + 8 * x);
+        var blob = TorchSupport.WithoutRngState(state, "Not a TRANSCF-TORCH-STATE.", out var rng);
+        EmbeddingNet.Load(blob, "TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
         _neighbourRng.SetState(rng);
         InvalidateCache();
     }
