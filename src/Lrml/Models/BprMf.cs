@@ -74,9 +74,7 @@ public sealed class BprMfModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)numUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)numItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(numUsers, numItems, config.Dim, userEmbeddings, itemEmbeddings);
         if (config.ItemBias != itemBiases is not null) throw new ArgumentException("itemBiases must be given exactly when ItemBias is on.");
         if (itemBiases is not null && itemBiases.Length != numItems) throw new ArgumentException("itemBiases has the wrong size.");
         _config = config;
@@ -93,10 +91,7 @@ public sealed class BprMfModel : ITrainableRecommender
     private static float[] InitRows(BprConfig config, int rows, long seed, string stream)
     {
         config.Validate();
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * config.InitStd);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd, seed, stream);
     }
 
     /// <inheritdoc/>

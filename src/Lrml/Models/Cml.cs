@@ -125,9 +125,7 @@ public sealed class CmlModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)numUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)numItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(numUsers, numItems, config.Dim, userEmbeddings, itemEmbeddings);
         _config = config;
         _device = device ?? CPU;
         _dtype = TorchSupport.CheckDType(dtype);
@@ -150,11 +148,7 @@ public sealed class CmlModel : ITrainableRecommender
     private static float[] InitRows(CmlConfig config, int rows, long seed, string stream)
     {
         config.Validate();
-        double std = config.InitStd ?? 1.0 / Math.Sqrt(config.Dim);
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * std);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd ?? 1.0 / Math.Sqrt(config.Dim), seed, stream);
     }
 
     /// <inheritdoc/>

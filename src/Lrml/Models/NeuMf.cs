@@ -164,13 +164,7 @@ public sealed record NcfWeights(int NumUsers, int NumItems, float[]? GmfP, float
     public static NcfWeights Init(int numUsers, int numItems, int gmfDim, int[]? layers, long seed)
     {
         if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        float[] Normal(long n, string name)
-        {
-            var rng = new Rng(seed, "ncf.init." + name);
-            var a = new float[n];
-            for (long x = 0; x < n; x++) a[x] = (float)(rng.NextGaussian() * 0.01);
-            return a;
-        }
+        float[] Normal(long n, string name) => TorchSupport.GaussianInit(n, 0.01, seed, "ncf.init." + name);
         float[] Uniform(long n, double limit, string name)
         {
             var rng = new Rng(seed, "ncf.init." + name);

@@ -31,6 +31,17 @@ internal static class TorchSupport
         return p;
     }
 
+    /// <summary><paramref name="count"/> values drawn from N(0, <paramref name="std"/>²) by the <see cref="Rng"/> stream
+    /// (<paramref name="seed"/>, <paramref name="stream"/>), rounded to float32 — the embedding initialisation of CML, BPR-MF,
+    /// TransCF and the NCF models (each names its own σ and stream).</summary>
+    public static float[] GaussianInit(long count, double std, long seed, string stream)
+    {
+        var a = new float[count];
+        var rng = new Rng(seed, stream);
+        for (long x = 0; x < count; x++) a[x] = (float)(rng.NextGaussian() * std);
+        return a;
+    }
+
     /// <summary>An int64 index tensor holding a copy of <paramref name="ids"/>.</summary>
     public static Tensor Index(ReadOnlySpan<int> ids, Device device)
     {
@@ -373,6 +384,14 @@ internal sealed class EmbeddingNet : nn.Module
 {
     public readonly Parameter P, Q;
     public readonly Parameter? B;
+
+    /// <summary>Checks given embeddings (row-major users × d and items × d) before a model is built from them.</summary>
+    public static void CheckEmbeddings(int numUsers, int numItems, int dim, float[] userEmbeddings, float[] itemEmbeddings)
+    {
+        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
+        if (userEmbeddings.Length != (long)numUsers * dim) throw new ArgumentException("userEmbeddings has the wrong size.");
+        if (itemEmbeddings.Length != (long)numItems * dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+    }
 
     public EmbeddingNet(string name, int numUsers, int numItems, int dim, float[] p, float[] q, float[]? b, ScalarType dtype, Device device) : base(name)
     {

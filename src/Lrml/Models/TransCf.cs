@@ -116,9 +116,7 @@ public sealed class TransCfModel : ITrainableRecommender
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(train);
         config.Validate();
-        if (train.NumUsers < 1 || train.NumItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)train.NumUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)train.NumItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(train.NumUsers, train.NumItems, config.Dim, userEmbeddings, itemEmbeddings);
         _config = config;
         _device = device ?? CPU;
         _dtype = TorchSupport.CheckDType(dtype);
@@ -135,10 +133,7 @@ public sealed class TransCfModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * config.InitStd);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd, seed, stream);
     }
 
     private static (int[] Offsets, int[] Users) Transpose(UserItems train)
