@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.ExceptionServices;
 
 namespace Lrml.Analysis;
 
@@ -60,34 +59,6 @@ internal static class Guard
         }
         for (; i < span.Length; i++) if (!float.IsFinite(span[i])) return i;
         return -1;
-    }
-}
-
-/// <summary>Parallel loops with an explicit degree of parallelism. Work items never share mutable state, so
-/// the result does not depend on how items are scheduled.</summary>
-internal static class Par
-{
-    public static void For(int from, int to, int threads, Action<int> body)
-    {
-        if (threads == 1 || to - from < 2) { for (int i = from; i < to; i++) body(i); return; }
-        try { Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = threads }, body); }
-        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Capture(ae.InnerExceptions[0]).Throw(); }
-    }
-
-    public static void For<T>(int from, int to, int threads, Func<T> init, Action<int, T> body)
-    {
-        if (threads == 1 || to - from < 2)
-        {
-            var s = init();
-            for (int i = from; i < to; i++) body(i, s);
-            return;
-        }
-        try
-        {
-            Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = threads }, init,
-                (i, _, s) => { body(i, s); return s; }, _ => { });
-        }
-        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Capture(ae.InnerExceptions[0]).Throw(); }
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Lrml.Util;
 
 namespace Lrml.Analysis;
 

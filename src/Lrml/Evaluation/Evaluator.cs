@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.ExceptionServices;
 using System.Text;
 using Lrml.Models;
 using Lrml.Protocols;
+using Lrml.Util;
 
 namespace Lrml.Evaluation;
 
@@ -196,7 +196,7 @@ public static class Evaluator
             model.ScorePairs(pu.AsSpan(0, m), pi.AsSpan(0, m), ps.AsSpan(0, m));
 
             int chunkStart = a;
-            RunParallel(chunkStart, b, options.Threads, idx =>
+            Par.For(chunkStart, b, options.Threads, idx =>
             {
                 int u = evalUsers[idx];
                 int np = heldOut.CountOf(u);
@@ -264,7 +264,7 @@ public static class Evaluator
             Array.Copy(evalUsers, a, chunkUsers, 0, count);
             model.ScoreAllItems(chunkUsers.AsSpan(0, count), buffer.AsSpan(0, count * ni));
             int chunkStart = a;
-            RunParallel(chunkStart, b, options.Threads, () => new FullScratch(maxRel), (idx, scratch) =>
+            Par.For(chunkStart, b, options.Threads, () => new FullScratch(maxRel), (idx, scratch) =>
             {
                 int u = evalUsers[idx];
                 var row = new ReadOnlySpan<float>(buffer, (idx - chunkStart) * ni, ni);
@@ -307,29 +307,6 @@ public static class Evaluator
         return new NonFiniteScoreException(
             $"Model '{model.Name}' returned a NaN score for user {user}{uid}, item {item}{iid} while evaluating {target}; " +
             "the model's parameters have probably diverged (check the learning rate and the loss).");
-    }
-
-    private static void RunParallel(int from, int to, int threads, Action<int> body)
-    {
-        if (threads == 1 || to - from < 2) { for (int i = from; i < to; i++) body(i); return; }
-        try { Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = threads }, body); }
-        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Capture(ae.InnerExceptions[0]).Throw(); }
-    }
-
-    private static void RunParallel<T>(int from, int to, int threads, Func<T> init, Action<int, T> body)
-    {
-        if (threads == 1 || to - from < 2)
-        {
-            var s = init();
-            for (int i = from; i < to; i++) body(i, s);
-            return;
-        }
-        try
-        {
-            Parallel.For(from, to, new ParallelOptions { MaxDegreeOfParallelism = threads }, init,
-                (i, _, s) => { body(i, s); return s; }, _ => { });
-        }
-        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0) { ExceptionDispatchInfo.Capture(ae.InnerExceptions[0]).Throw(); }
     }
 
     /// <summary>Result before timing is known.</summary>

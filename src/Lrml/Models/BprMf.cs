@@ -53,7 +53,6 @@ public sealed record BprConfig
 /// </remarks>
 public sealed class BprMfModel : ITrainableRecommender
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly BprConfig _config;
@@ -75,9 +74,7 @@ public sealed class BprMfModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)numUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)numItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(numUsers, numItems, config.Dim, userEmbeddings, itemEmbeddings);
         if (config.ItemBias != itemBiases is not null) throw new ArgumentException("itemBiases must be given exactly when ItemBias is on.");
         if (itemBiases is not null && itemBiases.Length != numItems) throw new ArgumentException("itemBiases has the wrong size.");
         _config = config;
@@ -94,10 +91,7 @@ public sealed class BprMfModel : ITrainableRecommender
     private static float[] InitRows(BprConfig config, int rows, long seed, string stream)
     {
         config.Validate();
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * config.InitStd);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd, seed, stream);
     }
 
     /// <inheritdoc/>
@@ -123,14 +117,7 @@ public sealed class BprMfModel : ITrainableRecommender
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var (loss, v) = ForwardBackward(batch, backward: true);
-        if (_optimizer.IsLazy)
-        {
-            var grads = new (Tensor?, Tensor?)[_optimizer.Names.Count];
-            grads[0] = (v.UniqueUsers, v.PRows!.grad);
-            grads[1] = (v.UniqueItems, v.QRows!.grad);
-            if (v.BRows is not null) grads[2] = (v.UniqueItems, v.BRows.grad);
-            _optimizer.StepLazy(grads, 0, 0);
-        }
+        if (_optimizer.IsLazy) _optimizer.StepLazy(v.LazyGradients(_optimizer.Names.Count), 0, 0);
         else _optimizer.StepDense(0, 0);
         return TorchSupport.Scalar(loss);
     }
@@ -141,26 +128,14 @@ public sealed class BprMfModel : ITrainableRecommender
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var (loss, v) = ForwardBackward(batch, backward: true);
-        double[] gp, gq, gb = [];
-        if (_optimizer.IsLazy)
-        {
-            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, v.UniqueUsers, v.PRows!.grad!, 1.0));
-            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, v.UniqueItems, v.QRows!.grad!, 1.0));
-            if (_net.B is not null) gb = TorchSupport.ToDoubles(zeros_like(_net.B).index_add_(0, v.UniqueItems, v.BRows!.grad!, 1.0));
-        }
-        else
-        {
-            gp = TorchSupport.ToDoubles(_net.P.grad!);
-            gq = TorchSupport.ToDoubles(_net.Q.grad!);
-            if (_net.B is not null) gb = TorchSupport.ToDoubles(_net.B.grad!);
-        }
+        double[] gp = v.DenseGradP(_net.P), gq = v.DenseGradQ(_net.Q), gb = _net.B is null ? [] : v.DenseGradB(_net.B);
         _net.zero_grad();
         return (TorchSupport.Scalar(loss), gp, gq, gb);
     }
 
-    private (Tensor Loss, EmbeddingNet.BatchViews Views) ForwardBackward(TrainingBatch batch, bool backward)
+    private (Tensor Loss, BatchViews Views) ForwardBackward(TrainingBatch batch, bool backward)
     {
-        var v = EmbeddingNet.Views(batch, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        var v = BatchViews.Of(batch, _net.P, _net.Q, _net.B, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
         int k = batch.NegativesPerPositive;
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);
@@ -185,24 +160,12 @@ public sealed class BprMfModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (uIdx, iIdx) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var iIdx = TorchSupport.Index(items.Slice(start, len), _device);
-            var p = _net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device));
-            var x = (p * _net.Q.index_select(0, iIdx)).sum(-1);
-            if (_net.B is not null) x = x + _net.B.index_select(0, iIdx);
-            TorchSupport.CopyTo(x, scores.Slice(start, len));
-        }
-    }
+            var x = (_net.P.index_select(0, uIdx) * _net.Q.index_select(0, iIdx)).sum(-1);
+            return _net.B is null ? x : x + _net.B.index_select(0, iIdx);
+        });
 
     /// <inheritdoc/>
     /// <remarks>Computed as P[users]·Q[chunk]ᵀ (+ b), chunked over items by <see cref="ScoreBudget"/>.</remarks>

@@ -100,7 +100,6 @@ public sealed record CmlConfig
 /// </remarks>
 public sealed class CmlModel : ITrainableRecommender
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly CmlConfig _config;
@@ -126,9 +125,7 @@ public sealed class CmlModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)numUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)numItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(numUsers, numItems, config.Dim, userEmbeddings, itemEmbeddings);
         _config = config;
         _device = device ?? CPU;
         _dtype = TorchSupport.CheckDType(dtype);
@@ -151,11 +148,7 @@ public sealed class CmlModel : ITrainableRecommender
     private static float[] InitRows(CmlConfig config, int rows, long seed, string stream)
     {
         config.Validate();
-        double std = config.InitStd ?? 1.0 / Math.Sqrt(config.Dim);
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * std);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd ?? 1.0 / Math.Sqrt(config.Dim), seed, stream);
     }
 
     /// <inheritdoc/>
@@ -187,7 +180,7 @@ public sealed class CmlModel : ITrainableRecommender
         using var scope = NewDisposeScope();
         var pass = ForwardBackward(batch, backward: true);
         if (_optimizer.IsLazy)
-            _optimizer.StepLazy(new (Tensor?, Tensor?)[] { (pass.UniqueUsers, pass.PRows!.grad), (pass.UniqueItems, pass.QRows!.grad) }, 0, 0);
+            _optimizer.StepLazy(pass.Views.LazyGradients(_optimizer.Names.Count), 0, 0);
         else
             _optimizer.StepDense(0, 0);
         TorchSupport.ProjectAllRows(_net.P);
@@ -203,18 +196,12 @@ public sealed class CmlModel : ITrainableRecommender
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var pass = ForwardBackward(batch, backward: true);
-        double[] gp, gq;
-        if (_optimizer.IsLazy)
-        {
-            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, pass.UniqueUsers, pass.PRows!.grad!, 1.0));
-            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, pass.UniqueItems, pass.QRows!.grad!, 1.0));
-        }
-        else { gp = TorchSupport.ToDoubles(_net.P.grad!); gq = TorchSupport.ToDoubles(_net.Q.grad!); }
+        double[] gp = pass.Views.DenseGradP(_net.P), gq = pass.Views.DenseGradQ(_net.Q);
         _net.zero_grad();
         return (TorchSupport.Scalar(pass.Loss), gp, gq);
     }
 
-    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? Covariance, Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows);
+    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? Covariance, BatchViews Views);
 
     /// <summary>The U negatives per positive drawn for WARP at the last step (row-major B × U), for tests.</summary>
     internal int[]? LastWarpNegatives { get; private set; }
@@ -224,7 +211,7 @@ public sealed class CmlModel : ITrainableRecommender
         int k = batch.NegativesPerPositive, count = batch.Count;
         int u = _warpSampler is null ? 0 : _config.WarpNegatives;
         var fed = u == 0 ? batch : WithWarpNegatives(batch, u);
-        var v = EmbeddingNet.Views(fed, _net, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        var v = BatchViews.Of(fed, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);
         var qAll = v.QTable.index_select(0, v.NegIdx).view(count, k + u, -1);
@@ -254,7 +241,7 @@ public sealed class CmlModel : ITrainableRecommender
         }
         var loss = cov is null ? hinge : hinge + cov;
         if (backward) { _net.zero_grad(); loss.backward(); }
-        return new Pass(loss, hinge, cov, v.UniqueUsers, v.UniqueItems, v.PRows, v.QRows);
+        return new Pass(loss, hinge, cov, v);
     }
 
     /// <summary>The batch with U WARP negatives per positive appended after its k own negatives (reused buffer).</summary>
@@ -297,22 +284,9 @@ public sealed class CmlModel : ITrainableRecommender
     }
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
-        {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var p = _net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device));
-            var q = _net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device));
-            TorchSupport.CopyTo((p - q).square().sum(-1).neg(), scores.Slice(start, len));
-        }
-    }
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device,
+            (uIdx, iIdx) => (_net.P.index_select(0, uIdx) - _net.Q.index_select(0, iIdx)).square().sum(-1).neg());
 
     /// <inheritdoc/>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>
@@ -335,12 +309,7 @@ public sealed class CmlModel : ITrainableRecommender
     public byte[] SaveState()
     {
         var blob = EmbeddingNet.Save("CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        if (_warpRng is null) return blob;
-        var rng = _warpRng.GetState();
-        var all = new byte[blob.Length + 32];
-        blob.CopyTo(all, 0);
-        for (int x = 0; x < 4; x++) BitConverter.TryWriteBytes(all.AsSpan(blob.Length + 8 * x), rng[x]);
-        return all;
+        return _warpRng is null ? blob : TorchSupport.WithRngState(blob, _warpRng);
     }
 
     /// <inheritdoc/>
@@ -348,10 +317,8 @@ public sealed class CmlModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(state);
         if (_warpRng is null) { EmbeddingNet.Load(state, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer); return; }
-        if (state.Length < 32) throw new InvalidDataException("Not a CML-TORCH-STATE with WARP sampler state.");
-        EmbeddingNet.Load(state[..^32], "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = new ulong[4];
-        for (int x = 0; x < 4; x++) rng[x] = BitConverter.ToUInt64(state, state.Length - 32 + 8 * x);
+        var blob = TorchSupport.WithoutRngState(state, "Not a CML-TORCH-STATE with WARP sampler state.", out var rng);
+        EmbeddingNet.Load(blob, "CML-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
         _warpRng.SetState(rng);
     }
 
@@ -369,79 +336,5 @@ public sealed class CmlModel : ITrainableRecommender
     {
         _optimizer.Dispose();
         _net.Dispose();
-    }
-}
-
-/// <summary>
-/// Parameter container and shared plumbing of the two-table models (CML, BPR-MF): user table "P", item table
-/// "Q" and, optionally, item biases "B". Field names are the state-dict keys.
-/// </summary>
-internal sealed class EmbeddingNet : nn.Module
-{
-    public readonly Parameter P, Q;
-    public readonly Parameter? B;
-
-    public EmbeddingNet(string name, int numUsers, int numItems, int dim, float[] p, float[] q, float[]? b, ScalarType dtype, Device device) : base(name)
-    {
-        P = TorchSupport.MakeParameter(p, [numUsers, dim], dtype, device, true);
-        Q = TorchSupport.MakeParameter(q, [numItems, dim], dtype, device, true);
-        if (b is not null) B = TorchSupport.MakeParameter(b, [numItems], dtype, device, true);
-        RegisterComponents();
-    }
-
-    /// <summary>Tables and indices a batch's loss reads: the whole tables with raw indices (dense optimisers), or
-    /// leaf copies of the touched rows with slot indices (lazy Adam). B is viewed like Q.</summary>
-    public sealed record BatchViews(Tensor PTable, Tensor QTable, Tensor? BTable, Tensor UserIdx, Tensor PosIdx, Tensor NegIdx,
-        Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows, Tensor? BRows);
-
-    public static BatchViews Views(TrainingBatch batch, EmbeddingNet net, RowIndexer userRows, RowIndexer itemRows, bool lazy, bool backward, Device device)
-    {
-        int n = batch.Count, k = batch.NegativesPerPositive;
-        var users = batch.Users.AsSpan(0, n);
-        var pos = batch.Positives.AsSpan(0, n);
-        var neg = batch.Negatives.AsSpan(0, n * k);
-        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
-        userRows.Add(users, invU);
-        itemRows.Add(pos, invPos);
-        itemRows.Add(neg, invNeg);
-        var uniqueUsers = TorchSupport.Index(userRows.TakeUnique(), device);
-        var uniqueItems = TorchSupport.Index(itemRows.TakeUnique(), device);
-        if (!lazy)
-            return new BatchViews(net.P, net.Q, net.B, TorchSupport.Index(users, device), TorchSupport.Index(pos, device), TorchSupport.Index(neg, device),
-                uniqueUsers, uniqueItems, null, null, null);
-        var pRows = net.P.index_select(0, uniqueUsers).detach().requires_grad_(backward);
-        var qRows = net.Q.index_select(0, uniqueItems).detach().requires_grad_(backward);
-        var bRows = net.B is null ? null : net.B.index_select(0, uniqueItems).detach().requires_grad_(backward);
-        return new BatchViews(pRows, qRows, bRows, TorchSupport.Index(invU, device), TorchSupport.Index(invPos, device), TorchSupport.Index(invNeg, device),
-            uniqueUsers, uniqueItems, pRows, qRows, bRows);
-    }
-
-    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(magic); w.Write(version);
-            w.Write(net.P.shape[0]); w.Write(net.Q.shape[0]); w.Write(net.P.shape[1]); w.Write(net.B is not null);
-            w.Write((int)dtype); w.Write(optimizerKind);
-            net.save(w);
-            optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
-
-    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
-        if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
-        int v = r.ReadInt32();
-        if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
-        var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
-        var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
-        if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
-        net.load(r);
-        optimizer.Load(r);
     }
 }

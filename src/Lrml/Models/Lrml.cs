@@ -51,7 +51,6 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// (users_chunk × items_chunk × max(d, N) values ≈ 32 MB in float32).</summary>
     public const long DefaultScoreBudget = 8L << 20;
 
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly LrmlConfig _config;
@@ -138,9 +137,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         var pass = ForwardBackward(batch, backward: true);
         if (_optimizer.IsLazy)
         {
-            Span<(Tensor?, Tensor?)> grads = new (Tensor?, Tensor?)[_optimizer.Names.Count];
-            grads[0] = (pass.UniqueUsers, pass.PRows!.grad);
-            grads[1] = (pass.UniqueItems, pass.QRows!.grad);
+            var grads = pass.Views.LazyGradients(_optimizer.Names.Count);
             if (_config.TrainMemory) { grads[2] = (null, _net.K.grad); grads[3] = (null, _net.M.grad); }
             _optimizer.StepLazy(grads, _config.GradClipValue, _config.GradClipNorm);
         }
@@ -150,8 +147,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         }
         if (_config.NormConstraint == NormConstraint.Project)
         {
-            TorchSupport.ProjectRows(_net.P, pass.UniqueUsers);
-            TorchSupport.ProjectRows(_net.Q, pass.UniqueItems);
+            TorchSupport.ProjectRows(_net.P, pass.Views.UniqueUsers);
+            TorchSupport.ProjectRows(_net.Q, pass.Views.UniqueItems);
         }
         LastHingeLoss = TorchSupport.Scalar(pass.Hinge);
         LastL2Loss = pass.L2 is null ? 0 : TorchSupport.Scalar(pass.L2);
@@ -178,66 +175,25 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var pass = ForwardBackward(batch, backward: true);
-        double[] gp, gq;
-        if (_optimizer.IsLazy)
-        {
-            gp = TorchSupport.ToDoubles(zeros_like(_net.P).index_add_(0, pass.UniqueUsers, pass.PRows!.grad!, 1.0));
-            gq = TorchSupport.ToDoubles(zeros_like(_net.Q).index_add_(0, pass.UniqueItems, pass.QRows!.grad!, 1.0));
-        }
-        else
-        {
-            gp = TorchSupport.ToDoubles(_net.P.grad!);
-            gq = TorchSupport.ToDoubles(_net.Q.grad!);
-        }
+        double[] gp = pass.Views.DenseGradP(_net.P), gq = pass.Views.DenseGradQ(_net.Q);
         var gk = _net.K.grad is { } k ? TorchSupport.ToDoubles(k) : new double[_net.K.numel()];
         var gm = _net.M.grad is { } m ? TorchSupport.ToDoubles(m) : new double[_net.M.numel()];
         _net.zero_grad();
         return (TorchSupport.Scalar(pass.Loss), gp, gq, gk, gm);
     }
 
-    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? L2, Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows);
+    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? L2, BatchViews Views);
 
     /// <summary>Builds the batch loss (and runs backward). Dense optimisers differentiate w.r.t. the whole tables;
     /// lazy Adam w.r.t. leaf copies of the touched rows, so that the gradient is row-sparse by construction.</summary>
     private Pass ForwardBackward(TrainingBatch batch, bool backward)
     {
-        int n = batch.Count, k = batch.NegativesPerPositive;
-        var users = batch.Users.AsSpan(0, n);
-        var pos = batch.Positives.AsSpan(0, n);
-        var neg = batch.Negatives.AsSpan(0, n * k);
-        var invU = new long[n];
-        var invPos = new long[n];
-        var invNeg = new long[n * k];
-        _userRows.Add(users, invU);
-        _itemRows.Add(pos, invPos);
-        _itemRows.Add(neg, invNeg);
-        var uniqueUsers = TorchSupport.Index(_userRows.TakeUnique(), _device);
-        var uniqueItems = TorchSupport.Index(_itemRows.TakeUnique(), _device);
-
-        Tensor pTable, qTable, uIdx, posIdx, negIdx;
-        Tensor? pRows = null, qRows = null;
-        if (_optimizer.IsLazy)
-        {
-            pRows = _net.P.index_select(0, uniqueUsers).detach().requires_grad_(backward);
-            qRows = _net.Q.index_select(0, uniqueItems).detach().requires_grad_(backward);
-            pTable = pRows; qTable = qRows;
-            uIdx = TorchSupport.Index(invU, _device);
-            posIdx = TorchSupport.Index(invPos, _device);
-            negIdx = TorchSupport.Index(invNeg, _device);
-        }
-        else
-        {
-            pTable = _net.P; qTable = _net.Q;
-            uIdx = TorchSupport.Index(users, _device);
-            posIdx = TorchSupport.Index(pos, _device);
-            negIdx = TorchSupport.Index(neg, _device);
-        }
-
-        var hinge = HingeLoss(pTable, qTable, uIdx, posIdx, negIdx, k);
+        var v = BatchViews.Of(batch, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        var hinge = HingeLoss(v.PTable, v.QTable, v.UserIdx, v.PosIdx, v.NegIdx, batch.NegativesPerPositive);
         Tensor? l2 = null;
         if (_config.L2 > 0)
         {
-            var sq = pTable.square().sum() + qTable.square().sum();
+            var sq = v.PTable.square().sum() + v.QTable.square().sum();
             if (_config.TrainMemory) sq = sq + _net.K.square().sum() + _net.M.square().sum();
             l2 = sq * (0.5 * _config.L2);
         }
@@ -247,7 +203,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
             _net.zero_grad();
             loss.backward();
         }
-        return new Pass(loss, hinge, l2, uniqueUsers, uniqueItems, pRows, qRows);
+        return new Pass(loss, hinge, l2, v);
     }
 
     /// <summary>Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables.</summary>
@@ -291,23 +247,14 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     // ───────────────────────────── scoring ─────────────────────────────
 
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (uIdx, iIdx) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
-            var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));
+            var p = Constrain(_net.P.index_select(0, uIdx));
+            var q = Constrain(_net.Q.index_select(0, iIdx));
             var (_, r) = Relation(p, q);
-            TorchSupport.CopyTo(Distance(p + r - q).neg(), scores.Slice(start, len));
-        }
-    }
+            return Distance(p + r - q).neg();
+        });
 
     /// <inheritdoc/>
     /// <remarks>Attention is per (user, item) pair, so the work is chunked over users AND items: one chunk holds
@@ -331,9 +278,9 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         TorchSupport.CheckRange(users, NumUsers, "user");
         TorchSupport.CheckRange(items, NumItems, "item");
         using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+        for (int start = 0; start < users.Length; start += TorchSupport.PairChunk)
         {
-            int len = Math.Min(PairChunk, users.Length - start);
+            int len = Math.Min(TorchSupport.PairChunk, users.Length - start);
             using var scope = NewDisposeScope();
             var p = Constrain(_net.P.index_select(0, TorchSupport.Index(users.Slice(start, len), _device)));
             var q = Constrain(_net.Q.index_select(0, TorchSupport.Index(items.Slice(start, len), _device)));
@@ -370,28 +317,10 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// <inheritdoc/>
     /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict
     /// (TorchSharp format, keys P, Q, K, M) and the optimiser state.</remarks>
-    public byte[] SaveState()
-    {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            WriteHeader(w);
-            _net.save(w);
-            _optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
+    public byte[] SaveState() => TorchSupport.SaveState(_net, _optimizer, WriteHeader);
 
     /// <inheritdoc/>
-    public void LoadState(byte[] state)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
-        CheckHeader(r);
-        _net.load(r);
-        _optimizer.Load(r);
-    }
+    public void LoadState(byte[] state) => TorchSupport.LoadState(state, _net, _optimizer, CheckHeader);
 
     private void WriteHeader(BinaryWriter w)
     {

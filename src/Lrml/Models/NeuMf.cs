@@ -166,13 +166,7 @@ public sealed record NcfWeights(int NumUsers, int NumItems, float[]? GmfP, float
     public static NcfWeights Init(int numUsers, int numItems, int gmfDim, int[]? layers, long seed)
     {
         if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        float[] Normal(long n, string name)
-        {
-            var rng = new Rng(seed, "ncf.init." + name);
-            var a = new float[n];
-            for (long x = 0; x < n; x++) a[x] = (float)(rng.NextGaussian() * 0.01);
-            return a;
-        }
+        float[] Normal(long n, string name) => TorchSupport.GaussianInit(n, 0.01, seed, "ncf.init." + name);
         float[] Uniform(long n, double limit, string name)
         {
             var rng = new Rng(seed, "ncf.init." + name);
@@ -298,7 +292,6 @@ internal sealed class NcfNet : nn.Module
 /// </summary>
 internal sealed class NcfCore : IDisposable
 {
-    private const int PairChunk = 1 << 15;
     private const int StateVersion = 1;
 
     private readonly NcfNet _net;
@@ -400,21 +393,8 @@ internal sealed class NcfCore : IDisposable
         return (TorchSupport.Scalar(loss), TorchSupport.Scalar(summed), g);
     }
 
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
-    {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
-        {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            TorchSupport.CopyTo(Logits(TorchSupport.Index(users.Slice(start, len), Device), TorchSupport.Index(items.Slice(start, len), Device)),
-                scores.Slice(start, len));
-        }
-    }
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, Device, Logits);
 
     /// <summary>
     /// All-item scores: the GMF part as (p_u ⊙ h_GMF)·Qᵀ; the MLP's first layer split into a user half and an item half
@@ -464,23 +444,13 @@ internal sealed class NcfCore : IDisposable
 
     private string Shape() => $"{NumUsers}x{NumItems}|gmf{_gmfDim}|mlp[{(_layers is null ? "" : string.Join(",", _layers))}]|{(int)DType}|{(int)_kind}";
 
-    public byte[] Save(string magic)
+    public byte[] Save(string magic) => TorchSupport.SaveState(_net, _optimizer, w =>
     {
-        using var ms = new MemoryStream();
-        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(magic); w.Write(StateVersion); w.Write(Shape());
-            _net.save(w);
-            _optimizer.Save(w);
-        }
-        return ms.ToArray();
-    }
+        w.Write(magic); w.Write(StateVersion); w.Write(Shape());
+    });
 
-    public void Load(byte[] state, string magic)
+    public void Load(byte[] state, string magic) => TorchSupport.LoadState(state, _net, _optimizer, r =>
     {
-        ArgumentNullException.ThrowIfNull(state);
-        using var ms = new MemoryStream(state, writable: false);
-        using var r = new BinaryReader(ms);
         string m;
         try { m = r.ReadString(); } catch (EndOfStreamException) { throw new InvalidDataException($"Not a {magic}."); }
         if (m != magic) throw new InvalidDataException($"Not a {magic} (found '{m}').");
@@ -488,9 +458,7 @@ internal sealed class NcfCore : IDisposable
         if (v != StateVersion) throw new InvalidDataException($"Unsupported state version {v}.");
         string shape = r.ReadString();
         if (shape != Shape()) throw new InvalidDataException($"State shape {shape} does not match this model's {Shape()}.");
-        _net.load(r);
-        _optimizer.Load(r);
-    }
+    });
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using Lrml.Util;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,6 +29,17 @@ internal static class TorchSupport
         var p = new Parameter(t, requiresGrad);
         p.DetachFromDisposeScope();
         return p;
+    }
+
+    /// <summary><paramref name="count"/> values drawn from N(0, <paramref name="std"/>²) by the <see cref="Rng"/> stream
+    /// (<paramref name="seed"/>, <paramref name="stream"/>), rounded to float32 — the embedding initialisation of CML, BPR-MF,
+    /// TransCF and the NCF models (each names its own σ and stream).</summary>
+    public static float[] GaussianInit(long count, double std, long seed, string stream)
+    {
+        var a = new float[count];
+        var rng = new Rng(seed, stream);
+        for (long x = 0; x < count; x++) a[x] = (float)(rng.NextGaussian() * std);
+        return a;
     }
 
     /// <summary>An int64 index tensor holding a copy of <paramref name="ids"/>.</summary>
@@ -129,6 +141,31 @@ internal static class TorchSupport
         }
     }
 
+    /// <summary>Pairs scored per chunk by <see cref="ScorePairsChunked"/> unless a model passes its own.</summary>
+    public const int PairChunk = 1 << 15;
+
+    /// <summary>
+    /// The pair-scoring loop of every reference model: checks that <paramref name="users"/>, <paramref name="items"/> and
+    /// <paramref name="scores"/> have equal length and every index is in range, then, without gradients and in chunks of
+    /// <paramref name="chunk"/> pairs (one dispose scope each), writes <paramref name="score"/>(userIdx, itemIdx) — the
+    /// chunk's scores, one per pair — into <paramref name="scores"/>.
+    /// </summary>
+    public static void ScorePairsChunked(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores, int numUsers, int numItems,
+        Device device, Func<Tensor, Tensor, Tensor> score, int chunk = PairChunk)
+    {
+        if (users.Length != items.Length || scores.Length != users.Length)
+            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
+        CheckRange(users, numUsers, "user");
+        CheckRange(items, numItems, "item");
+        using var noGrad = no_grad();
+        for (int start = 0; start < users.Length; start += chunk)
+        {
+            int len = Math.Min(chunk, users.Length - start);
+            using var scope = NewDisposeScope();
+            CopyTo(score(Index(users.Slice(start, len), device), Index(items.Slice(start, len), device)), scores.Slice(start, len));
+        }
+    }
+
     /// <summary>Fills users × NumItems scores chunk by chunk; <paramref name="block"/>(userIdx, firstItem, count)
     /// returns the (users_chunk × count) score block. Chunks hold users_chunk × items_chunk × d values at most
     /// <paramref name="budget"/> (<paramref name="dim"/> = values per pair).</summary>
@@ -158,6 +195,60 @@ internal static class TorchSupport
                     buf.Slice(a * inum, inum).CopyTo(scores.Slice((u0 + a) * numItems + i0, inum));
             }
         }
+    }
+
+    /// <summary>
+    /// The state framing of every reference model: <paramref name="writeHeader"/> (magic, version, shapes — the model's
+    /// own), then the module's state dict (TorchSharp format) and the optimiser state.
+    /// </summary>
+    public static byte[] SaveState(nn.Module net, ModelOptimizer optimizer, Action<BinaryWriter> writeHeader)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writeHeader(w);
+            net.save(w);
+            optimizer.Save(w);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Restores a state written by <see cref="SaveState"/>: <paramref name="checkHeader"/> reads and checks the
+    /// header (throwing <see cref="InvalidDataException"/> on a mismatch), then the state dict and the optimiser state.</summary>
+    public static void LoadState(byte[] state, nn.Module net, ModelOptimizer optimizer, Action<BinaryReader> checkHeader)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var ms = new MemoryStream(state, writable: false);
+        using var r = new BinaryReader(ms);
+        checkHeader(r);
+        net.load(r);
+        optimizer.Load(r);
+    }
+
+    /// <summary>Bytes of an <see cref="Rng"/> state (four 64-bit words) appended by <see cref="WithRngState"/>.</summary>
+    private const int RngStateBytes = 32;
+
+    /// <summary>A model state followed by the 32-byte state of a sampler's <see cref="Rng"/>, so a restored model draws
+    /// the same random numbers.</summary>
+    public static byte[] WithRngState(byte[] state, Rng rng)
+    {
+        var words = rng.GetState();
+        var all = new byte[state.Length + RngStateBytes];
+        state.CopyTo(all, 0);
+        for (int x = 0; x < words.Length; x++) BitConverter.TryWriteBytes(all.AsSpan(state.Length + 8 * x), words[x]);
+        return all;
+    }
+
+    /// <summary>Splits a state written by <see cref="WithRngState"/> into the model state and the <see cref="Rng"/> state
+    /// (<see cref="InvalidDataException"/> with <paramref name="tooShort"/> when it cannot hold one). The caller restores the
+    /// Rng only after the model state loaded, so a rejected state changes nothing.</summary>
+    public static byte[] WithoutRngState(byte[] state, string tooShort, out ulong[] rngState)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Length < RngStateBytes) throw new InvalidDataException(tooShort);
+        rngState = new ulong[RngStateBytes / 8];
+        for (int x = 0; x < rngState.Length; x++) rngState[x] = BitConverter.ToUInt64(state, state.Length - RngStateBytes + 8 * x);
+        return state[..^RngStateBytes];
     }
 
     public static Dictionary<string, object?> DescribeConfig<TConfig>(string model, TConfig config, int numUsers, int numItems, ScalarType dtype, Device device)
@@ -228,6 +319,118 @@ internal sealed class RowIndexer
         _unique.Clear();
         return u;
     }
+}
+
+/// <summary>
+/// Tables and indices a batch's loss reads, for the models with a user table P, an item table Q and optionally
+/// per-item values B (LRML, CML, BPR-MF): the whole tables with raw batch indices (dense optimisers: gradients land in
+/// each parameter's <c>.grad</c>), or leaf copies of the touched rows with slot indices (lazy Adam: the gradient is
+/// row-sparse by construction). B is viewed like Q.
+/// </summary>
+internal sealed record BatchViews(Tensor PTable, Tensor QTable, Tensor? BTable, Tensor UserIdx, Tensor PosIdx, Tensor NegIdx,
+    Tensor UniqueUsers, Tensor UniqueItems, Tensor? PRows, Tensor? QRows, Tensor? BRows)
+{
+    /// <summary>Each batch position's slot among the distinct users (resp. items) the batch touches, and those distinct
+    /// rows in first-appearance order (positives before negatives).</summary>
+    public static (long[] UserSlots, long[] PosSlots, long[] NegSlots, long[] Users, long[] Items) Slots(TrainingBatch batch,
+        RowIndexer userRows, RowIndexer itemRows)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
+        userRows.Add(batch.Users.AsSpan(0, n), invU);
+        itemRows.Add(batch.Positives.AsSpan(0, n), invPos);
+        itemRows.Add(batch.Negatives.AsSpan(0, n * k), invNeg);
+        return (invU, invPos, invNeg, userRows.TakeUnique(), itemRows.TakeUnique());
+    }
+
+    /// <summary>The views of <paramref name="batch"/> over tables <paramref name="p"/>, <paramref name="q"/> and <paramref name="b"/>;
+    /// with <paramref name="lazy"/> the row copies require gradients when <paramref name="backward"/>.</summary>
+    public static BatchViews Of(TrainingBatch batch, Tensor p, Tensor q, Tensor? b, RowIndexer userRows, RowIndexer itemRows,
+        bool lazy, bool backward, Device device)
+    {
+        int n = batch.Count, k = batch.NegativesPerPositive;
+        var (invU, invPos, invNeg, users, items) = Slots(batch, userRows, itemRows);
+        var uniqueUsers = TorchSupport.Index(users, device);
+        var uniqueItems = TorchSupport.Index(items, device);
+        if (!lazy)
+            return new BatchViews(p, q, b, TorchSupport.Index(batch.Users.AsSpan(0, n), device), TorchSupport.Index(batch.Positives.AsSpan(0, n), device),
+                TorchSupport.Index(batch.Negatives.AsSpan(0, n * k), device), uniqueUsers, uniqueItems, null, null, null);
+        var pRows = p.index_select(0, uniqueUsers).detach().requires_grad_(backward);
+        var qRows = q.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        var bRows = b is null ? null : b.index_select(0, uniqueItems).detach().requires_grad_(backward);
+        return new BatchViews(pRows, qRows, bRows, TorchSupport.Index(invU, device), TorchSupport.Index(invPos, device), TorchSupport.Index(invNeg, device),
+            uniqueUsers, uniqueItems, pRows, qRows, bRows);
+    }
+
+    /// <summary>Lazy-step gradients after backward: (touched rows, gradient) of P, Q and, when viewed, B in entries 0, 1, 2
+    /// of an array of <paramref name="parameters"/> entries (the rest are left for the caller).</summary>
+    public (Tensor? Rows, Tensor? Grad)[] LazyGradients(int parameters)
+    {
+        var grads = new (Tensor?, Tensor?)[parameters];
+        grads[0] = (UniqueUsers, PRows!.grad);
+        grads[1] = (UniqueItems, QRows!.grad);
+        if (BRows is not null) grads[2] = (UniqueItems, BRows.grad);
+        return grads;
+    }
+
+    /// <summary>dL/dP as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradP(Tensor p) => Dense(p, UniqueUsers, PRows);
+    /// <summary>dL/dQ as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradQ(Tensor q) => Dense(q, UniqueItems, QRows);
+    /// <summary>dL/dB as a dense array after backward (zeros for untouched rows).</summary>
+    public double[] DenseGradB(Tensor b) => Dense(b, UniqueItems, BRows);
+
+    /// <summary>The table's own gradient (dense views), or the row copies' gradient scattered into zeros (lazy views).</summary>
+    private static double[] Dense(Tensor table, Tensor rows, Tensor? rowLeaf) => rowLeaf is null
+        ? TorchSupport.ToDoubles(table.grad!)
+        : TorchSupport.ToDoubles(zeros_like(table).index_add_(0, rows, rowLeaf.grad!, 1.0));
+}
+
+/// <summary>
+/// Parameter container and shared plumbing of the two-table models (CML, BPR-MF, TransCF): user table "P", item
+/// table "Q" and, optionally, item biases "B". Field names are the state-dict keys.
+/// </summary>
+internal sealed class EmbeddingNet : nn.Module
+{
+    public readonly Parameter P, Q;
+    public readonly Parameter? B;
+
+    /// <summary>Checks given embeddings (row-major users × d and items × d) before a model is built from them.</summary>
+    public static void CheckEmbeddings(int numUsers, int numItems, int dim, float[] userEmbeddings, float[] itemEmbeddings)
+    {
+        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
+        if (userEmbeddings.Length != (long)numUsers * dim) throw new ArgumentException("userEmbeddings has the wrong size.");
+        if (itemEmbeddings.Length != (long)numItems * dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+    }
+
+    public EmbeddingNet(string name, int numUsers, int numItems, int dim, float[] p, float[] q, float[]? b, ScalarType dtype, Device device) : base(name)
+    {
+        P = TorchSupport.MakeParameter(p, [numUsers, dim], dtype, device, true);
+        Q = TorchSupport.MakeParameter(q, [numItems, dim], dtype, device, true);
+        if (b is not null) B = TorchSupport.MakeParameter(b, [numItems], dtype, device, true);
+        RegisterComponents();
+    }
+
+    /// <summary>State with header (magic, version, users, items, d, bias flag, dtype, optimiser).</summary>
+    public static byte[] Save(string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind) =>
+        TorchSupport.SaveState(net, optimizer, w =>
+        {
+            w.Write(magic); w.Write(version);
+            w.Write(net.P.shape[0]); w.Write(net.Q.shape[0]); w.Write(net.P.shape[1]); w.Write(net.B is not null);
+            w.Write((int)dtype); w.Write(optimizerKind);
+        });
+
+    /// <summary>Restores a state written by <see cref="Save"/> for the same magic, version, shapes, dtype and optimiser.</summary>
+    public static void Load(byte[] state, string magic, int version, EmbeddingNet net, ModelOptimizer optimizer, ScalarType dtype, int optimizerKind) =>
+        TorchSupport.LoadState(state, net, optimizer, r =>
+        {
+            if (r.ReadString() != magic) throw new InvalidDataException($"Not a {magic}.");
+            int v = r.ReadInt32();
+            if (v != version) throw new InvalidDataException($"Unsupported state version {v}.");
+            var got = (r.ReadInt64(), r.ReadInt64(), r.ReadInt64(), r.ReadBoolean(), r.ReadInt32(), r.ReadInt32());
+            var want = (net.P.shape[0], net.Q.shape[0], net.P.shape[1], net.B is not null, (int)dtype, optimizerKind);
+            if (got != want) throw new InvalidDataException($"State (users, items, d, bias, dtype, optimiser) = {got} does not match this model's {want}.");
+        });
 }
 
 /// <summary>

@@ -116,9 +116,7 @@ public sealed class TransCfModel : ITrainableRecommender
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(train);
         config.Validate();
-        if (train.NumUsers < 1 || train.NumItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
-        if (userEmbeddings.Length != (long)train.NumUsers * config.Dim) throw new ArgumentException("userEmbeddings has the wrong size.");
-        if (itemEmbeddings.Length != (long)train.NumItems * config.Dim) throw new ArgumentException("itemEmbeddings has the wrong size.");
+        EmbeddingNet.CheckEmbeddings(train.NumUsers, train.NumItems, config.Dim, userEmbeddings, itemEmbeddings);
         _config = config;
         _device = device ?? CPU;
         _dtype = TorchSupport.CheckDType(dtype);
@@ -135,10 +133,7 @@ public sealed class TransCfModel : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var a = new float[(long)rows * config.Dim];
-        var rng = new Rng(seed, stream);
-        for (long x = 0; x < a.LongLength; x++) a[x] = (float)(rng.NextGaussian() * config.InitStd);
-        return a;
+        return TorchSupport.GaussianInit((long)rows * config.Dim, config.InitStd, seed, stream);
     }
 
     private static (int[] Offsets, int[] Users) Transpose(UserItems train)
@@ -214,11 +209,7 @@ public sealed class TransCfModel : ITrainableRecommender
     {
         int n = batch.Count, k = batch.NegativesPerPositive;
         // distinct users and items of the batch, and each position's slot
-        var invU = new long[n]; var invPos = new long[n]; var invNeg = new long[n * k];
-        _userRows.Add(batch.Users.AsSpan(0, n), invU);
-        _itemRows.Add(batch.Positives.AsSpan(0, n), invPos);
-        _itemRows.Add(batch.Negatives.AsSpan(0, n * k), invNeg);
-        var uList = _userRows.TakeUnique(); var iList = _itemRows.TakeUnique();
+        var (invU, invPos, invNeg, uList, iList) = BatchViews.Slots(batch, _userRows, _itemRows);
         var rng = training && _config.NeighbourSample > 0 ? _neighbourRng : null;
         int sample = rng is null ? 0 : _config.NeighbourSample;
         var nbrU = NeighbourMeans(_net.Q, uList, _userOffsets, _userItems, sample, rng);   // α_u^nbr: mean β over u's items
@@ -317,21 +308,12 @@ public sealed class TransCfModel : ITrainableRecommender
     /// <inheritdoc/>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
     {
-        if (users.Length != items.Length || scores.Length != users.Length)
-            throw new ArgumentException($"users ({users.Length}), items ({items.Length}) and scores ({scores.Length}) must have equal length.");
-        TorchSupport.CheckRange(users, NumUsers, "user");
-        TorchSupport.CheckRange(items, NumItems, "item");
         var (nu, ni) = Neighbourhoods();
-        using var noGrad = no_grad();
-        for (int start = 0; start < users.Length; start += PairChunk)
+        TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (u, i) =>
         {
-            int len = Math.Min(PairChunk, users.Length - start);
-            using var scope = NewDisposeScope();
-            var u = TorchSupport.Index(users.Slice(start, len), _device);
-            var i = TorchSupport.Index(items.Slice(start, len), _device);
             var r = nu.index_select(0, u) * ni.index_select(0, i);
-            TorchSupport.CopyTo((_net.P.index_select(0, u) + r - _net.Q.index_select(0, i)).square().sum(-1).neg(), scores.Slice(start, len));
-        }
+            return (_net.P.index_select(0, u) + r - _net.Q.index_select(0, i)).square().sum(-1).neg();
+        }, PairChunk);
     }
 
     /// <inheritdoc/>
@@ -364,24 +346,14 @@ public sealed class TransCfModel : ITrainableRecommender
     public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
 
     /// <inheritdoc/>
-    public byte[] SaveState()
-    {
-        var blob = EmbeddingNet.Save("TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = _neighbourRng.GetState();
-        var all = new byte[blob.Length + rng.Length * 8];
-        blob.CopyTo(all, 0);
-        for (int x = 0; x < rng.Length; x++) BitConverter.TryWriteBytes(all.AsSpan(blob.Length + 8 * x), rng[x]);
-        return all;
-    }
+    public byte[] SaveState() =>
+        TorchSupport.WithRngState(EmbeddingNet.Save("TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer), _neighbourRng);
 
     /// <inheritdoc/>
     public void LoadState(byte[] state)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        if (state.Length < 32) throw new InvalidDataException("Not a TRANSCF-TORCH-STATE.");
-        EmbeddingNet.Load(state[..^32], "TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
-        var rng = new ulong[4];
-        for (int x = 0; x < 4; x++) rng[x] = BitConverter.ToUInt64(state, state.Length - 32 + 8 * x);
+        var blob = TorchSupport.WithoutRngState(state, "Not a TRANSCF-TORCH-STATE.", out var rng);
+        EmbeddingNet.Load(blob, "TRANSCF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);
         _neighbourRng.SetState(rng);
         InvalidateCache();
     }

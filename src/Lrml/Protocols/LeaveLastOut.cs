@@ -31,33 +31,8 @@ public static class LeaveLastOut
         ArgumentNullException.ThrowIfNull(options);
         var time = UserSequences.TimeColumn(data, options.FileOrderWhenNoTimestamps, ProtocolName, out string order);
         var seq = UserSequences.Build(data, time);
-        int nu = data.NumUsers, ni = data.NumItems;
-        var train = new PairBuffer(seq.Count); var val = new PairBuffer(nu); var test = new PairBuffer(nu);
-        int trainOnly = 0, noValidation = 0;
-        var items = data.Item;
-        for (int u = 0; u < nu; u++)
-        {
-            var row = seq.Row(u);
-            int n = row.Length;
-            if (n == 0) continue;
-            if (n < 2) { trainOnly++; train.Add(u, items[row[0]]); continue; }
-            test.Add(u, items[row[n - 1]]);
-            int trainEnd = n - 1;
-            if (options.HoldOutValidation)
-            {
-                if (n >= 3) { val.Add(u, items[row[n - 2]]); trainEnd = n - 2; }
-                else noValidation++;
-            }
-            for (int j = 0; j < trainEnd; j++) train.Add(u, items[row[j]]);
-        }
-        var notes = new Dictionary<string, string>
-        {
-            ["order"] = order,
-            ["duplicate_pairs_merged"] = SplitBuilding.Count(seq.DuplicatesMerged),
-            ["leave-last-out.users_train_only"] = SplitBuilding.Count(trainOnly),
-        };
-        if (options.HoldOutValidation) notes["leave-last-out.users_without_validation"] = SplitBuilding.Count(noValidation);
-        return SplitBuilding.Finish(data, ProtocolName, seed, options,
-            train.ToUserItems(nu, ni), val.ToUserItems(nu, ni), test.ToUserItems(nu, ni), notes);
+        return SplitBuilding.LeaveOneOutPerUser(data, seq, ProtocolName, seed, options, options.HoldOutValidation,
+            (n, withValidation) => (n - 1, withValidation ? n - 2 : -1),
+            new Dictionary<string, string> { ["order"] = order });
     }
 }

@@ -25,37 +25,14 @@ public static class RandomLeaveOneOut
         ArgumentNullException.ThrowIfNull(options);
         var seq = UserSequences.Build(data, time: null);
         var rng = new Rng(seed, "split/" + ProtocolName);
-        int nu = data.NumUsers, ni = data.NumItems;
-        var train = new PairBuffer(seq.Count); var val = new PairBuffer(nu); var test = new PairBuffer(nu);
-        int trainOnly = 0, noValidation = 0;
-        var items = data.Item;
-        for (int u = 0; u < nu; u++)
-        {
-            var row = seq.Row(u);
-            int n = row.Length;
-            if (n == 0) continue;
-            if (n < 2) { trainOnly++; train.Add(u, items[row[0]]); continue; }
-            int t = rng.NextInt(n);
-            int v = -1;
-            if (options.HoldOutValidation)
+        return SplitBuilding.LeaveOneOutPerUser(data, seq, ProtocolName, seed, options, options.HoldOutValidation,
+            (n, withValidation) =>
             {
-                if (n >= 3) { v = rng.NextInt(n - 1); if (v >= t) v++; } // uniform over the other n - 1 positions
-                else noValidation++;
-            }
-            for (int j = 0; j < n; j++)
-            {
-                if (j == t) test.Add(u, items[row[j]]);
-                else if (j == v) val.Add(u, items[row[j]]);
-                else train.Add(u, items[row[j]]);
-            }
-        }
-        var notes = new Dictionary<string, string>
-        {
-            ["duplicate_pairs_merged"] = SplitBuilding.Count(seq.DuplicatesMerged),
-            ["random-leave-one-out.users_train_only"] = SplitBuilding.Count(trainOnly),
-        };
-        if (options.HoldOutValidation) notes["random-leave-one-out.users_without_validation"] = SplitBuilding.Count(noValidation);
-        return SplitBuilding.Finish(data, ProtocolName, seed, options,
-            train.ToUserItems(nu, ni), val.ToUserItems(nu, ni), test.ToUserItems(nu, ni), notes);
+                int t = rng.NextInt(n);
+                if (!withValidation) return (t, -1);
+                int v = rng.NextInt(n - 1);                 // uniform over the other n - 1 positions
+                return (t, v >= t ? v + 1 : v);
+            },
+            new Dictionary<string, string>());
     }
 }

@@ -151,4 +151,45 @@ internal static class SplitBuilding
     }
 
     public static string Count(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Picks the positions (within a user's row of <c>n</c> ≥ 2 distinct items) of the test item and of the
+    /// validation item (−1 when <c>withValidation</c> is false); the two must differ.</summary>
+    public delegate (int Test, int Validation) HoldOutPicker(int n, bool withValidation);
+
+    /// <summary>
+    /// The per-user leave-one-out walk shared by <see cref="LeaveLastOut"/> and <see cref="RandomLeaveOneOut"/>: users
+    /// are visited in index order; a user with fewer than 2 distinct items stays in train only (counted as
+    /// <c>&lt;protocol&gt;.users_train_only</c>); otherwise <paramref name="pick"/> chooses the held-out positions, with a
+    /// validation item only when <paramref name="holdOutValidation"/> and the user has at least 3 items (users with
+    /// exactly 2 are counted as <c>&lt;protocol&gt;.users_without_validation</c>); every other item is training.
+    /// The notes are appended to <paramref name="notes"/> after the caller's own entries.
+    /// </summary>
+    public static Split LeaveOneOutPerUser(Interactions data, UserSequences seq, string protocol, long seed, SplitOptions options,
+        bool holdOutValidation, HoldOutPicker pick, Dictionary<string, string> notes)
+    {
+        int nu = data.NumUsers, ni = data.NumItems;
+        var train = new PairBuffer(seq.Count); var val = new PairBuffer(nu); var test = new PairBuffer(nu);
+        int trainOnly = 0, noValidation = 0;
+        var items = data.Item;
+        for (int u = 0; u < nu; u++)
+        {
+            var row = seq.Row(u);
+            int n = row.Length;
+            if (n == 0) continue;
+            if (n < 2) { trainOnly++; train.Add(u, items[row[0]]); continue; }
+            bool withValidation = holdOutValidation && n >= 3;
+            if (holdOutValidation && !withValidation) noValidation++;
+            var (t, v) = pick(n, withValidation);
+            for (int j = 0; j < n; j++)
+            {
+                if (j == t) test.Add(u, items[row[j]]);
+                else if (j == v) val.Add(u, items[row[j]]);
+                else train.Add(u, items[row[j]]);
+            }
+        }
+        notes["duplicate_pairs_merged"] = Count(seq.DuplicatesMerged);
+        notes[protocol + ".users_train_only"] = Count(trainOnly);
+        if (holdOutValidation) notes[protocol + ".users_without_validation"] = Count(noValidation);
+        return Finish(data, protocol, seed, options, train.ToUserItems(nu, ni), val.ToUserItems(nu, ni), test.ToUserItems(nu, ni), notes);
+    }
 }
