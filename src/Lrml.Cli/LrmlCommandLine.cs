@@ -23,6 +23,7 @@ internal static class LrmlCommandLine
         root.Subcommands.Add(SweepCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
+        root.Subcommands.Add(SoakCommand.Build());
         return root;
     }
 

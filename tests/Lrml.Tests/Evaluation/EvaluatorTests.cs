@@ -138,10 +138,10 @@ public class EvaluatorTests
         var scores = (float[,])HandScores.Clone();
         scores[1, 5] = float.NaN;
         using var model = new MatrixRecommender(scores, "broken");
-        var ex = Assert.Throws<InvalidOperationException>(() => Evaluator.Evaluate(model, HandSplit(), EvalTarget.Test, Sampled13));
+        var ex = Assert.Throws<NonFiniteScoreException>(() => Evaluator.Evaluate(model, HandSplit(), EvalTarget.Test, Sampled13));
         Assert.Contains("user 1", ex.Message);
         Assert.Contains("broken", ex.Message);
-        ex = Assert.Throws<InvalidOperationException>(() => Evaluator.Evaluate(model, HandSplit(), EvalTarget.Test, Full13 with { Threads = 2 }));
+        ex = Assert.Throws<NonFiniteScoreException>(() => Evaluator.Evaluate(model, HandSplit(), EvalTarget.Test, Full13 with { Threads = 2 }));
         Assert.Contains("user 1", ex.Message);
     }
 
