@@ -15,7 +15,7 @@ public sealed record DynamicsOptions
     /// <summary>Dataset for the curves and the cost grid (null: ml-1m in full, ml-100k in quick, synthetic when absent).</summary>
     public string? Dataset { get; init; }
     public int Threads { get; init; } = 2;
-    /// <summary>Models whose curves are drawn (null: every model with a preset).</summary>
+    /// <summary>Models whose curves are drawn (null: <see cref="Dynamics.DefaultModels"/>).</summary>
     public IReadOnlyList<string>? Models { get; init; }
     /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
     public bool ChartImages { get; init; } = true;
@@ -60,6 +60,9 @@ public static class Dynamics
         return grid;
     }
 
+    /// <summary>The curves drawn by default: LRML and the two pairwise baselines of the paper's comparison.</summary>
+    public static IReadOnlyList<string> DefaultModels { get; } = ["bpr", "cml", "lrml"];
+
     /// <summary>The dimension at which the cost grid varies N.</summary>
     public const int CostDim = 100;
 
@@ -76,7 +79,7 @@ public static class Dynamics
         string dataset = DefaultDataset(options, context);
         string outDir = OutputDirectory(options, context);
         var plan = new List<PlannedRun>();
-        foreach (var model in options.Models ?? Presets.Models)
+        foreach (var model in options.Models ?? DefaultModels)
         {
             if (model == "pop" || !ModelRegistry.All.Any(e => e.Name == model)) continue;
             var preset = Presets.Get(model, dataset);

@@ -40,6 +40,10 @@ internal sealed class WorkerPool : IDisposable
             _threads[w] = new Thread(() => Loop(id)) { IsBackground = true, Name = $"lrml-fused-{w}" };
             _threads[w].Start();
         }
+        // The first Wait that has to block (not just spin) lazily allocates the event's lock object on the calling
+        // thread. Make that happen here, so a step stays allocation-free even when a busy machine makes the caller
+        // block for the first time in the middle of training.
+        if (threads > 1) _done.Wait(1);
     }
 
     /// <summary>Runs items 0..count−1 and returns when all are done; rethrows the first exception.</summary>
