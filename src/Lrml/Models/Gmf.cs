@@ -38,53 +38,22 @@ public sealed record GmfConfig
 /// z = hᵀ(p_u ⊙ q_i) + b, ŷ = σ(z); score = z. Loss, initialisation and optimiser exactly as <see cref="NeuMfModel"/>
 /// with only the GMF part (the three NCF models share one implementation).
 /// </remarks>
-public sealed class GmfModel : ITrainableRecommender
+public sealed class GmfModel : NcfModel<GmfConfig>
 {
-    private readonly NcfCore _core;
-
     /// <summary>Creates a seeded model.</summary>
     public GmfModel(GmfConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : this(config, NcfWeights.Init(numUsers, numItems, Checked(config).Dim, null, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied; MLP parts must be null).</summary>
     public GmfModel(GmfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        Checked(config);
-        if (weights.GmfP is null || weights.MlpP is not null) throw new ArgumentException("GMF weights must have a GMF part and no MLP part.");
-        Config = config;
-        _core = new NcfCore("GMF", weights, config.Dim, null, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
-    }
+        : base("GMF", "GMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
     private static GmfConfig Checked(GmfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
 
-    /// <summary>The configuration the model was built with.</summary>
-    public GmfConfig Config { get; }
-    /// <inheritdoc/>
-    public string Name => "GMF";
-    /// <inheritdoc/>
-    public int NumUsers => _core.NumUsers;
-    /// <inheritdoc/>
-    public int NumItems => _core.NumItems;
-    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
-    public long ScoreBudget { get => _core.ScoreBudget; set => _core.ScoreBudget = value; }
-    internal NcfCore Core => _core;
-
-    /// <inheritdoc/>
-    public double TrainStep(TrainingBatch batch) => _core.TrainStep(batch);
-    /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => _core.ScorePairs(users, items, scores);
-    /// <inheritdoc/>
-    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => _core.ScoreAllItems(users, scores);
-    /// <summary>The model's weights (copies).</summary>
-    public NcfWeights ExportWeights() => _core.Export();
-    /// <inheritdoc/>
-    public byte[] SaveState() => _core.Save("GMF-TORCH-STATE");
-    /// <inheritdoc/>
-    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
-    /// <inheritdoc/>
-    public void LoadState(byte[] state) => _core.Load(state, "GMF-TORCH-STATE");
-    /// <inheritdoc/>
-    public IReadOnlyDictionary<string, object?> Describe() => TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);
-    /// <inheritdoc/>
-    public void Dispose() => _core.Dispose();
+    private static NcfCore BuildCore(GmfConfig config, NcfWeights weights, Device? device, ScalarType dtype)
+    {
+        Checked(config);
+        if (weights.GmfP is null || weights.MlpP is not null) throw new ArgumentException("GMF weights must have a GMF part and no MLP part.");
+        return new NcfCore("GMF", weights, config.Dim, null, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
+    }
 }

@@ -35,58 +35,22 @@ public sealed record MlpConfig
 /// z = hᵀ a_L(… ReLU(W₁[p_u; q_i] + b₁) …) + b, ŷ = σ(z); score = z. Loss, initialisation and optimiser exactly as
 /// <see cref="NeuMfModel"/> with only the MLP part (the three NCF models share one implementation).
 /// </remarks>
-public sealed class MlpModel : ITrainableRecommender
+public sealed class MlpModel : NcfModel<MlpConfig>
 {
-    private readonly NcfCore _core;
-
     /// <summary>Creates a seeded model.</summary>
     public MlpModel(MlpConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : this(config, NcfWeights.Init(numUsers, numItems, 0, Checked(config).Layers, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied; GMF parts must be null).</summary>
     public MlpModel(MlpConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
-    {
-        Checked(config);
-        if (weights.MlpP is null || weights.GmfP is not null) throw new ArgumentException("MLP weights must have an MLP part and no GMF part.");
-        Config = config;
-        _core = new NcfCore("MLP", weights, 0, config.Layers, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
-    }
+        : base("MLP", "MLP-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
     private static MlpConfig Checked(MlpConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
 
-    /// <summary>The configuration the model was built with.</summary>
-    public MlpConfig Config { get; }
-    /// <inheritdoc/>
-    public string Name => "MLP";
-    /// <inheritdoc/>
-    public int NumUsers => _core.NumUsers;
-    /// <inheritdoc/>
-    public int NumItems => _core.NumItems;
-    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
-    public long ScoreBudget { get => _core.ScoreBudget; set => _core.ScoreBudget = value; }
-    internal NcfCore Core => _core;
-
-    /// <inheritdoc/>
-    public double TrainStep(TrainingBatch batch) => _core.TrainStep(batch);
-    /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => _core.ScorePairs(users, items, scores);
-    /// <inheritdoc/>
-    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => _core.ScoreAllItems(users, scores);
-    /// <summary>The model's weights (copies).</summary>
-    public NcfWeights ExportWeights() => _core.Export();
-    /// <inheritdoc/>
-    public byte[] SaveState() => _core.Save("MLP-TORCH-STATE");
-    /// <inheritdoc/>
-    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
-    /// <inheritdoc/>
-    public void LoadState(byte[] state) => _core.Load(state, "MLP-TORCH-STATE");
-    /// <inheritdoc/>
-    public IReadOnlyDictionary<string, object?> Describe()
+    private static NcfCore BuildCore(MlpConfig config, NcfWeights weights, Device? device, ScalarType dtype)
     {
-        var d = TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);
-        d["Layers"] = string.Join(",", Config.Layers);
-        return d;
+        Checked(config);
+        if (weights.MlpP is null || weights.GmfP is not null) throw new ArgumentException("MLP weights must have an MLP part and no GMF part.");
+        return new NcfCore("MLP", weights, 0, config.Layers, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
     }
-    /// <inheritdoc/>
-    public void Dispose() => _core.Dispose();
 }

@@ -80,24 +80,24 @@ public sealed record NeuMfConfig
 /// registry, or <see cref="FromPretrained"/>.</item>
 /// </list>
 /// </remarks>
-public sealed class NeuMfModel : ITrainableRecommender
+public sealed class NeuMfModel : NcfModel<NeuMfConfig>
 {
-    private readonly NcfCore _core;
-
     /// <summary>Creates a seeded model.</summary>
     public NeuMfModel(NeuMfConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : this(config, NcfWeights.Init(numUsers, numItems, config.Dim, Checked(config).Layers, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied).</summary>
     public NeuMfModel(NeuMfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : base("NeuMF", "NEUMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
+
+    private static NeuMfConfig Checked(NeuMfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+
+    private static NcfCore BuildCore(NeuMfConfig config, NcfWeights weights, Device? device, ScalarType dtype)
     {
         Checked(config);
         if (weights.GmfP is null || weights.MlpP is null) throw new ArgumentException("NeuMF needs both GMF and MLP weights.");
-        Config = config;
-        _core = new NcfCore("NeuMF", weights, config.Dim, config.Layers, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
+        return new NcfCore("NeuMF", weights, config.Dim, config.Layers, config.Optimizer, config.LearningRate, config.L2, config.Reduction, device, dtype);
     }
-
-    private static NeuMfConfig Checked(NeuMfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
 
     /// <summary>
     /// NeuMF initialised from a trained GMF and a trained MLP (NCF §3.4.1): embeddings and hidden layers copied, output
@@ -116,42 +116,59 @@ public sealed class NeuMfModel : ITrainableRecommender
             throw new ArgumentException($"The pre-trained MLP has layers [{string.Join(",", mlp.Config.Layers)}] but NeuMF layers = [{string.Join(",", config.Layers)}].");
         return new NeuMfModel(config, NcfWeights.Fuse(gmf.ExportWeights(), mlp.ExportWeights(), config.PretrainAlpha), device, dtype);
     }
+}
+
+/// <summary>
+/// What <see cref="GmfModel"/>, <see cref="MlpModel"/> and <see cref="NeuMfModel"/> share beyond their configuration and
+/// their paper section: training, scoring, state and description, all forwarded to one NCF core (forward pass, log loss,
+/// optimiser), so the three models cannot drift apart. Only the three models of this assembly derive from it.
+/// </summary>
+/// <typeparam name="TConfig">The model's configuration record.</typeparam>
+public abstract class NcfModel<TConfig> : ITrainableRecommender where TConfig : class
+{
+    private readonly string _stateMagic;
+
+    private protected NcfModel(string name, string stateMagic, TConfig config, NcfCore core)
+    {
+        Name = name; _stateMagic = stateMagic; Config = config; Core = core;
+    }
 
     /// <summary>The configuration the model was built with.</summary>
-    public NeuMfConfig Config { get; }
+    public TConfig Config { get; }
     /// <inheritdoc/>
-    public string Name => "NeuMF";
+    public string Name { get; }
     /// <inheritdoc/>
-    public int NumUsers => _core.NumUsers;
+    public int NumUsers => Core.NumUsers;
     /// <inheritdoc/>
-    public int NumItems => _core.NumItems;
+    public int NumItems => Core.NumItems;
     /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
-    public long ScoreBudget { get => _core.ScoreBudget; set => _core.ScoreBudget = value; }
-    internal NcfCore Core => _core;
+    public long ScoreBudget { get => Core.ScoreBudget; set => Core.ScoreBudget = value; }
+    internal NcfCore Core { get; }
 
     /// <inheritdoc/>
-    public double TrainStep(TrainingBatch batch) => _core.TrainStep(batch);
+    public double TrainStep(TrainingBatch batch) => Core.TrainStep(batch);
     /// <inheritdoc/>
-    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => _core.ScorePairs(users, items, scores);
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) => Core.ScorePairs(users, items, scores);
     /// <inheritdoc/>
-    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => _core.ScoreAllItems(users, scores);
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => Core.ScoreAllItems(users, scores);
     /// <summary>The model's weights (copies).</summary>
-    public NcfWeights ExportWeights() => _core.Export();
+    public NcfWeights ExportWeights() => Core.Export();
     /// <inheritdoc/>
-    public byte[] SaveState() => _core.Save("NEUMF-TORCH-STATE");
+    public byte[] SaveState() => Core.Save(_stateMagic);
     /// <inheritdoc/>
-    public bool ParametersAreFinite() => TorchSupport.AllFinite(_core.Net);
+    public void LoadState(byte[] state) => Core.Load(state, _stateMagic);
     /// <inheritdoc/>
-    public void LoadState(byte[] state) => _core.Load(state, "NEUMF-TORCH-STATE");
+    public bool ParametersAreFinite() => TorchSupport.AllFinite(Core.Net);
     /// <inheritdoc/>
+    /// <remarks>The configuration's fields, the index spaces, dtype and device; models with an MLP tower list its layers as "64,32,16,8".</remarks>
     public IReadOnlyDictionary<string, object?> Describe()
     {
-        var d = TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, _core.DType, _core.Device);
-        d["Layers"] = string.Join(",", Config.Layers);
+        var d = TorchSupport.DescribeConfig(Name, Config, NumUsers, NumItems, Core.DType, Core.Device);
+        if (Core.Layers is { } layers) d["Layers"] = string.Join(",", layers);
         return d;
     }
     /// <inheritdoc/>
-    public void Dispose() => _core.Dispose();
+    public void Dispose() => Core.Dispose();
 }
 
 /// <summary>
@@ -321,6 +338,8 @@ internal sealed class NcfCore : IDisposable
     public ScalarType DType { get; }
     public long ScoreBudget { get; set; } = LrmlModel.DefaultScoreBudget;
     internal NcfNet Net => _net;
+    /// <summary>The MLP tower (null without an MLP part).</summary>
+    public int[]? Layers => _layers;
 
     /// <summary>Logits z of the pairs (u[k], i[k]) (index tensors of equal length).</summary>
     public Tensor Logits(Tensor users, Tensor items)
