@@ -11,9 +11,16 @@ namespace Lrml.Util;
 /// kit alternates small torch ops with its own managed work (sampling, evaluation, the fused kernels), so
 /// spinning workers steal the cores that work needs; on a 2-core machine this was measured to make a
 /// TorchSharp LRML epoch 10–20× slower (2.6 s vs 0.19 s per epoch on the synthetic default, same results).
-/// A value the user already set is respected. .NET's Environment.SetEnvironmentVariable does not reach
-/// native getenv on Unix, so libc's setenv is called directly.
 /// </para>
+/// <para>
+/// MKL_CBWR=AUTO, MKL_DYNAMIC=FALSE, OMP_DYNAMIC=FALSE: run-to-run reproducibility of LibTorch's MKL kernels. Without
+/// them MKL may take different code paths for differently aligned buffers (and change its thread count), so the same
+/// seed gave NeuMF runs that differed in the fourth decimal when other work had run earlier in the process (the main
+/// table's duration estimate trains for a time budget, which changes the allocation history); with them, repeated
+/// in-process runs were identical.
+/// </para>
+/// <para>A value the user already set is respected. .NET's Environment.SetEnvironmentVariable does not reach
+/// native getenv on Unix, so libc's setenv is called directly.</para>
 /// </summary>
 internal static class NativeEnvironment
 {
@@ -24,13 +31,11 @@ internal static class NativeEnvironment
     {
         try
         {
-            if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+            foreach (var (name, value) in Settings)
             {
-                if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-            }
-            else if (OperatingSystem.IsWindows() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
-            {
-                Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
+                if (Environment.GetEnvironmentVariable(name) is not null) continue;
+                if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) setenv(name, value, 0);
+                else Environment.SetEnvironmentVariable(name, value);
             }
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
@@ -38,6 +43,15 @@ internal static class NativeEnvironment
             // No libc setenv (unusual platform): keep the runtime default.
         }
     }
+
+    /// <summary>The variables set (when the user has not set them) before any native library loads.</summary>
+    internal static readonly (string Name, string Value)[] Settings =
+    [
+        ("OMP_WAIT_POLICY", "PASSIVE"),
+        ("MKL_CBWR", "AUTO"),
+        ("MKL_DYNAMIC", "FALSE"),
+        ("OMP_DYNAMIC", "FALSE"),
+    ];
 
     [DllImport("libc", CharSet = CharSet.Ansi, SetLastError = true)]
     private static extern int setenv(string name, string value, int overwrite);
