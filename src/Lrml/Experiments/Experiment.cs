@@ -272,7 +272,7 @@ public static class Experiment
             ValidationMetrics = validation,
             SecondsPerEpoch = outcome is null || outcome.Epochs.Count == 0 ? 0 : outcome.TrainSeconds / outcome.Epochs.Count,
             EvalSeconds = (outcome?.EvalSeconds ?? 0) + testSeconds,
-            PeakMemoryMb = Provenance.PeakResidentBytes() / (1024.0 * 1024.0),
+            PeakMemoryMb = Lrml.Util.ProcessMemory.PeakBytes() / (1024.0 * 1024.0),
             Threads = spec.Train.Threads,
             StoppedEarly = outcome?.StoppedEarly ?? false,
             TestUsers = (sampled ?? full)?.Users.Length ?? 0,

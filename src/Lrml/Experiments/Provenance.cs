@@ -85,21 +85,4 @@ public static class Provenance
         ["dotnet"] = RuntimeInformation.FrameworkDescription,
         ["torchsharp"] = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "unknown",
     };
-
-    /// <summary>Peak resident memory of this process in bytes (VmHWM on Linux; else the peak working set).</summary>
-    public static long PeakResidentBytes()
-    {
-        try
-        {
-            if (File.Exists("/proc/self/status"))
-                foreach (var line in File.ReadLines("/proc/self/status"))
-                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    {
-                        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                        return long.Parse(parts[1]) * 1024;
-                    }
-        }
-        catch (IOException) { }
-        return Process.GetCurrentProcess().PeakWorkingSet64;
-    }
 }

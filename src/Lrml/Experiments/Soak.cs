@@ -199,20 +199,8 @@ public static class Soak
         return sxx == 0 ? 0 : sxy / sxx;
     }
 
-    /// <summary>The resident set of this process (VmRSS) in MiB, or the working set where /proc is absent.</summary>
-    public static double ResidentMiB()
-    {
-        try
-        {
-            if (File.Exists("/proc/self/status"))
-                foreach (var line in File.ReadLines("/proc/self/status"))
-                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                        return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
-        }
-        catch (IOException) { }
-        using var p = System.Diagnostics.Process.GetCurrentProcess();
-        return p.WorkingSet64 / (1024.0 * 1024.0);
-    }
+    /// <summary>The resident set of this process in MiB.</summary>
+    private static double ResidentMiB() => ProcessMemory.ResidentBytes() / (1024.0 * 1024.0);
 
     /// <summary>The resident-memory chart: RSS per epoch (top) and managed heap (bottom), one line per engine.</summary>
     public static NamedChart Chart(SoakReport report) =>

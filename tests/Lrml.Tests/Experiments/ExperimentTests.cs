@@ -88,7 +88,11 @@ public class ExperimentTests
     {
         string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
         var ctx = Context(root);
-        RunSpec S(long seed) => Spec(model, seed, 2, settings) with { Engine = engine, FullRanking = false, Train = Spec(model, seed, 2).Train with { Threads = 2 } };
+        RunSpec S(long seed)
+        {
+            var spec = Spec(model, seed, 2, settings);
+            return spec with { Engine = engine, FullRanking = false, Train = spec.Train with { Threads = 2 } };
+        }
         var a = Experiment.Run(S(5), ctx).Result.Metrics;
         var other = Experiment.Run(S(6), ctx).Result.Metrics;
         var b = Experiment.Run(S(5), ctx).Result.Metrics;

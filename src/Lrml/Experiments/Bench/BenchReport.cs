@@ -273,34 +273,3 @@ public sealed record MachineInfo
         catch (IOException) { return null; }
     }
 }
-
-/// <summary>Process peak memory (Linux /proc; elsewhere the .NET peak working set).</summary>
-public static class PeakMemory
-{
-    /// <summary>Resets the kernel's peak-RSS counter (VmHWM) of this process; false when not possible.</summary>
-    public static bool TryReset()
-    {
-        try
-        {
-            if (!File.Exists("/proc/self/clear_refs")) return false;
-            File.WriteAllText("/proc/self/clear_refs", "5");
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
-    }
-
-    /// <summary>Peak resident set in bytes (VmHWM), or the process's PeakWorkingSet64 where /proc is absent.</summary>
-    public static long PeakBytes()
-    {
-        try
-        {
-            if (File.Exists("/proc/self/status"))
-                foreach (var line in File.ReadLines("/proc/self/status"))
-                    if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                        return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException) { }
-        using var p = System.Diagnostics.Process.GetCurrentProcess();
-        return p.PeakWorkingSet64;
-    }
-}

@@ -3,6 +3,7 @@ using System.Globalization;
 using Lrml.Models;
 using Lrml.Models.Fused;
 using Lrml.Training;
+using Lrml.Util;
 
 namespace Lrml.Experiments.Bench;
 
@@ -40,7 +41,7 @@ public static class BenchRunner
         {
             var spec = ShapeSpec.Parse(name);
             GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
-            bool perShape = PeakMemory.TryReset();
+            bool perShape = ProcessMemory.TryResetPeak();
             var sw = Stopwatch.StartNew();
             var data = SyntheticShapeData.Generate(spec, options.Seed, options.Threads);
             double gen = sw.Elapsed.TotalSeconds;
@@ -84,7 +85,7 @@ public static class BenchRunner
                 }
             }
             long managed = GC.GetTotalMemory(false);
-            long peak = PeakMemory.PeakBytes();
+            long peak = ProcessMemory.PeakBytes();
             shapes.Add(new ShapeReport
             {
                 Shape = spec.Name, Users = spec.Users, Items = spec.Items, TrainPairs = data.Train.Count, GenerationSeconds = gen,
