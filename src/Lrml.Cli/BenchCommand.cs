@@ -17,9 +17,11 @@ internal static class BenchCommand
         var repeats = new Option<int?>("--repeats") { Description = "Timed repeats per measure (the median is reported)" };
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the TorchSharp reference (no ratio)" };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation measures" };
+        var models = new Option<string[]>("--models") { Description = "Model sizes as DxN (default: 100x20 50x10)", AllowMultipleArgumentsPerToken = true };
+        var noDense = new Option<bool>("--no-dense-adam") { Description = "Skip the fused engine's dense-Adam measure" };
         var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
         var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };
-        foreach (var o in new Option[] { quick, shapes, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { quick, shapes, models, noDense, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -33,6 +35,9 @@ internal static class BenchCommand
             };
             if (p.GetValue(shapes) is { Length: > 0 } s)
                 options = options with { Shapes = s.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() };
+            if (p.GetValue(models) is { Length: > 0 } m)
+                options = options with { Models = m.Select(BenchModelShape.Parse).ToArray() };
+            if (p.GetValue(noDense)) options = options with { MeasureFusedDenseAdam = false };
             if (p.GetValue(repeats) is int r) options = options with { Repeats = r };
             if (p.GetValue(noReference)) options = options with { Reference = false };
             if (p.GetValue(noEval)) options = options with { Evaluate = false };

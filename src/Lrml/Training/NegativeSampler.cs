@@ -1,43 +1,179 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using Lrml.Protocols;
 using Lrml.Util;
 
 namespace Lrml.Training;
 
 /// <summary>
-/// Draws training negatives uniformly over the items a user has no training interaction with
-/// (rejection sampling against the user's sorted training row, so no allocation per draw). Only training
-/// positives are excluded: validation and test items are unknown to the model and may be drawn, as in
-/// the protocols of the paper's period. Deterministic for a given <see cref="Rng"/> state.
+/// Draws training negatives uniformly over the items a user has no training interaction with: draw an item
+/// uniformly, redraw while it is one of the user's training positives (no allocation per draw). Only training
+/// positives are excluded: validation and test items are unknown to the model and may be drawn, as in the
+/// protocols of the paper's period. Deterministic for a given <see cref="Rng"/> state.
 /// </summary>
+/// <remarks>
+/// <para>Membership is a binary search of the user's sorted row, except for the most active users, who also get
+/// a bitmap over the items (one cache line per test instead of a dozen dependent probes into a long row). Pairs
+/// are drawn uniformly, so a user is drawn in proportion to their activity and the long rows are exactly the
+/// ones searched most. Users get bitmaps in order of decreasing activity while the bitmaps fit in a budget of
+/// 4 bytes per training pair (the size of the rows themselves), and only when a bitmap is at most 8 times the
+/// size of its row (rows longer than 64 items and than 1/256 of the items). On the ML-20M-shaped bench set
+/// that gives 24 k users bitmaps (79 MB) and, with the split draw below, cut the sampling time of a 1024-example
+/// batch from about 140 to 90 µs. A test answers the same either way, so the draws are identical with or
+/// without bitmaps.</para>
+/// <para>For batch fillers that prefetch, a draw splits into <see cref="Draw"/> (the first candidate, drawn
+/// before it can be tested), <see cref="Prefetch"/> and <see cref="Resolve"/>; the split gives exactly the
+/// negatives of <see cref="Sample"/>.</para>
+/// <para>Users with more than half of all items draw among their complement directly (the k-th non-positive),
+/// which consumes one random number per draw and no rejections.</para>
+/// </remarks>
 public sealed class NegativeSampler
 {
     private readonly UserItems _positives;
-    private readonly int _numItems;
+    private readonly int[] _offsets, _items;
+    private readonly int _numItems, _words;
+    private readonly int[] _bitmapOf; // per user: index of their bitmap (in units of _words), or −1
+    private readonly ulong[] _bits;
+
+    /// <summary>Rows of at most this many items (16 cache lines) are prefetched whole; longer rows at their
+    /// first three binary-search probes.</summary>
+    private const int WholeRowPrefetch = 256;
 
     /// <summary>Creates a sampler over the given training positives.</summary>
     /// <exception cref="ArgumentException">When some user has interacted with every item, so no negative exists.</exception>
     public NegativeSampler(UserItems positives)
     {
+        ArgumentNullException.ThrowIfNull(positives);
         _positives = positives;
+        _offsets = positives.Offsets; _items = positives.Items;
         _numItems = positives.NumItems;
         for (int u = 0; u < positives.NumUsers; u++)
             if (positives.CountOf(u) >= _numItems)
                 throw new ArgumentException(
                     $"User index {u} has interacted with all {_numItems} items, so no negative can be sampled for it. " +
                     "Remove such users (e.g. a k-core filter) before training.");
+        _words = (_numItems + 63) >> 6;
+        (_bitmapOf, _bits) = BuildBitmaps(positives, _words);
+    }
+
+    /// <summary>Users that got a membership bitmap (the most active ones; see the remarks).</summary>
+    public int UsersWithBitmaps { get; private set; }
+
+    /// <summary>Bytes held by the bitmaps.</summary>
+    public long BitmapBytes => (long)_bits.Length * sizeof(ulong);
+
+    private (int[] Of, ulong[] Bits) BuildBitmaps(UserItems pos, int words)
+    {
+        int users = pos.NumUsers;
+        var of = new int[users];
+        Array.Fill(of, -1);
+        long rowBytesMin = (long)words * sizeof(ulong) / 8; // a bitmap may be at most 8× its row
+        const int MinRow = 64;                               // rows of ≤ 4 cache lines search fast enough
+        var candidates = new List<int>();
+        for (int u = 0; u < users; u++)
+        {
+            int len = pos.CountOf(u);
+            if (len > MinRow && (long)len * sizeof(int) >= rowBytesMin && len * 2 <= _numItems) candidates.Add(u);
+        }
+        if (candidates.Count == 0) return (of, []);
+        // most active first; ties by user index, so the choice is deterministic
+        candidates.Sort((a, b) => pos.CountOf(b) != pos.CountOf(a) ? pos.CountOf(b).CompareTo(pos.CountOf(a)) : a.CompareTo(b));
+        long budgetWords = (long)pos.Count * sizeof(int) / sizeof(ulong);
+        int chosen = (int)Math.Min(candidates.Count, Math.Min(budgetWords / words, (Array.MaxLength - 64) / words));
+        if (chosen == 0) return (of, []);
+        var bits = new ulong[(long)chosen * words];
+        for (int c = 0; c < chosen; c++)
+        {
+            int u = candidates[c];
+            of[u] = c;
+            long baseWord = (long)c * words;
+            foreach (int i in pos[u]) bits[baseWord + (i >> 6)] |= 1UL << (i & 63);
+        }
+        UsersWithBitmaps = chosen;
+        return (of, bits);
+    }
+
+    /// <summary>Whether <paramref name="item"/> is one of the user's training positives (false outside the item range).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsPositive(int user, int item)
+    {
+        if ((uint)item >= (uint)_numItems) return false;
+        int b = _bitmapOf[user];
+        if (b >= 0) return (_bits[(long)b * _words + (item >> 6)] & (1UL << (item & 63))) != 0;
+        int lo = _offsets[user], len = _offsets[user + 1] - lo;
+        return len != 0 && _items.AsSpan(lo, len).BinarySearch(item) >= 0;
     }
 
     /// <summary>One negative for <paramref name="user"/>.</summary>
     public int Sample(int user, Rng rng)
     {
-        var row = _positives[user];
+        int len = _offsets[user + 1] - _offsets[user];
         // Dense rows: draw among the complement directly (k-th non-positive) to avoid long rejection runs.
-        if (row.Length * 2 > _numItems) return KthNonPositive(row, rng.NextInt(_numItems - row.Length));
+        if (len * 2 > _numItems) return KthNonPositive(_positives[user], rng.NextInt(_numItems - len));
         while (true)
         {
             int j = rng.NextInt(_numItems);
-            if (row.Length == 0 || row.BinarySearch(j) < 0) return j;
+            if (!IsPositive(user, j)) return j;
         }
+    }
+
+    /// <summary>
+    /// The first half of a draw split in two for prefetching: the first candidate for <paramref name="user"/>
+    /// (drawn now, from <paramref name="rng"/>); <see cref="Resolve"/> with the same generator finishes it.
+    /// <c>Resolve(u, Draw(u, rng), rng)</c> equals <c>Sample(u, rng)</c> for every generator state.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Draw(int user, Rng rng)
+    {
+        int len = _offsets[user + 1] - _offsets[user];
+        return len * 2 > _numItems ? rng.NextInt(_numItems - len) : rng.NextInt(_numItems);
+    }
+
+    /// <summary>Hints the CPU to fetch the per-user entries that <see cref="Draw"/> and <see cref="Prefetch"/> read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void PrefetchUser(int user)
+    {
+        if (!Sse.IsSupported || (uint)user >= (uint)_bitmapOf.Length) return;
+        Sse.Prefetch0(Unsafe.AsPointer(ref _offsets[user]));
+        Sse.Prefetch0(Unsafe.AsPointer(ref _bitmapOf[user]));
+    }
+
+    /// <summary>Hints the CPU to fetch what <see cref="Resolve"/> will read to test <paramref name="candidate"/>
+    /// (the bitmap word, or the row: whole when short, else its first probe points). Never faults; a no-op
+    /// where unsupported.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Prefetch(int user, int candidate)
+    {
+        if (!Sse.IsSupported) return;
+        int b = _bitmapOf[user];
+        if (b >= 0)
+        {
+            long w = (long)b * _words + ((uint)candidate >> 6);
+            if ((ulong)w < (ulong)_bits.LongLength) Sse.Prefetch0(Unsafe.AsPointer(ref _bits[w]));
+            return;
+        }
+        int lo = _offsets[user], len = _offsets[user + 1] - lo;
+        if (len == 0) return;
+        if (len <= WholeRowPrefetch)
+        {
+            for (int q = 0; q < len; q += 16) Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + q]));
+            return;
+        }
+        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + len / 2]));
+        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + len / 4]));
+        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + 3 * len / 4]));
+    }
+
+    /// <summary>The second half of a split draw: the negative that <see cref="Sample"/> would have returned,
+    /// given the <paramref name="candidate"/> from <see cref="Draw"/> (redrawing from <paramref name="rng"/> on
+    /// rejection).</summary>
+    public int Resolve(int user, int candidate, Rng rng)
+    {
+        int len = _offsets[user + 1] - _offsets[user];
+        if (len * 2 > _numItems) return KthNonPositive(_positives[user], candidate);
+        int j = candidate;
+        while (IsPositive(user, j)) j = rng.NextInt(_numItems);
+        return j;
     }
 
     /// <summary>Fills negatives for a batch: <paramref name="negatives"/>[b·k + j] for user users[b].</summary>

@@ -67,4 +67,81 @@ public class NegativeSamplerTests
         var ex = Assert.Throws<ArgumentException>(() => new NegativeSampler(pos));
         Assert.Contains("all 3 items", ex.Message);
     }
+
+    /// <summary>2,000 items; users from empty to dense, including long rows that get bitmaps.</summary>
+    private static UserItems Varied()
+    {
+        var rng = new Rng(17);
+        var users = new List<int>(); var items = new List<int>();
+        int[] lengths = [0, 1, 5, 63, 64, 65, 200, 400, 700, 999, 1000, 1001, 1500, 1999, 900, 800];
+        for (int u = 0; u < lengths.Length; u++)
+        {
+            var set = new HashSet<int>();
+            while (set.Count < lengths[u]) set.Add(rng.NextInt(2000));
+            foreach (int i in set) { users.Add(u); items.Add(i); }
+        }
+        return UserItems.FromPairs(lengths.Length, 2000, users.ToArray(), items.ToArray());
+    }
+
+    /// <summary>The sampler's definition written the plain way: redraw while the item is in the sorted row;
+    /// rows with more than half the items take the k-th item not in the row (linear scan).</summary>
+    private static int ReferenceSample(UserItems pos, int u, Rng rng)
+    {
+        int len = pos.CountOf(u), n = pos.NumItems;
+        if (len * 2 > n)
+        {
+            int k = rng.NextInt(n - len);
+            for (int i = 0; i < n; i++)
+                if (!pos.Contains(u, i) && k-- == 0) return i;
+            throw new InvalidOperationException("unreachable");
+        }
+        while (true)
+        {
+            int j = rng.NextInt(n);
+            if (!pos.Contains(u, j)) return j;
+        }
+    }
+
+    [Fact]
+    public void BitmapsChangeNoDrawAgainstThePlainDefinition()
+    {
+        var pos = Varied();
+        var sampler = new NegativeSampler(pos);
+        Assert.True(sampler.UsersWithBitmaps >= 3, $"expected the long rows to get bitmaps, got {sampler.UsersWithBitmaps}");
+        var a = new Rng(3, "neg"); var b = new Rng(3, "neg");
+        for (int k = 0; k < 20_000; k++)
+        {
+            int u = k % pos.NumUsers;
+            Assert.Equal(ReferenceSample(pos, u, b), sampler.Sample(u, a));
+        }
+    }
+
+    [Fact]
+    public void SplitDrawGivesExactlyTheNegativesOfSample()
+    {
+        var pos = Varied();
+        var sampler = new NegativeSampler(pos);
+        var a = new Rng(8, "neg"); var b = new Rng(8, "neg");
+        for (int k = 0; k < 20_000; k++)
+        {
+            int u = (k * 7) % pos.NumUsers;
+            sampler.PrefetchUser(u);
+            int c = sampler.Draw(u, a);
+            sampler.Prefetch(u, c);
+            Assert.Equal(sampler.Sample(u, b), sampler.Resolve(u, c, a));
+        }
+    }
+
+    [Fact]
+    public void MembershipMatchesTheRowsAndBitmapsStayWithinTheirBudget()
+    {
+        var pos = Varied();
+        var sampler = new NegativeSampler(pos);
+        for (int u = 0; u < pos.NumUsers; u++)
+            for (int i = 0; i < pos.NumItems; i++)
+                Assert.Equal(pos.Contains(u, i), sampler.IsPositive(u, i));
+        Assert.False(sampler.IsPositive(9, -1));
+        Assert.False(sampler.IsPositive(9, pos.NumItems));
+        Assert.InRange(sampler.BitmapBytes, 1, 4L * pos.Count);
+    }
 }

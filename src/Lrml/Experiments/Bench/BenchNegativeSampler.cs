@@ -99,9 +99,10 @@ public sealed class BenchNegativeSampler : IDisposable
         int b0 = part * Part, b1 = Math.Min(batch.Count, b0 + Part);
         int k = batch.NegativesPerPositive, pairs = _train.Count;
         var all = _train.Items; var offsets = _train.Offsets;
-        // Three passes so that the random reads of one pass were prefetched by the previous one:
-        // pair indices (prefetch their user and item), users (prefetch the probe points of their training
-        // rows, which the negative sampler binary-searches), then negatives.
+        // Four passes, so that the random reads of each pass were prefetched by the one before: pair indices
+        // (prefetch their user and item), users (prefetch the user's row offsets), first candidates (drawn
+        // before they can be tested; prefetch the bitmap word or row probes that test them), then the tests
+        // (redrawing on rejection). A candidate is resolved exactly as NegativeSampler.Sample would.
         for (int b = b0; b < b1; b++)
         {
             int pair = _fromOrder ? _order![_cursor + b] : rng.NextInt(pairs);
@@ -112,13 +113,23 @@ public sealed class BenchNegativeSampler : IDisposable
         {
             int pair = batch.Positives[b], u = _pairUser[pair];
             batch.Users[b] = u; batch.Positives[b] = all[pair];
-            int lo = offsets[u], len = offsets[u + 1] - lo;
-            PrefetchInt(all, lo + len / 2); PrefetchInt(all, lo + len / 4); PrefetchInt(all, lo + 3 * len / 4);
+            _negatives.PrefetchUser(u);
+        }
+        var neg = batch.Negatives;
+        for (int b = b0; b < b1; b++)
+        {
+            int u = batch.Users[b];
+            for (int j = 0; j < k; j++)
+            {
+                int c = _negatives.Draw(u, rng);
+                neg[b * k + j] = c;
+                _negatives.Prefetch(u, c);
+            }
         }
         for (int b = b0; b < b1; b++)
         {
             int u = batch.Users[b];
-            for (int j = 0; j < k; j++) batch.Negatives[b * k + j] = _negatives.Sample(u, rng);
+            for (int j = 0; j < k; j++) neg[b * k + j] = _negatives.Resolve(u, neg[b * k + j], rng);
         }
     }
 

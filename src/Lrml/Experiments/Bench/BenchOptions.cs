@@ -8,6 +8,28 @@ namespace Lrml.Experiments.Bench;
 public sealed record BenchModelShape(int Dim, int Slots)
 {
     public override string ToString() => $"d={Dim},N={Slots}";
+
+    /// <summary>Parses "DxN" (e.g. 50x10) or "d=50,N=10".</summary>
+    /// <exception cref="ArgumentException">The text is neither form or a number is not positive.</exception>
+    public static BenchModelShape Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string t = text.Trim().Replace(" ", "", StringComparison.Ordinal);
+        string[] parts = t.Contains('=') ? t.Split(',') : t.Split('x', 'X');
+        if (parts.Length == 2)
+        {
+            string a = parts[0], b = parts[1];
+            if (t.Contains('='))
+            {
+                if (!a.StartsWith("d=", StringComparison.OrdinalIgnoreCase) || !b.StartsWith("N=", StringComparison.OrdinalIgnoreCase)) a = b = "";
+                else { a = a[2..]; b = b[2..]; }
+            }
+            if (int.TryParse(a, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int d) && d > 0
+                && int.TryParse(b, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0)
+                return new BenchModelShape(d, n);
+        }
+        throw new ArgumentException($"Model shape '{text}': expected DxN (e.g. 50x10) or d=D,N=N with positive integers.");
+    }
 }
 
 /// <summary>Creates the reference (TorchSharp) engine for a bench run: config, initial weights, threads.</summary>

@@ -317,3 +317,4 @@ internal static class FusedMath
         }
     }
 }
+

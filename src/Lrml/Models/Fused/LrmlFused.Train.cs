@@ -130,14 +130,15 @@ public sealed unsafe partial class LrmlFused
         if (b < 1 || b > batch.Capacity) throw new ArgumentException($"Batch count {b} outside [1, {batch.Capacity}].", nameof(batch));
         EnsureCapacity(b, k);
         _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
-        PrepareIndex(batch);
+        ValidateIndices(batch);
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
         // fused: rows are updated in the reduce phase, right after their gradient is summed, so the step's
         // constants (t, bias corrections) are set before it
         if (fuseUpdate) { _scaleP = _scaleQ = _scaleK = _scaleM = 1f; AdvanceStep(); }
+        // item 0 builds the unique-row index (needed from the reduce phase on) while the chunks run
         _stepWork.Phase = StepPhase.Examples;
-        _pool.Run(_stepWork, _chunks);
+        _pool.Run(_stepWork, _chunks + 1);
         _rowBlocksU = (_nu + RowBlock - 1) / RowBlock;
         _rowBlocksI = (_ni + RowBlock - 1) / RowBlock;
         _stepWork.Phase = StepPhase.Reduce;
@@ -190,8 +191,8 @@ public sealed unsafe partial class LrmlFused
         _capB = capB; _capK = k;
     }
 
-    /// <summary>Validates indices and builds the unique-row lists and occurrence lists (batch order).</summary>
-    private void PrepareIndex(TrainingBatch batch)
+    /// <summary>Checks every index of the batch before any row is read.</summary>
+    private void ValidateIndices(TrainingBatch batch)
     {
         int b = _b, k = _k;
         var users = batch.Users; var pos = batch.Positives; var neg = batch.Negatives;
@@ -202,13 +203,24 @@ public sealed unsafe partial class LrmlFused
         }
         for (int x = 0; x < b * k; x++)
             if ((uint)neg[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(batch), $"Negatives[{x}] = {neg[x]} outside [0, {_items}).");
+    }
+
+    /// <summary>Builds the unique-row lists and occurrence lists (batch order) of the current (validated) batch.
+    /// Reads and writes only the index arrays, so it runs next to the chunks of the examples phase.</summary>
+    private void BuildIndex()
+    {
+        int b = _b, k = _k;
+        var batch = _batch!;
+        var users = batch.Users; var pos = batch.Positives; var neg = batch.Negatives;
 
         // users: occurrence o = example index (row o of _gpEx)
         int nu = 0;
         for (int x = 0; x < b; x++)
         {
             int u = users[x], s = _userSlot[u];
-            if (s < 0) { s = nu++; _userSlot[u] = s; _uniqU[s] = u; _cntU[s] = 0; }
+            // _nu grows with every slot handed out, so Release() resets exactly the slots set even if a
+            // step is abandoned half-way
+            if (s < 0) { s = nu++; _uniqU[s] = u; _nu = nu; _userSlot[u] = s; _cntU[s] = 0; }
             _cntU[s]++; _exUserSlot[x] = s;
         }
         _offU[0] = 0;
@@ -222,7 +234,7 @@ public sealed unsafe partial class LrmlFused
         for (int o = 0; o < rows; o++)
         {
             int i = o < b ? pos[o] : neg[o - b], s = _itemSlot[i];
-            if (s < 0) { s = ni++; _itemSlot[i] = s; _uniqI[s] = i; _cntI[s] = 0; }
+            if (s < 0) { s = ni++; _uniqI[s] = i; _ni = ni; _itemSlot[i] = s; _cntI[s] = 0; }
             _cntI[s]++; _slotEx[o] = s;
         }
         _offI[0] = 0;
@@ -249,7 +261,7 @@ public sealed unsafe partial class LrmlFused
         {
             switch (Phase)
             {
-                case StepPhase.Examples: m.RunChunk(item, worker); break;
+                case StepPhase.Examples: if (item == 0) m.BuildIndex(); else m.RunChunk(item - 1, worker); break;
                 case StepPhase.Reduce: m.RunReduce(item); break;
                 case StepPhase.DenseNorms: m.RunDenseNorms(item); break;
                 case StepPhase.Update: m.RunUpdate(item); break;
@@ -535,8 +547,10 @@ public sealed unsafe partial class LrmlFused
                     if (st1 is not null) Prefetch(ref At(st1, po), dp);
                     if (st2 is not null) Prefetch(ref At(st2, po), dp);
                 }
-                ref float g = ref At(outg, (nint)s * dp);
                 int a = off[s], e = off[s + 1];
+                // fused: a row that occurs once is finished on its per-example gradient row (scratch) in place
+                if (fuse && e == a + 1) { th[s] = FinishRow(table, st1, st2, uniq[s], ref At(ex, (nint)occ[a] * dp)); continue; }
+                ref float g = ref At(outg, (nint)s * dp);
                 Copy(ref At(ex, (nint)occ[a] * dp), ref g, dp);
                 for (int o = a + 1; o < e; o++) Add(ref At(ex, (nint)occ[o] * dp), ref g, dp);
                 if (fuse) { th[s] = FinishRow(table, st1, st2, uniq[s], ref g); continue; }
