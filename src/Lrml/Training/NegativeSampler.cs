@@ -81,7 +81,7 @@ public sealed class NegativeSampler
         long budgetWords = (long)pos.Count * sizeof(int) / sizeof(ulong);
         int chosen = (int)Math.Min(candidates.Count, Math.Min(budgetWords / words, (Array.MaxLength - 64) / words));
         if (chosen == 0) return (of, []);
-        var bits = new ulong[(long)chosen * words];
+        var bits = Lrml.Models.Fused.LargeArrays.Of<ulong>((long)chosen * words); // random reads: huge pages help
         for (int c = 0; c < chosen; c++)
         {
             int u = candidates[c];
