@@ -16,10 +16,10 @@ namespace Lrml.Training;
 /// a bitmap over the items (one cache line per test instead of a dozen dependent probes into a long row). Pairs
 /// are drawn uniformly, so a user is drawn in proportion to their activity and the long rows are exactly the
 /// ones searched most. Users get bitmaps in order of decreasing activity while the bitmaps fit in a budget of
-/// 4 bytes per training pair (the size of the rows themselves), and only when a bitmap is at most 8 times the
-/// size of its row (rows longer than 64 items and than 1/256 of the items). On the ML-20M-shaped bench set
-/// that gives 24 k users bitmaps (79 MB) and, with the split draw below, cut the sampling time of a 1024-example
-/// batch from about 140 to 90 µs. A test answers the same either way, so the draws are identical with or
+/// 8 bytes per training pair (twice the rows themselves), and only when a bitmap is at most 8 times the size of
+/// its row (rows longer than 64 items and than 1/256 of the items). On the ML-20M-shaped bench set that gives
+/// 48 k users bitmaps (159 MB) and, with the split draw below, cut the time to fill a 1024-example batch from
+/// about 140 to 50–90 µs (alone / next to training). A test answers the same either way, so the draws are identical with or
 /// without bitmaps.</para>
 /// <para>For batch fillers that prefetch, a draw splits into <see cref="Draw"/> (the first candidate, drawn
 /// before it can be tested), <see cref="Prefetch"/> and <see cref="Resolve"/>; the split gives exactly the
@@ -38,6 +38,11 @@ public sealed class NegativeSampler
     /// <summary>Rows of at most this many items (16 cache lines) are prefetched whole; longer rows at their
     /// first three binary-search probes.</summary>
     private const int WholeRowPrefetch = 256;
+
+    /// <summary>Bitmap memory allowed per training pair (twice the 4 bytes of the pair in the rows). Measured on the
+    /// ML-20M shape, sampling a 1024-example batch alone: no bitmaps 112 µs, 4 bytes 62 µs, 8 bytes 48 µs,
+    /// 16 bytes 41 µs (p25 of 60 rounds).</summary>
+    private const int BudgetBytesPerPair = 8;
 
     /// <summary>Creates a sampler over the given training positives.</summary>
     /// <exception cref="ArgumentException">When some user has interacted with every item, so no negative exists.</exception>
@@ -78,7 +83,7 @@ public sealed class NegativeSampler
         if (candidates.Count == 0) return (of, []);
         // most active first; ties by user index, so the choice is deterministic
         candidates.Sort((a, b) => pos.CountOf(b) != pos.CountOf(a) ? pos.CountOf(b).CompareTo(pos.CountOf(a)) : a.CompareTo(b));
-        long budgetWords = (long)pos.Count * sizeof(int) / sizeof(ulong);
+        long budgetWords = (long)pos.Count * BudgetBytesPerPair / sizeof(ulong);
         int chosen = (int)Math.Min(candidates.Count, Math.Min(budgetWords / words, (Array.MaxLength - 64) / words));
         if (chosen == 0) return (of, []);
         var bits = Lrml.Models.Fused.LargeArrays.Of<ulong>((long)chosen * words); // random reads: huge pages help
@@ -176,13 +181,66 @@ public sealed class NegativeSampler
         return j;
     }
 
-    /// <summary>Fills negatives for a batch: <paramref name="negatives"/>[b·k + j] for user users[b].</summary>
+    /// <summary>
+    /// Fills negatives for a batch: <paramref name="negatives"/>[b·k + j] for user users[b], drawn in that order
+    /// from <paramref name="rng"/>: exactly the values of calling <see cref="Sample"/> for each in turn.
+    /// </summary>
+    /// <remarks>On big training sets (at least <see cref="LookaheadMinPairs"/> pairs) it prefetches what the next
+    /// draws will test: a second generator runs a few draws ahead of <paramref name="rng"/> (on a copy of its state,
+    /// assuming no rejections), so the bitmap word or row of each upcoming candidate is already being fetched
+    /// when it is tested; after a rejection the copy is re-synchronised. The copy only steers prefetches, never
+    /// the values. Safe to call from several threads (each has its own copy).</remarks>
     public void Fill(ReadOnlySpan<int> users, Span<int> negatives, int perPositive, Rng rng)
     {
-        for (int b = 0; b < users.Length; b++)
-            for (int j = 0; j < perPositive; j++)
-                negatives[b * perPositive + j] = Sample(users[b], rng);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (perPositive < 1) throw new ArgumentOutOfRangeException(nameof(perPositive), perPositive, "perPositive must be ≥ 1.");
+        int total = users.Length * perPositive;
+        if (negatives.Length < total) throw new ArgumentException($"negatives holds {negatives.Length} entries, {total} needed.", nameof(negatives));
+        if (_positives.Count < LookaheadMinPairs || total <= Ahead)
+        {
+            for (int q = 0; q < total; q++) negatives[q] = Sample(users[q / perPositive], rng);
+            return;
+        }
+        var la = t_lookahead ??= new Rng(1);
+        Span<int> predicted = stackalloc int[Ahead];
+        int laNext = 0; // flat index of the lookahead generator's next draw
+        void Resync(int from, Span<int> pred, ReadOnlySpan<int> us)
+        {
+            la.CopyStateFrom(rng);
+            laNext = from;
+            for (int x = 0; x < Ahead && laNext < total; x++) Advance(pred, us);
+        }
+        void Advance(Span<int> pred, ReadOnlySpan<int> us)
+        {
+            int u = us[laNext / perPositive], c = Draw(u, la);
+            pred[laNext % Ahead] = c;
+            Prefetch(u, c);
+            laNext++;
+        }
+        for (int x = 0; x < 2 * Ahead && x < users.Length; x++) PrefetchUser(users[x]);
+        Resync(0, predicted, users);
+        for (int q = 0; q < total; q++)
+        {
+            int b = q / perPositive, u = users[b];
+            if (q % perPositive == 0 && b + 2 * Ahead < users.Length) PrefetchUser(users[b + 2 * Ahead]);
+            int c = Draw(u, rng);
+            bool inStep = c == predicted[q % Ahead];
+            int len = _offsets[u + 1] - _offsets[u];
+            bool rejected = len * 2 <= _numItems && IsPositive(u, c);
+            negatives[q] = Resolve(u, c, rng);
+            if (!inStep || rejected) Resync(q + 1, predicted, users);
+            else if (laNext < total) Advance(predicted, users);
+        }
     }
+
+    /// <summary>Draws the lookahead generator runs ahead of the real one in <see cref="Fill"/>.</summary>
+    private const int Ahead = 8;
+
+    [ThreadStatic] private static Rng? t_lookahead;
+
+    /// <summary>Training sets with fewer pairs fit in the caches, and <see cref="Fill"/> draws without lookahead.
+    /// Settable for tests.</summary>
+    internal int LookaheadMinPairs { get; set; } = 1 << 21;
 
     /// <summary>The k-th (0-based) item not in the sorted row.</summary>
     private static int KthNonPositive(ReadOnlySpan<int> row, int k)

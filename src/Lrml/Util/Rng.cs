@@ -37,6 +37,13 @@ public sealed class Rng
         if ((_s0 | _s1 | _s2 | _s3) == 0) throw new ArgumentException("Rng state must not be all zero.", nameof(state));
     }
 
+    /// <summary>Takes over <paramref name="other"/>'s state (no allocation).</summary>
+    public void CopyStateFrom(Rng other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        (_s0, _s1, _s2, _s3) = (other._s0, other._s1, other._s2, other._s3);
+    }
+
     /// <summary>An independent copy with the same state.</summary>
     public Rng Clone() => new(_s0, _s1, _s2, _s3);
 

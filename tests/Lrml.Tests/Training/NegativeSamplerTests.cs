@@ -142,6 +142,23 @@ public class NegativeSamplerTests
                 Assert.Equal(pos.Contains(u, i), sampler.IsPositive(u, i));
         Assert.False(sampler.IsPositive(9, -1));
         Assert.False(sampler.IsPositive(9, pos.NumItems));
-        Assert.InRange(sampler.BitmapBytes, 1, 4L * pos.Count);
+        Assert.InRange(sampler.BitmapBytes, 1, 8L * pos.Count);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void FillWithLookaheadGivesTheDrawsOfSampleInOrder(int perPositive)
+    {
+        var pos = Varied();
+        var sampler = new NegativeSampler(pos) { LookaheadMinPairs = 0 }; // force the prefetching path
+        var users = new int[997];
+        var pick = new Rng(4);
+        for (int b = 0; b < users.Length; b++) users[b] = pick.NextInt(pos.NumUsers);
+        var got = new int[users.Length * perPositive];
+        var a = new Rng(6, "neg"); var b2 = new Rng(6, "neg");
+        sampler.Fill(users, got, perPositive, a);
+        for (int q = 0; q < got.Length; q++) Assert.Equal(sampler.Sample(users[q / perPositive], b2), got[q]);
+        Assert.Equal(b2.NextUInt64(), a.NextUInt64()); // and leaves the generator where Sample would
     }
 }
