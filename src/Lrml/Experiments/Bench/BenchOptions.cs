@@ -78,6 +78,10 @@ public sealed record BenchOptions
     /// fixed-step repeats; larger shapes report an epoch extrapolated from the median throughput.</summary>
     public long FullEpochMaxPairs { get; init; } = 25_000_000;
 
+    /// <summary>Full epochs measured on such shapes; the median is reported (one epoch alone was at the mercy of
+    /// the shared machine: 15.8–20.3 s for the same ML-20M d=100 epoch in three runs of one evening).</summary>
+    public int FullEpochRepeats { get; init; } = 3;
+
     /// <summary>Run the evaluation measurements.</summary>
     public bool Evaluate { get; init; } = true;
 
@@ -114,7 +118,7 @@ public sealed record BenchOptions
     /// <summary>A CI-sized run: the tiny shape, a few steps, both model sizes, evaluation and reference.</summary>
     public static BenchOptions QuickMode { get; } = new()
     {
-        Shapes = ["tiny"], Repeats = 3, StepsPerRepeat = 10, WarmupSeconds = 0.05, ReferenceSteps = 3, ReferenceRepeats = 2,
+        Shapes = ["tiny"], Repeats = 3, StepsPerRepeat = 10, WarmupSeconds = 0.05, ReferenceSteps = 3, ReferenceRepeats = 2, FullEpochRepeats = 1,
         FullRankingMaxUsers = 256, SampledMaxUsers = 600,
     };
 
@@ -127,7 +131,7 @@ public sealed record BenchOptions
         if (Threads < 1) throw new ArgumentException($"Threads must be ≥ 1 (got {Threads}).");
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1 (got {BatchSize}).");
         if (Negatives < 1) throw new ArgumentException($"Negatives must be ≥ 1 (got {Negatives}).");
-        if (Repeats < 1 || StepsPerRepeat < 1 || ReferenceSteps < 1 || ReferenceRepeats < 1)
+        if (Repeats < 1 || StepsPerRepeat < 1 || ReferenceSteps < 1 || ReferenceRepeats < 1 || FullEpochRepeats < 1)
             throw new ArgumentException("Repeats and step counts must be ≥ 1.");
         if (FullRankingMaxUsers < 1 || SampledMaxUsers < 1 || EvalUserChunk < 1)
             throw new ArgumentException("Evaluation user limits must be ≥ 1.");

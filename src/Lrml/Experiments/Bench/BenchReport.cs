@@ -160,8 +160,10 @@ public sealed record TrainingMeasure
     public string Method { get; init; } = "";
     /// <summary>Seconds of one epoch (shuffle and sampling included): measured or extrapolated.</summary>
     public double? EpochSeconds { get; init; }
-    /// <summary>True when <see cref="EpochSeconds"/> was measured on a full epoch, false when extrapolated.</summary>
+    /// <summary>True when <see cref="EpochSeconds"/> was measured on full epochs (the median), false when extrapolated.</summary>
     public bool EpochMeasured { get; init; }
+    /// <summary>Every measured epoch's seconds (empty when extrapolated).</summary>
+    public List<double> EpochRunSeconds { get; init; } = [];
     /// <summary>Fused median / reference median for the same shape and model (null without reference).</summary>
     public double? SpeedupVsReference { get; init; }
     /// <summary>Mean loss per triple over the measured steps (sanity: it decreases as training proceeds).</summary>

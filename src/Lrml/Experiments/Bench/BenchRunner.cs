@@ -99,7 +99,7 @@ public static class BenchRunner
         notes.Add($"Fused engine optimiser semantics: {semantics}.");
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
-        notes.Add("Epoch seconds marked measured include the epoch shuffle and sampling; others are training pairs / median throughput.");
+        notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
         notes.Add("Full-ranking and sampled evaluation times cover scoring and ranking the held-out item (train items excluded in full ranking); runs on a user prefix are extrapolated linearly and marked.");
         notes.Add(!options.Reference
             ? "The reference engine was switched off: no side-by-side ratio in this report."
@@ -146,12 +146,13 @@ public static class BenchRunner
         var cpuRuns = new List<double>();
         double lossSum = 0, triples = 0;
         double? epochSeconds = null;
+        var epochRuns = new List<double>();
         bool epochMeasured = false;
         string method;
         if (allowEpochs && pairs <= o.EpochRepeatMaxPairs)
         {
             method = "epoch";
-            var secs = new List<double>();
+            var secs = epochRuns;
             for (int r = 0; r < o.Repeats; r++)
             {
                 var cpu0 = CpuSeconds();
@@ -181,20 +182,24 @@ public static class BenchRunner
             }
             if (allowEpochs && pairs <= o.FullEpochMaxPairs)
             {
-                sw.Restart();
-                (double l, long t) = Epoch(model, sampler, batch);
-                epochSeconds = sw.Elapsed.TotalSeconds; epochMeasured = true;
-                lossSum += l; triples += t;
+                for (int r = 0; r < o.FullEpochRepeats; r++)
+                {
+                    sw.Restart();
+                    (double l, long t) = Epoch(model, sampler, batch);
+                    epochRuns.Add(sw.Elapsed.TotalSeconds);
+                    lossSum += l; triples += t;
+                }
+                epochSeconds = Median(epochRuns); epochMeasured = true;
             }
         }
         double median = Median(runs);
         epochSeconds ??= pairs * o.Negatives / median;
         log(string.Create(CultureInfo.InvariantCulture,
-            $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? "" : " (extrapolated)")}"));
+            $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));
         return new TrainingMeasure
         {
             Engine = engine, Model = shape.ToString(), Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
-            Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
+            Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
             TriplesPerCpuSecond = Median(cpuRuns),
         };
     }

@@ -99,10 +99,43 @@ public class BenchTests
     }
 
     [Fact]
+    public void ShapesBeyondEpochRepeatsReportTheMedianOfSeveralFullEpochs()
+    {
+        var options = BenchOptions.QuickMode with
+        {
+            OutputPath = Path.Combine(Path.GetTempPath(), $"lrml-bench-{Guid.NewGuid():N}.json"), Models = [new(8, 2)],
+            EpochRepeatMaxPairs = 0, FullEpochRepeats = 3, MeasureFusedDenseAdam = false, Reference = false, Evaluate = false,
+        };
+        try
+        {
+            var t = Assert.Single(Assert.Single(BenchRunner.Run(options).Shapes).Training);
+            Assert.StartsWith("steps:", t.Method);
+            Assert.True(t.EpochMeasured);
+            Assert.Equal(3, t.EpochRunSeconds.Count);
+            Assert.Equal(t.EpochRunSeconds.Order().ElementAt(1), t.EpochSeconds);
+        }
+        finally { File.Delete(options.OutputPath!); }
+    }
+
+    [Theory]
+    [InlineData("50x10", 50, 10)]
+    [InlineData("d=100,N=20", 100, 20)]
+    [InlineData(" 8 X 2 ", 8, 2)]
+    public void ModelShapesParseBothForms(string text, int d, int n) => Assert.Equal(new BenchModelShape(d, n), BenchModelShape.Parse(text));
+
+    [Theory]
+    [InlineData("50")]
+    [InlineData("0x10")]
+    [InlineData("d=50;N=10")]
+    [InlineData("N=10,d=50")]
+    public void BadModelShapesNameTheText(string text) => Assert.Contains(text, Assert.Throws<ArgumentException>(() => BenchModelShape.Parse(text)).Message);
+
+    [Fact]
     public void OptionsAreValidated()
     {
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(new BenchOptions { Shapes = ["ml-2m"] }));
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(new BenchOptions { Threads = 0 }));
+        Assert.Throws<ArgumentException>(() => BenchRunner.Run(new BenchOptions { FullEpochRepeats = 0 }));
         Assert.Equal(ShapeSpec.Ml20m, ShapeSpec.Parse("ML-20M"));
     }
 }
