@@ -98,7 +98,7 @@ public sealed class BenchNegativeSampler : IDisposable
         rng.SetState(state);
         int b0 = part * Part, b1 = Math.Min(batch.Count, b0 + Part);
         int k = batch.NegativesPerPositive, pairs = _train.Count;
-        var all = _train.Items; var offsets = _train.Offsets;
+        var all = _train.Items;
         // Four passes, so that the random reads of each pass were prefetched by the one before: pair indices
         // (prefetch their user and item), users (prefetch the user's row offsets), first candidates (drawn
         // before they can be tested; prefetch the bitmap word or row probes that test them), then the tests
