@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 using Lrml.Protocols;
 using Lrml.Util;
 
@@ -136,37 +135,34 @@ public sealed class NegativeSampler
 
     /// <summary>Hints the CPU to fetch the per-user entries that <see cref="Draw"/> and <see cref="Prefetch"/> read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe void PrefetchUser(int user)
+    public void PrefetchUser(int user)
     {
-        if (!Sse.IsSupported || (uint)user >= (uint)_bitmapOf.Length) return;
-        Sse.Prefetch0(Unsafe.AsPointer(ref _offsets[user]));
-        Sse.Prefetch0(Unsafe.AsPointer(ref _bitmapOf[user]));
+        CacheHint.Prefetch(_offsets, user);
+        CacheHint.Prefetch(_bitmapOf, user);
     }
 
     /// <summary>Hints the CPU to fetch what <see cref="Resolve"/> will read to test <paramref name="candidate"/>
     /// (the bitmap word, or the row: whole when short, else its first probe points). Never faults; a no-op
     /// where unsupported.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe void Prefetch(int user, int candidate)
+    public void Prefetch(int user, int candidate)
     {
-        if (!Sse.IsSupported) return;
         int b = _bitmapOf[user];
         if (b >= 0)
         {
-            long w = (long)b * _words + ((uint)candidate >> 6);
-            if ((ulong)w < (ulong)_bits.LongLength) Sse.Prefetch0(Unsafe.AsPointer(ref _bits[w]));
+            CacheHint.Prefetch(_bits, (long)b * _words + ((uint)candidate >> 6));
             return;
         }
         int lo = _offsets[user], len = _offsets[user + 1] - lo;
         if (len == 0) return;
         if (len <= WholeRowPrefetch)
         {
-            for (int q = 0; q < len; q += 16) Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + q]));
+            for (int q = 0; q < len; q += 16) CacheHint.Prefetch(_items, lo + q);
             return;
         }
-        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + len / 2]));
-        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + len / 4]));
-        Sse.Prefetch0(Unsafe.AsPointer(ref _items[lo + 3 * len / 4]));
+        CacheHint.Prefetch(_items, lo + len / 2);
+        CacheHint.Prefetch(_items, lo + len / 4);
+        CacheHint.Prefetch(_items, lo + 3 * len / 4);
     }
 
     /// <summary>The second half of a split draw: the negative that <see cref="Sample"/> would have returned,

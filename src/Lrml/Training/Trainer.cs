@@ -170,7 +170,7 @@ public sealed class Trainer
                 for (int b = 0; b < count; b++)
                 {
                     // the pairs are read in shuffled order: fetch a few ahead (big sets do not fit in the caches)
-                    if (b + 16 < count) { int ahead = order[start + b + 16]; Prefetch(pairUsers, ahead); Prefetch(pairItems, ahead); }
+                    if (b + 16 < count) { int ahead = order[start + b + 16]; CacheHint.Prefetch(pairUsers, ahead); CacheHint.Prefetch(pairItems, ahead); }
                     int idx = order[start + b];
                     batch.Users[b] = pairUsers[idx];
                     batch.Positives[b] = pairItems[idx];
@@ -262,11 +262,4 @@ public sealed class Trainer
         BestEpoch = bestEpochOverride ?? stopper.BestEpoch, BadEvaluations = stopper.BadEvaluations,
         TrainSeconds = trainSeconds, EvalSeconds = evalSeconds, Epochs = epochs.ToList(), ModelState = modelState, BestState = bestState,
     };
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch(int[] a, int index)
-    {
-        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (uint)index < (uint)a.Length)
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref a[index]));
-    }
 }

@@ -47,4 +47,16 @@ public class RngTests
         Assert.InRange(xs.Average(), -0.01, 0.01);
         Assert.InRange(xs.Select(x => x * x).Average(), 0.98, 1.02);
     }
+
+    [Fact]
+    public void CopyStateFromContinuesTheOtherSequenceWithoutTouchingIt()
+    {
+        var source = new Rng(11, "a");
+        for (int x = 0; x < 5; x++) source.NextUInt64();
+        var before = source.GetState();
+        var copy = new Rng(99, "b");
+        copy.CopyStateFrom(source);
+        Assert.Equal(before, source.GetState());
+        for (int x = 0; x < 100; x++) Assert.Equal(source.NextUInt64(), copy.NextUInt64());
+    }
 }

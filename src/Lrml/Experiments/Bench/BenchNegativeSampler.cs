@@ -107,7 +107,7 @@ public sealed class BenchNegativeSampler : IDisposable
         {
             int pair = _fromOrder ? _order![_cursor + b] : rng.NextInt(pairs);
             batch.Positives[b] = pair;
-            PrefetchInt(_pairUser, pair); PrefetchInt(all, pair);
+            CacheHint.Prefetch(_pairUser, pair); CacheHint.Prefetch(all, pair);
         }
         for (int b = b0; b < b1; b++)
         {
@@ -131,13 +131,6 @@ public sealed class BenchNegativeSampler : IDisposable
             int u = batch.Users[b];
             for (int j = 0; j < k; j++) neg[b * k + j] = _negatives.Resolve(u, neg[b * k + j], rng);
         }
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchInt(int[] a, int index)
-    {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (uint)index >= (uint)a.Length) return;
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref a[index]));
     }
 
     private static ulong SplitMix(ref ulong x)
