@@ -109,17 +109,7 @@ public sealed class NegativeSampler
     }
 
     /// <summary>One negative for <paramref name="user"/>.</summary>
-    public int Sample(int user, Rng rng)
-    {
-        int len = _offsets[user + 1] - _offsets[user];
-        // Dense rows: draw among the complement directly (k-th non-positive) to avoid long rejection runs.
-        if (len * 2 > _numItems) return KthNonPositive(_positives[user], rng.NextInt(_numItems - len));
-        while (true)
-        {
-            int j = rng.NextInt(_numItems);
-            if (!IsPositive(user, j)) return j;
-        }
-    }
+    public int Sample(int user, Rng rng) => Resolve(user, Draw(user, rng), rng, out _);
 
     /// <summary>
     /// The first half of a draw split in two for prefetching: the first candidate for <paramref name="user"/>
@@ -168,12 +158,17 @@ public sealed class NegativeSampler
     /// <summary>The second half of a split draw: the negative that <see cref="Sample"/> would have returned,
     /// given the <paramref name="candidate"/> from <see cref="Draw"/> (redrawing from <paramref name="rng"/> on
     /// rejection).</summary>
-    public int Resolve(int user, int candidate, Rng rng)
+    public int Resolve(int user, int candidate, Rng rng) => Resolve(user, candidate, rng, out _);
+
+    /// <summary><see cref="Resolve(int, int, Rng)"/>, also telling whether the candidate was rejected (so more than
+    /// one number was drawn for this negative).</summary>
+    private int Resolve(int user, int candidate, Rng rng, out bool redrawn)
     {
+        redrawn = false;
         int len = _offsets[user + 1] - _offsets[user];
         if (len * 2 > _numItems) return KthNonPositive(_positives[user], candidate);
         int j = candidate;
-        while (IsPositive(user, j)) j = rng.NextInt(_numItems);
+        while (IsPositive(user, j)) { j = rng.NextInt(_numItems); redrawn = true; }
         return j;
     }
 
@@ -221,10 +216,8 @@ public sealed class NegativeSampler
             if (q % perPositive == 0 && b + 2 * Ahead < users.Length) PrefetchUser(users[b + 2 * Ahead]);
             int c = Draw(u, rng);
             bool inStep = c == predicted[q % Ahead];
-            int len = _offsets[u + 1] - _offsets[u];
-            bool rejected = len * 2 <= _numItems && IsPositive(u, c);
-            negatives[q] = Resolve(u, c, rng);
-            if (!inStep || rejected) Resync(q + 1, predicted, users);
+            negatives[q] = Resolve(u, c, rng, out bool redrawn);
+            if (!inStep || redrawn) Resync(q + 1, predicted, users);
             else if (laNext < total) Advance(predicted, users);
         }
     }

@@ -152,7 +152,6 @@ public static class BenchRunner
         if (allowEpochs && pairs <= o.EpochRepeatMaxPairs)
         {
             method = "epoch";
-            var secs = epochRuns;
             for (int r = 0; r < o.Repeats; r++)
             {
                 var cpu0 = CpuSeconds();
@@ -161,9 +160,9 @@ public static class BenchRunner
                 double s = sw.Elapsed.TotalSeconds;
                 cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
                 lossSum += l; triples += t;
-                secs.Add(s); runs.Add(t / s);
+                epochRuns.Add(s); runs.Add(t / s);
             }
-            epochSeconds = Median(secs); epochMeasured = true;
+            epochSeconds = Median(epochRuns); epochMeasured = true;
         }
         else
         {
