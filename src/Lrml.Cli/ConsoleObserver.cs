@@ -11,8 +11,7 @@ namespace Lrml.Cli;
 internal sealed class ConsoleObserver : IRunObserver
 {
     private readonly bool _interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-    private readonly System.Diagnostics.Stopwatch _epochClock = new();
-    private int _lastEpoch = -1;
+    private readonly EpochRate _rate = new();
     private long _lastDraw;
 
     public void Message(string text) => ClearLineThen(() => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]"));
@@ -23,15 +22,11 @@ internal sealed class ConsoleObserver : IRunObserver
     public void Progress(TrainProgress p)
     {
         if (!_interactive) return;
-        if (p.Epoch != _lastEpoch) { _lastEpoch = p.Epoch; _epochClock.Restart(); }
+        var (rate, eta) = _rate.Update(p, Environment.TickCount64 / 1000.0);
         long now = Environment.TickCount64;
         if (now - _lastDraw < 100 && p.Step < p.StepsPerEpoch) return;
         _lastDraw = now;
-        const int width = 30;
-        int filled = (int)Math.Round(width * (double)p.Step / Math.Max(1, p.StepsPerEpoch));
-        double rate = p.Seen / Math.Max(1e-9, _epochClock.Elapsed.TotalSeconds);
-        string bar = new string('█', filled) + new string('░', width - filled);
-        Console.Write($"\r  epoch {p.Epoch,3}/{p.MaxEpochs}  {bar}  {p.Step}/{p.StepsPerEpoch}  loss/ex {p.LossSoFar / Math.Max(1, p.Seen):F4}  {rate / 1000:F0}k triples/s   ");
+        Console.Write("\r" + ProgressLine.Format(p, rate, eta) + "   ");
     }
 
     public void Epoch(EpochRecord r) => ClearLineThen(() =>
