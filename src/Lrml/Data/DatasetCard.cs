@@ -13,17 +13,32 @@ public sealed record CountSummary(double Min, double P5, double P25, double Medi
     /// <summary>Summarises values (not modified).</summary>
     public static CountSummary Of(ReadOnlySpan<int> values)
     {
-        if (values.Length == 0) return new CountSummary(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
-        var sorted = values.ToArray();
+        var asDouble = new double[values.Length];
+        for (int k = 0; k < values.Length; k++) asDouble[k] = values[k];
+        return OfCopy(asDouble);
+    }
+
+    /// <summary>Summarises values such as listening counts (not modified).</summary>
+    public static CountSummary OfValues(ReadOnlySpan<float> values)
+    {
+        var asDouble = new double[values.Length];
+        for (int k = 0; k < values.Length; k++) asDouble[k] = values[k];
+        return OfCopy(asDouble);
+    }
+
+    /// <summary>Sorts <paramref name="sorted"/> (a copy the caller owns) and summarises it.</summary>
+    private static CountSummary OfCopy(double[] sorted)
+    {
+        if (sorted.Length == 0) return new CountSummary(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
         Array.Sort(sorted);
         double sum = 0;
-        foreach (int v in sorted) sum += v;
+        foreach (double v in sorted) sum += v;
         return new CountSummary(sorted[0], Quantile(sorted, 0.05), Quantile(sorted, 0.25), Quantile(sorted, 0.5),
             Quantile(sorted, 0.75), Quantile(sorted, 0.95), sorted[^1], sum / sorted.Length);
     }
 
     /// <summary>Linear-interpolation quantile of sorted values.</summary>
-    public static double Quantile(ReadOnlySpan<int> sorted, double q)
+    public static double Quantile(ReadOnlySpan<double> sorted, double q)
     {
         double pos = q * (sorted.Length - 1);
         int lo = (int)Math.Floor(pos);
@@ -62,8 +77,19 @@ public sealed class DatasetCard
     public required CountSummary PerUser { get; init; }
     /// <summary>Interactions per item.</summary>
     public required CountSummary PerItem { get; init; }
-    /// <summary>Count of each distinct rating value, ascending, or null without ratings.</summary>
+    /// <summary>Count of each distinct rating value, ascending; null without ratings, or when the value column is not a
+    /// rating scale (more than <see cref="MaxRatingLevels"/> distinct values: see <see cref="ValueSummary"/>).</summary>
     public IReadOnlyList<KeyValuePair<float, long>>? RatingHistogram { get; init; }
+
+    /// <summary>Quantiles of the value column when it holds more than <see cref="MaxRatingLevels"/> distinct values
+    /// (e.g. listening counts), which are not star ratings and are summarised instead of listed one line per value.</summary>
+    public CountSummary? ValueSummary { get; init; }
+
+    /// <summary>Distinct values in the value column.</summary>
+    public int DistinctValues { get; init; }
+
+    /// <summary>The most distinct values a rating scale has here (half stars 0.5–5 give 10; 20 leaves room).</summary>
+    public const int MaxRatingLevels = 20;
     /// <summary>Earliest and latest timestamp, or null without timestamps.</summary>
     public (DateTimeOffset First, DateTimeOffset Last)? TimeRange { get; init; }
     /// <summary>Side information present, e.g. "ratings", "timestamps", "titles (1,682)", "genres (19)", "years".</summary>
@@ -82,11 +108,15 @@ public sealed class DatasetCard
         foreach (int c in perItem) if (c > 0) activeI++;
 
         List<KeyValuePair<float, long>>? hist = null;
+        CountSummary? valueSummary = null;
+        int distinctValues = 0;
         if (data.Rating is not null)
         {
             var counts = new SortedDictionary<float, long>();
             foreach (float r in data.Rating) counts[r] = counts.TryGetValue(r, out long c) ? c + 1 : 1;
-            hist = counts.ToList();
+            distinctValues = counts.Count;
+            if (counts.Count <= MaxRatingLevels) hist = counts.ToList();
+            else valueSummary = CountSummary.OfValues(data.Rating);
         }
         (DateTimeOffset, DateTimeOffset)? range = null;
         if (data.Timestamp is { Length: > 0 } ts)
@@ -96,7 +126,7 @@ public sealed class DatasetCard
             range = (DateTimeOffset.FromUnixTimeSeconds(lo), DateTimeOffset.FromUnixTimeSeconds(hi));
         }
         var side = new List<string>();
-        if (data.HasRatings) side.Add("ratings");
+        if (data.HasRatings) side.Add(valueSummary is null ? "ratings" : $"values ({distinctValues:N0} distinct, not a rating scale)");
         if (data.HasTimestamps) side.Add("timestamps");
         if (data.Catalog is { } cat)
         {
@@ -112,7 +142,7 @@ public sealed class DatasetCard
             Interactions = data.Count, DistinctPairs = CountDistinctPairs(data),
             Density = cells > 0 ? data.Count / cells : 0,
             PerUser = CountSummary.Of(perUser), PerItem = CountSummary.Of(perItem),
-            RatingHistogram = hist, TimeRange = range, SideInformation = side,
+            RatingHistogram = hist, ValueSummary = valueSummary, DistinctValues = distinctValues, TimeRange = range, SideInformation = side,
             Preprocessing = data.Provenance.TryGetValue(ProvenanceKeys.Preprocessing, out var pre) ? pre : null,
         };
     }
@@ -143,6 +173,8 @@ public sealed class DatasetCard
         };
         if (RatingHistogram is not null)
             rows.Add(new("ratings", string.Join(", ", RatingHistogram.Select(p => $"{p.Key.ToString("0.##", ci)}: {p.Value.ToString("N0", ci)}"))));
+        if (ValueSummary is not null)
+            rows.Add(new("values", $"{DistinctValues.ToString("N0", ci)} distinct (counts or weights, not a rating scale): {ValueSummary}"));
         if (TimeRange is { } tr)
             rows.Add(new("time range", $"{tr.First.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", ci)} – {tr.Last.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", ci)} UTC"));
         rows.Add(new("side information", SideInformation.Count == 0 ? "none" : string.Join(", ", SideInformation)));

@@ -70,4 +70,39 @@ public class DatasetCardTests
         Assert.DoesNotContain(card.Rows(), r => r.Key == "ratings");
         Assert.Contains("| side information | none |", card.ToMarkdown());
     }
+
+    [Fact]
+    public void CountsWithManyDistinctValuesAreSummarisedByQuantilesNotListedAsRatings()
+    {
+        // 400 listening counts 1..400 on 400 (user, item) pairs: no rating scale has 400 levels
+        int n = 400;
+        var users = Enumerable.Range(0, n).Select(k => k % 10).ToArray();
+        var items = Enumerable.Range(0, n).Select(k => k % 40).ToArray();
+        var counts = Enumerable.Range(1, n).Select(k => (float)k).ToArray();
+        var d = new Interactions("plays", users, items, counts, null,
+            new IdMap(Enumerable.Range(0, 10).Select(k => k.ToString()).ToArray()), new IdMap(Enumerable.Range(0, 40).Select(k => k.ToString()).ToArray()));
+        var card = DatasetCard.From(d);
+        Assert.Null(card.RatingHistogram);
+        Assert.Equal(400, card.DistinctValues);
+        // linear quantiles of 1..400: 25 % at position 99.75 → 100.75, median 200.5
+        Assert.Equal(100.75, card.ValueSummary!.P25, 9);
+        Assert.Equal(200.5, card.ValueSummary.Median, 9);
+        Assert.Equal(400, card.ValueSummary.Max);
+        var rows = card.Rows().ToDictionary(r => r.Key, r => r.Value);
+        Assert.DoesNotContain("ratings", rows.Keys);
+        Assert.StartsWith("400 distinct (counts or weights, not a rating scale): min 1, 5% 20.95, 25% 100.75, median 200.5", rows["values"]);
+        Assert.Equal("values (400 distinct, not a rating scale)", card.SideInformation[0]);
+        Assert.True(card.ToMarkdown().Split('\n').Length < 20, "the card stays a screenful, not one line per distinct value");
+    }
+
+    [Fact]
+    public void HalfStarRatingsStayAHistogram()
+    {
+        var values = Enumerable.Range(1, 10).Select(k => k * 0.5f).ToArray();
+        var d = new Interactions("half", new int[10], Enumerable.Range(0, 10).ToArray(), values, null, new IdMap(["u"]),
+            new IdMap(Enumerable.Range(0, 10).Select(k => k.ToString()).ToArray()));
+        var card = DatasetCard.From(d);
+        Assert.Equal(10, card.RatingHistogram!.Count);
+        Assert.Null(card.ValueSummary);
+    }
 }
