@@ -21,7 +21,7 @@ namespace Lrml.Training;
 /// about 140 to 50–90 µs (alone / next to training). A test answers the same either way, so the draws are identical with or
 /// without bitmaps.</para>
 /// <para>For batch fillers that prefetch, a draw splits into <see cref="Draw"/> (the first candidate, drawn
-/// before it can be tested), <see cref="Prefetch"/> and <see cref="Resolve"/>; the split gives exactly the
+/// before it can be tested), <see cref="Prefetch"/> and <see cref="Resolve(int, int, Rng)"/>; the split gives exactly the
 /// negatives of <see cref="Sample"/>.</para>
 /// <para>Users with more than half of all items draw among their complement directly (the k-th non-positive),
 /// which consumes one random number per draw and no rejections.</para>
@@ -113,7 +113,7 @@ public sealed class NegativeSampler
 
     /// <summary>
     /// The first half of a draw split in two for prefetching: the first candidate for <paramref name="user"/>
-    /// (drawn now, from <paramref name="rng"/>); <see cref="Resolve"/> with the same generator finishes it.
+    /// (drawn now, from <paramref name="rng"/>); <see cref="Resolve(int, int, Rng)"/> with the same generator finishes it.
     /// <c>Resolve(u, Draw(u, rng), rng)</c> equals <c>Sample(u, rng)</c> for every generator state.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,7 +131,7 @@ public sealed class NegativeSampler
         CacheHint.Prefetch(_bitmapOf, user);
     }
 
-    /// <summary>Hints the CPU to fetch what <see cref="Resolve"/> will read to test <paramref name="candidate"/>
+    /// <summary>Hints the CPU to fetch what <see cref="Resolve(int, int, Rng)"/> will read to test <paramref name="candidate"/>
     /// (the bitmap word, or the row: whole when short, else its first probe points). Never faults; a no-op
     /// where unsupported.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -58,8 +58,8 @@ public class KillAndResumeTests
         string ckptPath = Path.Combine(crashed, "checkpoint.ckpt");
         using (var p = Start(TrainArgs(root, crashed, "--checkpoint-every", "4")))
         {
-            p.StandardOutput.ReadToEndAsync();
-            p.StandardError.ReadToEndAsync();
+            p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
             var sw = Stopwatch.StartNew();
             TrainerCheckpoint? seen = null;
             while (sw.Elapsed < TimeSpan.FromMinutes(3) && !p.HasExited)

@@ -53,7 +53,7 @@ public class DivergenceTests
         {
             validations++;
             return new Dictionary<string, double> { ["nDCG@10"] = validations };
-        }));
+        }, TestContext.Current.CancellationToken));
         Assert.Equal(epoch, ex.Epoch);
         Assert.Equal(step, ex.Step);
         Assert.Contains($"epoch {epoch}, step {step} of 4", ex.Message);
@@ -82,7 +82,7 @@ public class DivergenceTests
         var trainer = new Trainer(new TrainConfig { Epochs = 3, BatchSize = 3, Seed = 1, Threads = 1 });
         var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(liar, split.Train,
             m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Evaluation.EvalTarget.Validation,
-                new Lrml.Evaluation.EvaluationOptions { Mode = Lrml.Evaluation.CandidateMode.Sampled }).Metrics));
+                new Lrml.Evaluation.EvaluationOptions { Mode = Lrml.Evaluation.CandidateMode.Sampled }).Metrics, TestContext.Current.CancellationToken));
         Assert.Equal(1, ex.Epoch);
         Assert.Contains("NaN in validation", ex.Message);
     }

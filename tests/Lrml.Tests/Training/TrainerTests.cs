@@ -38,7 +38,7 @@ public class TrainerTests
         var train = Train();
         var model = new RecordingModel(4, 10);
         var trainer = new Trainer(new TrainConfig { Epochs = 3, BatchSize = 3, Seed = 4, EvalEvery = 0, Threads = 1 });
-        var outcome = trainer.Fit(model, train, validate: null);
+        var outcome = trainer.Fit(model, train, validate: null, TestContext.Current.CancellationToken);
         Assert.Equal(3, outcome.Epochs.Count);
         Assert.Equal(30, model.Seen.Count);
         for (int e = 0; e < 3; e++)
@@ -72,7 +72,7 @@ public class TrainerTests
         var script = new[] { 0.1, 0.5, 0.4, 0.3, 0.2, 0.9 };
         int call = 0;
         var trainer = new Trainer(new TrainConfig { Epochs = 6, BatchSize = 5, Patience = 2, Seed = 1, Threads = 1 });
-        var outcome = trainer.Fit(model, Train(), _ => new Dictionary<string, double> { ["nDCG@10"] = script[call++] });
+        var outcome = trainer.Fit(model, Train(), _ => new Dictionary<string, double> { ["nDCG@10"] = script[call++] }, TestContext.Current.CancellationToken);
         Assert.True(outcome.StoppedEarly);
         Assert.Equal(4, outcome.Epochs.Count);      // epochs 3 and 4 fail to improve on epoch 2
         Assert.Equal(2, outcome.BestEpoch);
@@ -85,7 +85,7 @@ public class TrainerTests
     {
         var model = new RecordingModel(4, 10) { LossPerStep = double.NaN };
         var trainer = new Trainer(new TrainConfig { Epochs = 2, BatchSize = 5, Threads = 1, EvalEvery = 0 });
-        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(model, Train(), null));
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(model, Train(), null, TestContext.Current.CancellationToken));
         Assert.Equal(1, ex.Epoch);
         Assert.Equal(1, ex.Step);
         Assert.Contains("learning rate", ex.Message);
