@@ -63,7 +63,30 @@ public sealed class RelationReport
 /// projections of r coloured by rating, time and genre, and heat maps of mean attention per slot.
 /// </summary>
 public static class Relations
-{
+{    /// <summary>
+    /// The finding of one k-NN probe of a label from r(u,i). "Above chance" needs both: an accuracy above the shuffled-label
+    /// accuracies (z &gt; 3) and above the majority-class rate (always guessing the most common label); a probe that beats
+    /// shuffled labels but not the majority class says so, since a k-NN vote over imbalanced labels can score below the
+    /// majority rate and still above its own shuffles.
+    /// </summary>
+    internal static string ProbeSentence(string claim, string groupedBy, KnnClassificationResult r)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        string folds = groupedBy == "none" ? "random folds" : groupedBy + "-grouped folds";
+        string numbers = string.Create(ci, $"accuracy {r.Accuracy:F3} vs {r.ShuffledAccuracyMean:F3} ± {r.ShuffledAccuracyStd:F3} with shuffled labels " +
+                                           $"(z = {r.ZScore:F1}) and {r.MajorityRate:F3} for always guessing the majority class");
+        bool beatsShuffles = r.ZScore > 3, beatsMajority = r.Accuracy > r.MajorityRate;
+        string verdict = (beatsShuffles, beatsMajority) switch
+        {
+            (true, true) => "above chance",
+            (true, false) => "above shuffled labels but not above the majority class, so not above chance",
+            (false, true) => "not distinguishable from shuffled labels, so not above chance",
+            _ => "not above chance",
+        };
+        return $"{claim} from r(u,i) ({folds}): {numbers}; {verdict}.";
+    }
+
+
     public static string DefaultDataset(RelationOptions o, ExperimentContext context) =>
         o.Dataset is not null ? Datasets.Get(o.Dataset).Name
         : Datasets.Locate("ml-100k", context.Data) is not null ? "ml-100k" : "synthetic";
@@ -142,10 +165,7 @@ public static class Relations
             probes.AddRow(("claim", claim), ("features", features), ("folds grouped by", groupedBy), ("n", m), ("classes", r.ClassesPresent),
                 ("accuracy", r.Accuracy), ("chance (majority)", r.MajorityRate), ("shuffled mean", r.ShuffledAccuracyMean),
                 ("shuffled std", r.ShuffledAccuracyStd), ("z", r.ZScore), ("p", r.PValue), ("macro-F1", r.MacroF1));
-            if (features.StartsWith("relation r", StringComparison.Ordinal))
-                findings.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{claim} from r(u,i) ({(groupedBy == "none" ? "random folds" : groupedBy + "-grouped folds")}): accuracy {r.Accuracy:F3} vs {r.ShuffledAccuracyMean:F3} ± {r.ShuffledAccuracyStd:F3} with shuffled labels " +
-                    $"(z = {r.ZScore:F1}); {(r.ZScore > 3 ? "above chance" : "not distinguishable from chance")}."));
+            if (features.StartsWith("relation r", StringComparison.Ordinal)) findings.Add(ProbeSentence(claim, groupedBy, r));
         }
         string ratingClaim = ratingMeaning;
         Probe(ratingClaim, "relation r(u,i)", relation, dim, ratingLabel, ratingLevels.Length, userFolds, "user");
