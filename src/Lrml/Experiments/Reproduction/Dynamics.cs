@@ -90,7 +90,7 @@ public static class Dynamics
         return plan;
     }
 
-    /// <summary>How long <see cref="Run"/> is expected to take: the curve runs and the cost grid (two epochs, sampled and
+    /// <summary>How long <see cref="Run"/> is expected to take: the curve runs and the cost grid (a warm-up and the timed epochs, sampled and
     /// full evaluation per point), see <see cref="DurationEstimator.Estimate"/>.</summary>
     public static DurationEstimate Estimate(DynamicsOptions options, ExperimentContext context)
     {
@@ -102,7 +102,7 @@ public static class Dynamics
             {
                 Dataset = dataset, Model = "lrml",
                 Settings = [new("slots", n.ToString(CultureInfo.InvariantCulture)), new("dim", d.ToString(CultureInfo.InvariantCulture))],
-                Train = new TrainConfig { Epochs = 2, Seed = 1, Threads = options.Threads, EvalEvery = 0 },
+                Train = new TrainConfig { Epochs = 1 + TimingRepeats, Seed = 1, Threads = options.Threads, EvalEvery = 0 },
             }, Path.Combine(outDir, "cost", $"N{n}-d{d}")));
         return DurationEstimator.Estimate($"dynamics and cost on {dataset} ({options.Profile.Name} profile)", runs, context);
     }
@@ -223,17 +223,31 @@ public static class Dynamics
             double sa = Reproduction.Findings.Num(k, a, "s/epoch"), sb = Reproduction.Findings.Num(k, b, "s/epoch");
             double ma = Reproduction.Findings.Num(k, a, "state MB"), mb = Reproduction.Findings.Num(k, b, "state MB");
             double fa = Reproduction.Findings.Num(k, a, "full eval s"), fb = Reproduction.Findings.Num(k, b, "full eval s");
-            points.Add($"From {label} = {k.Text(a, xColumn)} to {k.Text(b, xColumn)} ({fixedColumn} = {fixedValue.ToString(ci)}): training " +
-                       $"{sa.ToString("0.00", ci)} → {sb.ToString("0.00", ci)} s/epoch (× {(sb / sa).ToString("0.0", ci)}), full-ranking evaluation " +
-                       $"{fa.ToString("0.00", ci)} → {fb.ToString("0.00", ci)} s, state {ma.ToString("0.0", ci)} → {mb.ToString("0.0", ci)} MB " +
-                       $"(× {(mb / ma).ToString("0.0", ci)}).");
+            points.Add($"From {label} = {k.Text(a, xColumn)} to {k.Text(b, xColumn)} ({fixedColumn} = {fixedValue.ToString(ci)}): training time " +
+                       $"{Direction(sa, sb)} ({sa.ToString("0.00", ci)} → {sb.ToString("0.00", ci)} s/epoch, × {(sb / sa).ToString("0.0", ci)}), full-ranking evaluation time " +
+                       $"{Direction(fa, fb)} ({fa.ToString("0.00", ci)} → {fb.ToString("0.00", ci)} s), state size {Direction(ma, mb)} ({ma.ToString("0.0", ci)} → " +
+                       $"{mb.ToString("0.0", ci)} MB, × {(mb / ma).ToString("0.0", ci)}).");
         }
         Growth("slots N", "dim d", CostDim, "N");
         Growth("dim d", "slots N", CostSlots, "d");
-        if (k.Rows.Count > 0) points.Add("Timings come from one measurement per point (one epoch after a warm-up epoch) on the machine that ran " +
-                                         "this: read them as orders of magnitude, not as a benchmark.");
+        if (k.Rows.Count > 0) points.Add($"Timings are medians of {TimingRepeats} repeats per point on the machine that ran this: read them as " +
+                                         "orders of magnitude, not as a benchmark (lrml bench is the benchmark).");
         return new Findings($"What the training curves and the cost grid show on {report.Dataset}", points);
     }
+
+    /// <summary>Timed repeats per cost point (training epochs after the warm-up, and each evaluation).</summary>
+    public const int TimingRepeats = 3;
+
+    private static double Median(IEnumerable<double> xs)
+    {
+        var a = xs.Where(double.IsFinite).OrderBy(v => v).ToArray();
+        return a.Length == 0 ? double.NaN : a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2;
+    }
+
+    /// <summary>How a measured time changes from <paramref name="from"/> to <paramref name="to"/>: "grows", "falls", or
+    /// "stays within 20 %" (differences that small are within what a shared machine varies between repeats).</summary>
+    internal static string Direction(double from, double to) =>
+        !(from > 0) || double.IsNaN(to) ? "is not measured" : to > 1.2 * from ? "grows" : to < from / 1.2 ? "falls" : "stays within 20 %";
 
     private static double Mean(IEnumerable<double> xs)
     {
@@ -260,15 +274,19 @@ public static class Dynamics
             });
             engines.Add(built.Engine);
             using var model = built.Model;
-            var trainer = new Trainer(new TrainConfig { Epochs = 2, Seed = 1, Threads = options.Threads, EvalEvery = 0 });
+            // one warm-up epoch, then the median of the timed ones; evaluations likewise (one measurement of a
+            // sub-second evaluation on a shared machine once ran 2.5x slower at d = 25 than at d = 100)
+            var trainer = new Trainer(new TrainConfig { Epochs = 1 + TimingRepeats, Seed = 1, Threads = options.Threads, EvalEvery = 0 });
             var outcome = trainer.Fit((ITrainableRecommender)model, split.Train, null);
-            double sec = outcome.Epochs[^1].TrainSeconds;
-            var sw = Stopwatch.StartNew();
-            if (split.TestNegatives is not null) Evaluator.Evaluate(model, split, EvalTarget.Test, new EvaluationOptions { Mode = CandidateMode.Sampled, Threads = options.Threads });
-            double sampled = split.TestNegatives is null ? double.NaN : sw.Elapsed.TotalSeconds;
-            sw.Restart();
-            Evaluator.Evaluate(model, split, EvalTarget.Test, new EvaluationOptions { Mode = CandidateMode.Full, Threads = options.Threads });
-            double full = sw.Elapsed.TotalSeconds;
+            double sec = Median(outcome.Epochs.Skip(1).Select(e => e.TrainSeconds));
+            double TimeEvaluation(CandidateMode mode) => Median(Enumerable.Range(0, TimingRepeats).Select(_ =>
+            {
+                var sw = Stopwatch.StartNew();
+                Evaluator.Evaluate(model, split, EvalTarget.Test, new EvaluationOptions { Mode = mode, Threads = options.Threads });
+                return sw.Elapsed.TotalSeconds;
+            }).ToList());
+            double sampled = split.TestNegatives is null ? double.NaN : TimeEvaluation(CandidateMode.Sampled);
+            double full = TimeEvaluation(CandidateMode.Full);
             long parameters = (long)(split.NumUsers + split.NumItems) * d + 2L * n * d;
             double stateMb = ((ITrainableRecommender)model).SaveState().LongLength / (1024.0 * 1024.0);
             rows.Add([("slots N", n), ("dim d", d), ("s/epoch", sec), ("triples/s", split.Train.Count / sec),
@@ -278,8 +296,8 @@ public static class Dynamics
             "slots N", "dim d", "s/epoch", "triples/s", "sampled eval s", "full eval s", "state MB", "params");
         t.Format("s/epoch", "F2").Format("triples/s", "N0").Format("sampled eval s", "F2").Format("full eval s", "F2").Format("state MB", "F1").Format("params", "N0");
         foreach (var r in rows) t.AddRow(r);
-        t.Notes.Add("state MB: the serialised model and optimiser state (parameters and Adam moments). Timings on a shared machine vary; " +
-                    "the benchmark command (lrml bench) takes medians over repeats.");
+        t.Notes.Add($"state MB: the serialised model and optimiser state (parameters and Adam moments). Times are medians of {TimingRepeats} " +
+                    "repeats (training: epochs after one warm-up epoch); a shared machine still varies, and lrml bench measures more carefully.");
         return t;
     }
 

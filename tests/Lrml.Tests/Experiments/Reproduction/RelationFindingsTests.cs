@@ -40,3 +40,28 @@ public class RelationFindingsTests
         Assert.EndsWith("not distinguishable from shuffled labels, so not above chance.", s);
     }
 }
+
+/// <summary>The cost findings say "grows" or "falls" from the measured medians, never by assumption.</summary>
+public class CostFindingsTests
+{
+    [Theory]
+    [InlineData(1.0, 2.0, "grows")]
+    [InlineData(1.57, 0.63, "falls")]
+    [InlineData(1.0, 1.1, "stays within 20 %")]
+    [InlineData(0.0, 1.0, "is not measured")]
+    public void DirectionFollowsTheMeasurement(double from, double to, string expected) => Assert.Equal(expected, Dynamics.Direction(from, to));
+
+    [Fact]
+    public void AFasterEvaluationAtLargerDIsReportedAsFalling()
+    {
+        // the observed case: full-ranking evaluation 1.57 s at d = 25 and 0.63 s at d = 100
+        var cost = new Lrml.Experiments.ResultTable("cost", "slots N", "dim d", "s/epoch", "full eval s", "state MB");
+        cost.AddRow(("slots N", Dynamics.CostSlots), ("dim d", 25), ("s/epoch", 0.5), ("full eval s", 1.57), ("state MB", 1.0));
+        cost.AddRow(("slots N", Dynamics.CostSlots), ("dim d", 100), ("s/epoch", 1.5), ("full eval s", 0.63), ("state MB", 4.0));
+        var curves = new Lrml.Experiments.ResultTable("curves", "model", "epoch");
+        string all = string.Join("\n", new DynamicsReport("ml-100k", curves, cost, "/tmp/x").Findings().Points);
+        Assert.Contains("From d = 25 to 100 (slots N = 20): training time grows (0.50 → 1.50 s/epoch, × 3.0), full-ranking evaluation time falls (1.57 → 0.63 s)", all);
+        Assert.Contains("state size grows", all);
+        Assert.Contains("medians of 3 repeats", all);
+    }
+}
