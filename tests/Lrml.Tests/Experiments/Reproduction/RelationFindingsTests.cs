@@ -65,3 +65,34 @@ public class CostFindingsTests
         Assert.Contains("medians of 3 repeats", all);
     }
 }
+
+/// <summary>Notebook 00's findings are computed from the data present: the same sentence generator says "matches" for a
+/// real copy and "differs" or "no ratings" when the copy lacks them.</summary>
+public class DataFindingsTests
+{
+    [Fact]
+    public void RealMl100k_MatchesTheOfficialFiguresAndItsRatingsAreDescribed()
+    {
+        string root = Lrml.Tests.Protocols.ProtocolTestData.DataRoot();
+        if (!File.Exists(Path.Combine(root, "ml-100k", "u.data"))) Assert.Skip($"ml-100k not found under LRML_DATA_DIR ({root}).");
+        var data = Lrml.Data.Datasets.Load("ml-100k", new Lrml.Data.DataDirectory(root));
+        var split = Lrml.Protocols.LeaveLastOut.Build(data, new Lrml.Protocols.LeaveLastOutOptions { SampledNegatives = 99 }, seed: 7);
+        var points = DataFindings.Compute([Lrml.Data.DatasetCard.From(data)], leaveLastOut: split).Points;
+        Assert.Equal("**ml-100k**: 943 users, 1,682 items, 100,000 interactions (6.3 % dense) — matches the official figures; interactions per user: " +
+                     "min 20, median 65, max 737; ratings on 5 levels (1–5), most often 4 (34 %); timestamps from 1997-09-20 to 1998-04-22.", points[0]);
+        Assert.StartsWith("**Leave-last-out on ml-100k** holds out 943 validation and 943 test items", points[1]);
+        Assert.EndsWith("keeps 98,114 training pairs, each held-out item ranked against 99 frozen sampled candidates.", points[1]);
+        Assert.StartsWith("**User activity is heavy-tailed** in every dataset here", points[2]);
+    }
+
+    [Fact]
+    public void ACopyWithoutRatingsOrTimestampsAndOtherCountsIsSaidToBeSo()
+    {
+        var d = new Lrml.Data.Interactions("ml-1m", [0, 0, 1], [0, 1, 1], null, null, new Lrml.Data.IdMap(["1", "2"]), new Lrml.Data.IdMap(["a", "b"]));
+        string p = DataFindings.Compute([Lrml.Data.DatasetCard.From(d)]).Points[0];
+        Assert.Contains("**differs from the official figures** (6,040 users, 3,706 items, 1,000,209 interactions)", p);
+        Assert.Contains("**no ratings** in this copy", p);
+        Assert.Contains("**no timestamps** in this copy", p);
+        Assert.DoesNotContain("matches", p);
+    }
+}
