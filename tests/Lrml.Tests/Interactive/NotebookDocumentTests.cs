@@ -175,4 +175,23 @@ public class NotebookDocumentTests
             Assert.Contains("LRML_PROFILE", all);   // the parameters cell reads the runner's profile
         }
     }
+
+    [Fact]
+    public void EveryNotebookThatRunsExperiments_WritesWhereTheRunnerSays()
+    {
+        // a notebook that ignored LRML_RESULTS_DIR reused the repository's results/ and could pass CI on stale runs
+        string repo = DataDirectory.FindRepositoryRoot(AppContext.BaseDirectory)!;
+        foreach (var path in Directory.GetFiles(Path.Combine(repo, "notebooks"), "*.ipynb"))
+        {
+            var code = NotebookDocument.Cells(NotebookDocument.Load(path))
+                .Where(c => (string?)c!["cell_type"] == "code").Select(NotebookDocument.Source).ToList();
+            string all = string.Join("\n", code);
+            string name = Path.GetFileName(path);
+            Assert.False(all.Contains("ExperimentContext.Default(", StringComparison.Ordinal),
+                $"{name}: builds its context with ExperimentContext.Default, which ignores LRML_RESULTS_DIR; use env.Context(resultsDir)");
+            if (!all.Contains(".Run(", StringComparison.Ordinal)) continue;
+            Assert.True(all.Contains("LRML_RESULTS_DIR", StringComparison.Ordinal), $"{name}: its parameters cell does not read LRML_RESULTS_DIR");
+            Assert.True(all.Contains("env.Context(resultsDir)", StringComparison.Ordinal), $"{name}: runs experiments without env.Context(resultsDir)");
+        }
+    }
 }
