@@ -36,7 +36,7 @@ public static class DataFindings
                 check = o.Users == c.ActiveUsers && o.Items == c.ActiveItems && o.Interactions == c.Interactions
                     ? " — matches the official figures"
                     : string.Create(ci, $" — **differs from the official figures** ({o.Users:N0} users, {o.Items:N0} items, {o.Interactions:N0} interactions)");
-            string activity = string.Create(ci, $"interactions per user: min {c.PerUser.Min:0}, median {c.PerUser.Median:0.#}, max {c.PerUser.Max:0}");
+            string activity = string.Create(ci, $"interactions per user: min {c.PerUser.Min:0}, median {c.PerUser.Median:0.#}, max {c.PerUser.Max:N0}");
             string ratings;
             if (c.RatingHistogram is { Count: > 0 } h)
             {
@@ -62,7 +62,8 @@ public static class DataFindings
         }
         if (ncf is not null)
         {
-            string Note(string key) => ncf.Notes.TryGetValue(key, out var v) ? v : "?";
+            string Note(string key) => !ncf.Notes.TryGetValue(key, out var v) ? "?"
+                : long.TryParse(v, NumberStyles.Integer, ci, out long n) ? n.ToString("N0", ci) : v;
             points.Add(FormattableString.Invariant($"**The NCF split** of {ncf.Dataset}: {ncf.Test.Count:N0} published test pairs; of {Note("ncf.test_negatives_published")} published negatives, ") +
                 $"{Note("ncf.duplicate_negatives_dropped")} repeat the user's own test item and are dropped ({Note("ncf.test_negatives")} remain); " +
                 FormattableString.Invariant($"the {Note("ncf.train_pairs_published")} training pairs split into {ncf.Train.Count:N0} for training and {ncf.Validation.Count:N0} for validation."));
