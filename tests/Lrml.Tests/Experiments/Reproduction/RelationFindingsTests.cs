@@ -96,3 +96,39 @@ public class DataFindingsTests
         Assert.DoesNotContain("matches", p);
     }
 }
+
+/// <summary>Every ablation grid contains the preset's own value, so "best value" is never claimed over a grid that left
+/// the preset out.</summary>
+public class AblationGridTests
+{
+    private static readonly KeyValuePair<string, string>[] Preset = [new("dim", "100"), new("slots", "20"), new("margin", "0.25"), new("learning_rate", "0.001")];
+
+    [Fact]
+    public void TheQuickMarginGridGainsThePresetsMargin_InNumericOrder()
+    {
+        var margin = Ablations.For(Profile.Quick).Single(a => a.Name == "margin");
+        Assert.DoesNotContain("0.25", margin.Values);   // the grid as written lacks it
+        Assert.Equal(["0.1", "0.25", "0.5", "1.0"], Ablations.ValuesWithPreset(margin, Preset));
+    }
+
+    [Fact]
+    public void AGridThatHoldsThePresetsValue_OrItsDefault_IsUnchanged()
+    {
+        var slots = Ablations.For(Profile.Quick).Single(a => a.Name == "slots");
+        Assert.Equal(slots.Values, Ablations.ValuesWithPreset(slots, Preset));
+        // distance is not in the preset: its default (sqrt-l2) is already in the grid
+        var distance = Ablations.For(Profile.Quick).Single(a => a.Name == "distance");
+        Assert.Equal(distance.Values, Ablations.ValuesWithPreset(distance, Preset));
+    }
+
+    [Fact]
+    public void ACategoricalPresetValueIsAppended()
+    {
+        var norm = Ablations.For(Profile.Quick).Single(a => a.Name == "norm");
+        var onlyProject = norm with { Values = ["project"] };
+        var values = Ablations.ValuesWithPreset(onlyProject, [.. Preset, new("norm_constraint", "none")]);
+        Assert.Equal(2, values.Count);
+        Assert.Equal("project", values[0]);
+        Assert.Equal("none", values[1], ignoreCase: true);
+    }
+}
