@@ -21,16 +21,95 @@ public class RunIdentityTests
 
     private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 
+    private static RunSpec Pop(int epochs = 1) => new()
+    {
+        Dataset = "ml-100k", Model = "pop", SampledNegatives = 20, Train = new TrainConfig { Epochs = epochs, Threads = 1 },
+    };
+
     /// <summary>The per-process dataset memo must not serve the old interactions after the file changed on disk.</summary>
     [Fact]
     public void LoadDatasetSeesAFileChangedOnDisk()
     {
         string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
         string data = IdentityFixtures.WriteMl100k(Path.Combine(root, "data"));
-        var ctx = Context(data, Path.Combine(root, "results"));
+        var log = new StringWriter();
+        var ctx = new ExperimentContext { Data = new DataDirectory(data), ResultsRoot = Path.Combine(root, "results"), Observer = new LineObserver(log) };
         Assert.Equal(360, Experiment.LoadDataset("ml-100k", ctx).Count);
+        Assert.Same(Experiment.LoadDataset("ml-100k", ctx), Experiment.LoadDataset("ml-100k", ctx));   // unchanged files: memoised
         IdentityFixtures.WriteMl100k(data, keepRows: 250);
         Assert.Equal(250, Experiment.LoadDataset("ml-100k", ctx).Count);
+        Assert.Contains("Reading ml-100k again: its files changed on disk since it was loaded", log.ToString());
+    }
+
+    /// <summary>The identity names what differs: a training setting, and a data file by name with its checksums; a
+    /// byte-identical copy of the data in another folder has the same identity.</summary>
+    [Fact]
+    public void TheIdentityCoversDataChecksumsAndSettingsAndNamesWhatDiffers()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
+        string data = IdentityFixtures.WriteMl100k(Path.Combine(root, "data"));
+        string copy = IdentityFixtures.CopyMl100k(data, Path.Combine(root, "copy"));
+        string other = IdentityFixtures.WriteMl100k(Path.Combine(root, "other"), keepRows: 250);
+        string results = Path.Combine(root, "results");
+        var a = RunIdentity.Of(Pop(2), Context(data, results));
+        Assert.Equal(a.Key, RunIdentity.Of(Pop(2), Context(copy, results)).Key);
+        Assert.Equal(Sha256(Path.Combine(data, "ml-100k", "u.data")), (string?)a.Parts["split"]!["files"]!["u.data"]);
+        Assert.Equal(RunIdentity.NumericsVersion, (int)a.Parts["numerics_version"]!);
+
+        var epochs = RunIdentity.Of(Pop(6), Context(data, results));
+        Assert.NotEqual(a.Key, epochs.Key);
+        Assert.Equal(["train.epochs: 2 (stored) vs 6 (now)"], RunIdentity.Differences(a.Parts, epochs.Parts));
+
+        var b = RunIdentity.Of(Pop(2), Context(other, results));
+        string shaA = Sha256(Path.Combine(data, "ml-100k", "u.data"))[..12], shaB = Sha256(Path.Combine(other, "ml-100k", "u.data"))[..12];
+        Assert.Equal([$"checksum of u.data: {shaA} (stored) vs {shaB} (now)"], RunIdentity.Differences(a.Parts, b.Parts));
+        Assert.Equal(["no identity recorded (written by an older version of the kit): it cannot be proved to be the same computation"],
+            RunIdentity.Differences(null, a.Parts));
+    }
+
+    /// <summary>Case 2 in one process: a store refuses a finished run of other data, naming the file; when replacing runs is
+    /// allowed it trains again, says why, and the new result is of the new data.</summary>
+    [Fact]
+    public void TheRunStoreReusesOnlyTheSameDataAndSaysWhyItTrainsAgain()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
+        string data = IdentityFixtures.WriteMl100k(Path.Combine(root, "data"));
+        string dir = Path.Combine(root, "run");
+        var log = new StringWriter();
+        var ctx = new ExperimentContext { Data = new DataDirectory(data), ResultsRoot = Path.Combine(root, "results"), Observer = new LineObserver(log) };
+        var first = RunStore.RunOrLoad(Pop(), ctx, dir);
+        Assert.Equal(RunStore.StoredKey(dir), RunIdentity.Of(Pop(), ctx).Key);
+        Assert.Equal(first.Result.Metrics, RunStore.RunOrLoad(Pop(), ctx, dir).Result.Metrics);
+        Assert.Contains($"Reusing finished run {dir}", log.ToString());
+
+        IdentityFixtures.WriteMl100k(data, keepRows: 250);
+        var ex = Assert.Throws<IOException>(() => RunStore.RunOrLoad(Pop(), ctx, dir));
+        Assert.Contains("holds a finished run of a different configuration (checksum of u.data: ", ex.Message);
+
+        var replacing = new ExperimentContext { Data = ctx.Data, ResultsRoot = ctx.ResultsRoot, Observer = ctx.Observer, Overwrite = true };
+        var again = RunStore.RunOrLoad(Pop(), replacing, dir);
+        Assert.Contains($"Training {dir} again: checksum of u.data: ", log.ToString());
+        Assert.Equal(RunIdentity.Of(Pop(), ctx).Key, RunStore.StoredKey(dir));
+        Assert.Equal(Sha256(Path.Combine(data, "ml-100k", "u.data")), again.Result.DatasetProvenance["sha256"]);
+    }
+
+    /// <summary>A NeuMF pre-training run directory is reused only for the same computation: another epoch count trains it again.</summary>
+    [Fact]
+    public void PretrainingRunsAreReusedOnlyForTheSameComputation()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
+        string data = IdentityFixtures.WriteMl100k(Path.Combine(root, "data"));
+        var ctx = Context(data, Path.Combine(root, "results"));
+        string dir = Path.Combine(root, "gmf");
+        RunSpec Gmf(int epochs) => new()
+        {
+            Dataset = "ml-100k", Model = "gmf", Settings = [new("dim", "4")], SampledNegatives = 20,
+            Train = new TrainConfig { Epochs = epochs, Patience = 0, BatchSize = 128, Threads = 1 },
+        };
+        NcfPretraining.EnsureRun(Gmf(1), ctx, dir);
+        Assert.Equal(1, RunResult.Load(Path.Combine(dir, "result.json")).Epochs);
+        NcfPretraining.EnsureRun(Gmf(2), ctx, dir);
+        Assert.Equal(2, RunResult.Load(Path.Combine(dir, "result.json")).Epochs);
     }
 
     /// <summary>Case 4: the frozen NCF split follows the contents of ncf/ml-1m.test.rating and .test.negative; a test file
