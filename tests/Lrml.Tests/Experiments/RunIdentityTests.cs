@@ -151,9 +151,9 @@ public class RunIdentityTests
 
     /// <summary>Case 5: a key both searched (space) and fixed (settings) is an error naming the key; nothing is trained.</summary>
     [Theory]
-    [InlineData("dim=64,100", "dim", "10", "dim")]
-    [InlineData("negatives_per_positive=1,2", "negatives", "3", "negatives")]
-    public void ASettingThatIsAlsoSearchedIsAnError(string space, string key, string value, string named)
+    [InlineData("dim=64,100", "dim", "10", "'dim' is both searched (dim=64,100) and fixed (dim=10)")]
+    [InlineData("negatives_per_positive=1,2", "negatives", "3", "'negatives' is both searched (negatives_per_positive=1,2) and fixed (negatives=3)")]
+    public void ASettingThatIsAlsoSearchedIsAnError(string space, string key, string value, string message)
     {
         string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
         string dir = Path.Combine(root, "sweep");
@@ -163,8 +163,7 @@ public class RunIdentityTests
             Trials = 2, Seeds = 1, Epochs = 1, Train = new TrainConfig { BatchSize = 2048, Threads = 1 },
         };
         var ex = Assert.Throws<ArgumentException>(() => Sweep.Run(spec, Context(Path.Combine(root, "no-data"), root), dir));
-        Assert.Contains($"'{named}'", ex.Message);
-        Assert.Contains("both searched", ex.Message);
+        Assert.StartsWith(message, ex.Message);
         Assert.False(Directory.Exists(Path.Combine(dir, "trials")), "no trial may run");
     }
 }
