@@ -16,7 +16,7 @@ public sealed record TrialRecord
     public string Status { get; init; } = "ok";
     /// <summary>Run seed.</summary>
     public long Seed { get; init; }
-    /// <summary>Canonical configuration text (the trial's identity with the seed).</summary>
+    /// <summary>Canonical configuration text (with the seed and the sweep's <see cref="Sweep.Identity"/>, what identifies the trial).</summary>
     public string Key { get; init; } = "";
     /// <summary>The searched settings of this trial (space keys only; fixed settings are in the spec).</summary>
     public Dictionary<string, string> Settings { get; init; } = new();
@@ -146,9 +146,8 @@ public static class Sweep
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
         CheckSearchedAndFixed(space, fixedSettings);
-        var identity = Identity(spec, fixedSettings, context);
-        if (pretrain is { } pre)
-            identity["pretrain_from"] = new JsonObject { ["gmf"] = pre.Gmf.IdentityJson(), ["mlp"] = pre.Mlp.IdentityJson() };
+        var identity = Identity(spec, fixedSettings,
+            pretrain is { } pre ? new JsonObject { ["gmf"] = pre.Gmf.IdentityJson(), ["mlp"] = pre.Mlp.IdentityJson() } : null, context);
         CheckSameSweep(dir, identity);
         WriteSpec(spec, space, fixedSettings, identity, dir);
 
@@ -321,10 +320,11 @@ public static class Sweep
     /// The identity of a sweep: what every trial and final run shares, so that the trials recorded in a folder are reused only
     /// by the same sweep — <see cref="Experiment.SplitIdentity"/> (dataset, protocol, split seed, sampled negatives, checksum of
     /// every data file), <see cref="RunIdentity.NumericsVersion"/>, the model and engine, the epoch cap, patience, selection metric,
-    /// first seed, full ranking, the fixed settings, the base training settings and the pre-training sweeps. A trial is this plus
-    /// its configuration and seed.
+    /// first seed, full ranking, the fixed settings, the base training settings and the pre-training sweeps
+    /// (<paramref name="pretrain"/>: their folders, chosen configurations and identities). A trial is this plus its configuration
+    /// and seed.
     /// </summary>
-    public static JsonObject Identity(SweepSpec spec, IReadOnlyList<KeyValuePair<string, string>> fixedSettings, ExperimentContext context)
+    internal static JsonObject Identity(SweepSpec spec, IReadOnlyList<KeyValuePair<string, string>> fixedSettings, JsonObject? pretrain, ExperimentContext context)
     {
         string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
         int negatives = new RunSpec { Dataset = spec.Dataset, Model = spec.Model, SampledNegatives = spec.SampledNegatives }.SampledNegativesFor(protocol);
@@ -339,7 +339,7 @@ public static class Sweep
             ["model"] = ModelRegistry.Get(spec.Model).Name, ["engine"] = spec.Engine?.ToLowerInvariant(),
             ["epochs"] = spec.EffectiveEpochs, ["patience"] = spec.EffectivePatience, ["selection_metric"] = spec.SelectionMetric,
             ["first_seed"] = spec.FirstSeed, ["full_ranking"] = spec.FullRanking, ["fixed"] = RunIdentity.Sorted(fixedJson), ["train"] = train,
-            ["pretrain_from"] = spec.PretrainFrom is { } p ? new JsonArray(p.Gmf, p.Mlp) : null,
+            ["pretrain_from"] = pretrain,
         };
     }
 
