@@ -149,6 +149,30 @@ public class RunIdentityTests
         Assert.Equal(Sha256(Path.Combine(ncf, NcfPublic.TestNegativeFile)), (string?)split["ncf.test_negative.sha256"]);
     }
 
+    /// <summary>A NeuMF sweep pre-trains only from GMF and MLP sweeps of the same data: data of the same shape (the same
+    /// number of training pairs) with other contents is refused, naming the file.</summary>
+    [Fact]
+    public void PretrainingSweepsMustBeOfTheSameData()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-id").FullName;
+        string data = IdentityFixtures.WriteMl100k(Path.Combine(root, "data"));
+        string other = IdentityFixtures.WriteMl100k(Path.Combine(root, "other"), reverseTime: true);
+        SweepSpec S(string model, string space) => new()
+        {
+            Dataset = "ml-100k", Model = model, Space = SearchSpace.Parse([space]), Trials = 1, Seeds = 1, Epochs = 1, SampledNegatives = 20,
+            Train = new TrainConfig { BatchSize = 128, Threads = 1 },
+        };
+        var ctx = Context(data, Path.Combine(root, "results"));
+        string gmf = Path.Combine(root, "gmf"), mlp = Path.Combine(root, "mlp");
+        Sweep.Run(S("gmf", "dim=4"), ctx, gmf);
+        Sweep.Run(S("mlp", "layers=[8,4]"), ctx, mlp);
+        var neumf = S("neumf", "optimizer=sgd") with { PretrainFrom = (gmf, mlp) };
+        Assert.Equal("ok", Sweep.Run(neumf, ctx, Path.Combine(root, "neumf")).Chosen.Status);
+
+        var ex = Assert.Throws<ArgumentException>(() => Sweep.Run(neumf, Context(other, Path.Combine(root, "results-other")), Path.Combine(root, "neumf-other")));
+        Assert.StartsWith($"The gmf sweep '{gmf}' ran on another split or other data than this NeuMF sweep (checksum of u.data: ", ex.Message);
+    }
+
     /// <summary>Case 5: a key both searched (space) and fixed (settings) is an error naming the key; nothing is trained.</summary>
     [Theory]
     [InlineData("dim=64,100", "dim", "10", "'dim' is both searched (dim=64,100) and fixed (dim=10)")]
