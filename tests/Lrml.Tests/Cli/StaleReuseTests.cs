@@ -72,19 +72,20 @@ public class StaleReuseTests
         string[] Reproduce(string dataDir) =>
             ["--data-dir", dataDir, "--results", results, "--threads", "1", "reproduce", "main-table", "--models", "pop", "--datasets", "ml-100k", "--seeds", "1"];
         string result = Path.Combine(results, "reproduce", "main-table", "quick", "runs", "ml-100k", "pop-seed1", "result.json");
+        var noPng = new Dictionary<string, string> { ["LRML_CHROMIUM"] = Path.Combine(root, "no-browser") };   // charts as HTML only: faster
 
-        var (code, output) = LrmlProcess.Run(Reproduce(clean));
+        var (code, output) = LrmlProcess.Run(Reproduce(clean), noPng);
         Assert.True(code == 0, output);
         string finished = Text(result);
 
-        (code, output) = LrmlProcess.Run(Reproduce(truncated));
+        (code, output) = LrmlProcess.Run(Reproduce(truncated), noPng);
         Assert.Equal(1, code);
         Assert.DoesNotContain("Reusing finished run", output);
         Assert.Contains("holds a finished run of a different configuration", output);
         Assert.Contains("checksum of u.data", output);
         Assert.Equal(finished, Text(result));
 
-        (code, output) = LrmlProcess.Run(Reproduce(copy));
+        (code, output) = LrmlProcess.Run(Reproduce(copy), noPng);
         Assert.True(code == 0, output);
         Assert.Contains("Reusing finished run", output);
         Assert.Equal(finished, Text(result));
