@@ -51,21 +51,29 @@ public sealed class ExperimentContext
 /// </summary>
 public static class Experiment
 {
-    private static readonly Dictionary<string, Interactions> DataCache = new();
+    private static readonly Dictionary<string, (Interactions Data, string Stamp)> DataCache = new();
     private static readonly Dictionary<string, Split> SplitMemo = new();
     private static readonly object Gate = new();
 
-    /// <summary>Loads a dataset (memoised per process).</summary>
+    /// <summary>Loads a dataset, memoised per process while its files are unchanged: the memo is keyed by the dataset's
+    /// folder and the length and modification time of every file in it, so a file changed on disk is read again.</summary>
     public static Interactions LoadDataset(string name, ExperimentContext context)
     {
-        string key = Datasets.Get(name).Name + "|" + context.Data.Root;
+        var info = Datasets.Get(name);
+        string key = info.Name + "|" + context.Data.Root;
         lock (Gate)
         {
-            if (DataCache.TryGetValue(key, out var d)) return d;
+            string? folder = Datasets.Locate(info.Name, context.Data);
+            string stamp = folder + "\n" + (folder is null || info.Name == "synthetic" ? "" : FileStamp.OfFolder(folder));
+            if (DataCache.TryGetValue(key, out var memo))
+            {
+                if (memo.Stamp == stamp) return memo.Data;
+                context.Observer.Message($"Reading {info.Name} again: its files changed on disk since it was loaded");
+            }
             var sw = Stopwatch.StartNew();
-            d = Datasets.Load(name, context.Data);
+            var d = Datasets.Load(name, context.Data);
             context.Observer.Message($"Loaded {d} in {sw.Elapsed.TotalSeconds:F1}s");
-            DataCache[key] = d;
+            DataCache[key] = (d, stamp);
             return d;
         }
     }
@@ -89,16 +97,49 @@ public static class Experiment
     }
 
     /// <summary>
-    /// The split of a dataset under a protocol, built once per (dataset content, protocol, seed, negatives)
-    /// and frozen on disk with its sampled candidates, so every model and every run seed sees the same one.
+    /// What a split is built from: the dataset, the protocol, the split seed, the sampled negatives and the SHA-256 of every
+    /// file read — the dataset's files (from its provenance, by file name) and, for the ncf protocol, the published NCF
+    /// files (<c>ncf/ml-1m.test.rating</c>, <c>ncf/ml-1m.test.negative</c>, and <c>ncf/ml-1m.train.rating</c> when present).
+    /// Part of every <see cref="RunIdentity"/>; its hash names the frozen split's cache folder.
+    /// </summary>
+    public static JsonObject SplitIdentity(string dataset, string? protocol, long splitSeed, int sampledNegatives, ExperimentContext context)
+    {
+        var data = LoadDataset(dataset, context);
+        protocol = (protocol ?? DefaultProtocol(dataset, context)).ToLowerInvariant();
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, sha) in data.Provenance)
+        {
+            if (k != ProvenanceKeys.Sha256 && !k.EndsWith("." + ProvenanceKeys.Sha256, StringComparison.Ordinal)) continue;
+            string prefix = k[..^ProvenanceKeys.Sha256.Length];
+            string label = data.Provenance.TryGetValue(prefix + ProvenanceKeys.File, out var file) && Path.IsPathRooted(file)
+                ? Path.GetFileName(file) : prefix.Length == 0 ? data.Name : prefix.TrimEnd('.');
+            files[label] = sha;
+        }
+        if (protocol == NcfPublic.ProtocolName && data.Name == "ml-1m" && NcfDirectory(context) is string ncf)
+            foreach (var name in new[] { NcfPublic.TestRatingFile, NcfPublic.TestNegativeFile, NcfPublic.TrainRatingFile })
+                if (File.Exists(Path.Combine(ncf, name))) files["ncf/" + name] = FileStamp.Sha256(Path.Combine(ncf, name));
+        var filesJson = new JsonObject();
+        foreach (var (k, v) in files) filesJson[k] = v;
+        return new JsonObject
+        {
+            ["dataset"] = data.Name, ["protocol"] = protocol, ["split_seed"] = splitSeed, ["sampled_negatives"] = sampledNegatives,
+            ["files"] = filesJson,
+        };
+    }
+
+    /// <summary>
+    /// The split of a dataset under a protocol, built once per <see cref="SplitIdentity"/> (data checksums, protocol, seed,
+    /// negatives) and <see cref="RunIdentity.NumericsVersion"/>, and frozen on disk with its sampled candidates, so every
+    /// model and every run seed sees the same one; changed data files give another cache folder, never the old split.
     /// </summary>
     public static Split GetSplit(string dataset, string? protocol, long splitSeed, int sampledNegatives, ExperimentContext context)
     {
         var data = LoadDataset(dataset, context);
         protocol ??= DefaultProtocol(dataset, context);
         protocol = protocol.ToLowerInvariant();
-        string fingerprint = Fingerprint(data);
-        string key = $"{data.Name}-{protocol}-seed{splitSeed}-neg{sampledNegatives}-{fingerprint}";
+        var identity = SplitIdentity(dataset, protocol, splitSeed, sampledNegatives, context);
+        identity["numerics_version"] = RunIdentity.NumericsVersion;
+        string key = $"{data.Name}-{protocol}-seed{splitSeed}-neg{sampledNegatives}-{RunIdentity.Hash(identity, 12)}";
         lock (Gate)
         {
             string dir = Path.Combine(context.SplitCache, key);
@@ -118,12 +159,21 @@ public static class Experiment
                     : null;
                 if (ncf is not null && data.Name != "ml-1m") throw new ArgumentException("The ncf protocol applies to ml-1m only.");
                 split = SplitFactory.Build(protocol, data, splitSeed, sampledNegatives, ncf, fileOrderWhenNoTimestamps: !data.HasTimestamps);
+                if (ncf is not null) CheckNcfChecksums(split, identity, ncf);
                 SplitStore.Save(split, dir);
                 context.Observer.Message($"Built split {key} in {sw.Elapsed.TotalSeconds:F1}s: {split}");
             }
             SplitMemo[dir] = split;
             return split;
         }
+    }
+
+    /// <summary>The NCF files must still be the ones checksummed for the cache key (they could change while being read).</summary>
+    private static void CheckNcfChecksums(Split split, JsonObject identity, string ncf)
+    {
+        foreach (var (name, note) in new[] { (NcfPublic.TestRatingFile, NcfPublic.TestRatingChecksumNote), (NcfPublic.TestNegativeFile, NcfPublic.TestNegativeChecksumNote) })
+            if (split.Notes.GetValueOrDefault(note) != (string?)identity["files"]?["ncf/" + name])
+                throw new IOException($"{Path.Combine(ncf, name)} changed while the split was being built; run again.");
     }
 
     /// <summary>Short content fingerprint of a dataset (sizes and a hash of the provenance checksums).</summary>
@@ -142,14 +192,14 @@ public static class Experiment
     /// <summary>Name of the resumable training checkpoint inside a run directory.</summary>
     public const string CheckpointFile = "checkpoint.ckpt";
 
-    /// <summary>Whether <paramref name="runDirectory"/> holds an interrupted run of exactly <paramref name="spec"/>: a
-    /// readable checkpoint with the spec's run key and no result.json. Sweeps and stored runs then resume it instead of
+    /// <summary>Whether <paramref name="runDirectory"/> holds an interrupted run of exactly <paramref name="identity"/>: a
+    /// readable checkpoint with the identity's key and no result.json. Sweeps and stored runs then resume it instead of
     /// starting again (an unreadable or foreign checkpoint means a fresh start).</summary>
-    public static bool CanResume(string runDirectory, RunSpec spec)
+    public static bool CanResume(string runDirectory, RunIdentity identity)
     {
         string path = Path.Combine(runDirectory, CheckpointFile);
         if (!File.Exists(path) || File.Exists(Path.Combine(runDirectory, "result.json"))) return false;
-        try { return TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path).RunKey == RunStore.SpecKey(spec); }
+        try { return TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path).RunKey == identity.Key; }
         catch (InvalidDataException) { return false; }
         catch (IOException) { return false; }
     }
@@ -157,7 +207,8 @@ public static class Experiment
     /// <summary>
     /// Trains and evaluates one run; writes its directory when <paramref name="runDirectory"/> is not null.
     /// With <paramref name="resume"/>, continues the run whose checkpoint.ckpt is in that directory (it must
-    /// have been started with the same spec); the finished run equals an uninterrupted one.
+    /// have the same <see cref="RunIdentity"/>: same data and settings, else an error names what differs); the finished
+    /// run equals an uninterrupted one.
     /// </summary>
     public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null, bool resume = false)
     {
@@ -168,7 +219,8 @@ public static class Experiment
         var data = LoadDataset(spec.Dataset, context);
         string protocol = split.Protocol;
         TrainerCheckpoint? checkpoint = null;
-        string runKey = RunStore.SpecKey(spec);
+        var identity = RunIdentity.Of(spec, context);
+        string runKey = identity.Key;
         if (resume)
         {
             if (runDirectory is null) throw new ArgumentException("Resuming needs the run directory of the interrupted run.");
@@ -177,8 +229,9 @@ public static class Experiment
                 throw new IOException($"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
             checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
             if (checkpoint.RunKey != runKey)
-                throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration (run key {checkpoint.RunKey}, " +
-                                            $"this command's is {runKey}). Resume with exactly the options of the interrupted run.");
+                throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration: " +
+                                            $"{RunIdentity.Describe(RunIdentity.Differences(checkpoint.Identity, identity.Parts))}. " +
+                                            "Resume with exactly the options and data of the interrupted run.");
             context.Observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
         }
         else if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
@@ -225,7 +278,7 @@ public static class Experiment
                 {
                     var withKey = new TrainerCheckpoint
                     {
-                        RunKey = runKey, Epoch = ck.Epoch, Step = ck.Step, ShuffleStateAtEpochStart = ck.ShuffleStateAtEpochStart,
+                        RunKey = runKey, Identity = identity.Parts, Epoch = ck.Epoch, Step = ck.Step, ShuffleStateAtEpochStart = ck.ShuffleStateAtEpochStart,
                         NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
                         BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
                         EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,

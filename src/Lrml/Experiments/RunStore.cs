@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Lrml.Util;
@@ -7,51 +6,44 @@ using Lrml.Util;
 namespace Lrml.Experiments;
 
 /// <summary>
-/// Finished runs on disk, so long reproductions and sweeps resume: a run directory whose spec.json matches
-/// the requested spec and that holds a result.json is reused instead of trained again.
+/// Finished runs on disk, so long reproductions and sweeps resume: a run directory whose spec.json records the
+/// requested run's <see cref="RunIdentity"/> (same data checksums, same settings) and that holds a result.json is reused
+/// instead of trained again.
 /// </summary>
 public static class RunStore
 {
-    /// <summary>A stable hash of everything that defines a run (not the output location).</summary>
-    public static string SpecKey(RunSpec spec)
+    /// <summary>The identity key recorded in a run directory's spec.json, or null (no or unreadable spec.json).</summary>
+    public static string? StoredKey(string dir) => (string?)ReadSpec(dir)?["key"];
+
+    private static JsonObject? ReadSpec(string dir)
     {
-        var o = SpecJson(spec);
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(o.ToJsonString())))[..16];
+        string path = Path.Combine(dir, "spec.json");
+        if (!File.Exists(path)) return null;
+        try { return JsonNode.Parse(File.ReadAllText(path)) as JsonObject; }
+        catch (System.Text.Json.JsonException) { return null; }
     }
 
-    /// <summary>The spec as JSON (settings normalised and sorted).</summary>
-    public static JsonObject SpecJson(RunSpec spec)
-    {
-        var settings = new JsonObject();
-        foreach (var kv in spec.Settings.OrderBy(k => ConfigBinder.Normalise(k.Key), StringComparer.Ordinal))
-            settings[ConfigBinder.Normalise(kv.Key)] = kv.Value.Trim();
-        return new JsonObject
-        {
-            ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = spec.Model.ToLowerInvariant(),
-            ["engine"] = spec.Engine, ["settings"] = settings, ["train"] = ConfigBinder.ToJson(spec.Train),
-            ["split_seed"] = spec.SplitSeed, ["sampled_negatives"] = spec.SampledNegatives,
-            ["full_ranking"] = spec.FullRanking, ["sampled_validation"] = spec.SampledValidation,
-            ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
-        };
-    }
-
-    /// <summary>Runs <paramref name="spec"/> into <paramref name="dir"/>, or loads it when that directory
-    /// already holds a finished run of the same spec. A directory holding a different spec is an error.</summary>
+    /// <summary>Runs <paramref name="spec"/> into <paramref name="dir"/>, or loads it when that directory already holds a
+    /// finished run of the same <see cref="RunIdentity"/>. A directory holding another computation (other settings, or data
+    /// whose checksums differ) is an error naming what differs.</summary>
     public static StoredRun RunOrLoad(RunSpec spec, ExperimentContext context, string dir)
     {
-        string key = SpecKey(spec);
+        var identity = RunIdentity.Of(spec, context);
+        string key = identity.Key;
         string specPath = Path.Combine(dir, "spec.json");
         string resultPath = Path.Combine(dir, "result.json");
         if (File.Exists(resultPath) && File.Exists(specPath))
         {
-            var stored = JsonNode.Parse(File.ReadAllText(specPath))?["key"]?.GetValue<string>();
-            if (stored == key)
+            var stored = ReadSpec(dir);
+            if ((string?)stored?["key"] == key)
             {
                 context.Observer.Message($"Reusing finished run {dir}");
                 return Load(dir);
             }
+            string why = RunIdentity.Describe(RunIdentity.Differences(stored?["identity"], identity.Parts));
             if (!context.Overwrite)
-                throw new IOException($"'{dir}' holds a finished run of a different configuration. Remove it or pass --overwrite.");
+                throw new IOException($"'{dir}' holds a finished run of a different configuration ({why}). Remove it or pass --overwrite.");
+            context.Observer.Message($"Training {dir} again: {why}");
         }
         var ctx = new ExperimentContext
         {
@@ -59,10 +51,9 @@ public static class RunStore
             Overwrite = true, // an unfinished or stale directory of this run is replaced
             SaveCheckpoints = context.SaveCheckpoints,
         };
-        bool resume = Experiment.CanResume(dir, spec);                 // an interrupted run continues from its checkpoint
+        bool resume = Experiment.CanResume(dir, identity);             // an interrupted run continues from its checkpoint
         var outcome = Experiment.Run(spec, ctx, dir, resume);
-        var o = SpecJson(spec);
-        o["key"] = key;
+        var o = new JsonObject { ["key"] = key, ["identity"] = identity.Parts.DeepClone() };
         AtomicFile.WriteAllText(specPath, o.ToJsonString(ConfigBinder.Json) + "\n");
         return new StoredRun(outcome.Result, PerUserFrom(outcome), dir);
     }

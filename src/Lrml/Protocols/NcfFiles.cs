@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Security.Cryptography;
 using Lrml.Data;
 
 namespace Lrml.Protocols;
@@ -18,6 +19,8 @@ public sealed class NcfRatingFile
     public required long[] Timestamps { get; init; }
     /// <summary>1-based line number of each row (for error messages).</summary>
     public required int[] Lines { get; init; }
+    /// <summary>SHA-256 (lower-case hex) of the bytes read.</summary>
+    public string Sha256 { get; init; } = "";
     /// <summary>Number of rows.</summary>
     public int Count => Users.Length;
 }
@@ -37,6 +40,8 @@ public sealed class NcfNegativeFile
     public required int PerLine { get; init; }
     /// <summary>1-based line number of each row.</summary>
     public required int[] Lines { get; init; }
+    /// <summary>SHA-256 (lower-case hex) of the bytes read.</summary>
+    public string Sha256 { get; init; } = "";
     /// <summary>Number of rows.</summary>
     public int Count => Users.Length;
 }
@@ -76,7 +81,7 @@ public static class NcfFiles
         return new NcfRatingFile
         {
             Path = path, Users = users.ToArray(), Items = items.ToArray(), Ratings = ratings.ToArray(),
-            Timestamps = stamps.ToArray(), Lines = lines.ToArray(),
+            Timestamps = stamps.ToArray(), Lines = lines.ToArray(), Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
         };
     }
 
@@ -109,7 +114,7 @@ public static class NcfFiles
         return new NcfNegativeFile
         {
             Path = path, Users = users.ToArray(), Items = items.ToArray(), Negatives = negs.ToArray(),
-            PerLine = expectedPerLine, Lines = lines.ToArray(),
+            PerLine = expectedPerLine, Lines = lines.ToArray(), Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
         };
     }
 

@@ -13,7 +13,8 @@ namespace Lrml.Protocols;
 /// numbering, which may differ from the input data's own indices; <see cref="Split.UserIds"/> and
 /// <see cref="Split.ItemIds"/> map the split's indices back to raw ids.</item>
 /// <item>Test: <c>ml-1m.test.rating</c> (each user's latest rating). Every test pair must be an interaction of
-/// the data.</item>
+/// the data, and every user has exactly one test row: a second row for a user is an error naming its line, and a file
+/// without some users (truncated, or not the published one) is an error rather than an evaluation of a subset.</item>
 /// <item>Test negatives: <c>ml-1m.test.negative</c> (99 per line). In the published file 156 lines list their own
 /// test positive among the negatives; those entries are dropped and counted
 /// (note <c>ncf.duplicate_negatives_dropped</c>). Any other interacted item found among the negatives would also be
@@ -24,6 +25,8 @@ namespace Lrml.Protocols;
 /// is moved from train to validation, with its own <see cref="SplitOptions.SampledNegatives"/> negatives drawn
 /// by <see cref="CandidateSampler"/> (excluding the user's train, validation and test items). So with validation
 /// Train.Count + Validation.Count equals the published train size.</item>
+/// <item>The SHA-256 of every file read is recorded in the notes (<see cref="TestRatingChecksumNote"/>,
+/// <see cref="TestNegativeChecksumNote"/>, <see cref="TrainRatingChecksumNote"/>), hence in every result.json.</item>
 /// </list>
 /// </summary>
 public static class NcfPublic
@@ -33,6 +36,10 @@ public static class NcfPublic
 
     /// <summary>Published file names inside the NCF directory.</summary>
     public const string TestRatingFile = "ml-1m.test.rating", TestNegativeFile = "ml-1m.test.negative", TrainRatingFile = "ml-1m.train.rating";
+
+    /// <summary>Notes holding the SHA-256 of the files read.</summary>
+    public const string TestRatingChecksumNote = "ncf.test_rating.sha256", TestNegativeChecksumNote = "ncf.test_negative.sha256",
+        TrainRatingChecksumNote = "ncf.train_rating.sha256";
 
     /// <summary>Rebuilds the split with default options.</summary>
     public static Split Build(Interactions data, string ncfDirectory, long seed) => Build(data, ncfDirectory, new NcfPublicOptions(), seed);
@@ -81,6 +88,8 @@ public static class NcfPublic
         string testPath = Path.Combine(ncfDirectory, TestRatingFile);
         var testFile = NcfFiles.ReadRatings(testPath, nu, ni);
         var testKey = new Dictionary<long, int>(testFile.Count);
+        var testRowOfUser = new int[nu];
+        Array.Fill(testRowOfUser, -1);
         for (int r = 0; r < testFile.Count; r++)
         {
             int u = testFile.Users[r], i = testFile.Items[r];
@@ -88,7 +97,16 @@ public static class NcfPublic
                 throw new DataFormatException(testPath, testFile.Lines[r], $"test pair (user {u}, item {i}) is not an interaction of '{data.Name}': the user never interacted with that item.");
             if (!testKey.TryAdd((long)u * ni + i, r))
                 throw new DataFormatException(testPath, testFile.Lines[r], $"test pair (user {u}, item {i}) is listed twice.");
+            if (testRowOfUser[u] >= 0)
+                throw new DataFormatException(testPath, testFile.Lines[r],
+                    $"user {u} has a second test row (the first is line {testFile.Lines[testRowOfUser[u]]}); the NCF split holds exactly one test item per user.");
+            testRowOfUser[u] = r;
         }
+        int missingUsers = testRowOfUser.Count(r => r < 0);
+        if (missingUsers > 0)
+            throw new DataFormatException(testPath, 0,
+                $"{missingUsers:N0} of {nu:N0} users have no test row (the first is user {Array.IndexOf(testRowOfUser, -1)}); the NCF split holds one test " +
+                "row per user, so the file is truncated or belongs to other data.");
         var test = UserItems.FromPairs(nu, ni, testFile.Users, testFile.Items);
 
         // 3. Published negatives.
@@ -131,6 +149,8 @@ public static class NcfPublic
             ["ncf.interacted_negatives_dropped"] = Str(interacted),
             ["ncf.repeated_negatives_merged"] = Str(repeated),
             ["ncf.test_negatives"] = Str(testNegatives.Count),
+            [TestRatingChecksumNote] = testFile.Sha256,
+            [TestNegativeChecksumNote] = negFile.Sha256,
         };
         string? trainPath = options.TrainFile ?? Path.Combine(ncfDirectory, TrainRatingFile);
         if (options.TrainFile is null && !File.Exists(trainPath)) trainPath = null;
@@ -141,6 +161,7 @@ public static class NcfPublic
             if (!fromFile.SetEquals(trainFull))
                 throw new DataFormatException(trainPath, 0, DescribeDifference(trainFull, fromFile));
             notes["ncf.train_source"] = $"{Path.GetFileName(trainPath)} (verified equal to interactions minus test pairs)";
+            notes[TrainRatingChecksumNote] = trainFile.Sha256;
         }
         else notes["ncf.train_source"] = "rebuilt: interactions minus test pairs";
 

@@ -17,8 +17,11 @@ public sealed class TrainerCheckpoint
     private const string Magic = "LRML-TRAINER-CKPT";
     private const int Version = 1;
 
-    /// <summary>The spec key of the run (a checkpoint only resumes the same configuration).</summary>
+    /// <summary>The identity key of the run (a checkpoint only resumes the same computation).</summary>
     public string RunKey { get; init; } = "";
+    /// <summary>The parts of the run's identity (data checksums, every setting), so a refused resume names what differs;
+    /// null in checkpoints of older kits.</summary>
+    public JsonObject? Identity { get; init; }
     /// <summary>1-based epoch in progress (or the next one when <see cref="Step"/> is 0).</summary>
     public required int Epoch { get; init; }
     /// <summary>Batches of <see cref="Epoch"/> already applied.</summary>
@@ -40,7 +43,7 @@ public sealed class TrainerCheckpoint
     {
         var meta = new JsonObject
         {
-            ["run_key"] = RunKey, ["epoch"] = Epoch, ["step"] = Step,
+            ["run_key"] = RunKey, ["identity"] = Identity?.DeepClone(), ["epoch"] = Epoch, ["step"] = Step,
             ["shuffle"] = new JsonArray(ShuffleStateAtEpochStart.Select(x => (JsonNode)x.ToString()).ToArray()),
             ["negatives"] = new JsonArray(NegativeState.Select(x => (JsonNode)x.ToString()).ToArray()),
             ["epoch_loss"] = EpochLossSoFar, ["epoch_seconds"] = EpochSecondsSoFar,
@@ -88,6 +91,7 @@ public sealed class TrainerCheckpoint
             return new TrainerCheckpoint
             {
                 RunKey = (string?)meta["run_key"] ?? "",
+                Identity = meta["identity"] is JsonObject identity ? identity.DeepClone().AsObject() : null,
                 Epoch = (int)meta["epoch"]!, Step = (int)meta["step"]!,
                 ShuffleStateAtEpochStart = meta["shuffle"]!.AsArray().Select(x => ulong.Parse((string)x!)).ToArray(),
                 NegativeState = meta["negatives"]!.AsArray().Select(x => ulong.Parse((string)x!)).ToArray(),

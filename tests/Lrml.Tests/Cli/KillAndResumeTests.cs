@@ -11,33 +11,18 @@ namespace Lrml.Tests.Cli;
 /// </summary>
 public class KillAndResumeTests
 {
-    private static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "Lrml.Cli.dll");
-
     private string _engine = "torch", _epochs = "6";
 
     private string[] TrainArgs(string results, string outDir, params string[] extra) =>
     [
-        Cli, "--data-dir", Path.Combine(results, "no-data"), "--results", results, "--threads", "1",
+        "--data-dir", Path.Combine(results, "no-data"), "--results", results, "--threads", "1",
         "train", "--dataset", "synthetic", "--model", "lrml", "--engine", _engine, "--epochs", _epochs, "--seed", "4",
         "--set", "dim=16", "--set", "slots=4", "--batch-size", "256", "--no-full-ranking", "--out", outDir, .. extra,
     ];
 
-    private static Process Start(string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["NO_COLOR"] = "1";
-        return Process.Start(psi)!;
-    }
+    private static Process Start(string[] args) => LrmlProcess.Start(args);
 
-    private static (int Code, string Output) RunToEnd(string[] args)
-    {
-        using var p = Start(args);
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(240_000)) { p.Kill(true); throw new TimeoutException("lrml did not finish in 4 minutes"); }
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
+    private static (int Code, string Output) RunToEnd(string[] args) => LrmlProcess.Run(args);
 
     /// <summary>The fused engine trains the synthetic set in milliseconds per epoch, so it gets more epochs: the kill
     /// must land while the run is still going.</summary>
@@ -47,7 +32,6 @@ public class KillAndResumeTests
     public void KilledMidEpochThenResumedEndsWithTheUninterruptedMetrics(string engine, string epochs)
     {
         _engine = engine; _epochs = epochs;
-        Assert.True(File.Exists(Cli), $"CLI not found next to the tests: {Cli}");
         string root = Directory.CreateTempSubdirectory("lrml-kill").FullName;
 
         var (code, output) = RunToEnd(TrainArgs(root, Path.Combine(root, "reference")));

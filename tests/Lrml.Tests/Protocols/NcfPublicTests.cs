@@ -105,6 +105,28 @@ public class NcfPublicTests(ITestOutputHelper output)
         Assert.Contains(reason, ex.Reason);
     }
 
+    /// <summary>The public split holds exactly one test row per user: a second row for a user is an error naming the line.</summary>
+    [Fact]
+    public void AUserWithTwoTestRowsIsAnErrorNamingFileAndLine()
+    {
+        const string twoForUser1 = "0\t2\t5\t100\n1\t0\t4\t200\n1\t3\t4\t250\n2\t3\t3\t300\n";
+        var ex = Assert.Throws<DataFormatException>(() => NcfPublic.Build(TinyMl1m(), WriteNcf(twoForUser1, TestNegative),
+            new NcfPublicOptions { ExpectedNegativesPerLine = 2 }, 1));
+        Assert.EndsWith(NcfPublic.TestRatingFile, ex.FilePath);
+        Assert.Equal(3, ex.Line);
+        Assert.Contains("user 1 has a second test row (the first is line 2)", ex.Reason);
+    }
+
+    /// <summary>A test file that lacks users (a truncated or foreign file) is refused rather than evaluated on a subset.</summary>
+    [Fact]
+    public void ATestFileWithoutSomeUsersIsAnError()
+    {
+        var ex = Assert.Throws<DataFormatException>(() => NcfPublic.Build(TinyMl1m(),
+            WriteNcf("0\t2\t5\t100\n1\t0\t4\t200\n", "(0,2)\t3\t2\n(1,0)\t2\t2\n"), new NcfPublicOptions { ExpectedNegativesPerLine = 2 }, 1));
+        Assert.EndsWith(NcfPublic.TestRatingFile, ex.FilePath);
+        Assert.Contains("1 of 3 users have no test row (the first is user 2)", ex.Reason);
+    }
+
     [Fact]
     public void RealMl1m_RebuildMatchesThePublishedCounts()
     {

@@ -46,7 +46,8 @@ internal static class ReadOutcome
             return string.Join(" ", us.Zip(its, (a, b) => $"{a}:{b}"));
         }
         return $"train {Pairs(s.Train)}\nvalidation {Pairs(s.Validation)}\ntest {Pairs(s.Test)}\nnegatives {Pairs(s.TestNegatives)}\n" +
-               string.Join("\n", s.Notes.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
+               string.Join("\n", s.Notes.Where(kv => !kv.Key.EndsWith(".sha256", StringComparison.Ordinal))   // checksums of the files read
+                   .OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
     }
 
     /// <summary>Number of distinct (user, item) pairs of an Interactions result.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Lrml.Models;
 using Lrml.Training;
 using Lrml.Util;
@@ -12,17 +11,10 @@ namespace Lrml.Experiments.Reproduction;
 /// <param name="Directory">Where it is (or will be) stored.</param>
 public sealed record PlannedRun(RunSpec Spec, string Directory)
 {
-    /// <summary>Whether <see cref="Directory"/> holds a finished run of exactly this spec (it would be reused).</summary>
-    public bool IsFinished
-    {
-        get
-        {
-            string spec = Path.Combine(Directory, "spec.json");
-            if (!File.Exists(Path.Combine(Directory, "result.json")) || !File.Exists(spec)) return false;
-            try { return (string?)JsonNode.Parse(File.ReadAllText(spec))?["key"] == RunStore.SpecKey(Spec); }
-            catch (System.Text.Json.JsonException) { return false; }
-        }
-    }
+    /// <summary>Whether <see cref="Directory"/> holds a finished run of exactly this spec on the data of
+    /// <paramref name="context"/> (same <see cref="RunIdentity"/>: it would be reused).</summary>
+    public bool IsFinishedIn(ExperimentContext context) =>
+        File.Exists(Path.Combine(Directory, "result.json")) && RunStore.StoredKey(Directory) == RunIdentity.Of(Spec, context).Key;
 }
 
 /// <summary>
@@ -119,7 +111,8 @@ public static class DurationEstimator
         {
             var list = group.ToList();
             var spec = list[0].Spec;
-            int reused = list.Count(r => r.IsFinished);
+            var finished = list.Select(r => r.IsFinishedIn(context)).ToList();
+            int reused = finished.Count(f => f);
             reusedTotal += reused;
             string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
             var split = Experiment.GetSplit(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), context);
@@ -128,7 +121,7 @@ public static class DurationEstimator
             if (reused < list.Count)
             {
                 speed = Measure(spec, split, calibrationSeconds);
-                foreach (var r in list.Where(r => !r.IsFinished)) seconds += RunSeconds(r.Spec, split, speed);
+                foreach (var r in list.Where((_, k) => !finished[k])) seconds += RunSeconds(r.Spec, split, speed);
             }
             total += seconds;
             table.AddRow(("dataset", spec.Dataset), ("model", ModelRegistry.Get(spec.Model).Display),

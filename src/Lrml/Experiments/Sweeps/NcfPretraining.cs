@@ -56,13 +56,13 @@ public static class NcfPretraining
         return model;
     }
 
-    /// <summary>Runs <paramref name="spec"/> into <paramref name="directory"/> unless a finished result.json is already there
-    /// (then it is loaded); returns the directory.</summary>
+    /// <summary>Runs <paramref name="spec"/> into <paramref name="directory"/> unless it already holds a finished run of the same
+    /// <see cref="RunIdentity"/> (then that run is used; a run of another computation there is trained again,
+    /// see <see cref="RunStore.RunOrLoad"/>); returns the directory.</summary>
     public static string EnsureRun(RunSpec spec, ExperimentContext context, string directory)
     {
-        if (File.Exists(Path.Combine(directory, "result.json")) && File.Exists(Path.Combine(directory, "best.ckpt"))) return directory;
         var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = true };
-        Experiment.Run(spec, ctx, directory);
+        RunStore.RunOrLoad(spec, ctx, directory);
         return directory;
     }
 

@@ -16,7 +16,7 @@ public sealed record TrialRecord
     public string Status { get; init; } = "ok";
     /// <summary>Run seed.</summary>
     public long Seed { get; init; }
-    /// <summary>Canonical configuration text (the trial's identity with the seed).</summary>
+    /// <summary>Canonical configuration text (with the seed and the sweep's <see cref="Sweep.Identity"/>, what identifies the trial).</summary>
     public string Key { get; init; } = "";
     /// <summary>The searched settings of this trial (space keys only; fixed settings are in the spec).</summary>
     public Dictionary<string, string> Settings { get; init; } = new();
@@ -96,7 +96,14 @@ public sealed class SweepResult
 /// <list type="bullet">
 /// <item>Every trial is appended to trials.json and trials.csv (config, seed, validation and test metrics, seconds, run dir),
 /// both written atomically after each trial, so a sweep that dies keeps every finished trial; re-running the same sweep
-/// skips finished trials (identity: configuration text + seed) and finished final runs.</item>
+/// skips finished trials (configuration text + seed) and finished final runs.</item>
+/// <item>A sweep folder holds one sweep: sweep.json records its identity (<see cref="Identity"/>: the data checksums, protocol,
+/// split, model, engine, epochs, patience, selection metric, first seed, fixed settings and training settings). Re-running
+/// the folder with another identity is refused, naming what differs, so trials of another computation are never reused and
+/// chosen.json never mixes datasets; the budget, the number of seeds, the search and the space may change (a larger budget
+/// runs only the new trials).</item>
+/// <item>A key both searched (space) and fixed (settings) is an error: the trial would be labelled with one value and run
+/// with the other.</item>
 /// <item>Selection reads <see cref="TrialRecord.Validation"/> only; ties go to the earlier trial. Diverged trials are
 /// recorded and never chosen.</item>
 /// <item>Trials run with <see cref="SweepSpec.FirstSeed"/>; the final runs use seeds FirstSeed … FirstSeed + n − 1, and the
@@ -138,7 +145,11 @@ public static class Sweep
         if (pretrain is not null && space.Dimensions.Any(d => ConfigBinder.Normalise(d.Key) is "dim" or "layers"))
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
-        WriteSpec(spec, space, fixedSettings, dir);
+        CheckSearchedAndFixed(space, fixedSettings);
+        var identity = Identity(spec, fixedSettings,
+            pretrain is { } pre ? new JsonObject { ["gmf"] = pre.Gmf.IdentityJson(), ["mlp"] = pre.Mlp.IdentityJson() } : null, context);
+        CheckSameSweep(dir, identity);
+        WriteSpec(spec, space, fixedSettings, identity, dir);
 
         var trialsPath = Path.Combine(dir, "trials.json");
         var records = ReadRecords(trialsPath);
@@ -245,7 +256,7 @@ public static class Sweep
         var settings = config.ToDictionary(kv => kv.Key, kv => kv.Value);
         try
         {
-            bool resume = Experiment.CanResume(runDir, runSpec);      // a trial interrupted by a crash continues from its checkpoint
+            bool resume = Experiment.CanResume(runDir, RunIdentity.Of(runSpec, context));   // a trial interrupted by a crash continues from its checkpoint
             if (resume) context.Observer.Message($"  resuming the interrupted run in {runDir}");
             var outcome = Experiment.Run(runSpec, ctx, runDir, resume);
             var r = outcome.Result;
@@ -294,6 +305,58 @@ public static class Sweep
         }
     }
 
+    private static string CanonicalKey(string key) => ConfigBinder.Normalise(TrainAliases.GetValueOrDefault(key.ToLowerInvariant(), key));
+
+    /// <summary>A key both searched and fixed would run every trial with the fixed value while labelling it with the searched one.</summary>
+    private static void CheckSearchedAndFixed(SearchSpace space, IEnumerable<KeyValuePair<string, string>> fixedSettings)
+    {
+        foreach (var (k, v) in fixedSettings)
+            if (space.Dimensions.FirstOrDefault(d => CanonicalKey(d.Key) == CanonicalKey(k)) is { } d)
+                throw new ArgumentException($"'{k}' is both searched ({d}) and fixed ({k}={v}): every trial would run with {k}={v} " +
+                                            "but be labelled with the searched value. Remove it from the space (--space) or from the fixed settings (--set).");
+    }
+
+    /// <summary>
+    /// The identity of a sweep: what every trial and final run shares, so that the trials recorded in a folder are reused only
+    /// by the same sweep — <see cref="Experiment.SplitIdentity"/> (dataset, protocol, split seed, sampled negatives, checksum of
+    /// every data file), <see cref="RunIdentity.NumericsVersion"/>, the model and engine, the epoch cap, patience, selection metric,
+    /// first seed, full ranking, the fixed settings, the base training settings and the pre-training sweeps
+    /// (<paramref name="pretrain"/>: their folders, chosen configurations and identities). A trial is this plus its configuration
+    /// and seed.
+    /// </summary>
+    internal static JsonObject Identity(SweepSpec spec, IReadOnlyList<KeyValuePair<string, string>> fixedSettings, JsonObject? pretrain, ExperimentContext context)
+    {
+        string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
+        int negatives = new RunSpec { Dataset = spec.Dataset, Model = spec.Model, SampledNegatives = spec.SampledNegatives }.SampledNegativesFor(protocol);
+        var train = ConfigBinder.ToJson(spec.Train);
+        foreach (var k in new[] { "epochs", "patience", "validation_metric", "seed" }) train.Remove(k);   // set by the sweep itself
+        var fixedJson = new JsonObject();
+        foreach (var (k, v) in fixedSettings) fixedJson[CanonicalKey(k)] = v.Trim();
+        return new JsonObject
+        {
+            ["numerics_version"] = RunIdentity.NumericsVersion,
+            ["split"] = Experiment.SplitIdentity(spec.Dataset, protocol, spec.SplitSeed, negatives, context),
+            ["model"] = ModelRegistry.Get(spec.Model).Name, ["engine"] = spec.Engine?.ToLowerInvariant(),
+            ["epochs"] = spec.EffectiveEpochs, ["patience"] = spec.EffectivePatience, ["selection_metric"] = spec.SelectionMetric,
+            ["first_seed"] = spec.FirstSeed, ["full_ranking"] = spec.FullRanking, ["fixed"] = RunIdentity.Sorted(fixedJson), ["train"] = train,
+            ["pretrain_from"] = pretrain,
+        };
+    }
+
+    /// <summary>Refuses a sweep folder whose sweep.json records another identity (or none: an older kit).</summary>
+    private static void CheckSameSweep(string dir, JsonObject identity)
+    {
+        string path = Path.Combine(dir, "sweep.json");
+        if (!File.Exists(path)) return;
+        JsonNode? stored;
+        try { stored = JsonNode.Parse(File.ReadAllText(path))?["identity"]; }
+        catch (JsonException) { stored = null; }
+        var differences = RunIdentity.Differences(stored, identity);
+        if (differences.Count > 0)
+            throw new IOException($"The sweep folder '{dir}' holds a different sweep ({RunIdentity.Describe(differences)}). A sweep folder holds one sweep: " +
+                                  "choose another --out or --name, or delete the folder to start again.");
+    }
+
     private static List<TrialRecord> ReadRecords(string path)
     {
         if (!File.Exists(path)) return new();
@@ -314,7 +377,7 @@ public static class Sweep
     private static void SaveRecords(string path, List<TrialRecord> records) =>
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(records, ConfigBinder.Json) + "\n");
 
-    private static void WriteSpec(SweepSpec spec, SearchSpace space, List<KeyValuePair<string, string>> fixedSettings, string dir)
+    private static void WriteSpec(SweepSpec spec, SearchSpace space, List<KeyValuePair<string, string>> fixedSettings, JsonObject identity, string dir)
     {
         var o = new JsonObject
         {
@@ -327,6 +390,7 @@ public static class Sweep
             ["fixed"] = new JsonArray(fixedSettings.Select(kv => (JsonNode)$"{kv.Key}={kv.Value}").ToArray()),
             ["train"] = ConfigBinder.ToJson(spec.Train),
             ["pretrain_from"] = spec.PretrainFrom is { } p ? new JsonArray(p.Gmf, p.Mlp) : null,
+            ["identity"] = identity.DeepClone(),
         };
         AtomicFile.WriteAllText(Path.Combine(dir, "sweep.json"), o.ToJsonString(ConfigBinder.Json) + "\n");
     }
@@ -386,9 +450,17 @@ public static class Sweep
         return t;
     }
 
-    /// <summary>A finished GMF or MLP sweep used to pre-train NeuMF: its chosen settings and its final run per seed.</summary>
-    private sealed record Pretrained(string Model, List<KeyValuePair<string, string>> Settings, Dictionary<long, string> Runs, string Dataset, string? Protocol)
+    /// <summary>A finished GMF or MLP sweep used to pre-train NeuMF: its chosen settings and its final run per seed, and the
+    /// identity its sweep.json records (null for sweeps of older kits).</summary>
+    private sealed record Pretrained(string Model, List<KeyValuePair<string, string>> Settings, Dictionary<long, string> Runs, string Dataset, string? Protocol,
+        string Directory, string ChosenKey, JsonNode? SweepIdentity)
     {
+        /// <summary>What a NeuMF sweep's identity records of this pre-training sweep: its folder, chosen configuration and identity.</summary>
+        public JsonObject IdentityJson() => new()
+        {
+            ["dir"] = Directory, ["chosen"] = ChosenKey, ["sweep"] = SweepIdentity is null ? null : RunIdentity.Hash(SweepIdentity, 16),
+        };
+
         public static Pretrained Read(string sweepDir, string model)
         {
             string path = Path.Combine(sweepDir, "chosen.json");
@@ -399,7 +471,9 @@ public static class Sweep
             var runs = new Dictionary<long, string>();
             foreach (var f in o["final_runs"]!.AsArray())
                 if ((string?)f!["status"] == "ok") runs[(long)f["seed"]!] = (string)f["run_dir"]!;
-            return new Pretrained(model, settings, runs, (string)o["dataset"]!, (string?)o["protocol"]);
+            string specPath = Path.Combine(sweepDir, "sweep.json");
+            var identity = File.Exists(specPath) ? JsonNode.Parse(File.ReadAllText(specPath))?["identity"]?.DeepClone() : null;
+            return new Pretrained(model, settings, runs, (string)o["dataset"]!, (string?)o["protocol"], sweepDir, (string?)o["chosen_key"] ?? "", identity);
         }
 
         /// <summary>The run directory of this model's chosen config at a seed: the sweep's own final run, or a new run.</summary>
@@ -407,6 +481,12 @@ public static class Sweep
         {
             if (Dataset != neumf.Dataset || !string.Equals(Protocol, neumf.Protocol, StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"The {Model} sweep ran on {Dataset}/{Protocol ?? "default"}, NeuMF on {neumf.Dataset}/{neumf.Protocol ?? "default"}.");
+            string protocol = (neumf.Protocol ?? Experiment.DefaultProtocol(neumf.Dataset, context)).ToLowerInvariant();
+            int negatives = new RunSpec { Dataset = neumf.Dataset, Model = Model, SampledNegatives = neumf.SampledNegatives }.SampledNegativesFor(protocol);
+            var differences = RunIdentity.Differences(SweepIdentity?["split"], Experiment.SplitIdentity(neumf.Dataset, protocol, neumf.SplitSeed, negatives, context));
+            if (differences.Count > 0)
+                throw new ArgumentException($"The {Model} sweep '{Directory}' ran on another split or other data than this NeuMF sweep " +
+                                            $"({RunIdentity.Describe(differences)}): pre-train from sweeps of the same data.");
             if (Runs.TryGetValue(seed, out var dir) && File.Exists(Path.Combine(dir, "best.ckpt"))) return dir;
             var (m, t) = Route(Settings);
             var train = ConfigBinder.Apply(neumf.Train with

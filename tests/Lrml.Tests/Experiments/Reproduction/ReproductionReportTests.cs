@@ -225,10 +225,10 @@ public class ReproductionReportTests
             Assert.Equal(2, after.Reused);
             Assert.Equal(TimeSpan.Zero, after.Total);
             Assert.StartsWith("Nothing to train", after.Summary);
-            Assert.All(MainTable.Plan(options, ctx), p => Assert.True(p.IsFinished));
+            Assert.All(MainTable.Plan(options, ctx), p => Assert.True(p.IsFinishedIn(ctx)));
             // a changed configuration is not "finished"
             var changed = MainTable.Plan(options with { Profile = Profile.Quick with { MaxEpochs = 2 } }, ctx);
-            Assert.Contains(changed, p => !p.IsFinished);
+            Assert.Contains(changed, p => !p.IsFinishedIn(ctx));
         }
         finally { Directory.Delete(root, recursive: true); }
     }
