@@ -40,6 +40,7 @@ public static class RunStore
     public static StoredRun RunOrLoad(RunSpec spec, ExperimentContext context, string dir)
     {
         string key = SpecKey(spec);
+        using var held = FolderLock.Acquire(dir, "The run directory", "Wait for it to finish."); // check, run and spec.json as one step
         string specPath = Path.Combine(dir, "spec.json");
         string resultPath = Path.Combine(dir, "result.json");
         if (File.Exists(resultPath) && File.Exists(specPath))

@@ -122,7 +122,6 @@ public static class Sweep
         spec.Validate();
         var entry = ModelRegistry.Get(spec.Model);
         string dir = Path.GetFullPath(directory ?? DefaultDirectory(spec, context));
-        System.IO.Directory.CreateDirectory(dir);
 
         var fixedSettings = spec.Settings.ToList();
         (Pretrained Gmf, Pretrained Mlp)? pretrain = null;
@@ -138,6 +137,13 @@ public static class Sweep
         if (pretrain is not null && space.Dimensions.Any(d => ConfigBinder.Normalise(d.Key) is "dim" or "layers"))
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
+        ConfigBinder.Apply(spec.Train with { Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience }, Route(fixedSettings).Train).Validate();
+
+        // one process per sweep folder (a second one would mix budgets in trials.json and finals.json); nothing is created
+        // before the arguments are checked
+        using var sweepLock = FolderLock.Acquire(dir, "The sweep directory", "Wait for it to finish, or give this sweep another --name or --out.");
+        System.IO.Directory.CreateDirectory(dir);
+        AtomicFile.DeleteStaleTemps(dir);
         WriteSpec(spec, space, fixedSettings, dir);
 
         var trialsPath = Path.Combine(dir, "trials.json");
