@@ -59,7 +59,9 @@ internal sealed class FolderLock : IDisposable
             var got = TryAcquire(folder, out var holder);
             if (got is not null) return got;
             if (sw.Elapsed >= timeout)
-                throw new FolderInUseException(folder, what, holder, $"Waited {timeout.TotalMinutes:F0} minutes for it.");
+                throw new FolderInUseException(folder, what, holder, timeout.TotalMinutes >= 1
+                    ? $"Gave up after waiting {timeout.TotalMinutes:F0} minutes."
+                    : string.Create(CultureInfo.InvariantCulture, $"Gave up after waiting {timeout.TotalSeconds:F1} s."));
             if (!told && waiting is not null)
             {
                 waiting($"Waiting for pid {holder?.Pid.ToString(CultureInfo.InvariantCulture) ?? "?"} to finish with '{Path.GetFullPath(folder)}'");
