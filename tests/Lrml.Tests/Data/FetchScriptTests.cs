@@ -312,6 +312,7 @@ public class FetchScriptTests
 
         var r = Fetch(args);
         Assert.True(r.Exit == 0, r.Output);
+        Assert.Matches(@"fetch\.sh: removing .*/\.fetch-ml-100k\.\d+\.\w+, left by an interrupted run", r.Output);
         Assert.Contains("ml-100k is ready", r.Output);
         Assert.Empty(Leftovers(data));
         Assert.Equal(3000, MovieLens100K.Read(Path.Combine(data, "ml-100k")).Count);
@@ -339,7 +340,7 @@ public class FetchScriptTests
 
         var r = Fetch(args);
         Assert.True(r.Exit == 0, r.Output);
-        Assert.Contains("restored", r.Output);
+        Assert.Contains($"fetch.sh: restored {dest}, which an interrupted run had moved aside", r.Output);
         Assert.Contains("already present", r.Output);
         Assert.Equal("kept", File.ReadAllText(Path.Combine(dest, "my-notes.txt")));
         Assert.Empty(Leftovers(data));

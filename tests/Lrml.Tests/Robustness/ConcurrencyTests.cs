@@ -32,6 +32,7 @@ public class ConcurrencyTests
         string error = CliRunner.SingleErrorLine(second.Stdout, second.Stderr);
         Assert.Contains($"'{run}' is in use by pid {first.Id} ", error);
         Assert.Contains("train --dataset synthetic --model lrml --engine fused --epochs 120 --eval-every 40 --patience 0 --seed 4 ", error);   // the holder's command
+        Assert.EndsWith("). Wait for it to finish, or choose another --out.", error);
 
         Assert.True(first.Wait() == 0, first.Output);
         var result = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "result.json")))!;
@@ -55,7 +56,9 @@ public class ConcurrencyTests
         int secondCode = second.Wait();
         Assert.True(secondCode == 1, second.Output);
         Assert.False(first.HasExited, "the first sweep ended before the second was checked: nothing ran concurrently");
-        Assert.Contains($"'{dir}' is in use by pid {first.Id} ", CliRunner.SingleErrorLine(second.Stdout, second.Stderr));
+        string error = CliRunner.SingleErrorLine(second.Stdout, second.Stderr);
+        Assert.StartsWith($"error: The sweep directory '{dir}' is in use by pid {first.Id} ", error);
+        Assert.EndsWith("). Wait for it to finish, or give this sweep another --name or --out.", error);
 
         Assert.True(first.Wait() == 0, first.Output);
         var chosen = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "chosen.json")))!;

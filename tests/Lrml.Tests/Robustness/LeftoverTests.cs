@@ -68,11 +68,12 @@ public class LeftoverTests
         var (code, o, e) = CliRunner.Run(root, [.. args, "--resume"]);
         Assert.Equal(1, code);
         string error = CliRunner.SingleErrorLine(o, e);
-        Assert.Contains("stopped before its first checkpoint", error);
-        Assert.Contains("Start it again without --resume", error);
+        Assert.Equal($"error: No checkpoint to resume in '{run}': the run stopped before its first checkpoint. " +
+                     "Start it again without --resume (the interrupted run there is replaced).", error);
 
         (code, o, e) = CliRunner.Run(root, args);
         Assert.True(code == 0, o + e);
+        Assert.Contains($"Starting again in '{run}': the run there stopped before its first checkpoint, so there was nothing to resume", o);
         Assert.True(File.Exists(Path.Combine(run, "result.json")));
     }
 
@@ -96,7 +97,15 @@ public class LeftoverTests
         Assert.NotEmpty(CheckpointTemps());                     // the kill landed inside a checkpoint write
         Assert.False(File.Exists(Path.Combine(run, "result.json")));
 
-        var (code, o, e) = CliRunner.Run(root, [.. args, "--resume"]);
+        // the next start deletes the leftover first; started without --resume, it then refuses to replace a resumable run
+        var (code, o, e) = CliRunner.Run(root, args);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: The run directory '{run}' holds an interrupted run with a checkpoint. Pass --resume with the options of that run " +
+                     "to continue it, --overwrite to replace it, or choose another --out.", CliRunner.SingleErrorLine(o, e));
+        Assert.Matches($@"Deleted 1 temporary file\(s\) \([\d.]+ MB\) left in '{System.Text.RegularExpressions.Regex.Escape(run)}' by an interrupted write", o);
+        Assert.Empty(CheckpointTemps());
+
+        (code, o, e) = CliRunner.Run(root, [.. args, "--resume"]);
         Assert.True(code == 0, o + e);
         Assert.Contains("Resuming from epoch", o);
         Assert.True(File.Exists(Path.Combine(run, "result.json")));

@@ -46,7 +46,9 @@ public class OverwriteTests
         Assert.Equal(1, code);
         string error = CliRunner.SingleErrorLine(o, e);
         Assert.Matches(@"at epoch \d+, step \d+ of \d+", error);
-        Assert.Contains($"The previous run in '{run}' is unchanged", error);
+        Assert.EndsWith($"This --overwrite rerun was discarded. The previous run in '{run}' is unchanged. " +
+                        "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
+                        "try a 3–10× lower learning rate, a smaller margin, or gradient clipping.", error);
         Assert.DoesNotContain("The checkpoints on disk are the last good ones", error);
         AssertUnchanged(before, run);
         Assert.Empty(Siblings(run));
@@ -66,6 +68,8 @@ public class OverwriteTests
 
         (code, o, e) = CliRunner.Run(root, Bpr(run, "5", "1", "--overwrite"));
         Assert.True(code == 0, o + e);
+        Assert.Contains($"Training beside the previous run (in '{Path.Combine(Path.GetDirectoryName(run)!, ".run.new-")}", o);
+        Assert.Contains($"it replaces '{run}' only when it has finished", o);
         Assert.Equal(5, (long)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "result.json")))!["seed"]!);
         Assert.Equal(5, (long)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!["train"]!["seed"]!);
         Assert.Single(File.ReadAllLines(Path.Combine(run, "epochs.jsonl")));          // the old run's two epochs are gone
@@ -104,9 +108,65 @@ public class OverwriteTests
 
         (code, o, e) = CliRunner.Run(root, Bpr(run, "5", "1", "--overwrite"));
         Assert.True(code == 0, o + e);
+        Assert.Matches(@"Deleted '.*/\.run\.new-\d+', left by an interrupted --overwrite rerun", o);
         Assert.Equal(5, (long)JsonNode.Parse(File.ReadAllText(Path.Combine(run, "result.json")))!["seed"]!);
         Assert.Empty(Siblings(run));
         Assert.Empty(OsFaults.TempFiles(root));
+    }
+
+    private static RunSpec Spec(long seed) => new()
+    {
+        Dataset = "synthetic", Model = "bpr", Settings = [new("dim", "8")], FullRanking = false,
+        Train = new Lrml.Training.TrainConfig { Epochs = 1, BatchSize = 1024, Seed = seed, Threads = 1 },
+    };
+
+    private static ExperimentContext Context(string root, bool overwrite, List<string>? messages = null) => new()
+    {
+        Data = new Lrml.Data.DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root, Overwrite = overwrite,
+        Observer = new LineObserver(new ListWriter(messages ?? [])),
+    };
+
+    private sealed class ListWriter(List<string> lines) : StringWriter
+    {
+        public override void WriteLine(string? value) => lines.Add(value ?? "");
+    }
+
+    /// <summary>A rerun killed between the two renames of its swap leaves no run directory, the previous run in
+    /// .run.old-PID and the new one in .run.new-PID. The next start in that place puts the previous run back (it was never
+    /// replaced: the rerun did not report success) and removes the rest.</summary>
+    [Fact]
+    public void APreviousRunMovedAsideByAKilledSwapIsPutBack()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-ow-swap").FullName;
+        string parent = Directory.CreateDirectory(Path.Combine(root, "runs")).FullName, run = Path.Combine(parent, "run");
+        Experiment.Run(Spec(4), Context(root, false), run);
+        var before = Snapshot(run);
+        using var dead = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("true") { UseShellExecute = false })!;
+        dead.WaitForExit();
+        Directory.Move(run, Path.Combine(parent, $".run.old-{dead.Id}"));
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(parent, $".run.new-{dead.Id}")).FullName, "result.json"), "{}");
+
+        var messages = new List<string>();
+        var e = Assert.Throws<IOException>(() => Experiment.Run(Spec(5), Context(root, false, messages), run));
+        Assert.Contains($"Restored the previous run in '{run}' (an --overwrite rerun was killed while swapping it)", messages);
+        Assert.Equal($"The run directory '{run}' already exists and is not empty. Choose another --out, or pass --overwrite to replace it.", e.Message);
+        AssertUnchanged(before, run);
+        Assert.Empty(Siblings(run));
+    }
+
+    /// <summary>--overwrite replaces run directories only: a folder that also holds other files (a results root given as --out
+    /// by mistake) is refused and left alone.</summary>
+    [Fact]
+    public void OverwriteRefusesAFolderThatIsNotARunDirectory()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-ow-notrun").FullName;
+        string dir = Directory.CreateDirectory(Path.Combine(root, "mine")).FullName;
+        File.WriteAllText(Path.Combine(dir, "result.json"), "{}");
+        File.WriteAllText(Path.Combine(dir, "notes.txt"), "mine");
+        var e = Assert.Throws<IOException>(() => Experiment.Run(Spec(4), Context(root, true), dir));
+        Assert.Equal($"'{dir}' is not a run directory (it holds 'notes.txt'), so --overwrite does not replace it. Choose another --out.", e.Message);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "notes.txt")));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(dir, "result.json")));
     }
 
     /// <summary>A real full disk (tiny tmpfs, needs root): the run directory holds one finished run and there is no room for a
@@ -130,8 +190,8 @@ public class OverwriteTests
         (code, o, e) = CliRunner.Run(root, Bpr(run, "5", "1", "--overwrite"));
         Assert.Equal(1, code);
         string error = CliRunner.SingleErrorLine(o, e);
-        Assert.Contains("the disk is full", error);
-        Assert.Contains($"The previous run in '{run}' is unchanged", error);
+        Assert.Matches($@"^error: Could not write '{System.Text.RegularExpressions.Regex.Escape(run)}/[a-z_.]+': the disk is full \(no space left on device\)\. " +
+                       $@"The previous file, if any, is unchanged\. This --overwrite rerun was discarded\. The previous run in '{System.Text.RegularExpressions.Regex.Escape(run)}' is unchanged\.$", error);
         AssertUnchanged(before, run);
         Assert.Empty(Siblings(run));
         Assert.Empty(OsFaults.TempFiles(disk.Path));
