@@ -14,7 +14,10 @@
 #     SHA-256 of the key extracted files where those are pinned; a corrupt or truncated archive is refused;
 #   * atomic: the archive is unpacked into a temporary folder on the same filesystem and renamed into place only
 #     when complete and verified, so the kit never sees a half-unpacked dataset;
-#   * idempotent: a dataset already present and verified is left alone ("already present and verified").
+#   * idempotent: a dataset already present and verified is left alone ("already present and verified");
+#   * no leftovers: the temporary folder (.fetch-NAME.PID.XXXXXX next to the dataset folder) is removed on exit, and
+#     one left by a run that was killed (SIGKILL, power loss) is removed by the next run, which first puts back a
+#     previous dataset folder that a killed --force run had moved aside.
 #
 # Test hooks (used by the kit's tests with a local file:// server; not needed otherwise):
 #   --base-url URL    fetch FILE from URL/FILE instead of the official address
@@ -153,6 +156,40 @@ fetch_one() {
   say "verified $(basename "$out") ($algo $want)"
 }
 
+# ---- temporary folders ----------------------------------------------------------------------------------
+alive() { kill -0 "$1" 2>/dev/null || [ -d "/proc/$1" ]; }
+
+# discard_tmp TMP DEST: removes the temporary folder TMP of a run for DEST. If the run stopped between the two
+# renames of its swap (DEST moved to TMP/old, the new folder not yet in place), the previous folder is put back
+# first, with the NCF split if it had already been moved into the new folder.
+discard_tmp() {
+  local t=$1 d=$2 n
+  [ -n "$t" ] && [ -d "$t" ] || return 0
+  if [ -d "$t/old" ] && [ ! -e "$d" ]; then
+    mv "$t/old" "$d" && say "restored $d, which an interrupted run had moved aside"
+    for n in "$t/x/ncf" "$t"/x/*/ncf; do
+      if [ -d "$n" ] && [ ! -e "$d/ncf" ]; then mv "$n" "$d/ncf"; fi
+    done
+  fi
+  rm -rf "$t"
+}
+
+# clean_stale: temporary folders of runs that were killed (their pid, part of the name, no longer runs; folders
+# without a pid come from older versions of this script), for every dataset
+clean_stale() {
+  local n t rest pid
+  for n in $(names); do
+    spec "$n"
+    for t in "$(dirname "$DATA_DIR/$DEST")/.fetch-$n".*; do
+      [ -d "$t" ] || continue
+      rest=${t##*/.fetch-"$n".}; pid=${rest%%.*}
+      case "$pid" in ''|*[!0-9]*) ;; *) if [ "$rest" != "$pid" ] && alive "$pid"; then continue; fi ;; esac
+      say "removing $t, left by an interrupted run"
+      discard_tmp "$t" "$DATA_DIR/$DEST"
+    done
+  done
+}
+
 # ---- commands -------------------------------------------------------------------------------------------
 resolve_data_dir() {
   if [ -n "${DATA_DIR:-}" ]; then :;
@@ -184,6 +221,8 @@ fetch() {
   local name=$1 dest src target algo want bytes f marker problems tmp
   spec "$name" || die "unknown dataset '$name'; known: $(names | tr '\n' ' ')"
   resolve_data_dir
+  clean_stale
+  spec "$name"
   dest="$DATA_DIR/$DEST"
   [ -n "$(pins "$name" archive)" ] || die "no pinned checksum for $name in $CHECKSUMS"
   for f in $FILES; do [ -n "$(pin_of "$name" archive "$f")" ] || die "no pinned checksum for $f in $CHECKSUMS"; done
@@ -208,9 +247,10 @@ Move it away, or run again with --force to replace it (the old folder is removed
   done
 
   mkdir -p "$(dirname "$dest")"
-  tmp=$(mktemp -d "$(dirname "$dest")/.fetch-$name.XXXXXX")
+  TMP_DEST=$dest
+  tmp=$(mktemp -d "$(dirname "$dest")/.fetch-$name.$$.XXXXXX")
   TMP_DIR=$tmp
-  trap 'rm -rf "$TMP_DIR"' EXIT
+  trap 'discard_tmp "$TMP_DIR" "$TMP_DEST"' EXIT
   if [ "$TYPE" = zip ]; then
     command -v unzip >/dev/null || die "unzip is not installed"
     if ! unzip -tq "$DATA_DIR/.downloads/$FILES" >"$tmp/unzip-test.log" 2>&1; then
@@ -246,7 +286,7 @@ Nothing was installed."
   case "$LICENCE" in *"NO redistribution"*) say "licence: $LICENCE. Never commit or share these files.";; esac
 }
 
-TMP_DIR=""; DATA_DIR=""; BASE_URL=""; FORCE=0; REMOVE_ARCHIVE=0; NAME=""; LIST=0
+TMP_DIR=""; TMP_DEST=""; DATA_DIR=""; BASE_URL=""; FORCE=0; REMOVE_ARCHIVE=0; NAME=""; LIST=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LIST=1 ;;

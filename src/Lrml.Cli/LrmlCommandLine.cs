@@ -109,7 +109,7 @@ internal static class LrmlCommandLine
             table.AddRow("test pairs", $"{split.Test.Count:N0}");
             if (split.ValidationNegatives is not null) table.AddRow("validation negatives", $"{split.ValidationNegatives.Count:N0}");
             if (split.TestNegatives is not null) table.AddRow("test negatives", $"{split.TestNegatives.Count:N0}");
-            foreach (var (k, v) in split.Notes) table.AddRow(Markup.Escape(k), Markup.Escape(v));
+            foreach (var (k, v) in split.Notes.OrderBy(n => n.Key, StringComparer.Ordinal)) table.AddRow(Markup.Escape(k), Markup.Escape(v));   // as stored
             AnsiConsole.Write(table);
             return 0;
         }));

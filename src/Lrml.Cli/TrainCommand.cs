@@ -25,7 +25,7 @@ internal static class TrainCommand
     public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
-    public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory" };
+    public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory: the new run is trained beside it and replaces it only once finished" };
     public static readonly Option<bool> Resume = new("--resume") { Description = "Continue the interrupted run in --out from its checkpoint (same options as the original command)" };
     public static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N batches inside an epoch (0 = at epoch ends only)", DefaultValueFactory = _ => 0 };
     public static readonly Option<float?> Lr = new("--lr") { Description = "Shortcut for --set learning_rate=…" };

@@ -25,7 +25,8 @@ public sealed class ExperimentContext
     /// <summary>Progress and messages.</summary>
     public IRunObserver Observer { get; init; } = SilentObserver.Instance;
 
-    /// <summary>Allow replacing an existing run directory (never done silently).</summary>
+    /// <summary>Allow replacing an existing run directory (never done silently): the new run is written beside it and
+    /// replaces it only once it has finished, so a failed or killed rerun leaves the previous run as it was.</summary>
     public bool Overwrite { get; init; }
 
     /// <summary>Write the best model state (best.ckpt) into each run directory.</summary>
@@ -145,6 +146,9 @@ public static class Experiment
             string dir = Path.Combine(context.SplitCache, key);
             if (SplitMemo.TryGetValue(dir, out var memo)) return memo;
             Split split;
+            // one process builds an entry while the others wait, then load it (an entry appears whole: SplitStore.Publish)
+            using var building = File.Exists(Path.Combine(dir, SplitStore.BinaryFileName)) ? null
+                : FolderLock.Wait(dir, "The split cache entry", TimeSpan.FromMinutes(30), context.Observer.Message);
             if (File.Exists(Path.Combine(dir, SplitStore.BinaryFileName)))
             {
                 split = SplitStore.Load(dir);
@@ -160,7 +164,7 @@ public static class Experiment
                 if (ncf is not null && data.Name != "ml-1m") throw new ArgumentException("The ncf protocol applies to ml-1m only.");
                 split = SplitFactory.Build(protocol, data, splitSeed, sampledNegatives, ncf, fileOrderWhenNoTimestamps: !data.HasTimestamps);
                 if (ncf is not null) CheckNcfChecksums(split, identity, ncf);
-                SplitStore.Save(split, dir);
+                SplitStore.Publish(split, dir);
                 context.Observer.Message($"Built split {key} in {sw.Elapsed.TotalSeconds:F1}s: {split}");
             }
             SplitMemo[dir] = split;
@@ -210,8 +214,39 @@ public static class Experiment
     /// have the same <see cref="RunIdentity"/>: same data and settings, else an error names what differs); the finished
     /// run equals an uninterrupted one.
     /// </summary>
+    /// <remarks>The run directory is locked for the whole run (another process gets "… is in use by pid N …"); its settings
+    /// are checked before anything is created; with <see cref="ExperimentContext.Overwrite"/> a finished run there is replaced
+    /// only once the new run has finished (see <see cref="RunDirectory"/>).</remarks>
     public static RunOutcome Run(RunSpec spec, ExperimentContext context, string? runDirectory = null, bool resume = false)
     {
+        CheckSpec(spec);
+        if (resume && runDirectory is null) throw new ArgumentException("Resuming needs the run directory of the interrupted run.");
+        using var workspace = runDirectory is null ? null : new RunDirectory(runDirectory);
+        try
+        {
+            var outcome = RunIn(spec, context, workspace, resume);
+            workspace?.Commit();
+            return outcome with { Directory = runDirectory };
+        }
+        catch (Exception ex) when (workspace is { Staged: true } && ex is TrainingDivergedException or IOException)
+        {
+            throw workspace.Explain(ex);
+        }
+    }
+
+    /// <summary>The checks of a spec that need no data, made before any folder is created.</summary>
+    private static void CheckSpec(RunSpec spec)
+    {
+        spec.Train.Validate();
+        ModelRegistry.Get(spec.Model);
+        if (spec.CheckpointEverySteps < 0) throw new ArgumentException($"CheckpointEverySteps must be ≥ 0 (got {spec.CheckpointEverySteps}).");
+        if (spec.SampledNegatives is < 1) throw new ArgumentException($"SampledNegatives must be ≥ 1 (got {spec.SampledNegatives}).");
+        if (spec.Ks.Length == 0 || spec.Ks.Any(k => k < 1)) throw new ArgumentException($"Every metric cut-off k must be ≥ 1 (got {string.Join(", ", spec.Ks)}).");
+    }
+
+    private static RunOutcome RunIn(RunSpec spec, ExperimentContext context, RunDirectory? workspace, bool resume)
+    {
+        string? runDirectory = workspace?.Final;
         var started = DateTime.UtcNow;
         string protocolName = (spec.Protocol ?? DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
         int sampledNegatives = spec.SampledNegativesFor(protocolName);
@@ -221,12 +256,21 @@ public static class Experiment
         TrainerCheckpoint? checkpoint = null;
         var identity = RunIdentity.Of(spec, context);
         string runKey = identity.Key;
-        if (resume)
+        // the model first: bad settings fail before the run directory is touched
+        var built = ModelRegistry.Build(spec.Model, new ModelBuildContext
         {
-            if (runDirectory is null) throw new ArgumentException("Resuming needs the run directory of the interrupted run.");
+            NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
+            Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+        });
+        using var model = built.Model;
+        workspace?.Lock(context.Observer);
+        if (resume && runDirectory is not null)
+        {
             string path = Path.Combine(runDirectory, CheckpointFile);
             if (!File.Exists(path))
-                throw new IOException($"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
+                throw new IOException(RunDirectory.StoppedBeforeFirstCheckpoint(runDirectory)
+                    ? $"No checkpoint to resume in '{runDirectory}': the run stopped before its first checkpoint. Start it again without --resume (the interrupted run there is replaced)."
+                    : $"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
             checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
             if (checkpoint.RunKey != runKey)
                 throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration: " +
@@ -234,14 +278,7 @@ public static class Experiment
                                             "Resume with exactly the options and data of the interrupted run.");
             context.Observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
         }
-        else if (runDirectory is not null) PrepareRunDirectory(runDirectory, context.Overwrite);
-
-        var built = ModelRegistry.Build(spec.Model, new ModelBuildContext
-        {
-            NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
-            Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
-        });
-        using var model = built.Model;
+        else if (workspace is not null) runDirectory = workspace.Prepare(context.Overwrite, context.Observer);
         var config = new JsonObject
         {
             ["model"] = built.Config,
@@ -353,19 +390,6 @@ public static class Experiment
     private sealed class DirectProgress(IRunObserver observer) : IProgress<TrainProgress>
     {
         public void Report(TrainProgress value) => observer.Progress(value);
-    }
-
-    /// <summary>Creates a run directory; refuses to reuse a non-empty one unless overwriting is allowed.</summary>
-    public static void PrepareRunDirectory(string dir, bool overwrite)
-    {
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-        {
-            if (!overwrite)
-                throw new IOException($"The run directory '{dir}' already exists and is not empty. Choose another --out, or pass --overwrite to replace it.");
-            foreach (var f in new[] { "result.json", "epochs.jsonl", "per_user_test.csv", "best.ckpt", "config.json", CheckpointFile })
-                if (File.Exists(Path.Combine(dir, f))) File.Delete(Path.Combine(dir, f));
-        }
-        Directory.CreateDirectory(dir);
     }
 
     private static void WriteEpochLog(string path, IReadOnlyList<EpochRecord> epochs)

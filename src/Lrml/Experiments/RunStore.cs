@@ -30,6 +30,7 @@ public static class RunStore
     {
         var identity = RunIdentity.Of(spec, context);
         string key = identity.Key;
+        using var held = FolderLock.Acquire(dir, "The run directory", "Wait for it to finish."); // check, run and spec.json as one step
         string specPath = Path.Combine(dir, "spec.json");
         string resultPath = Path.Combine(dir, "result.json");
         if (File.Exists(resultPath) && File.Exists(specPath))

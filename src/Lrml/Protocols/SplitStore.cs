@@ -60,6 +60,42 @@ public static class SplitStore
         return hex;
     }
 
+    /// <summary>
+    /// Saves <paramref name="split"/> as the folder <paramref name="directory"/> in one step: both files are written into a
+    /// temporary folder beside it (<c>.&lt;name&gt;.tmp-&lt;pid&gt;-&lt;guid&gt;</c>), which is then renamed into place, so a
+    /// reader finds either no folder or a complete one, never split.bin without split.json. An incomplete folder already
+    /// there (from a build that was killed) is replaced, and temporary folders of killed builders are removed. Concurrent
+    /// builders of one folder must hold its <see cref="FolderLock"/> (as <c>Experiment.GetSplit</c> does). Returns the
+    /// payload's SHA-256.
+    /// </summary>
+    public static string Publish(Split split, string directory)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        string parent = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{full}' has no parent folder.");
+        string name = Path.GetFileName(full), prefix = $".{name}.tmp-";
+        if (Directory.Exists(parent))
+            foreach (var stale in Directory.EnumerateDirectories(parent, prefix + "*"))
+            {
+                string rest = Path.GetFileName(stale)[prefix.Length..];
+                int dash = rest.IndexOf('-');
+                if (dash > 0 && int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out int pid) && FolderLock.IsAlive(pid)) continue;
+                try { Directory.Delete(stale, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        string tmp = Path.Combine(parent, $"{prefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            string hash = Save(split, tmp);
+            if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
+            Directory.Move(tmp, full);
+            return hash;
+        }
+        catch
+        {
+            try { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
     /// <summary>Loads a split saved by <see cref="Save"/>, verifying format, length and checksum.</summary>
     public static Split Load(string directory)
     {

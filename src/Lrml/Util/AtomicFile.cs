@@ -82,6 +82,35 @@ public static class AtomicFile
         return m.TrimEnd('.');
     }
 
+    /// <summary>
+    /// Deletes the temporary files in <paramref name="directory"/> (not its subfolders) whose writer is gone: a process killed
+    /// in the middle of a write (SIGKILL, power loss) leaves its temporary file, which nothing else would ever remove. The
+    /// writer's process id is part of the name; files of a live process on this machine are kept. Call it while holding the
+    /// folder's <see cref="FolderLock"/>, so no other writer can be at work there. Returns the deleted files' total size.
+    /// </summary>
+    internal static (int Files, long Bytes) DeleteStaleTemps(string directory)
+    {
+        if (!Directory.Exists(directory)) return (0, 0);
+        int files = 0;
+        long bytes = 0;
+        foreach (var path in Directory.EnumerateFiles(directory, "*" + TempSuffix))
+        {
+            // .<name>.<pid>.<guid>.lrml-tmp
+            var parts = Path.GetFileName(path).Split('.');
+            if (parts.Length >= 4 && int.TryParse(parts[^3], out int pid) && FolderLock.IsAlive(pid)) continue;
+            try
+            {
+                long size = new FileInfo(path).Length;
+                File.Delete(path);
+                files++;
+                bytes += size;
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return (files, bytes);
+    }
+
     /// <summary>Writes UTF-8 text (no BOM) atomically.</summary>
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { var bytes = new UTF8Encoding(false).GetBytes(text); s.Write(bytes); });

@@ -256,6 +256,96 @@ public class FetchScriptTests
         Assert.Empty(Leftovers(data));
     }
 
+    /// <summary>Starts fetch.sh with <paramref name="shims"/> first on PATH (wrappers of unzip or mv that pause at one step, so a
+    /// real SIGKILL lands exactly there).</summary>
+    private static Process StartFetch(string shims, params string[] args)
+    {
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Script);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment.Remove(DataDirectory.EnvironmentVariable);
+        psi.Environment["PATH"] = shims + ":" + Environment.GetEnvironmentVariable("PATH");
+        var p = Process.Start(psi)!;
+        p.StandardOutput.ReadToEndAsync();
+        p.StandardError.ReadToEndAsync();
+        return p;
+    }
+
+    /// <summary>A wrapper script named <paramref name="tool"/> that runs the real tool, then sleeps a minute when
+    /// <paramref name="pauseWhen"/> (a bash condition over "$@") holds.</summary>
+    private static void Shim(string dir, string tool, string pauseWhen)
+    {
+        string real = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, tool)).First(File.Exists);
+        string path = Path.Combine(dir, tool);
+        File.WriteAllText(path, $"#!/usr/bin/env bash\n\"{real}\" \"$@\"; rc=$?\nif {pauseWhen}; then sleep 60; fi\nexit $rc\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    private static void KillWhen(Process p, Func<bool> condition)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.False(p.HasExited, "fetch.sh ended before the point where it was to be killed");
+            Assert.True(sw.Elapsed < TimeSpan.FromMinutes(1), "fetch.sh did not reach the point where it was to be killed");
+            Thread.Sleep(5);
+        }
+        p.Kill(entireProcessTree: true);                 // SIGKILL: no trap runs
+        p.WaitForExit();
+    }
+
+    [Fact]
+    public void AFetchKilledDuringUnzipLeavesAFolderTheNextRunRemoves()
+    {
+        RequireTools();
+        using var t = new TempDir();
+        string zip = MakeMl100kZip(Path.Combine(t.Path, "server"));
+        string sums = Checksums(t.Path, "ml-100k", zip);
+        string data = Path.Combine(t.Path, "data");
+        string shims = t.Dir("shims");
+        Shim(shims, "unzip", "[ \"$1\" = -q ]");          // the extraction (not the integrity test) pauses once done
+        string[] args = ["ml-100k", "--data-dir", data, "--base-url", "file://" + Path.Combine(t.Path, "server"), "--checksums", sums];
+        using (var p = StartFetch(shims, args))
+            KillWhen(p, () => Leftovers(data).Any(d => File.Exists(Path.Combine(d, "x", "ml-100k", "u.data"))));
+        Assert.NotEmpty(Leftovers(data));
+        Assert.False(Directory.Exists(Path.Combine(data, "ml-100k")));
+
+        var r = Fetch(args);
+        Assert.True(r.Exit == 0, r.Output);
+        Assert.Matches(@"fetch\.sh: removing .*/\.fetch-ml-100k\.\d+\.\w+, left by an interrupted run", r.Output);
+        Assert.Contains("ml-100k is ready", r.Output);
+        Assert.Empty(Leftovers(data));
+        Assert.Equal(3000, MovieLens100K.Read(Path.Combine(data, "ml-100k")).Count);
+    }
+
+    /// <summary>--force swaps the new folder in with two renames; a SIGKILL between them leaves the dataset folder missing and
+    /// the previous one inside the temporary folder. The next run puts the previous folder back before anything else.</summary>
+    [Fact]
+    public void AFetchKilledBetweenTheTwoRenamesOfASwapGetsThePreviousFolderBack()
+    {
+        RequireTools();
+        using var t = new TempDir();
+        string zip = MakeMl100kZip(Path.Combine(t.Path, "server"));
+        string sums = Checksums(t.Path, "ml-100k", zip);
+        string data = Path.Combine(t.Path, "data");
+        string[] args = ["ml-100k", "--data-dir", data, "--base-url", "file://" + Path.Combine(t.Path, "server"), "--checksums", sums];
+        Assert.Equal(0, Fetch(args).Exit);
+        string dest = Path.Combine(data, "ml-100k");
+        File.WriteAllText(Path.Combine(dest, "my-notes.txt"), "kept");
+        string shims = t.Dir("shims");
+        Shim(shims, "mv", "[[ \"${2:-}\" == */old ]]");     // pause right after the previous folder was moved aside
+        using (var p = StartFetch(shims, [.. args, "--force"]))
+            KillWhen(p, () => Leftovers(data).Any(d => Directory.Exists(Path.Combine(d, "old"))));
+        Assert.False(Directory.Exists(dest));
+
+        var r = Fetch(args);
+        Assert.True(r.Exit == 0, r.Output);
+        Assert.Contains($"fetch.sh: restored {dest}, which an interrupted run had moved aside", r.Output);
+        Assert.Contains("already present", r.Output);
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(dest, "my-notes.txt")));
+        Assert.Empty(Leftovers(data));
+    }
+
     [Fact]
     public void ListAndRefusals()
     {

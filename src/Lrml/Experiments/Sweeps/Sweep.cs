@@ -129,7 +129,6 @@ public static class Sweep
         spec.Validate();
         var entry = ModelRegistry.Get(spec.Model);
         string dir = Path.GetFullPath(directory ?? DefaultDirectory(spec, context));
-        System.IO.Directory.CreateDirectory(dir);
 
         var fixedSettings = spec.Settings.ToList();
         (Pretrained Gmf, Pretrained Mlp)? pretrain = null;
@@ -146,9 +145,16 @@ public static class Sweep
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
         CheckSearchedAndFixed(space, fixedSettings);
+        ConfigBinder.Apply(spec.Train with { Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience }, Route(fixedSettings).Train).Validate();
         var identity = Identity(spec, fixedSettings,
             pretrain is { } pre ? new JsonObject { ["gmf"] = pre.Gmf.IdentityJson(), ["mlp"] = pre.Mlp.IdentityJson() } : null, context);
+
+        // one process per sweep folder (a second one would mix budgets in trials.json and finals.json); nothing is created
+        // before the arguments are checked, and a folder holding another sweep is refused before anything is rewritten
+        using var sweepLock = FolderLock.Acquire(dir, "The sweep directory", "Wait for it to finish, or give this sweep another --name or --out.");
         CheckSameSweep(dir, identity);
+        System.IO.Directory.CreateDirectory(dir);
+        AtomicFile.DeleteStaleTemps(dir);
         WriteSpec(spec, space, fixedSettings, identity, dir);
 
         var trialsPath = Path.Combine(dir, "trials.json");
