@@ -18,7 +18,7 @@ internal static class BackendOptions
     public static readonly Option<string[]> Sbatch = new("--sbatch") { Description = "slurm: an extra #SBATCH line as an sbatch option, e.g. --sbatch=--qos=long (repeatable)", AllowMultipleArgumentsPerToken = false };
     public static readonly Option<int?> Throttle = new("--array-throttle") { Description = "slurm: at most N tasks of the array run at once (--array=…%N)" };
     public static readonly Option<bool> NoWait = new("--no-wait") { Description = "slurm: submit and return; run the same command again later to collect what finished (and resubmit what failed)" };
-    public static readonly Option<bool> DryRun = new("--dry-run") { Description = "slurm: print the job script and the runs; write and submit nothing" };
+    public static readonly Option<bool> DryRun = new("--dry-run") { Description = "slurm: print the job script and the runs; write no job file and submit nothing" };
     public static readonly Option<int> Retries = new("--retries") { Description = "slurm: resubmit a run whose task ended without a result (failed, cancelled, timed out) up to N times; it resumes from its checkpoint", DefaultValueFactory = _ => 2 };
     public static readonly Option<bool> SkipSharedFsCheck = new("--skip-shared-fs-check") { Description = "slurm: accept a results folder on /tmp or a tmpfs (only when the cluster is this one machine)" };
     public static readonly Option<double> Poll = new("--poll-seconds") { Description = "slurm: seconds between two looks at the queue while waiting", DefaultValueFactory = _ => 5 };
@@ -77,9 +77,11 @@ internal static class BackendOptions
     }
 
     /// <summary>Prints runs that have not ended (queued, missing) with their messages; returns the exit code: 0 when they are
-    /// only queued (come back later), 1 when some ended without a result.</summary>
-    public static int Report(RunsOutstandingException e)
+    /// only queued (come back later), 1 when some ended without a result. After a dry run (which printed the job) it says
+    /// nothing more.</summary>
+    public static int Report(RunsOutstandingException e, IRunBackend backend)
     {
+        if (backend is SlurmBackend { Settings.DryRun: true }) return 0;
         // plain lines (no wrapping at the console width): paths and job ids stay whole in logs
         foreach (var r in e.Runs)
             Console.WriteLine($"  {r.State.ToString().ToLowerInvariant()}: {SlurmBackend.Describe(r.Planned.Spec)}: {r.Message}");

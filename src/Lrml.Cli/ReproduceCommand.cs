@@ -42,7 +42,7 @@ internal static class ReproduceCommand
             var backend = BackendFrom(p);
             MainTableReport report;
             try { report = MainTable.Run(options, ctx, backend); }
-            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e); }
+            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
@@ -72,7 +72,7 @@ internal static class ReproduceCommand
             var backend = BackendFrom(p);
             AblationReport report;
             try { report = Ablations.Run(options, ctx, backend); }
-            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e); }
+            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             foreach (var r in report.Results) TableRendering.Write(r.Table);
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return BackendOptions.ReportMissing(report.Missing, collecting: p.GetValue(CollectOption));

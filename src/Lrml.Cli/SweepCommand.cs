@@ -53,12 +53,9 @@ internal static class SweepCommand
             catch (Lrml.Experiments.Backends.RunsOutstandingException e)
             {
                 if (backend is Lrml.Experiments.Backends.SlurmBackend { Settings.DryRun: true })
-                {
                     AnsiConsole.MarkupLine("Dry run: once every trial has ended and the configuration is chosen on validation, the sweep submits " +
                                            "the chosen configuration's other final seeds as a second job array.");
-                    return 0;
-                }
-                return BackendOptions.Report(e);
+                return BackendOptions.Report(e, backend);
             }
             Render(result);
             return BackendOptions.ReportMissing(result.Missing, collecting: false);

@@ -35,7 +35,7 @@ public class BackendCommandLineTests
             "--time", "30", "--mem", "2G", "--gres", "gpu:1", "--sbatch=--qos=debug", "--array-throttle", "1");
         Assert.True(code == 0, stdout + stderr);
         string sweepDir = Path.Combine(root, "sweeps", "synthetic", "leave-last-out", "lrml");
-        Assert.Contains($"Dry run: nothing is written or submitted. lrml would write 2 run spec(s) to {Path.Combine(sweepDir, "slurm", "job-001", "specs")}/", stdout);
+        Assert.Contains($"Dry run: no job file is written and nothing is submitted. lrml would write 2 run spec(s) to {Path.Combine(sweepDir, "slurm", "job-001", "specs")}/", stdout);
         foreach (var line in new[] { "#SBATCH --array=0-1%1", "#SBATCH --time=0-00:30:00", "#SBATCH --mem=2048M", "#SBATCH --cpus-per-task=1",
                      "#SBATCH --partition=short", "#SBATCH --account=lab", "#SBATCH --gres=gpu:1", "#SBATCH --qos=debug" })
             Assert.Contains(line + "\n", stdout);

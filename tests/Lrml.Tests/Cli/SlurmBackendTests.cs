@@ -164,6 +164,8 @@ public class SlurmBackendTests
             Assert.True(code == 0, output);
             Assert.Contains($"3 run(s) (trials of lrml) are already queued in Slurm job(s) {job}: waiting for them instead of submitting them again.", output);
             Assert.Contains($"Task {job}_{killed} ({Path.GetFileName(killedDir)}) ended without a result: Slurm state CANCELLED", output);
+            Assert.Matches(@"Slurm \(trials of lrml\): [0-3] of 3 run\(s\) ended, [0-3] running, [0-3] pending \[\d+ s; jobs ", output);
+            Assert.Contains("Slurm (trials of lrml): done after ", output);
             var m = System.Text.RegularExpressions.Regex.Match(output, $@"Resubmitted as task (\d+)_{killed} \(attempt 2\)");
             Assert.True(m.Success, output);
             string resubmitted = m.Groups[1].Value;

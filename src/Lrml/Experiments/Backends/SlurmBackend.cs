@@ -39,6 +39,10 @@ public sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client = 
     /// <summary>File (in folder/slurm/) that lists every submission: job id, job folder, array tasks, time.</summary>
     public const string SubmissionsFile = "submissions.json";
 
+    /// <summary>Consecutive failed looks at the queue (squeue errors) tolerated while waiting before giving up; the jobs keep
+    /// running either way, and the same command later picks them up.</summary>
+    public const int MaxQueueFailures = 5;
+
     private sealed record Submission(string JobId, string JobDirectory, int[] Tasks, DateTime SubmittedUtc, string Label);
 
     private sealed record Tracked(Submission Submission, int Task);
@@ -110,7 +114,7 @@ public sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client = 
         if (Settings.DryRun)
         {
             var sb = new StringBuilder();
-            sb.Append(CultureInfo.InvariantCulture, $"Dry run: nothing is written or submitted. lrml would write {pending.Count} run spec(s) to {Path.Combine(jobDir, "specs")}/ ");
+            sb.Append(CultureInfo.InvariantCulture, $"Dry run: no job file is written and nothing is submitted. lrml would write {pending.Count} run spec(s) to {Path.Combine(jobDir, "specs")}/ ");
             sb.Append("and submit this script with sbatch:\n");
             sb.Append("----- ").Append(Path.Combine(jobDir, SlurmScript.FileName)).Append(" -----\n").Append(script);
             sb.Append("----- runs: array task → run directory -----\n");
@@ -151,9 +155,18 @@ public sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client = 
         string lastProgress = "";
         double lastSaid = double.NegativeInfinity;
         int total = inFlight.Count;
+        int queueFailures = 0;
         while (inFlight.Count > 0)
         {
-            var queue = _client.Queue();
+            IReadOnlyList<QueuedTask> queue;
+            try { queue = _client.Queue(); queueFailures = 0; }
+            catch (IOException e) when (++queueFailures <= MaxQueueFailures)
+            {
+                // a controller that restarts or is briefly overloaded: the jobs go on, look again later
+                Say(context, $"{e.Message} (look {queueFailures} of {MaxQueueFailures}; trying again in {Settings.PollSeconds:0.#} s)");
+                Thread.Sleep(TimeSpan.FromSeconds(Settings.PollSeconds));
+                continue;
+            }
             var queued = queue.ToDictionary(q => (q.JobId, q.Task));
             var failed = new List<(int Run, Tracked Tracked, string Why)>();
             foreach (var (i, t) in inFlight.ToList())

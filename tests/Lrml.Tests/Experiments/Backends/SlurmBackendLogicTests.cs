@@ -40,8 +40,16 @@ internal sealed class InProcessSlurm(ExperimentContext context) : ISlurmClient
         return id;
     }
 
+    /// <summary>Looks at a non-empty queue that fail (squeue errors) before the queue answers again.</summary>
+    public int BrokenLooks { get; set; }
+
     public IReadOnlyList<QueuedTask> Queue()
     {
+        if (_queue.Count > 0 && BrokenLooks > 0)
+        {
+            BrokenLooks--;
+            throw new IOException("squeue failed (exit 1): slurm_load_jobs error: Socket timed out on send/recv operation");
+        }
         if (!Hold)
             for (int k = _queue.Count - 1; k >= 0; k--)
             {
@@ -123,6 +131,23 @@ public class SlurmBackendLogicTests
     }
 
     [Fact]
+    public void FailedLooksAtTheQueueAreToleratedWhileWaitingUpToALimit()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-slurm-logic").FullName;
+        var ctx = Context(root);
+        var output = new StringWriter();
+        var slurm = new InProcessSlurm(ctx) { BrokenLooks = SlurmBackend.MaxQueueFailures };
+        var result = new SlurmBackend(Settings(output), slurm).Run(Runs(root, 2), ctx, Path.Combine(root, "exp"), "test");
+        Assert.All(result, r => Assert.Equal(RunState.Finished, r.State));
+        Assert.Contains($"squeue failed (exit 1): slurm_load_jobs error: Socket timed out on send/recv operation (look {SlurmBackend.MaxQueueFailures} of " +
+                        $"{SlurmBackend.MaxQueueFailures}; trying again in 0 s)", output.ToString());
+
+        var broken = new InProcessSlurm(ctx) { BrokenLooks = SlurmBackend.MaxQueueFailures + 1 };
+        var e = Assert.Throws<IOException>(() => new SlurmBackend(Settings(new StringWriter()), broken).Run(Runs(root, 3), ctx, Path.Combine(root, "exp2"), "test"));
+        Assert.StartsWith("squeue failed", e.Message);
+    }
+
+    [Fact]
     public void ARunThatFailsEveryRetryIsReportedMissingWithSlurmsStateAndItsLog()
     {
         string root = Directory.CreateTempSubdirectory("lrml-slurm-logic").FullName;
@@ -190,7 +215,7 @@ public class SlurmBackendLogicTests
         Assert.All(result, r => Assert.Equal((RunState.Queued, "dry run: not submitted"), (r.State, r.Message)));
         string said = output.ToString();
         string jobDir = Path.Combine(folder, "slurm", "job-001");
-        Assert.Contains($"Dry run: nothing is written or submitted. lrml would write 2 run spec(s) to {Path.Combine(jobDir, "specs")}/ and submit this script with sbatch:", said);
+        Assert.Contains($"Dry run: no job file is written and nothing is submitted. lrml would write 2 run spec(s) to {Path.Combine(jobDir, "specs")}/ and submit this script with sbatch:", said);
         Assert.Contains($"----- {Path.Combine(jobDir, "job.sh")} -----\n#!/bin/bash\n", said);
         Assert.Contains("#SBATCH --array=0-1%1\n", said);
         Assert.Contains("#SBATCH --partition=short\n", said);

@@ -49,6 +49,43 @@ public class SlurmScriptTests
             lines.Single(l => l.StartsWith("exec ", StringComparison.Ordinal)));
     }
 
+    /// <summary>The script run by bash as a node would run it: with the probe file it hands the task's spec file to the kit's
+    /// command; without it (a folder the node does not share) it stops with the message and exit code 3.</summary>
+    [Fact]
+    public void TheScriptRunsItsTasksSpecOnlyWhenItCanReadTheProbe()
+    {
+        string jobDir = Directory.CreateTempSubdirectory("lrml-jobscript").FullName;
+        string script = Path.Combine(jobDir, SlurmScript.FileName);
+        File.WriteAllText(script, SlurmScript.Render(jobDir, 3, "x", Settings(s => s with { Command = ["/bin/echo", "lrml"] }),
+            new TaskResources(TimeSpan.FromMinutes(15), 1024, 1, ""), "/d", "/r", "token-1"));
+        (int Code, string Out, string Err) Bash()
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(script);
+            psi.Environment["SLURM_ARRAY_TASK_ID"] = "2";
+            psi.Environment["SLURM_ARRAY_JOB_ID"] = "77";
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            string o = p.StandardOutput.ReadToEnd(), e = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            return (p.ExitCode, o, e);
+        }
+        var (code, _, err) = Bash();                                                 // no probe file: not shared
+        Assert.Equal(SlurmScript.NotSharedExitCode, code);
+        Assert.Contains($"lrml: cannot read {jobDir}/probe on ", err);
+        Assert.Contains(": the results folder must be on a file system shared by the submitting machine and the compute nodes", err);
+
+        File.WriteAllText(Path.Combine(jobDir, "probe"), "token-0");                   // another submission's probe
+        Assert.Equal(SlurmScript.NotSharedExitCode, Bash().Code);
+
+        File.WriteAllText(Path.Combine(jobDir, "probe"), "token-1");
+        (code, string stdout, err) = Bash();
+        Assert.True(code == 0, err);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("lrml: task 77_2 on ", lines[0]);
+        Assert.Contains(", start 1, ", lines[0]);
+        Assert.Equal($"lrml --data-dir /d --results /r train --spec {jobDir}/specs/2.json", lines[1]);
+    }
+
     [Fact]
     public void WithoutOptionalSettingsTheScriptHasNoPartitionAccountGresOrThrottle()
     {
