@@ -9,12 +9,32 @@
 # temporary folder, so nothing stale is reused. Each notebook counts as one test in the totals.
 # LRML_NOTEBOOKS=0 skips them, LRML_NOTEBOOKS=1 runs them without data (synthetic fallback); arguments for dotnet test
 # (e.g. --filter) select a subset of the tests, and skip the notebooks too.
+#
+# The Slurm integration test (tests/Lrml.Tests/Cli/SlurmBackendTests.cs) runs a sweep through a real Slurm. With CI=true
+# or LRML_SLURM=1 this script starts a one-machine cluster for it (build/slurm-local-cluster.sh: needs root and the
+# slurm-wlm and munge packages; state in the temporary folder), exports SLURM_CONF, and stops the daemons by their pids
+# when the tests end. Otherwise the test skips with a message when no cluster answers (CI=true: it fails instead).
+# LRML_SLURM=0 leaves Slurm alone even in CI.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 config=${LRML_TEST_CONFIGURATION:-Release}
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+slurm_state=""
+cleanup() {
+  if [ -n "$slurm_state" ]; then build/slurm-local-cluster.sh stop "$slurm_state"; fi
+  rm -rf "$results"
+}
+trap cleanup EXIT
+
+if [ "${LRML_SLURM:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${LRML_SLURM:-}" != 0 ]; }; then
+  slurm_state="$results/slurm"
+  if build/slurm-local-cluster.sh start "$slurm_state"; then
+    export SLURM_CONF="$slurm_state/slurm.conf"
+  else
+    echo "the local Slurm cluster did not start: the Slurm test will fail (see build/slurm-local-cluster.sh)"
+  fi
+fi
 
 if [ -f .config/dotnet-tools.json ]; then
   dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; echo "0 passed, 1 failed"; exit 1; }

@@ -12,6 +12,7 @@ internal static class ReproduceCommand
     private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none)", AllowMultipleArgumentsPerToken = true, Recursive = true };
     private static readonly Option<string[]> ModelsOption = new("--models") { Description = "Models (default: every model with a preset)", AllowMultipleArgumentsPerToken = true };
     private static readonly Option<int?> SeedsOption = new("--seeds") { Description = "Seeds per model (default: the profile's)", Recursive = true };
+    private static readonly Option<bool> CollectOption = new("--collect") { Description = "Train and submit nothing: build the tables from the runs that finished (e.g. a Slurm job submitted with --no-wait) and list the missing ones" };
     private static readonly Option<bool> EstimateOption = new("--estimate") { Description = "Only print the expected duration (measured throughput × planned work) and exit; the full profile prints it before starting anyway", Recursive = true };
 
     public static Command Build()
@@ -23,6 +24,7 @@ internal static class ReproduceCommand
         cmd.Options.Add(EstimateOption);
         var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
         main.Options.Add(ModelsOption);
+        AddBackendOptions(main);
         main.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -37,18 +39,22 @@ internal static class ReproduceCommand
             AnsiConsole.MarkupLine($"[bold]Main results[/], profile {options.Profile.Name}, models {string.Join(", ", MainTable.ModelsFor(options))}");
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(MainTable.Estimate(options, ctx));
             if (p.GetValue(EstimateOption)) return 0;
-            var report = MainTable.Run(options, ctx);
+            var backend = BackendFrom(p);
+            MainTableReport report;
+            try { report = MainTable.Run(options, ctx, backend); }
+            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
-            return 0;
+            return BackendOptions.ReportMissing(report.Missing, collecting: p.GetValue(CollectOption));
         }));
         cmd.Subcommands.Add(main);
 
         var ablations = new Command("ablations", "One-factor LRML ablations: memory slots N, dimension d, margin, distance, negative relation, norm constraint, trained vs frozen memory.");
         var only = new Option<string[]>("--only") { Description = "Ablations to run: slots, dim, margin, distance, negative-relation, norm, memory", AllowMultipleArgumentsPerToken = true };
         ablations.Options.Add(only);
+        AddBackendOptions(ablations);
         ablations.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -63,10 +69,13 @@ internal static class ReproduceCommand
             };
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(Ablations.Estimate(options, ctx));
             if (p.GetValue(EstimateOption)) return 0;
-            var report = Ablations.Run(options, ctx);
+            var backend = BackendFrom(p);
+            AblationReport report;
+            try { report = Ablations.Run(options, ctx, backend); }
+            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             foreach (var r in report.Results) TableRendering.Write(r.Table);
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
-            return 0;
+            return BackendOptions.ReportMissing(report.Missing, collecting: p.GetValue(CollectOption));
         }));
         cmd.Subcommands.Add(ablations);
 
@@ -107,6 +116,21 @@ internal static class ReproduceCommand
         }));
         cmd.Subcommands.Add(relations);
         return cmd;
+    }
+
+    private static void AddBackendOptions(Command cmd)
+    {
+        cmd.Options.Add(CollectOption);
+        foreach (var o in BackendOptions.All) cmd.Options.Add(o);
+    }
+
+    /// <summary>--collect (only load what finished), else the backend of --backend.</summary>
+    private static Lrml.Experiments.Backends.IRunBackend BackendFrom(ParseResult p)
+    {
+        if (!p.GetValue(CollectOption)) return BackendOptions.From(p);
+        if (p.GetResult(BackendOptions.Backend) is { Implicit: false })
+            throw new ArgumentException("--collect trains and submits nothing: drop --backend (collecting reads the runs that finished wherever they ran).");
+        return Lrml.Experiments.Backends.CollectBackend.Instance;
     }
 
     private static void SayEstimate(DurationEstimate estimate)

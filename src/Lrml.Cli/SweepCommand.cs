@@ -28,7 +28,7 @@ internal static class SweepCommand
         var cmd = new Command("sweep", "Tune a model with a fixed trial budget (grid or random search), select on validation only, then run the chosen config with several seeds (mean ± std). Resumable.");
         foreach (var o in new Option[] { TrainCommand.Dataset, TrainCommand.Protocol, TrainCommand.Model, TrainCommand.Set, TrainCommand.Engine, Space, Search, Trials, Seeds,
                      Profile, SweepEpochs, SweepPatience, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
-                     TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull })
+                     TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull }.Concat(BackendOptions.All))
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -46,10 +46,19 @@ internal static class SweepCommand
                 return 0;
             }
             var spec = SpecFrom(p);
+            var backend = BackendOptions.From(p);
             string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : Sweep.DefaultDirectory(spec, ctx);
-            var result = Sweep.Run(spec, ctx, dir);
+            SweepResult result;
+            try { result = Sweep.Run(spec, ctx, dir, backend); }
+            catch (Lrml.Experiments.Backends.RunsOutstandingException e)
+            {
+                if (backend is Lrml.Experiments.Backends.SlurmBackend { Settings.DryRun: true })
+                    AnsiConsole.MarkupLine("Dry run: once every trial has ended and the configuration is chosen on validation, the sweep submits " +
+                                           "the chosen configuration's other final seeds as a second job array.");
+                return BackendOptions.Report(e, backend);
+            }
             Render(result);
-            return 0;
+            return BackendOptions.ReportMissing(result.Missing, collecting: false);
         }));
         return cmd;
     }

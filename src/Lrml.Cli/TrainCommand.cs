@@ -32,15 +32,17 @@ internal static class TrainCommand
     public static readonly Option<int?> Dim = new("--dim") { Description = "Shortcut for --set dim=…" };
     public static readonly Option<int?> Slots = new("--slots") { Description = "Shortcut for --set slots=… (LRML memory slots N)" };
     public static readonly Option<float?> Margin = new("--margin") { Description = "Shortcut for --set margin=…" };
+    public static readonly Option<string?> SpecFile = new("--spec") { Description = "Run exactly the run spec in this file (what --backend slurm writes, one per array task) into its run directory (or --out): a finished run is reused, an interrupted one resumes from its checkpoint" };
 
     public static Command Build()
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin })
+                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
+            if (p.GetValue(SpecFile) is string specFile) return RunSpecFile(p, cmd, specFile);
             var spec = SpecFrom(p);
             var observer = new ConsoleObserver();
             var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite));
@@ -54,6 +56,28 @@ internal static class TrainCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>`train --spec FILE`: one run of a spec file through <see cref="RunStore.RunOrLoad"/>, as a sweep or a
+    /// reproduction would run it here (the array task of a Slurm job). A diverged run leaves diverged.json for the submitter.</summary>
+    private static int RunSpecFile(ParseResult p, Command cmd, string path)
+    {
+        var others = cmd.Options.Where(o => o != SpecFile && o != Out && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (others.Count > 0)
+            throw new ArgumentException($"--spec runs exactly the spec in its file: {string.Join(", ", others)} cannot be combined with it.");
+        var file = Lrml.Experiments.Backends.RunSpecFile.Load(Path.GetFullPath(path));
+        var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite);
+        string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : file.RunDirectory;
+        StoredRun run;
+        try { run = RunStore.RunOrLoad(file.Spec, ctx, dir); }
+        catch (TrainingDivergedException ex)
+        {
+            Lrml.Experiments.Backends.RunEnd.WriteDiverged(dir, file.Spec, ctx, ex);
+            throw;
+        }
+        Render(run.Result);
+        AnsiConsole.MarkupLine($"Run directory: [bold]{Markup.Escape(dir)}[/]");
+        return 0;
     }
 
     /// <summary>Builds a run spec from the parsed options.</summary>

@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Lrml.Training;
 using Lrml.Util;
 
 namespace Lrml.Experiments;
@@ -21,6 +23,81 @@ public static class RunStore
         if (!File.Exists(path)) return null;
         try { return JsonNode.Parse(File.ReadAllText(path)) as JsonObject; }
         catch (System.Text.Json.JsonException) { return null; }
+    }
+
+    /// <summary>
+    /// A hash of the spec's settings as <see cref="SpecJson"/> writes them — not of its data. It names a spec in a cluster
+    /// submission's bookkeeping and checks that a spec file round-trips; whether a finished run may be reused is decided by
+    /// <see cref="RunIdentity"/>, which also covers the data's checksums and <see cref="RunIdentity.NumericsVersion"/>.
+    /// </summary>
+    public static string SpecKey(RunSpec spec) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(SpecJson(spec).ToJsonString())))[..16];
+
+    /// <summary>The spec as JSON (settings normalised and sorted).</summary>
+    public static JsonObject SpecJson(RunSpec spec)
+    {
+        var settings = new JsonObject();
+        foreach (var kv in spec.Settings.OrderBy(k => ConfigBinder.Normalise(k.Key), StringComparer.Ordinal))
+            settings[ConfigBinder.Normalise(kv.Key)] = kv.Value.Trim();
+        return new JsonObject
+        {
+            ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = spec.Model.ToLowerInvariant(),
+            ["engine"] = spec.Engine, ["settings"] = settings, ["train"] = ConfigBinder.ToJson(spec.Train),
+            ["split_seed"] = spec.SplitSeed, ["sampled_negatives"] = spec.SampledNegatives,
+            ["full_ranking"] = spec.FullRanking, ["sampled_validation"] = spec.SampledValidation,
+            ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
+        };
+    }
+
+    /// <summary>The run spec that <see cref="SpecJson"/> wrote: the inverse of SpecJson, so that
+    /// <c>SpecKey(SpecFromJson(SpecJson(s))) == SpecKey(s)</c> (setting keys come back normalised, which binds to the same
+    /// configuration). Fields SpecJson adds for identity only (e.g. data checksums) are ignored here; the key comparison of
+    /// whoever reads a spec file catches a spec that does not round-trip. <see cref="RunSpec.CheckpointEverySteps"/> is not
+    /// part of a spec's JSON and comes back as 0. Throws <see cref="InvalidDataException"/> naming the missing or bad field.</summary>
+    public static RunSpec SpecFromJson(JsonObject o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        T Field<T>(string name, T fallback, bool required = false)
+        {
+            var node = o[name];
+            if (node is null)
+                return required ? throw new InvalidDataException($"run spec: the field '{name}' is missing.") : fallback;
+            try { return node.GetValue<T>(); }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException)
+            {
+                throw new InvalidDataException($"run spec: the field '{name}' is not a {typeof(T).Name} ({node.ToJsonString()}).", ex);
+            }
+        }
+        var settings = new List<KeyValuePair<string, string>>();
+        if (o["settings"] is JsonObject s)
+            foreach (var (k, v) in s)
+                settings.Add(new(k, v is JsonValue jv && jv.TryGetValue(out string? text) ? text : v?.ToJsonString() ?? ""));
+        TrainConfig train;
+        try
+        {
+            train = o["train"] is JsonObject t
+                ? System.Text.Json.JsonSerializer.Deserialize<TrainConfig>(t, ConfigBinder.Json) ?? new TrainConfig()
+                : throw new InvalidDataException("run spec: the field 'train' is missing.");
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new InvalidDataException($"run spec: the field 'train' is not a training configuration ({ex.Message.Split('\n')[0]}).", ex);
+        }
+        int[] ks = o["ks"] is JsonArray a ? a.Select(k => k!.GetValue<int>()).ToArray() : [10];
+        return new RunSpec
+        {
+            Dataset = Field<string>("dataset", "", required: true),
+            Protocol = Field<string?>("protocol", null),
+            Model = Field<string>("model", "", required: true),
+            Engine = Field<string?>("engine", null),
+            Settings = settings,
+            Train = train,
+            SplitSeed = Field("split_seed", new RunSpec { Dataset = "", Model = "" }.SplitSeed),
+            SampledNegatives = Field<int?>("sampled_negatives", null),
+            FullRanking = Field("full_ranking", true),
+            SampledValidation = Field("sampled_validation", true),
+            Ks = ks,
+        };
     }
 
     /// <summary>Runs <paramref name="spec"/> into <paramref name="dir"/>, or loads it when that directory already holds a

@@ -43,6 +43,9 @@ public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult
     /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
     public IReadOnlyList<string> ChartFiles { get; init; } = [];
 
+    /// <summary>Distinct runs that ended without a result (or diverged): not in the means, listed in their tables' notes.</summary>
+    public IReadOnlyList<Backends.BackendRun> Missing { get; init; } = [];
+
     /// <summary>One chart per ablation, in study order.</summary>
     public IReadOnlyList<NamedChart> Charts() => Results.Select(r => r.Chart()).ToList();
 
@@ -134,7 +137,7 @@ public static class Ablations
     public static IReadOnlyList<PlannedRun> Plan(AblationOptions options, ExperimentContext context) =>
         PlanByValue(options, context).SelectMany(v => v.Runs).DistinctBy(r => r.Directory).ToList();
 
-    /// <summary>How long <see cref="Run"/> is expected to take (see <see cref="DurationEstimator.Estimate"/>).</summary>
+    /// <summary>How long <see cref="Run(AblationOptions, ExperimentContext)"/> is expected to take (see <see cref="DurationEstimator.Estimate"/>).</summary>
     public static DurationEstimate Estimate(AblationOptions options, ExperimentContext context) =>
         DurationEstimator.Estimate($"ablations on {DefaultDataset(options, context)} ({options.Profile.Name} profile)", Plan(options, context), context);
 
@@ -166,31 +169,45 @@ public static class Ablations
     /// <summary>Runs (or resumes) the study; writes one table and one chart per ablation (ablation-&lt;name&gt;.html, and
     /// .png when Chromium is installed), a summary and findings.md under
     /// results/reproduce/ablations/&lt;profile&gt;/&lt;dataset&gt;/.</summary>
-    public static AblationReport Run(AblationOptions options, ExperimentContext context)
+    public static AblationReport Run(AblationOptions options, ExperimentContext context) => Run(options, context, null);
+
+    /// <summary>As <see cref="Run(AblationOptions, ExperimentContext)"/>, with the distinct runs trained by <paramref name="backend"/>
+    /// (null: here, one after the other; a <see cref="Backends.SlurmBackend"/> runs them as one job array). Runs still queued on the
+    /// cluster raise <see cref="Backends.RunsOutstandingException"/>; runs that ended without a result (or diverged) are left out
+    /// of their rows and listed in the ablation table's notes and in <see cref="AblationReport.Missing"/>.</summary>
+    public static AblationReport Run(AblationOptions options, ExperimentContext context, Backends.IRunBackend? backend)
     {
         string dataset = DefaultDataset(options, context);
         int seeds = options.Seeds ?? options.Profile.Seeds;
         string outDir = OutputDirectory(options, context);
         var preset = Presets.Get("lrml", dataset);
-        var done = new Dictionary<string, StoredRun>(StringComparer.Ordinal);
+        var byValue = PlanByValue(options, context);
+        var distinct = byValue.SelectMany(v => v.Runs).DistinctBy(r => r.Directory).ToList();
+        var ended = (backend ?? Backends.LocalBackend.Instance).Run(distinct, context, outDir, $"ablations ({options.Profile.Name})");
+        if (ended.Any(r => r.State == Backends.RunState.Queued)) Backends.RunsOutstandingException.ThrowIfAny(ended, "runs of the ablations");
+        var done = ended.ToDictionary(r => r.Planned.Directory, StringComparer.Ordinal);
         var results = new List<AblationResult>();
-        foreach (var group in PlanByValue(options, context).GroupBy(v => v.Spec))
+        foreach (var group in byValue.GroupBy(v => v.Spec))
         {
             var spec = group.Key;
             var runsByValue = new List<(string Value, List<StoredRun> Runs)>();
+            var missingNotes = new List<string>();
             foreach (var (_, value, planned) in group)
             {
                 var runs = new List<StoredRun>();
                 foreach (var p in planned)
                 {
-                    if (!done.TryGetValue(p.Directory, out var run)) done[p.Directory] = run = RunStore.RunOrLoad(p.Spec, context, p.Directory);
-                    runs.Add(run);
+                    var r = done[p.Directory];
+                    if (r.State == Backends.RunState.Finished) runs.Add(r.Run!);
+                    else missingNotes.Add($"Missing from the means: {spec.Setting}={value} seed {p.Spec.Train.Seed} " +
+                                          $"({(r.State == Backends.RunState.Diverged ? "diverged: " : "")}{r.Message}; run directory {p.Directory}).");
                 }
-                runsByValue.Add((value, runs));
+                if (runs.Count > 0) runsByValue.Add((value, runs));
             }
             var table = Table(spec, runsByValue, preset);
             string reading = Read(spec, table);
             table.Notes.Add(reading);
+            table.Notes.AddRange(missingNotes);
             Directory.CreateDirectory(outDir);
             table.Save(outDir, spec.Name);
             results.Add(new AblationResult(spec, table, reading, runsByValue.SelectMany(r => r.Runs).ToList()));
@@ -201,14 +218,17 @@ public static class Ablations
         foreach (var r in results) summary.AddRow(("ablation", r.Spec.Title), ("reading", r.Reading));
         Directory.CreateDirectory(outDir);
         summary.Save(outDir, "summary");
-        var report = new AblationReport(dataset, results, summary, outDir);
+        var report = new AblationReport(dataset, results, summary, outDir)
+        {
+            Missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList(),
+        };
         report = report with { ChartFiles = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer) };
         report.Findings().Save(Path.Combine(outDir, "findings.md"));
         return report;
     }
 
     /// <summary>
-    /// The chart of one ablation table (as built by <see cref="Run"/>), named <c>ablation-&lt;name&gt;</c>: test HR@10 and
+    /// The chart of one ablation table (as built by <see cref="Run(AblationOptions, ExperimentContext)"/>), named <c>ablation-&lt;name&gt;</c>: test HR@10 and
     /// nDCG@10 against the setting with the standard deviation over seeds as error bars — a line chart for numeric
     /// settings (logarithmic x axis when <see cref="AblationSpec.LogX"/>), grouped bars for categorical ones.
     /// </summary>

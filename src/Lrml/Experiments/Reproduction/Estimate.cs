@@ -11,6 +11,9 @@ namespace Lrml.Experiments.Reproduction;
 /// <param name="Directory">Where it is (or will be) stored.</param>
 public sealed record PlannedRun(RunSpec Spec, string Directory)
 {
+    /// <summary>A line said before the run starts when it is trained here (e.g. "Trial 3/8: dim=64;…"); null says nothing.</summary>
+    public string? Label { get; init; }
+
     /// <summary>Whether <see cref="Directory"/> holds a finished run of exactly this spec on the data of
     /// <paramref name="context"/> (same <see cref="RunIdentity"/>: it would be reused).</summary>
     public bool IsFinishedIn(ExperimentContext context) =>
@@ -232,7 +235,7 @@ public static class DurationEstimator
         return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
     }
 
-    private static string GroupKey(RunSpec spec) =>
+    internal static string GroupKey(RunSpec spec) =>
         string.Join("|", spec.Dataset, spec.Protocol ?? "", spec.Model, spec.Engine ?? "", spec.Train.BatchSize, spec.Train.NegativesPerPositive,
             string.Join(",", spec.Settings.OrderBy(kv => ConfigBinder.Normalise(kv.Key), StringComparer.Ordinal)
                 .Select(kv => ConfigBinder.Normalise(kv.Key) + "=" + kv.Value.Trim())));

@@ -31,6 +31,9 @@ public sealed class MainTableReport
     public required IReadOnlyList<StoredRun> Runs { get; init; }
     public required string OutputDirectory { get; init; }
 
+    /// <summary>Planned runs that ended without a result (or diverged): not in the means, listed in the table's notes.</summary>
+    public IReadOnlyList<Backends.BackendRun> Missing { get; init; } = [];
+
     /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
     public IReadOnlyList<string> ChartFiles { get; init; } = [];
 
@@ -114,7 +117,7 @@ public static class MainTable
     public static string OutputDirectory(MainTableOptions options, ExperimentContext context) =>
         Path.Combine(context.ResultsRoot, "reproduce", "main-table", options.Profile.Name);
 
-    /// <summary>How long <see cref="Run"/> is expected to take with these options, said before starting (see
+    /// <summary>How long <see cref="Run(MainTableOptions, ExperimentContext)"/> is expected to take with these options, said before starting (see
     /// <see cref="DurationEstimator.Estimate"/>: an estimate from throughputs measured here, runs already on disk count zero).</summary>
     public static DurationEstimate Estimate(MainTableOptions options, ExperimentContext context) =>
         DurationEstimator.Estimate($"main table ({options.Profile.Name} profile)", Plan(options, context), context);
@@ -122,7 +125,14 @@ public static class MainTable
     /// <summary>Runs (or resumes) the reproduction and writes main-table.{csv,md}, headline.{csv,md},
     /// significance.{csv,md}, findings.md and the charts (main-table-sampled, main-table-full: .html, and .png when
     /// Chromium is installed) under results/reproduce/main-table/&lt;profile&gt;/.</summary>
-    public static MainTableReport Run(MainTableOptions options, ExperimentContext context)
+    public static MainTableReport Run(MainTableOptions options, ExperimentContext context) => Run(options, context, null);
+
+    /// <summary>As <see cref="Run(MainTableOptions, ExperimentContext)"/>, with the runs trained by <paramref name="backend"/>
+    /// (null: here, one after the other; a <see cref="Backends.SlurmBackend"/> runs them as one job array). Runs still queued
+    /// on the cluster raise <see cref="Backends.RunsOutstandingException"/> (nothing is written); runs that ended without a
+    /// result (or diverged) leave their cells with the seeds that finished, and the table's notes and
+    /// <see cref="MainTableReport.Missing"/> list them.</summary>
+    public static MainTableReport Run(MainTableOptions options, ExperimentContext context, Backends.IRunBackend? backend)
     {
         var profile = options.Profile;
         int seeds = options.Seeds ?? profile.Seeds;
@@ -131,16 +141,22 @@ public static class MainTable
         var models = ModelsFor(options);
         var runs = new List<StoredRun>();
         var byCell = new Dictionary<(string Dataset, string Model), List<StoredRun>>();
-        foreach (var planned in Plan(options, context, datasets, models))
+        var plan = Plan(options, context, datasets, models);
+        var ended = (backend ?? Backends.LocalBackend.Instance).Run(plan, context, outDir, $"main table ({profile.Name})");
+        if (ended.Any(r => r.State == Backends.RunState.Queued)) Backends.RunsOutstandingException.ThrowIfAny(ended, "runs of the main table");
+        foreach (var r in ended.Where(r => r.State == Backends.RunState.Finished))
         {
-            var key = (planned.Spec.Dataset, planned.Spec.Model);
+            var key = (r.Planned.Spec.Dataset, r.Planned.Spec.Model);
             if (!byCell.TryGetValue(key, out var list)) byCell[key] = list = new List<StoredRun>();
-            var run = RunStore.RunOrLoad(planned.Spec, context, planned.Directory);
-            list.Add(run);
-            runs.Add(run);
+            list.Add(r.Run!);
+            runs.Add(r.Run!);
         }
+        var missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList();
 
-        var table = BuildTable(datasets, models, byCell, seeds, profile);
+        var table = BuildTable(datasets, models, byCell, seeds, profile, d => Experiment.DefaultProtocol(d, context));
+        foreach (var m in missing)
+            table.Notes.Add($"Missing from the means: {m.Planned.Spec.Dataset} {ModelRegistry.Get(m.Planned.Spec.Model).Display} seed {m.Planned.Spec.Train.Seed} " +
+                            $"({(m.State == Backends.RunState.Diverged ? "diverged: " : "")}{m.Message}; run directory {m.Planned.Directory}).");
         var headline = BuildHeadline(datasets, byCell, options.MetricLearningBaselines);
         var significance = BuildSignificance(datasets, models, byCell);
         Directory.CreateDirectory(outDir);
@@ -150,14 +166,14 @@ public static class MainTable
         var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
         var report = new MainTableReport
         {
-            Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files,
+            Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files, Missing = missing,
         };
         report.Findings().Save(Path.Combine(outDir, "findings.md"));
         return report;
     }
 
     /// <summary>
-    /// The charts of a main table (as built by <see cref="Run"/>): <c>main-table-sampled</c>, HR@10 and nDCG@10 with
+    /// The charts of a main table (as built by <see cref="Run(MainTableOptions, ExperimentContext)"/>): <c>main-table-sampled</c>, HR@10 and nDCG@10 with
     /// sampled candidates, and <c>main-table-full</c>, Recall@10 and nDCG@10 with full ranking; each a grouped bar chart
     /// with one category per dataset and metric, one bar per model (table order), and the standard deviation over
     /// seeds as error bars.
@@ -330,7 +346,7 @@ public static class MainTable
     private static string Signed(double v) => double.IsNaN(v) ? "n/a" : (v >= 0 ? "+" : "−") + Math.Abs(v).ToString("0.0000", CultureInfo.InvariantCulture);
 
     private static ResultTable BuildTable(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
-        Dictionary<(string, string), List<StoredRun>> byCell, int seeds, Profile profile)
+        Dictionary<(string, string), List<StoredRun>> byCell, int seeds, Profile profile, Func<string, string> defaultProtocol)
     {
         var t = new ResultTable($"Main results ({profile.Name} profile): test metrics, mean ± std over seeds",
             "dataset", "protocol", "model", "seeds");
@@ -340,7 +356,12 @@ public static class MainTable
         foreach (var dataset in datasets)
             foreach (var model in models)
             {
-                var list = byCell[(dataset, model)];
+                if (!byCell.TryGetValue((dataset, model), out var list))
+                {
+                    // every run of this cell is missing: the row stays, empty, so the table shows the gap
+                    t.AddRow(("dataset", dataset), ("protocol", defaultProtocol(dataset)), ("model", ModelRegistry.Get(model).Display), ("seeds", 0));
+                    continue;
+                }
                 var first = list[0].Result;
                 string display = first.Model;
                 (double mean, double std) Stat(string metric)
@@ -411,7 +432,7 @@ public static class MainTable
             if (!byCell.TryGetValue((dataset, "lrml"), out var lrml)) continue;
             foreach (var m in models.Where(m => m != "lrml"))
             {
-                var other = byCell[(dataset, m)];
+                if (!byCell.TryGetValue((dataset, m), out var other)) continue;
                 var (a, b) = Aligned(lrml, other, "nDCG@10");
                 if (a.Length < 2) continue;
                 var tt = Statistics.PairedTTest(a, b);

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lrml.Experiments.Backends;
+using Lrml.Experiments.Reproduction;
 using Lrml.Training;
 using Lrml.Util;
 
@@ -70,6 +72,9 @@ public sealed class SweepResult
     /// <summary>Mean ± std over the successful final runs of every test metric ("HR@10", "full/nDCG@10", …) and of the
     /// validation metrics ("val/…").</summary>
     public required IReadOnlyDictionary<string, MeanStd> Summary { get; init; }
+    /// <summary>Final runs that ended without a result on the cluster after every retry (also in <see cref="Finals"/> with
+    /// status "missing"): the summary is over the others, and says so.</summary>
+    public IReadOnlyList<BackendRun> Missing { get; init; } = [];
 
     /// <summary>Trials as a table (config, seed, validation and test metrics, seconds, run dir).</summary>
     public ResultTable TrialTable => Sweep.Table($"{Spec.Model} sweep on {Spec.Dataset}: trials", Trials, Space);
@@ -85,6 +90,8 @@ public sealed class SweepResult
             foreach (var (k, v) in Summary) t.AddRow(("metric", k), ("mean", v.Mean), ("std", v.Std), ("n", v.N));
             t.Format("mean", "F4").Format("std", "F4");
             t.Notes.Add("Chosen by validation " + Spec.SelectionMetric + ": " + string.Join(", ", Chosen.Settings.Select(kv => $"{kv.Key}={kv.Value}")));
+            foreach (var f in Finals.Where(f => f.Status == "missing"))
+                t.Notes.Add($"Missing: the final run with seed {f.Seed} ended without a result and is not in the means ({f.Error}).");
             return t;
         }
     }
@@ -121,12 +128,23 @@ public static class Sweep
         Path.Combine(context.ResultsRoot, "sweeps", spec.Dataset, (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant(),
             spec.Name ?? ModelRegistry.Get(spec.Model).Name);
 
-    /// <summary>Runs (or resumes) a sweep; see the class remarks.</summary>
-    public static SweepResult Run(SweepSpec spec, ExperimentContext context, string? directory = null)
+    /// <summary>Runs (or resumes) a sweep here, one run after the other; see the class remarks.</summary>
+    public static SweepResult Run(SweepSpec spec, ExperimentContext context, string? directory = null) => Run(spec, context, directory, null);
+
+    /// <summary>
+    /// Runs (or resumes) a sweep through <paramref name="backend"/> (null: <see cref="LocalBackend"/>); see the class remarks.
+    /// The trials go to the backend as one batch (one Slurm job array), then — once every trial has ended and the
+    /// configuration is chosen — the other final seeds as a second batch. Each run that ends is recorded at once. When trials
+    /// have not ended (queued on the cluster after <c>--no-wait</c>, or failed after every retry) nothing can be chosen fairly
+    /// and <see cref="RunsOutstandingException"/> says which; the same call later picks up what finished. Final runs that
+    /// ended without a result are reported in <see cref="SweepResult.Missing"/> and in finals.csv (status "missing").
+    /// </summary>
+    public static SweepResult Run(SweepSpec spec, ExperimentContext context, string? directory, IRunBackend? backend)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(context);
         spec.Validate();
+        backend ??= LocalBackend.Instance;
         var entry = ModelRegistry.Get(spec.Model);
         string dir = Path.GetFullPath(directory ?? DefaultDirectory(spec, context));
 
@@ -156,57 +174,99 @@ public static class Sweep
         System.IO.Directory.CreateDirectory(dir);
         AtomicFile.DeleteStaleTemps(dir);
         WriteSpec(spec, space, fixedSettings, identity, dir);
+        // every run of a sweep may replace a stale or unfinished directory of its own (the directory names carry the config hash)
+        var ctx = new ExperimentContext
+        {
+            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints,
+        };
 
         var trialsPath = Path.Combine(dir, "trials.json");
         var records = ReadRecords(trialsPath);
         var configs = space.Trials(spec.Search, spec.EffectiveTrials, spec.SearchSeed);
         context.Observer.Message($"Sweep {entry.Name} on {spec.Dataset}: {configs.Count} trials ({spec.Search.ToString().ToLowerInvariant()}, budget {spec.EffectiveTrials}), " +
                                  $"{records.Count} already finished; space {space}");
-        var trials = new List<TrialRecord>();
+        var trials = new TrialRecord?[configs.Count];
+        var trialRuns = new List<(int Trial, PlannedRun Run)>();
         for (int t = 0; t < configs.Count; t++)
         {
             string key = SearchSpace.Key(configs[t]);
             var done = records.FirstOrDefault(r => r.Key == key && r.Seed == spec.FirstSeed && r.Trial >= 0);
-            if (done is not null) { trials.Add(done with { Trial = t }); continue; }
-            context.Observer.Message($"Trial {t + 1}/{configs.Count}: {key}");
-            var rec = RunOne(spec, context, configs[t], fixedSettings, spec.FirstSeed, Path.Combine(dir, "trials", $"t{t:000}-{KeyHash(key)}-seed{spec.FirstSeed}"), pretrain, dir)
-                with { Trial = t };
-            trials.Add(rec);
-            records.RemoveAll(r => r.Key == key && r.Seed == spec.FirstSeed);
-            records.Add(rec);
-            SaveRecords(trialsPath, records);
-            Table($"{spec.Model} sweep on {spec.Dataset}: trials", trials, space).Save(dir, "trials");
+            if (done is not null) { trials[t] = done with { Trial = t }; continue; }
+            var run = Plan(spec, context, configs[t], fixedSettings, spec.FirstSeed, Path.Combine(dir, "trials", $"t{t:000}-{KeyHash(key)}-seed{spec.FirstSeed}"), pretrain, dir);
+            trialRuns.Add((t, run with { Label = $"Trial {t + 1}/{configs.Count}: {key}" }));
         }
-        Table($"{spec.Model} sweep on {spec.Dataset}: trials", trials, space).Save(dir, "trials");
+        if (trialRuns.Count > 0)
+        {
+            var byDir = trialRuns.ToDictionary(r => r.Run.Directory, r => r.Trial);
+            var ended = backend.Run(trialRuns.Select(r => r.Run).ToList(), ctx, dir, $"trials of {entry.Name}", r =>
+            {
+                int t = byDir[r.Planned.Directory];
+                var rec = Record(r, configs[t], spec.FirstSeed) with { Trial = t };
+                trials[t] = rec;
+                records.RemoveAll(x => x.Key == rec.Key && x.Seed == spec.FirstSeed);
+                records.Add(rec);
+                SaveRecords(trialsPath, records);
+                Table($"{spec.Model} sweep on {spec.Dataset}: trials", trials.OfType<TrialRecord>().ToList(), space).Save(dir, "trials");
+            });
+            RunsOutstandingException.ThrowIfAny(ended, $"trials of the {entry.Name} sweep in {dir}");
+        }
+        var trialList = trials.Select(t => t!).ToList();
+        Table($"{spec.Model} sweep on {spec.Dataset}: trials", trialList, space).Save(dir, "trials");
 
-        var chosen = Choose(trials, spec.SelectionMetric)
+        var chosen = Choose(trialList, spec.SelectionMetric)
             ?? throw new InvalidOperationException($"No trial of the {entry.Name} sweep finished (all diverged): see {Path.Combine(dir, "trials.csv")}.");
         context.Observer.Message($"Chosen on validation {spec.SelectionMetric}: trial {chosen.Trial} ({chosen.Key}), " +
                                  $"{spec.SelectionMetric} {chosen.Validation.GetValueOrDefault(spec.SelectionMetric, double.NaN):F4}");
 
         var finalsPath = Path.Combine(dir, "finals.json");
         var finalRecords = ReadRecords(finalsPath);
-        var finals = new List<TrialRecord> { chosen };
+        var finals = new TrialRecord?[spec.EffectiveSeeds];
+        finals[0] = chosen;
         var chosenConfig = configs[chosen.Trial];
+        var finalRuns = new List<(int Index, PlannedRun Run)>();
         for (int s = 1; s < spec.EffectiveSeeds; s++)
         {
             long seed = spec.FirstSeed + s;
             var done = finalRecords.FirstOrDefault(r => r.Key == chosen.Key && r.Seed == seed);
-            if (done is not null) { finals.Add(done); continue; }
-            context.Observer.Message($"Final run seed {seed} ({s + 1}/{spec.EffectiveSeeds}): {chosen.Key}");
-            var rec = RunOne(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}-{KeyHash(chosen.Key)}"), pretrain, dir) with { Trial = -1 };
-            finals.Add(rec);
-            finalRecords.RemoveAll(r => r.Key == chosen.Key && r.Seed == seed);
-            finalRecords.Add(rec);
-            SaveRecords(finalsPath, finalRecords);
+            if (done is not null) { finals[s] = done; continue; }
+            var run = Plan(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}-{KeyHash(chosen.Key)}"), pretrain, dir);
+            finalRuns.Add((s, run with { Label = $"Final run seed {seed} ({s + 1}/{spec.EffectiveSeeds}): {chosen.Key}" }));
         }
-        var ok = finals.Where(f => f.Status == "ok").ToList();
+        var missing = new List<BackendRun>();
+        if (finalRuns.Count > 0)
+        {
+            var byDir = finalRuns.ToDictionary(r => r.Run.Directory, r => r.Index);
+            var ended = backend.Run(finalRuns.Select(r => r.Run).ToList(), ctx, dir, $"final runs of {entry.Name}", r =>
+            {
+                int s = byDir[r.Planned.Directory];
+                var rec = Record(r, chosenConfig, spec.FirstSeed + s) with { Trial = -1 };
+                finals[s] = rec;
+                finalRecords.RemoveAll(x => x.Key == rec.Key && x.Seed == rec.Seed);
+                finalRecords.Add(rec);
+                SaveRecords(finalsPath, finalRecords);
+            });
+            if (ended.Any(r => r.State == RunState.Queued)) RunsOutstandingException.ThrowIfAny(ended, $"final runs of the {entry.Name} sweep in {dir}");
+            missing.AddRange(ended.Where(r => r.State == RunState.Missing));
+            foreach (var m in missing)
+            {
+                int s = byDir[m.Planned.Directory];
+                finals[s] = new TrialRecord
+                {
+                    Trial = -1, Status = "missing", Seed = spec.FirstSeed + s, Key = chosen.Key, Settings = chosen.Settings, RunDir = m.Planned.Directory, Error = m.Message,
+                };
+            }
+        }
+        var finalList = finals.Select(f => f!).ToList();
+        var ok = finalList.Where(f => f.Status == "ok").ToList();
         var summary = new SortedDictionary<string, MeanStd>(StringComparer.Ordinal);
         foreach (var k in ok.SelectMany(f => f.Test.Keys).Distinct())
             summary[k] = MeanStd.Of(ok.Where(f => f.Test.ContainsKey(k)).Select(f => f.Test[k]).ToList());
         foreach (var k in ok.SelectMany(f => f.Validation.Keys).Distinct())
             summary["val/" + k] = MeanStd.Of(ok.Where(f => f.Validation.ContainsKey(k)).Select(f => f.Validation[k]).ToList());
-        var result = new SweepResult { Spec = spec, Directory = dir, Space = space, Trials = trials, Chosen = chosen, Finals = finals, Summary = summary };
+        var result = new SweepResult
+        {
+            Spec = spec, Directory = dir, Space = space, Trials = trialList, Chosen = chosen, Finals = finalList, Summary = summary, Missing = missing,
+        };
         result.FinalTable.Save(dir, "finals");
         AtomicFile.WriteAllText(Path.Combine(dir, "summary.md"), result.SummaryTable.ToMarkdown());
         WriteChosen(result, fixedSettings, Path.Combine(dir, "chosen.json"));
@@ -232,7 +292,10 @@ public static class Sweep
         return best;
     }
 
-    private static TrialRecord RunOne(SweepSpec spec, ExperimentContext context, IReadOnlyList<KeyValuePair<string, string>> config,
+    /// <summary>The run of one configuration at one seed: its spec (space values and fixed settings routed to the model and the
+    /// trainer) and its directory. A NeuMF pre-trained from GMF/MLP sweeps gets their runs at this seed (trained here when a
+    /// sweep lacks that seed).</summary>
+    private static PlannedRun Plan(SweepSpec spec, ExperimentContext context, IReadOnlyList<KeyValuePair<string, string>> config,
         List<KeyValuePair<string, string>> fixedSettings, long seed, string runDir, (Pretrained Gmf, Pretrained Mlp)? pretrain, string sweepDir)
     {
         var all = config.Concat(fixedSettings).ToList();
@@ -253,33 +316,25 @@ public static class Sweep
             string m = p.Mlp.RunFor(seed, spec, context, Path.Combine(sweepDir, "pretrain", $"mlp-seed{seed}"));
             runSpec = runSpec with { Settings = modelSettings.Append(new("pretrain", g + "," + m)).ToList() };
         }
-        var ctx = new ExperimentContext
-        {
-            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints,
-        };
-        var sw = Stopwatch.StartNew();
+        return new PlannedRun(runSpec, runDir);
+    }
+
+    /// <summary>The record of a run that ended: its metrics, or "diverged" with the failure (recorded, never chosen).</summary>
+    private static TrialRecord Record(BackendRun r, IReadOnlyList<KeyValuePair<string, string>> config, long seed)
+    {
         string key = SearchSpace.Key(config);
         var settings = config.ToDictionary(kv => kv.Key, kv => kv.Value);
-        try
-        {
-            bool resume = Experiment.CanResume(runDir, RunIdentity.Of(runSpec, context));   // a trial interrupted by a crash continues from its checkpoint
-            if (resume) context.Observer.Message($"  resuming the interrupted run in {runDir}");
-            var outcome = Experiment.Run(runSpec, ctx, runDir, resume);
-            var r = outcome.Result;
+        if (r.State == RunState.Diverged)
             return new TrialRecord
             {
-                Seed = seed, Key = key, Settings = settings, Validation = r.ValidationMetrics, Test = r.Metrics,
-                Seconds = sw.Elapsed.TotalSeconds, Epochs = r.Epochs, BestEpoch = r.BestEpoch, RunDir = runDir,
+                Status = "diverged", Seed = seed, Key = key, Settings = settings, Seconds = r.Seconds, Epochs = r.DivergedEpoch, RunDir = r.Planned.Directory, Error = r.Message,
             };
-        }
-        catch (TrainingDivergedException ex)
+        var result = r.Run?.Result ?? throw new InvalidOperationException($"{r.Planned.Directory}: the run has no result ({r.State}).");
+        return new TrialRecord
         {
-            context.Observer.Message($"  diverged: {ex.Message}");
-            return new TrialRecord
-            {
-                Status = "diverged", Seed = seed, Key = key, Settings = settings, Seconds = sw.Elapsed.TotalSeconds, Epochs = ex.Epoch, RunDir = runDir, Error = ex.Message,
-            };
-        }
+            Seed = seed, Key = key, Settings = settings, Validation = result.ValidationMetrics, Test = result.Metrics,
+            Seconds = r.Seconds, Epochs = result.Epochs, BestEpoch = result.BestEpoch, RunDir = r.Planned.Directory,
+        };
     }
 
     /// <summary>Splits settings into model settings and trainer settings (TrainConfig keys and the alias "negatives").</summary>
