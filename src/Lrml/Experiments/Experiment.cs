@@ -114,7 +114,7 @@ public static class Experiment
                 var sw = Stopwatch.StartNew();
                 string? ncf = protocol == NcfPublic.ProtocolName
                     ? NcfDirectory(context) ?? throw new DatasetNotFoundException("ml-1m (NCF files)",
-                        [Path.Combine(context.Data.Root, "ml-1m", "ncf", NcfPublic.TestRatingFile)], Datasets.FetchHint("ml-1m", context.Data))
+                        [Path.Combine(context.Data.Root, "ml-1m", "ncf", NcfPublic.TestRatingFile)], Datasets.FetchCommand(Datasets.NcfFetchTarget, context.Data))
                     : null;
                 if (ncf is not null && data.Name != "ml-1m") throw new ArgumentException("The ncf protocol applies to ml-1m only.");
                 split = SplitFactory.Build(protocol, data, splitSeed, sampledNegatives, ncf, fileOrderWhenNoTimestamps: !data.HasTimestamps);

@@ -133,7 +133,7 @@ public static class NcfPublic
             ["ncf.test_negatives"] = Str(testNegatives.Count),
         };
         string? trainPath = options.TrainFile ?? Path.Combine(ncfDirectory, TrainRatingFile);
-        if (options.TrainFile is null && !File.Exists(trainPath)) trainPath = null;
+        if (options.TrainFile is null && !DatasetFiles.Optional(trainPath)) trainPath = null;
         if (trainPath is not null)
         {
             var trainFile = NcfFiles.ReadRatings(trainPath, nu, ni);
