@@ -229,6 +229,7 @@ public static class Experiment
                         NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
                         BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
                         EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,
+                        InitialLoss = ck.InitialLoss, InitialMaxAbs = ck.InitialMaxAbs, LossBreachStep = ck.LossBreachStep,
                     };
                     AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile), withKey.ToBytes());
                 };
@@ -256,6 +257,8 @@ public static class Experiment
         var validation = new SortedDictionary<string, double>(StringComparer.Ordinal);
         var best = outcome?.Epochs.FirstOrDefault(e => e.Epoch == outcome.BestEpoch)?.Validation;
         if (best is not null) foreach (var kv in best) validation[kv.Key] = kv.Value;
+
+        var popularity = PopularityBaselineOf(outcome, split, spec.Train.ValidationMetric, evalOptions with { Mode = validationMode });
 
         var result = new RunResult
         {
@@ -287,7 +290,9 @@ public static class Experiment
             DatasetProvenance = new Dictionary<string, string>(data.Provenance),
             Machine = new Dictionary<string, string>(Provenance.Machine()),
             StartedUtc = started,
+            PopularityBaseline = popularity,
         };
+        if (result.PopularityWarning is string warning) context.Observer.Warning(warning);
         if (runDirectory is not null)
         {
             WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, sampled, full);
@@ -295,6 +300,18 @@ public static class Experiment
         }
         context.Observer.RunFinished(result);
         return new RunOutcome(result, sampled, full, outcome, runDirectory);
+    }
+
+    /// <summary>The trained model's best validation value next to popularity's on the same split, candidates and metric
+    /// (cheap: popularity scores are training counts); null without validation.</summary>
+    private static PopularityBaseline? PopularityBaselineOf(TrainingOutcome? outcome, Split split, string metric, EvaluationOptions options)
+    {
+        if (outcome is null || split.Validation.Count == 0 || !double.IsFinite(outcome.BestValidation)) return null;
+        using var popularity = PopularityModel.Fit(split.Train);
+        var metrics = Evaluator.Evaluate(popularity, split, EvalTarget.Validation, options).Metrics;
+        return metrics.TryGetValue(metric, out double value)
+            ? new PopularityBaseline { Metric = metric, Model = outcome.BestValidation, Popularity = value }
+            : null;
     }
 
     private sealed class DirectProgress(IRunObserver observer) : IProgress<TrainProgress>

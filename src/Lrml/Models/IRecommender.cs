@@ -71,4 +71,10 @@ public interface ITrainableRecommender : IRecommender
     /// checkpoint and validation, so a diverged model is never saved; the default (true) is for models without
     /// parameters to check.</summary>
     bool ParametersAreFinite() => true;
+
+    /// <summary>The largest absolute value of any trainable parameter (not the optimiser state): NaN when a parameter is
+    /// NaN, +∞ when one is infinite. The trainer compares it with its value at initialisation to catch parameters that
+    /// explode while staying finite (see <see cref="Training.DivergenceRules"/>). The default, for models without
+    /// parameters to check, derives from <see cref="ParametersAreFinite"/> (0 when finite: no explosion is seen).</summary>
+    double MaxAbsParameter() => ParametersAreFinite() ? 0 : double.NaN;
 }
