@@ -187,6 +187,7 @@ public static class Experiment
         {
             NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
             Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+            BatchSize = spec.Train.BatchSize, NegativesPerPositive = spec.Train.NegativesPerPositive,
         });
         using var model = built.Model;
         var config = new JsonObject

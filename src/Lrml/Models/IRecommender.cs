@@ -40,8 +40,12 @@ public sealed class TrainingBatch
     public TrainingBatch(int capacity, int negativesPerPositive)
     {
         if (negativesPerPositive < 1) throw new ArgumentOutOfRangeException(nameof(negativesPerPositive));
+        long negatives = (long)capacity * negativesPerPositive;
+        if (negatives > Array.MaxLength)
+            throw new ArgumentException($"A batch of {capacity:N0} positives with {negativesPerPositive:N0} negatives each needs {negatives:N0} negatives, " +
+                                        $"more than an array holds ({Array.MaxLength:N0}): lower the batch size or the negatives.");
         Users = new int[capacity]; Positives = new int[capacity];
-        Negatives = new int[capacity * negativesPerPositive];
+        Negatives = new int[negatives];
         NegativesPerPositive = negativesPerPositive;
     }
 
