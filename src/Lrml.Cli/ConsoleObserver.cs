@@ -16,6 +16,8 @@ internal sealed class ConsoleObserver : IRunObserver
 
     public void Message(string text) => ClearLineThen(() => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]"));
 
+    public void Warning(string text) => ClearLineThen(() => AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(text)}"));
+
     public void RunStarted(RunSpec spec, string description) =>
         ClearLineThen(() => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(description)}[/]"));
 

@@ -123,6 +123,11 @@ public sealed class DatasetCard
         {
             long lo = long.MaxValue, hi = long.MinValue;
             foreach (long t in ts) { if (t < lo) lo = t; if (t > hi) hi = t; }
+            // the readers refuse such times; data built in code may still hold them
+            const long first = -62_135_596_800, last = 253_402_300_799;   // DateTimeOffset's range in Unix seconds
+            if (lo < first || hi > last)
+                throw new ArgumentException($"Dataset '{data.Name}' has timestamps outside the range of dates ({(lo < first ? lo : hi)} Unix seconds): " +
+                                            "they cannot be real times; check how the timestamps were produced.");
             range = (DateTimeOffset.FromUnixTimeSeconds(lo), DateTimeOffset.FromUnixTimeSeconds(hi));
         }
         var side = new List<string>();

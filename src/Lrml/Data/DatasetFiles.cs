@@ -35,14 +35,32 @@ internal static class DatasetFiles
 {
     /// <summary>The first of <paramref name="candidates"/> (file names relative to <paramref name="directory"/>)
     /// that exists; otherwise a <see cref="DatasetNotFoundException"/> naming all of them.</summary>
+    /// <exception cref="DataFormatException">The first candidate present is a directory.</exception>
     public static string Require(string directory, string dataset, params string[] candidates)
     {
         foreach (var c in candidates)
         {
             string p = Path.Combine(directory, c);
-            if (File.Exists(p)) return p;
+            if (Optional(p)) return p;
         }
         throw new DatasetNotFoundException(dataset, candidates.Select(c => Path.GetFullPath(Path.Combine(directory, c))).ToArray());
+    }
+
+    /// <summary>Whether the optional data file <paramref name="path"/> exists; a directory of that name is an error, never a
+    /// silently absent file.</summary>
+    /// <exception cref="DataFormatException"><paramref name="path"/> is a directory.</exception>
+    public static bool Optional(string path)
+    {
+        RefuseDirectory(path);
+        return File.Exists(path);
+    }
+
+    /// <summary>Throws when <paramref name="path"/> is a directory where a data file is expected.</summary>
+    /// <exception cref="DataFormatException"><paramref name="path"/> is a directory.</exception>
+    public static void RefuseDirectory(string path)
+    {
+        if (Directory.Exists(path))
+            throw new DataFormatException(path, 0, "is a directory, but a data file is expected here: move the directory away or put the file in its place");
     }
 
     public static Dictionary<string, string> MainProvenance(string path, DelimitedReader.CoreResult core, string format) => new()

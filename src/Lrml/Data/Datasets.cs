@@ -12,7 +12,7 @@ public sealed record DatasetInfo(string Name, string Description, IReadOnlyList<
 {
     internal Func<string, string, Interactions> Loader { get; init; } = (_, _) => throw new InvalidOperationException();
     internal Func<string, bool>? Present { get; init; }
-    internal bool IsPresentIn(string folder) => Present?.Invoke(folder) ?? LookFor.Any(f => File.Exists(Path.Combine(folder, f)));
+    internal bool IsPresentIn(string folder) => Present?.Invoke(folder) ?? LookFor.Any(f => Path.Exists(Path.Combine(folder, f))); // a directory in a file's place is found, then refused by the reader
 }
 
 /// <summary>Where a dataset was found.</summary>
@@ -126,16 +126,27 @@ public static class Datasets
         return found;
     }
 
+    /// <summary>The data-scripts/fetch.sh target that downloads the published NCF split files of ML-1M into ml-1m/ncf.</summary>
+    public const string NcfFetchTarget = "ml-1m-ncf";
+
     /// <summary>How to obtain a dataset: the fetch command, or the manual steps.</summary>
     public static string FetchHint(string name, DataDirectory? dir = null)
     {
         DatasetInfo? info = All.FirstOrDefault(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
-        string target = dir is null ? "" : $" --data-dir {dir.Root}";
         string? repo = DataDirectory.FindRepositoryRoot();
         string script = repo is null ? "data-scripts/fetch.sh" : Path.Combine(repo, "data-scripts", "fetch.sh");
-        if (info?.FetchName is string fetch) return $"Fetch it with: {script} {fetch}{target}";
+        if (info?.FetchName is string fetch) return FetchCommand(fetch, dir);
         if (info?.ManualHint is string manual)
             return $"It cannot be fetched automatically: {manual}" + (info.Folders.Count > 0 && dir is not null ? $"; put it in {Path.Combine(dir.Root, info.Folders[0])}" : "") + ".";
         return $"See data-scripts/README.md ({script} --list shows what can be fetched).";
+    }
+
+    /// <summary>"Fetch it with: …/fetch.sh <paramref name="target"/> --data-dir …" for a fetch.sh target (a dataset's
+    /// <see cref="DatasetInfo.FetchName"/>, or <see cref="NcfFetchTarget"/>).</summary>
+    public static string FetchCommand(string target, DataDirectory? dir = null)
+    {
+        string? repo = DataDirectory.FindRepositoryRoot();
+        string script = repo is null ? "data-scripts/fetch.sh" : Path.Combine(repo, "data-scripts", "fetch.sh");
+        return $"Fetch it with: {script} {target}" + (dir is null ? "" : $" --data-dir {dir.Root}");
     }
 }

@@ -15,12 +15,28 @@ public enum IdKind
 /// <summary>How the timestamp column is written.</summary>
 public enum TimestampFormat
 {
-    /// <summary>Unix seconds (integer, may be negative).</summary>
+    /// <summary>Unix seconds (integer; like every timestamp, 0 to 4,102,444,799: 1970-01-01 to 2099-12-31 UTC).</summary>
     UnixSeconds,
     /// <summary>Unix milliseconds (integer); stored as seconds (floor division).</summary>
     UnixMilliseconds,
     /// <summary>"YYYY-MM-DD", optionally with "THH:MM:SS" / " HH:MM:SS" and "Z"; read as UTC.</summary>
     Date,
+}
+
+/// <summary>The ratings a format allows: <see cref="Min"/> to <see cref="Max"/> in steps of <see cref="Step"/> from
+/// <see cref="Min"/> (e.g. MovieLens-100K 1 to 5 in steps of 1, later MovieLens releases 0.5 to 5 in steps of 0.5).</summary>
+public sealed record RatingScale(float Min, float Max, float Step)
+{
+    /// <summary>Whether <paramref name="rating"/> is one of the scale's values.</summary>
+    public bool Contains(float rating)
+    {
+        if (!(rating >= Min && rating <= Max)) return false;
+        double k = (rating - Min) / (double)Step;
+        return Math.Abs(k - Math.Round(k)) < 1e-4;
+    }
+
+    /// <summary>"1 to 5 in steps of 1".</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Min} to {Max} in steps of {Step}");
 }
 
 /// <summary>
@@ -53,6 +69,13 @@ public sealed record DelimitedFormat
     public IdKind ItemIds { get; init; } = IdKind.Integer;
     /// <summary>How the timestamp column is written.</summary>
     public TimestampFormat TimestampFormat { get; init; } = TimestampFormat.UnixSeconds;
+    /// <summary>Ratings the format allows (null: any finite non-negative number). A rating off the scale is an error
+    /// naming file and line.</summary>
+    public RatingScale? RatingScale { get; init; }
+    /// <summary>Smallest integer id (user and item columns of <see cref="IdKind.Integer"/>).</summary>
+    public long MinId { get; init; }
+    /// <summary>Largest integer id (default: any id of at most 18 digits).</summary>
+    public long MaxId { get; init; } = 999_999_999_999_999_999;
     /// <summary>Word used for the rating column in error messages (e.g. "weight").</summary>
     public string RatingName { get; init; } = "rating";
     /// <summary>Typical bytes per line, used only to size the arrays up front.</summary>
@@ -71,6 +94,7 @@ public sealed record DelimitedFormat
         if (cols.Distinct().Count() != cols.Count) throw new ArgumentException("Each column role needs its own column.");
         if (FieldCount is int fc && fc <= MaxColumn) throw new ArgumentException($"FieldCount {fc} leaves column {MaxColumn} out.");
         if (FieldCount > 64 || MaxColumn >= 64) throw new ArgumentException("At most 64 fields per line are supported.");
+        if (MinId < 0 || MaxId < MinId) throw new ArgumentException($"The id range [{MinId}, {MaxId}] is empty or negative.");
     }
 }
 
@@ -104,6 +128,7 @@ public static class DelimitedReader
     internal static CoreResult ReadCore(string path, DelimitedFormat f)
     {
         f.Validate();
+        DatasetFiles.RefuseDirectory(path);
         long size = new FileInfo(path).Exists ? new FileInfo(path).Length : throw new FileNotFoundException($"Data file not found: {path}", path);
         using var r = new LineReader(path);
         var b = new InteractionBuilder(f.RatingColumn is not null, f.TimestampColumn is not null, InteractionBuilder.Estimate(size, f.BytesPerLineHint));
@@ -119,6 +144,8 @@ public static class DelimitedReader
         bool headerPending = f.HasHeader;
         int uc = f.UserColumn, ic = f.ItemColumn, rc = f.RatingColumn ?? -1, tc = f.TimestampColumn ?? -1;
         bool sawAnyLine = false;
+        long minId = f.MinId, maxId = f.MaxId;
+        var scale = f.RatingScale;
 
         while (r.TryReadLine(out var line))
         {
@@ -135,12 +162,17 @@ public static class DelimitedReader
             if (exact ? n != slots : n < slots)   // n == slots + 1 means "more": allowed unless exact
                 throw TextParse.FieldCountError(r, line, sep, slots, n, atLeast: !exact);
             int u = userInt is not null
-                ? userInt.GetOrAdd(TextParse.ParseId(r, line[fields[uc]], "user id"))
+                ? userInt.GetOrAdd(TextParse.CheckId(r, TextParse.ParseId(r, line[fields[uc]], "user id"), minId, maxId, "user id"))
                 : userStr!.GetOrAdd(r, line[fields[uc]], "user id");
             int i = itemInt is not null
-                ? itemInt.GetOrAdd(TextParse.ParseId(r, line[fields[ic]], "item id"))
+                ? itemInt.GetOrAdd(TextParse.CheckId(r, TextParse.ParseId(r, line[fields[ic]], "item id"), minId, maxId, "item id"))
                 : itemStr!.GetOrAdd(r, line[fields[ic]], "item id");
-            float rating = rc >= 0 ? TextParse.ParseRating(r, line[fields[rc]], f.RatingName) : 0f;
+            float rating = 0f;
+            if (rc >= 0)
+            {
+                rating = TextParse.ParseRating(r, line[fields[rc]], f.RatingName);
+                if (scale is not null) TextParse.CheckRating(r, line[fields[rc]], rating, scale, f.RatingName);
+            }
             long ts = 0;
             if (tc >= 0)
             {
@@ -151,6 +183,7 @@ public static class DelimitedReader
                     TimestampFormat.UnixMilliseconds => Math.DivRem(TextParse.ParseInteger(r, field, "timestamp"), 1000).Quotient,
                     _ => TextParse.ParseDate(r, field, "timestamp"),
                 };
+                TextParse.CheckTimestamp(r, field, ts);
             }
             b.Add(u, i, rating, ts);
         }

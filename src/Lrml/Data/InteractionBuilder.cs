@@ -38,6 +38,9 @@ internal sealed class InteractionBuilder
         if (_time is not null) _time[k] = timestamp;
     }
 
+    /// <summary>The (user, item) indices of row <paramref name="k"/> (0-based, below <see cref="Count"/>).</summary>
+    public (int User, int Item) Row(int k) => (uint)k < (uint)Count ? (_user[k], _item[k]) : throw new ArgumentOutOfRangeException(nameof(k));
+
     private void Grow()
     {
         long next = Math.Min(Array.MaxLength, Math.Max(16L, _user.Length + (long)_user.Length / 2));

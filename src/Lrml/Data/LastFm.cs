@@ -14,7 +14,7 @@ public static class LastFm
     public static DelimitedFormat UserArtistsFormat { get; } = new()
     {
         Separator = "\t", HasHeader = true, ExpectedHeader = "userID\tartistID\tweight",
-        FieldCount = 3, RatingColumn = 2, RatingName = "weight", BytesPerLineHint = 14,
+        FieldCount = 3, RatingColumn = 2, RatingName = "weight", BytesPerLineHint = 14, MinId = 1, MaxId = int.MaxValue,
     };
 
     /// <summary>Reads the dataset in <paramref name="directory"/>.</summary>
@@ -27,7 +27,7 @@ public static class LastFm
         var prov = DatasetFiles.MainProvenance(data, core, "hetrec2011 lastfm user_artists.dat (weight = listening count)");
         ItemCatalog? catalog = null;
         string artists = Path.Combine(directory, "artists.dat");
-        if (File.Exists(artists))
+        if (DatasetFiles.Optional(artists))
         {
             catalog = ReadArtists(artists, out string sha, out string enc);
             prov["items.file"] = Path.GetFullPath(artists);

@@ -6,7 +6,9 @@ namespace Lrml.Data;
 /// <summary>
 /// Fast forward-only reader of the lines of a text file as UTF-8/Latin-1 byte spans. One buffer is reused,
 /// so reading allocates nothing per line. It strips a UTF-8 byte-order mark and the CR of CRLF line ends,
-/// refuses UTF-16 files, binary data (NUL bytes) and absurdly long lines, counts 1-based line numbers for
+/// refuses UTF-16 files, binary data (NUL bytes), absurdly long lines, CR-only (classic Mac OS) line ends, a last
+/// line without its newline (a partly written or truncated file: the line cannot be told from a complete one), and a
+/// file whose size changed while it was read (another program writing it); counts 1-based line numbers for
 /// error messages, and hashes every byte it reads (SHA-256) so provenance costs no second pass.
 /// </summary>
 internal sealed class LineReader : IDisposable
@@ -22,6 +24,7 @@ internal sealed class LineReader : IDisposable
     private int _start, _end;
     private long _bufferFileOffset;      // file offset of _buf[0]
     private long _firstNul = -1;         // file offset of the first NUL byte seen, or -1
+    private int _lineStart;              // index in _buf of the line last returned (for columns in messages)
     private bool _eof, _started;
     private string? _sha;
 
@@ -50,6 +53,7 @@ internal sealed class LineReader : IDisposable
 
     private static FileStream OpenRead(string path)
     {
+        DatasetFiles.RefuseDirectory(path);
         try
         {
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
@@ -63,6 +67,15 @@ internal sealed class LineReader : IDisposable
     /// <summary>An exception for the current line.</summary>
     public DataFormatException Error(string reason) => new(Path, LineNumber, reason);
 
+    /// <summary>1-based column (byte position) of <paramref name="part"/>[<paramref name="index"/>] in the line last
+    /// returned, or 0 when <paramref name="part"/> is not a slice of that line.</summary>
+    public int Column(ReadOnlySpan<byte> part, int index = 0)
+    {
+        if (part.IsEmpty) return 0;
+        nint offset = System.Runtime.CompilerServices.Unsafe.ByteOffset(ref _buf[_lineStart], ref System.Runtime.InteropServices.MemoryMarshal.GetReference(part));
+        return offset >= 0 && offset < _buf.Length - _lineStart ? (int)offset + index + 1 : 0;
+    }
+
     /// <summary>Reads the next line (without its line end). Returns false at the end of the file.
     /// The span is valid until the next call. The common case (a whole line in the buffer) is small enough
     /// to be inlined into the readers' loops.</summary>
@@ -74,6 +87,7 @@ internal sealed class LineReader : IDisposable
         if (nl >= 0 && _firstNul < 0 && nl <= _maxLine && _started)
         {
             line = avail[..nl];
+            _lineStart = _start;
             _start += nl + 1;
             LineNumber++;
             if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
@@ -98,22 +112,35 @@ internal sealed class LineReader : IDisposable
             {
                 if (avail.Length == 0) { line = default; return false; }
                 line = Take(avail.Length, avail.Length);
+                if (!TextParse.IsBlank(line)) throw Error(UnterminatedReason);
                 return true;
             }
             if (avail.Length > _maxLine)
-                throw new DataFormatException(Path, LineNumber + 1,
-                    $"line is longer than {_maxLine:N0} bytes without a line break: not a text data file of the expected format (binary or compressed?)");
+                throw new DataFormatException(Path, LineNumber + 1, avail.IndexOf((byte)'\r') >= 0
+                    ? CrOnlyReason
+                    : $"line is longer than {_maxLine:N0} bytes without a line break: not a text data file of the expected format (binary or compressed?)");
             Fill();
         }
     }
+
+    /// <summary>Why a file whose last line has no newline is refused (shared with the readers that do not use this class).</summary>
+    public const string UnterminatedReason = "the file does not end with a newline, so its last line may be truncated (a partly written, " +
+                                             "still growing or cut file?); if the line is complete, add the final newline";
+
+    /// <summary>Why a file with CR-only line ends is refused (shared with the NCF readers).</summary>
+    public const string CrOnlyReason = "the file uses CR-only line ends (classic Mac OS): its lines are separated by a carriage return " +
+                                       "(CR, 0x0D) without a line feed; convert them to LF or CRLF line ends (e.g. tr '\\r' '\\n')";
 
     private ReadOnlySpan<byte> Take(int length, int consumed)
     {
         long lineOffset = _bufferFileOffset + _start;
         var line = new ReadOnlySpan<byte>(_buf, _start, length);
+        _lineStart = _start;
         _start += consumed;
         LineNumber++;
         if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
+        // the first line goes through here: a CR inside it means CR-only line ends (the whole file is one "line")
+        if (LineNumber == 1 && line.IndexOf((byte)'\r') >= 0) throw Error(CrOnlyReason);
         if (line.Length > _maxLine)
             throw Error($"line is longer than {_maxLine:N0} bytes: not a text data file of the expected format (binary or compressed?)");
         if (_firstNul >= 0 && _firstNul >= lineOffset && _firstNul < lineOffset + length)
@@ -153,7 +180,16 @@ internal sealed class LineReader : IDisposable
         }
         int want = _started && _end == 0 ? 3 : 1;
         int n = _stream.ReadAtLeast(_buf.AsSpan(_end), Math.Min(want, _buf.Length - _end), throwOnEndOfStream: false);
-        if (n == 0) { _eof = true; return; }
+        if (n == 0)
+        {
+            _eof = true;
+            // a file another program appends to (or truncates) while it is read gives a mixture of two versions
+            if (_stream is FileStream { CanSeek: true } fs && RandomAccess.GetLength(fs.SafeFileHandle) is long now && now != BytesRead)
+                throw new DataFormatException(Path, 0,
+                    $"the file changed while it was read ({BytesRead:N0} bytes read, it now has {now:N0}): another program is writing " +
+                    "or truncating it; read it again once it is complete");
+            return;
+        }
         var chunk = new ReadOnlySpan<byte>(_buf, _end, n);
         _hash?.AppendData(chunk);
         if (_firstNul < 0)

@@ -22,7 +22,7 @@ public static class MovieLens100K
     public static DelimitedFormat RatingsFormat { get; } = new()
     {
         Separator = "\t", FieldCount = 4, UserColumn = 0, ItemColumn = 1, RatingColumn = 2, TimestampColumn = 3,
-        BytesPerLineHint = 19,
+        BytesPerLineHint = 19, RatingScale = new RatingScale(1, 5, 1), MinId = 1, MaxId = int.MaxValue,
     };
 
     /// <summary>Reads the dataset in <paramref name="directory"/> (the unpacked "ml-100k" folder).</summary>
@@ -36,7 +36,7 @@ public static class MovieLens100K
 
         IReadOnlyList<string> genres = DefaultGenres;
         string genrePath = Path.Combine(directory, "u.genre");
-        if (File.Exists(genrePath))
+        if (DatasetFiles.Optional(genrePath))
         {
             genres = ReadGenres(genrePath, out string gsha);
             prov["genres.file"] = Path.GetFullPath(genrePath);
@@ -44,7 +44,7 @@ public static class MovieLens100K
         }
         ItemCatalog? catalog = null;
         string itemPath = Path.Combine(directory, "u.item");
-        if (File.Exists(itemPath))
+        if (DatasetFiles.Optional(itemPath))
         {
             catalog = ReadItems(itemPath, genres, out string isha, out var enc);
             prov["items.file"] = Path.GetFullPath(itemPath);

@@ -20,14 +20,20 @@ public static class MovieLens1M
         "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
     ];
 
+    /// <summary>MovieLens star ratings from ML-10M on: 0.5 to 5 in half stars (ML-1M's whole stars 1–5 are on it too).
+    /// (Declared before the formats that use it: static initialisers run in order.)</summary>
+    public static RatingScale HalfStars { get; } = new(0.5f, 5, 0.5f);
+
     /// <summary>The format of ratings.dat.</summary>
     public static DelimitedFormat RatingsFormat { get; } = new()
     {
         Separator = "::", FieldCount = 4, RatingColumn = 2, TimestampColumn = 3, BytesPerLineHint = 24,
+        RatingScale = HalfStars, MinId = 1, MaxId = int.MaxValue,
     };
 
     /// <summary>The format of ratings_implicit.dat (ratings.dat without rating and timestamp).</summary>
-    public static DelimitedFormat ImplicitFormat { get; } = new() { Separator = "::", FieldCount = 2, BytesPerLineHint = 10 };
+    public static DelimitedFormat ImplicitFormat { get; } = new() { Separator = "::", FieldCount = 2, BytesPerLineHint = 10, MinId = 1, MaxId = int.MaxValue };
+
 
     /// <summary>Reads the dataset in <paramref name="directory"/> (e.g. the unpacked "ml-1m" or "ml-10M100K").</summary>
     /// <exception cref="DatasetNotFoundException">Neither ratings.dat nor ratings_implicit.dat exists.</exception>
@@ -37,10 +43,12 @@ public static class MovieLens1M
         string data = DatasetFiles.Require(directory, name, "ratings.dat", "ratings_implicit.dat");
         bool implicitOnly = Path.GetFileName(data) == "ratings_implicit.dat";
         var core = DelimitedReader.ReadCore(data, implicitOnly ? ImplicitFormat : RatingsFormat);
+        string implicitPath = Path.Combine(directory, "ratings_implicit.dat");
+        if (!implicitOnly && DatasetFiles.Optional(implicitPath)) CheckSameRows(data, core, implicitPath);
         var prov = DatasetFiles.MainProvenance(data, core, implicitOnly ? "movielens ratings_implicit.dat (UserID::MovieID)" : "movielens ratings.dat");
         ItemCatalog? catalog = null;
         string moviesPath = Path.Combine(directory, "movies.dat");
-        if (File.Exists(moviesPath))
+        if (DatasetFiles.Optional(moviesPath))
         {
             catalog = ReadMovies(moviesPath, out string sha, out var enc);
             prov["items.file"] = Path.GetFullPath(moviesPath);
@@ -48,6 +56,32 @@ public static class MovieLens1M
             prov[ProvenanceKeys.ItemsEncoding] = enc.WebName;
         }
         return core.Builder.Build(name, core.Users, core.Items, catalog, prov);
+    }
+
+    /// <summary>
+    /// When both files are present the kit reads ratings.dat (it has ratings and timestamps), but only if
+    /// ratings_implicit.dat lists exactly its (UserID, MovieID) rows in the same order: a truncated or edited copy of either
+    /// is an error naming both, never a silent choice (and never a later, misleading error about the NCF test files).
+    /// </summary>
+    private static void CheckSameRows(string ratingsPath, DelimitedReader.CoreResult ratings, string implicitPath)
+    {
+        var other = DelimitedReader.ReadCore(implicitPath, ImplicitFormat);
+        int n = Math.Min(ratings.Builder.Count, other.Builder.Count);
+        int first = -1;
+        for (int k = 0; k < n && first < 0; k++)
+        {
+            var (u, i) = ratings.Builder.Row(k);
+            var (u2, i2) = other.Builder.Row(k);
+            if (ratings.Users[u] != other.Users[u2] || ratings.Items[i] != other.Items[i2]) first = k;
+        }
+        if (first < 0 && ratings.Builder.Count == other.Builder.Count) return;
+        string Row(DelimitedReader.CoreResult c, int k) { var (u, i) = c.Builder.Row(k); return $"{c.Users[u]}::{c.Items[i]}"; }
+        string what = first >= 0
+            ? $"data row {first + 1:N0} is {Row(ratings, first)} in ratings.dat but {Row(other, first)} in ratings_implicit.dat"
+            : $"ratings.dat has {ratings.Builder.Count:N0} data rows and ratings_implicit.dat {other.Builder.Count:N0} (the shorter one is truncated?)";
+        throw new DataFormatException(ratingsPath, 0,
+            $"disagrees with {implicitPath}, which must list the same (UserID, MovieID) rows in the same order: {what}. " +
+            "Remove the wrong file (data-scripts/fetch.sh ml-1m fetches a verified ratings.dat)");
     }
 
     /// <summary>Reads movies.dat. The title is everything between the first and the last "::".</summary>

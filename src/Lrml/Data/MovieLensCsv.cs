@@ -16,6 +16,7 @@ public static class MovieLensCsv
     {
         Separator = ",", HasHeader = true, ExpectedHeader = "userId,movieId,rating,timestamp",
         FieldCount = 4, RatingColumn = 2, TimestampColumn = 3, BytesPerLineHint = 25,
+        RatingScale = MovieLens1M.HalfStars, MinId = 1, MaxId = int.MaxValue,
     };
 
     /// <summary>Reads the dataset in <paramref name="directory"/> (e.g. the unpacked "ml-20m").</summary>
@@ -28,7 +29,7 @@ public static class MovieLensCsv
         var prov = DatasetFiles.MainProvenance(data, core, "movielens ratings.csv");
         ItemCatalog? catalog = null;
         string moviesPath = Path.Combine(directory, "movies.csv");
-        if (File.Exists(moviesPath))
+        if (DatasetFiles.Optional(moviesPath))
         {
             catalog = ReadMovies(moviesPath, out string sha, out string enc);
             prov["items.file"] = Path.GetFullPath(moviesPath);
@@ -52,6 +53,9 @@ public static class MovieLensCsv
         encodingName = enc.WebName;
         var records = Csv.Parse(enc.GetString(bytes), path);
         if (records.Count == 0) throw new DataFormatException(path, 0, "file is empty");
+        // like every file the kit reads, a last line without its line end may be a partly written one (CSV also ends lines in CR)
+        if (bytes[^1] is not ((byte)'\n' or (byte)'\r') && !TextParse.IsBlank(bytes.AsSpan(bytes.AsSpan().LastIndexOfAny((byte)'\n', (byte)'\r') + 1)))
+            throw new DataFormatException(path, records[^1].Line, LineReader.UnterminatedReason);
         var header = records[0].Fields.Select(h => h.Trim()).ToArray();
         if (header.Length != 3 || !header[0].Equals("movieId", StringComparison.OrdinalIgnoreCase)
             || !header[1].Equals("title", StringComparison.OrdinalIgnoreCase) || !header[2].Equals("genres", StringComparison.OrdinalIgnoreCase))
@@ -68,7 +72,12 @@ public static class MovieLensCsv
                     : $"wrong field count: expected 3 fields separated by ',' (titles with commas must be quoted), found {rec.Fields.Length}: \"{Shorten(string.Join(",", rec.Fields))}\"");
             var idText = rec.Fields[0].Trim();
             if (idText.Length == 0 || idText.Length > 18 || !idText.All(char.IsAsciiDigit))
-                throw new DataFormatException(path, rec.Line, $"movie id \"{Shorten(idText, 40)}\" is not numeric (integer ids expected)");
+            {
+                var raw = enc.GetBytes(idText);     // the bytes of the file (Latin-1 or valid UTF-8 round-trips)
+                int bad = raw.AsSpan().IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E);
+                throw new DataFormatException(path, rec.Line, bad >= 0 ? TextParse.BadByteReason(raw, bad, 0, "movie id")
+                    : $"movie id \"{Shorten(idText, 40)}\" is not numeric (integer ids expected)");
+            }
             long id = long.Parse(idText, CultureInfo.InvariantCulture);
             if (!seen.Add(id)) throw new DataFormatException(path, rec.Line, $"movie id {id} appears twice");
             string title = rec.Fields[1].Trim();

@@ -31,6 +31,9 @@ public static class NetflixPrize
         return ReadFiles(files, titles, name);
     }
 
+    /// <summary>Netflix Prize ratings: whole stars 1 to 5.</summary>
+    public static RatingScale Stars { get; } = new(1, 5, 1);
+
     /// <summary>The data files of a Netflix Prize folder in reading order, and its movie_titles.csv if any.</summary>
     public static IReadOnlyList<string> FindFiles(string path, out string? titlesPath)
     {
@@ -67,9 +70,9 @@ public static class NetflixPrize
         foreach (var d in dirs)
         {
             string p = Path.Combine(d, "movie_titles.csv");
-            if (File.Exists(p)) return p;
+            if (DatasetFiles.Optional(p)) return p;
             p = Path.Combine(d, "movie_titles.txt");
-            if (File.Exists(p)) return p;
+            if (DatasetFiles.Optional(p)) return p;
         }
         return null;
     }
@@ -99,7 +102,7 @@ public static class NetflixPrize
                 var t = TextParse.TrimSpaces(line);
                 if (t[^1] == (byte)':')
                 {
-                    long movie = TextParse.ParseId(r, t[..^1], "movie id of a 'MovieID:' line");
+                    long movie = TextParse.CheckId(r, TextParse.ParseId(r, t[..^1], "movie id of a 'MovieID:' line"), 1, int.MaxValue, "movie id");
                     if (expectedMovie is long em && movie != em)
                         throw r.Error($"header says movie {movie}, but the file name says movie {em}");
                     item = items.GetOrAdd(movie);
@@ -108,9 +111,9 @@ public static class NetflixPrize
                 if (item < 0)
                     throw r.Error($"data line before the first 'MovieID:' line (is this a Netflix Prize file?): \"{TextParse.Preview(line)}\"");
                 TextParse.SplitExact(r, line, ","u8, f);
-                int user = users.GetOrAdd(TextParse.ParseId(r, line[f[0]], "customer id"));
-                float rating = TextParse.ParseRating(r, line[f[1]]);
-                long ts = TextParse.ParseDate(r, line[f[2]]);
+                int user = users.GetOrAdd(TextParse.CheckId(r, TextParse.ParseId(r, line[f[0]], "customer id"), 1, int.MaxValue, "customer id"));
+                float rating = TextParse.CheckRating(r, line[f[1]], TextParse.ParseRating(r, line[f[1]]), Stars);
+                long ts = TextParse.CheckTimestamp(r, line[f[2]], TextParse.ParseDate(r, line[f[2]]), "date");
                 b.Add(user, item, rating, ts);
                 dataLines++;
             }
@@ -150,7 +153,8 @@ public static class NetflixPrize
     }
 
     /// <summary>Number of data records: newlines minus "MovieID:" lines (data lines contain no ':'), plus a
-    /// last line without a newline. Vectorised byte counting; an upper bound on malformed input.</summary>
+    /// last line without a newline (which the reader then refuses). Vectorised byte counting, to size the arrays; an upper
+    /// bound on malformed input.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static long CountRecords(IReadOnlyList<string> files)
     {

@@ -91,7 +91,7 @@ internal static class TextParse
             byte b = line[k];
             if (b == (byte)'\t') sb.Append("\\t");
             else if (b == (byte)'\r') sb.Append("\\r");
-            else if (b < 0x20 || b == 0x7F) sb.Append("\\x").Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            else if (b < 0x20 || (b >= 0x7F && b < 0xA0)) sb.Append("\\x").Append(b.ToString("X2", CultureInfo.InvariantCulture));   // C0/C1 controls are invisible
             else sb.Append((char)b);   // Latin-1 view: shows accented bytes as characters
         }
         if (line.Length > max) sb.Append("…");
@@ -131,6 +131,7 @@ internal static class TextParse
     {
         var s = TrimSpaces(field);
         if (s.Length == 0) throw r.Error($"{what} is empty");
+        if (BadByte(r, s, what) is { } bad) throw bad;
         if (s.Length > 18) throw r.Error($"{what} \"{Preview(s, 40)}\" is not an integer id of at most 18 digits");
         long v = 0;
         foreach (byte c in s)
@@ -161,6 +162,7 @@ internal static class TextParse
     private static long ParseIntegerSlow(LineReader r, ReadOnlySpan<byte> field, string what)
     {
         var s = TrimSpaces(field);
+        if (BadByte(r, s, what) is { } bad) throw bad;
         bool neg = s.Length > 0 && s[0] == (byte)'-';
         var digits = neg ? s[1..] : s;
         if (digits.Length == 0 || digits.Length > 18) throw r.Error($"{what} \"{Preview(s, 40)}\" is not an integer");
@@ -204,6 +206,7 @@ internal static class TextParse
     {
         var s = TrimSpaces(field);
         if (s.Length == 0) throw r.Error($"{what} is empty");
+        if (BadByte(r, s, what) is { } bad) throw bad;
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
             throw r.Error($"{what} \"{Preview(s, 40)}\" is not a number");
         if (!double.IsFinite(v) || Math.Abs(v) > float.MaxValue) throw r.Error($"{what} \"{Preview(s, 40)}\" is not a finite number");
@@ -221,7 +224,66 @@ internal static class TextParse
     }
 
     private static void ThrowBadDate(LineReader r, ReadOnlySpan<byte> field, string what) =>
-        throw r.Error($"{what} \"{Preview(TrimSpaces(field), 40)}\" is not a valid date YYYY-MM-DD");
+        throw BadByte(r, TrimSpaces(field), what) ?? r.Error($"{what} \"{Preview(TrimSpaces(field), 40)}\" is not a valid date YYYY-MM-DD");
+
+    /// <summary>An error naming the first byte of <paramref name="field"/> that is not printable ASCII (and its column), or
+    /// null. Numbers, ids and dates are plain ASCII, so such a byte is the real problem, not "not a number": a Windows-1252
+    /// or Latin-1 character, a stray control character, a CR of CR-only line ends.</summary>
+    internal static DataFormatException? BadByte(LineReader r, ReadOnlySpan<byte> field, string what)
+    {
+        int k = field.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E);
+        return k < 0 ? null : r.Error(BadByteReason(field, k, r.Column(field, k), what));
+    }
+
+    /// <summary>The reason text of <see cref="BadByte"/> (shared with the NCF readers).</summary>
+    internal static string BadByteReason(ReadOnlySpan<byte> field, int index, int column, string what)
+    {
+        byte b = field[index];
+        string kind = b >= 0x80
+            ? "which is not ASCII (a Windows-1252 or Latin-1 character, or part of a UTF-8 one?)"
+            : "a control character" + b switch { 0x09 => " (TAB)", 0x0D => " (carriage return, CR)", 0x0C => " (form feed)", 0x0B => " (vertical tab)", _ => "" };
+        return $"{what} \"{Preview(field, 40)}\" contains the byte 0x{b.ToString("X2", CultureInfo.InvariantCulture)}" +
+               (column > 0 ? $" at column {column}" : "") + $", {kind}; numbers, ids and dates must be plain ASCII";
+    }
+
+    /// <summary>Earliest timestamp the kit accepts: 1970-01-01T00:00:00Z (Unix seconds).</summary>
+    public const long MinTimestamp = 0;
+    /// <summary>Latest timestamp the kit accepts: 2099-12-31T23:59:59Z (Unix seconds).</summary>
+    public const long MaxTimestamp = 4_102_444_799;
+
+    /// <summary>Returns <paramref name="seconds"/> when it lies in [<see cref="MinTimestamp"/>, <see cref="MaxTimestamp"/>];
+    /// otherwise throws a format error naming the value and, when the number looks like milliseconds or microseconds, that.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long CheckTimestamp(LineReader r, ReadOnlySpan<byte> field, long seconds, string what = "timestamp")
+    {
+        if ((ulong)seconds <= MaxTimestamp) return seconds;
+        throw TimestampRangeError(r, field, seconds, what);
+    }
+
+    private static DataFormatException TimestampRangeError(LineReader r, ReadOnlySpan<byte> field, long seconds, string what)
+    {
+        string hint = seconds > MaxTimestamp && seconds / 1000 <= MaxTimestamp ? " (it looks like milliseconds)"
+            : seconds > MaxTimestamp && seconds / 1_000_000 <= MaxTimestamp ? " (it looks like microseconds)" : "";
+        return r.Error($"{what} \"{Preview(TrimSpaces(field), 40)}\" is out of range{hint}: the kit reads times from 1970-01-01 to " +
+                       $"2099-12-31 UTC (Unix seconds {MinTimestamp} to {MaxTimestamp})");
+    }
+
+    /// <summary>Returns <paramref name="id"/> when it lies in [<paramref name="min"/>, <paramref name="max"/>], else throws.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long CheckId(LineReader r, long id, long min, long max, string what)
+    {
+        if (id >= min && id <= max) return id;
+        throw r.Error($"{what} {id} is out of range: this format's ids run from {min} to {max}" +
+                      (max == int.MaxValue ? " (32-bit)" : ""));
+    }
+
+    /// <summary>Returns <paramref name="rating"/> when it is on <paramref name="scale"/>, else throws.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float CheckRating(LineReader r, ReadOnlySpan<byte> field, float rating, RatingScale scale, string what = "rating")
+    {
+        if (scale.Contains(rating)) return rating;
+        throw r.Error($"{what} \"{Preview(TrimSpaces(field), 40)}\" is not on this format's scale: {scale}");
+    }
 
     /// <summary>Date parser behind <see cref="ParseDate"/>; validates month and day (leap years included).</summary>
     public static bool TryParseDate(ReadOnlySpan<byte> s, out long unixSeconds)

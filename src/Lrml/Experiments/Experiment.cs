@@ -159,7 +159,7 @@ public static class Experiment
                 var sw = Stopwatch.StartNew();
                 string? ncf = protocol == NcfPublic.ProtocolName
                     ? NcfDirectory(context) ?? throw new DatasetNotFoundException("ml-1m (NCF files)",
-                        [Path.Combine(context.Data.Root, "ml-1m", "ncf", NcfPublic.TestRatingFile)], Datasets.FetchHint("ml-1m", context.Data))
+                        [Path.Combine(context.Data.Root, "ml-1m", "ncf", NcfPublic.TestRatingFile)], Datasets.FetchCommand(Datasets.NcfFetchTarget, context.Data))
                     : null;
                 if (ncf is not null && data.Name != "ml-1m") throw new ArgumentException("The ncf protocol applies to ml-1m only.");
                 split = SplitFactory.Build(protocol, data, splitSeed, sampledNegatives, ncf, fileOrderWhenNoTimestamps: !data.HasTimestamps);
@@ -261,6 +261,7 @@ public static class Experiment
         {
             NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
             Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+            BatchSize = spec.Train.BatchSize, NegativesPerPositive = spec.Train.NegativesPerPositive,
         });
         using var model = built.Model;
         workspace?.Lock(context.Observer);
@@ -319,6 +320,7 @@ public static class Experiment
                         NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
                         BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
                         EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,
+                        InitialLoss = ck.InitialLoss, InitialMaxAbs = ck.InitialMaxAbs, LossBreachStep = ck.LossBreachStep,
                     };
                     AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile), withKey.ToBytes());
                 };
@@ -346,6 +348,8 @@ public static class Experiment
         var validation = new SortedDictionary<string, double>(StringComparer.Ordinal);
         var best = outcome?.Epochs.FirstOrDefault(e => e.Epoch == outcome.BestEpoch)?.Validation;
         if (best is not null) foreach (var kv in best) validation[kv.Key] = kv.Value;
+
+        var popularity = PopularityBaselineOf(outcome, split, spec.Train.ValidationMetric, evalOptions with { Mode = validationMode });
 
         var result = new RunResult
         {
@@ -377,7 +381,9 @@ public static class Experiment
             DatasetProvenance = new Dictionary<string, string>(data.Provenance),
             Machine = new Dictionary<string, string>(Provenance.Machine()),
             StartedUtc = started,
+            PopularityBaseline = popularity,
         };
+        if (result.PopularityWarning is string warning) context.Observer.Warning(warning);
         if (runDirectory is not null)
         {
             WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, sampled, full);
@@ -385,6 +391,18 @@ public static class Experiment
         }
         context.Observer.RunFinished(result);
         return new RunOutcome(result, sampled, full, outcome, runDirectory);
+    }
+
+    /// <summary>The trained model's best validation value next to popularity's on the same split, candidates and metric
+    /// (cheap: popularity scores are training counts); null without validation.</summary>
+    private static PopularityBaseline? PopularityBaselineOf(TrainingOutcome? outcome, Split split, string metric, EvaluationOptions options)
+    {
+        if (outcome is null || split.Validation.Count == 0 || !double.IsFinite(outcome.BestValidation)) return null;
+        using var popularity = PopularityModel.Fit(split.Train);
+        var metrics = Evaluator.Evaluate(popularity, split, EvalTarget.Validation, options).Metrics;
+        return metrics.TryGetValue(metric, out double value)
+            ? new PopularityBaseline { Metric = metric, Model = outcome.BestValidation, Popularity = value }
+            : null;
     }
 
     private sealed class DirectProgress(IRunObserver observer) : IProgress<TrainProgress>

@@ -9,6 +9,8 @@ namespace Lrml.Experiments;
 public interface IRunObserver
 {
     void Message(string text);
+    /// <summary>Something the user must not miss about a finished run (e.g. a model no better than popularity).</summary>
+    void Warning(string text) => Message("warning: " + text);
     void RunStarted(RunSpec spec, string description) { }
     void Progress(TrainProgress progress) { }
     void Epoch(EpochRecord record) { }

@@ -17,6 +17,10 @@ public sealed class ModelBuildContext
     public string? Engine { get; init; }
     /// <summary>TorchSharp device for the torch engine ("cpu", "cuda", "cuda:1").</summary>
     public string Device { get; init; } = "cpu";
+    /// <summary>Positives per training batch (sizes the memory check; batches never exceed the training set).</summary>
+    public int BatchSize { get; init; } = new Training.TrainConfig().BatchSize;
+    /// <summary>Sampled negatives per positive (sizes the memory check).</summary>
+    public int NegativesPerPositive { get; init; } = new Training.TrainConfig().NegativesPerPositive;
 }
 
 /// <summary>A built model and the exact configuration it runs with (for result records).</summary>
@@ -24,7 +28,11 @@ public sealed record BuiltModel(IRecommender Model, string Engine, JsonObject Co
 
 /// <summary>One model the kit can train: its name, the paper it comes from, its engines and its factory.</summary>
 public sealed record ModelEntry(string Name, string Display, string Paper, IReadOnlyList<string> Engines,
-    Func<ModelBuildContext, BuiltModel> Build, Func<JsonObject> DefaultConfig);
+    Func<ModelBuildContext, BuiltModel> Build, Func<JsonObject> DefaultConfig)
+{
+    /// <summary>What the model needs in memory for a build context (null: not estimated).</summary>
+    internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
+}
 
 /// <summary>
 /// The models of the kit by name. Each entry builds a model from key=value settings applied to its typed
@@ -37,17 +45,40 @@ public static class ModelRegistry
     static ModelRegistry()
     {
         Register(new ModelEntry("lrml", "LRML", "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.",
-            ["fused", "torch"], BuildLrml, () => ConfigBinder.ToJson(new LrmlConfig())));
+            ["fused", "torch"], BuildLrml, () => ConfigBinder.ToJson(new LrmlConfig()))
+        {
+            Memory = Sized(new LrmlConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Lrml(cfg, c.NumUsers, c.NumItems, c.NegativesPerPositive,
+                fused: LrmlEngine(c) == "fused")),
+        });
         Register(new ModelEntry("cml", "CML", "Hsieh et al. Collaborative Metric Learning. WWW 2017.",
             ["torch"], c => Torch(c, new CmlConfig(), (cfg, d) => new CmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, d, positives: c.Train)),
-            () => ConfigBinder.ToJson(new CmlConfig())));
+            () => ConfigBinder.ToJson(new CmlConfig()))
+        {
+            Memory = Sized(new CmlConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, Math.Max(c.NegativesPerPositive, cfg.WarpNegatives))),
+        });
         Register(new ModelEntry("bpr", "BPR-MF", "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.",
             ["torch"], c => Torch(c, new BprConfig(), (cfg, d) => new BprMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)),
-            () => ConfigBinder.ToJson(new BprConfig())));
-        Register(new ModelEntry("gmf", "GMF", "He et al. Neural Collaborative Filtering. WWW 2017 (generalized matrix factorization).", ["torch"], c => Torch(c, new GmfConfig(), (cfg, d) => new GmfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new GmfConfig())));
-        Register(new ModelEntry("mlp", "MLP", "He et al. Neural Collaborative Filtering. WWW 2017 (multi-layer perceptron).", ["torch"], c => Torch(c, new MlpConfig(), (cfg, d) => new MlpModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new MlpConfig())));
-        Register(new ModelEntry("neumf", "NeuMF", "He et al. Neural Collaborative Filtering. WWW 2017 (NeuMF; pretrain=gmf_run_dir,mlp_run_dir for §3.4.1 pre-training).", ["torch"], Sweeps.NcfPretraining.BuildNeuMf, () => ConfigBinder.ToJson(new NeuMfConfig())));
-        Register(new ModelEntry("transcf", "TransCF", "Park, Kim, Xie, Yu. Collaborative Translational Metric Learning. ICDM 2018.", ["torch"], c => Torch(c, new TransCfConfig(), (cfg, d) => new TransCfModel(cfg, c.Train, c.Seed, d)), () => ConfigBinder.ToJson(new TransCfConfig())));
+            () => ConfigBinder.ToJson(new BprConfig()))
+        {
+            Memory = Sized(new BprConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extra: cfg.ItemBias ? c.NumItems : 0)),
+        });
+        Register(new ModelEntry("gmf", "GMF", "He et al. Neural Collaborative Filtering. WWW 2017 (generalized matrix factorization).", ["torch"], c => Torch(c, new GmfConfig(), (cfg, d) => new GmfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new GmfConfig()))
+        {
+            Memory = Sized(new GmfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(cfg.Dim, null, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
+        });
+        Register(new ModelEntry("mlp", "MLP", "He et al. Neural Collaborative Filtering. WWW 2017 (multi-layer perceptron).", ["torch"], c => Torch(c, new MlpConfig(), (cfg, d) => new MlpModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new MlpConfig()))
+        {
+            Memory = Sized(new MlpConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(0, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
+        });
+        Register(new ModelEntry("neumf", "NeuMF", "He et al. Neural Collaborative Filtering. WWW 2017 (NeuMF; pretrain=gmf_run_dir,mlp_run_dir for §3.4.1 pre-training).", ["torch"], Sweeps.NcfPretraining.BuildNeuMf, () => ConfigBinder.ToJson(new NeuMfConfig()))
+        {
+            Memory = Sized(new NeuMfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(cfg.Dim, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
+        });
+        Register(new ModelEntry("transcf", "TransCF", "Park, Kim, Xie, Yu. Collaborative Translational Metric Learning. ICDM 2018.", ["torch"], c => Torch(c, new TransCfConfig(), (cfg, d) => new TransCfModel(cfg, c.Train, c.Seed, d)), () => ConfigBinder.ToJson(new TransCfConfig()))
+        {
+            // the neighbourhood means of every user and item are held next to the embeddings
+            Memory = Sized(new TransCfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extraCopies: 2)),
+        });
         Register(new ModelEntry("pop", "Popularity", "Item popularity in the training split (non-personalised baseline).",
             ["none"], c =>
             {
@@ -72,20 +103,44 @@ public static class ModelRegistry
                                     || string.Equals(e.Display, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown model '{name}'. Known: {string.Join(", ", Entries.Select(e => e.Name))}.");
 
-    /// <summary>Builds a model by name.</summary>
+    /// <summary>Builds a model by name, after checking that it fits in memory (<see cref="ModelMemory"/>): a size the
+    /// machine cannot hold is a one-line <see cref="ArgumentException"/> before anything is allocated.</summary>
     public static BuiltModel Build(string name, ModelBuildContext context)
     {
         var entry = Get(name);
         if (context.Engine is not null && !entry.Engines.Contains(context.Engine, StringComparer.OrdinalIgnoreCase))
             throw new ArgumentException($"Model '{entry.Name}' has no engine '{context.Engine}'. Engines: {string.Join(", ", entry.Engines)}.");
+        CheckMemory(entry, context);
         return entry.Build(context);
     }
+
+    /// <summary>Refuses a model (with its batch buffers) that cannot fit in this machine's memory.</summary>
+    internal static void CheckMemory(ModelEntry entry, ModelBuildContext context, long? availableBytes = null)
+    {
+        if (entry.Memory is null) return;
+        if (context.BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1 (got {context.BatchSize}).");
+        if (context.NegativesPerPositive < 1) throw new ArgumentException($"NegativesPerPositive must be ≥ 1 (got {context.NegativesPerPositive}).");
+        long batch = Math.Min(context.BatchSize, Math.Max(1L, context.Train.Count));   // the trainer never allocates more
+        entry.Memory(context).Check(entry.Display, context.NumUsers, context.NumItems, batch, context.NegativesPerPositive, availableBytes);
+    }
+
+    /// <summary>A memory estimate from the model's validated configuration with the context's settings applied.</summary>
+    private static Func<ModelBuildContext, ModelMemory> Sized<T>(T defaults, Action<T> validate, Func<T, ModelBuildContext, ModelMemory> size)
+        where T : class => c =>
+    {
+        var cfg = ConfigBinder.Apply(defaults, c.Settings);
+        validate(cfg);
+        return size(cfg, c);
+    };
+
+    private static string LrmlEngine(ModelBuildContext c) =>
+        (c.Engine ?? (c.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
 
     private static BuiltModel BuildLrml(ModelBuildContext c)
     {
         var cfg = ConfigBinder.Apply(new LrmlConfig(), c.Settings);
         cfg.Validate();
-        string engine = (c.Engine ?? (c.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
+        string engine = LrmlEngine(c);
         var json = ConfigBinder.ToJson(cfg);
         json["engine"] = engine;
         if (engine == "fused") return FusedLrml(cfg, c, json);

@@ -38,7 +38,19 @@ public sealed class RunResult
     [JsonPropertyName("dataset_provenance")] public Dictionary<string, string> DatasetProvenance { get; init; } = new();
     [JsonPropertyName("machine")] public Dictionary<string, string> Machine { get; init; } = new();
     [JsonPropertyName("started_utc")] public DateTime StartedUtc { get; init; }
+    /// <summary>The run's best validation value next to the popularity baseline's on the same split, candidates and metric;
+    /// null when the run had no validation (or is the popularity model).</summary>
+    [JsonPropertyName("popularity_baseline")] public PopularityBaseline? PopularityBaseline { get; init; }
+    /// <summary>Whether the run ended no better than popularity on validation (see <see cref="PopularityBaseline"/>).</summary>
+    [JsonPropertyName("no_better_than_popularity")] public bool NoBetterThanPopularity => PopularityBaseline?.NoBetter ?? false;
     [JsonPropertyName("kit_version")] public string KitVersion { get; init; } = typeof(RunResult).Assembly.GetName().Version?.ToString() ?? "";
+
+    /// <summary>The warning printed for a run no better than popularity, or null.</summary>
+    [JsonIgnore]
+    public string? PopularityWarning => PopularityBaseline is { NoBetter: true } b
+        ? $"{Model} ended no better than popularity on validation ({b.Metric} {b.Model:F4} vs popularity {b.Popularity:F4} on the same " +
+          "candidates): check that it trained (learning rate, epochs, the loss curve in epochs.jsonl) before using its numbers."
+        : null;
 
     private static readonly JsonSerializerOptions Options = new()
     {
@@ -64,4 +76,17 @@ public sealed class RunResult
             throw new InvalidDataException($"{path}: not a valid result.json ({ex.Message}).", ex);
         }
     }
+}
+
+/// <summary>A run's best validation value and the popularity baseline's on the same split, candidates and metric.</summary>
+public sealed record PopularityBaseline
+{
+    /// <summary>The validation metric compared (the run's selection metric).</summary>
+    [JsonPropertyName("metric")] public required string Metric { get; init; }
+    /// <summary>The run's best validation value.</summary>
+    [JsonPropertyName("model")] public required double Model { get; init; }
+    /// <summary>Popularity's value (training counts of the same split).</summary>
+    [JsonPropertyName("popularity")] public required double Popularity { get; init; }
+    /// <summary>Whether the run is at or below popularity.</summary>
+    [JsonIgnore] public bool NoBetter => !(Model > Popularity);
 }

@@ -30,7 +30,7 @@ public sealed record BprConfig
     public void Validate()
     {
         if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
-        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
         if (!(L2 >= 0)) throw new ArgumentException($"L2 must be ≥ 0 (got {L2}).");
         if (!(InitStd > 0)) throw new ArgumentException($"InitStd must be > 0 (got {InitStd}).");
     }
@@ -183,6 +183,8 @@ public sealed class BprMfModel : ITrainableRecommender
 
     /// <inheritdoc/>
     public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+    /// <inheritdoc/>
+    public double MaxAbsParameter() => TorchSupport.MaxAbs(_net);
 
     /// <inheritdoc/>
     public byte[] SaveState() => EmbeddingNet.Save("BPRMF-TORCH-STATE", StateVersion, _net, _optimizer, _dtype, (int)_config.Optimizer);

@@ -64,7 +64,7 @@ public sealed record CmlConfig
     {
         if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
         if (!(Margin >= 0) || float.IsInfinity(Margin)) throw new ArgumentException($"Margin must be a finite value ≥ 0 (got {Margin}).");
-        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
         if (InitStd is { } s && !(s > 0)) throw new ArgumentException($"InitStd must be > 0 (got {s}).");
         if (!(CovarianceWeight >= 0)) throw new ArgumentException($"CovarianceWeight must be ≥ 0 (got {CovarianceWeight}).");
         if (WarpNegatives < 1) throw new ArgumentException($"WarpNegatives must be ≥ 1 (got {WarpNegatives}).");
@@ -303,6 +303,8 @@ public sealed class CmlModel : ITrainableRecommender
 
     /// <inheritdoc/>
     public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+    /// <inheritdoc/>
+    public double MaxAbsParameter() => TorchSupport.MaxAbs(_net);
 
     /// <inheritdoc/>
     /// <remarks>With WARP weighting the sampler's random state follows the tensors (32 bytes), so a restored model draws the same negatives.</remarks>

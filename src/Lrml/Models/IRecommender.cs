@@ -40,8 +40,12 @@ public sealed class TrainingBatch
     public TrainingBatch(int capacity, int negativesPerPositive)
     {
         if (negativesPerPositive < 1) throw new ArgumentOutOfRangeException(nameof(negativesPerPositive));
+        long negatives = (long)capacity * negativesPerPositive;
+        if (negatives > Array.MaxLength)
+            throw new ArgumentException($"A batch of {capacity:N0} positives with {negativesPerPositive:N0} negatives each needs {negatives:N0} negatives, " +
+                                        $"more than an array holds ({Array.MaxLength:N0}): lower the batch size or the negatives.");
         Users = new int[capacity]; Positives = new int[capacity];
-        Negatives = new int[capacity * negativesPerPositive];
+        Negatives = new int[negatives];
         NegativesPerPositive = negativesPerPositive;
     }
 
@@ -71,4 +75,10 @@ public interface ITrainableRecommender : IRecommender
     /// checkpoint and validation, so a diverged model is never saved; the default (true) is for models without
     /// parameters to check.</summary>
     bool ParametersAreFinite() => true;
+
+    /// <summary>The largest absolute value of any trainable parameter (not the optimiser state): NaN when a parameter is
+    /// NaN, +∞ when one is infinite. The trainer compares it with its value at initialisation to catch parameters that
+    /// explode while staying finite (see <see cref="Training.DivergenceRules"/>). The default, for models without
+    /// parameters to check, derives from <see cref="ParametersAreFinite"/> (0 when finite: no explosion is seen).</summary>
+    double MaxAbsParameter() => ParametersAreFinite() ? 0 : double.NaN;
 }

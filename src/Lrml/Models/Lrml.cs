@@ -313,6 +313,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
 
     /// <inheritdoc/>
     public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+    /// <inheritdoc/>
+    public double MaxAbsParameter() => TorchSupport.MaxAbs(_net);
 
     /// <inheritdoc/>
     /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict

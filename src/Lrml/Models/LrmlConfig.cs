@@ -103,7 +103,7 @@ public sealed record LrmlConfig
         if (!(Margin >= 0) || float.IsInfinity(Margin)) throw new ArgumentException($"Margin must be a finite value ≥ 0 (got {Margin}).");
         if (!(InitScale > 0)) throw new ArgumentException($"InitScale must be > 0 (got {InitScale}).");
         if (!(L2 >= 0)) throw new ArgumentException($"L2 must be ≥ 0 (got {L2}).");
-        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
         if (!(GradClipValue >= 0) || !(GradClipNorm >= 0)) throw new ArgumentException("Gradient clips must be ≥ 0.");
     }
 }

@@ -160,6 +160,8 @@ public abstract class NcfModel<TConfig> : ITrainableRecommender where TConfig : 
     /// <inheritdoc/>
     public bool ParametersAreFinite() => TorchSupport.AllFinite(Core.Net);
     /// <inheritdoc/>
+    public double MaxAbsParameter() => TorchSupport.MaxAbs(Core.Net);
+    /// <inheritdoc/>
     /// <remarks>The configuration's fields, the index spaces, dtype and device; models with an MLP tower list its layers as "64,32,16,8".</remarks>
     public IReadOnlyDictionary<string, object?> Describe()
     {
@@ -239,7 +241,7 @@ internal static class NcfChecks
             if (layers[0] < 2 || layers[0] % 2 != 0) throw new ArgumentException($"Layers[0] (concatenated embedding size) must be even and ≥ 2 (got {layers[0]}).");
             foreach (int l in layers) if (l < 1) throw new ArgumentException($"Every layer size must be ≥ 1 (got {l}).");
         }
-        if (!(lr > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {lr}).");
+        if (!(lr > 0) || float.IsInfinity(lr)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {lr}).");
         if (optimizer == OptimizerKind.LazyAdam)
             throw new ArgumentException("The NCF models offer adam, sgd and adagrad (dense updates, as NCF's Keras code); lazy-adam is not implemented for them.");
         if (!(l2 >= 0)) throw new ArgumentException($"L2 must be ≥ 0 (got {l2}).");

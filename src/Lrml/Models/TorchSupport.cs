@@ -115,6 +115,23 @@ internal static class TorchSupport
         return true;
     }
 
+    /// <summary>The largest absolute value over every parameter of <paramref name="module"/> (one reduction per tensor):
+    /// NaN when any value is NaN, +∞ when one is infinite.</summary>
+    public static double MaxAbs(nn.Module module)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        double max = 0;
+        foreach (var p in module.parameters())
+        {
+            if (p.numel() == 0) continue;
+            double m = p.abs().max().to_type(ScalarType.Float64).item<double>();
+            if (double.IsNaN(m)) return double.NaN;
+            max = Math.Max(max, m);
+        }
+        return max;
+    }
+
     /// <summary>Projects every row of <paramref name="table"/> onto the unit ball in place.</summary>
     public static void ProjectAllRows(Tensor table)
     {

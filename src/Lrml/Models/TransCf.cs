@@ -56,7 +56,7 @@ public sealed record TransCfConfig
     {
         if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
         if (!(Margin >= 0) || float.IsInfinity(Margin)) throw new ArgumentException($"Margin must be a finite value ≥ 0 (got {Margin}).");
-        if (!(LearningRate > 0)) throw new ArgumentException($"LearningRate must be > 0 (got {LearningRate}).");
+        if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
         if (Optimizer == OptimizerKind.LazyAdam) throw new ArgumentException("TransCF offers adam, sgd and adagrad; lazy-adam is not implemented for it.");
         if (!(DistanceWeight >= 0)) throw new ArgumentException($"DistanceWeight must be ≥ 0 (got {DistanceWeight}).");
         if (!(NeighbourhoodWeight >= 0)) throw new ArgumentException($"NeighbourhoodWeight must be ≥ 0 (got {NeighbourhoodWeight}).");
@@ -344,6 +344,8 @@ public sealed class TransCfModel : ITrainableRecommender
 
     /// <inheritdoc/>
     public bool ParametersAreFinite() => TorchSupport.AllFinite(_net);
+    /// <inheritdoc/>
+    public double MaxAbsParameter() => TorchSupport.MaxAbs(_net);
 
     /// <inheritdoc/>
     public byte[] SaveState() =>

@@ -50,8 +50,9 @@ public sealed class NcfNegativeFile
 /// Readers for the files of the public NCF split (He et al., WWW 2017): <c>ml-1m.test.rating</c>,
 /// <c>ml-1m.train.rating</c> and <c>ml-1m.test.negative</c>. Ids must lie in the given index space; any malformed
 /// line, out-of-range id or wrong number of negatives raises a <see cref="DataFormatException"/> naming file and line.
-/// Lines may end in LF or CRLF; only the final line may be empty; a leading UTF-8 byte-order mark is skipped; ratings must
-/// be finite and non-negative; a NUL byte (binary data) is refused.
+/// Lines end in LF or CRLF, the last one too (a last line without its newline may be partly written, and CR-only line ends
+/// are refused by name); a leading UTF-8 byte-order mark is skipped; ratings must be finite and non-negative; timestamps lie
+/// in 1970–2099; a NUL byte (binary data) or another non-ASCII byte in a number is refused naming it.
 /// </summary>
 public static class NcfFiles
 {
@@ -70,11 +71,14 @@ public static class NcfFiles
             int u = ParseId(path, no, fu, "user", numUsers);
             int i = ParseId(path, no, fi, "item", numItems);
             if (!Utf8Parser.TryParse(fr, out double r, out int cr) || cr != fr.Length)
-                throw new DataFormatException(path, no, $"rating '{Text(fr)}' is not a number.");
+                throw BadByte(path, no, line, fr, "rating") ?? new DataFormatException(path, no, $"rating '{Text(fr)}' is not a number.");
             if (!double.IsFinite(r)) throw new DataFormatException(path, no, $"rating '{Text(fr)}' is not a finite number.");
             if (r < 0) throw new DataFormatException(path, no, $"rating '{Text(fr)}' is negative.");
             if (!Utf8Parser.TryParse(ft, out long t, out int ct) || ct != ft.Length)
-                throw new DataFormatException(path, no, $"timestamp '{Text(ft)}' is not an integer.");
+                throw BadByte(path, no, line, ft, "timestamp") ?? new DataFormatException(path, no, $"timestamp '{Text(ft)}' is not an integer.");
+            if (t < TextParse.MinTimestamp || t > TextParse.MaxTimestamp)
+                throw new DataFormatException(path, no, $"timestamp {t} is out of range: the kit reads times from 1970-01-01 to 2099-12-31 UTC " +
+                                                        $"(Unix seconds {TextParse.MinTimestamp} to {TextParse.MaxTimestamp}).");
             users.Add(u); items.Add(i); ratings.Add((float)r); stamps.Add(t); lines.Add(no);
         });
         if (users.Count == 0) throw new DataFormatException(path, 0, "file is empty (no rows).");
@@ -120,14 +124,15 @@ public static class NcfFiles
 
     private static byte[] ReadAll(string path)
     {
+        DatasetFiles.RefuseDirectory(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"NCF file not found: {path}", path);
         return File.ReadAllBytes(path);
     }
 
     private delegate void LineHandler(ReadOnlySpan<byte> line, int no);
 
-    /// <summary>Calls <paramref name="handle"/> for each line (terminator removed, 1-based number); an empty line
-    /// other than after the final newline is an error.</summary>
+    /// <summary>Calls <paramref name="handle"/> for each line (terminator removed, 1-based number); an empty line, CR-only
+    /// line ends and a last line without its newline are errors.</summary>
     private static void ForEachLine(string path, byte[] bytes, LineHandler handle)
     {
         int pos = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;   // UTF-8 byte-order mark
@@ -139,7 +144,10 @@ public static class NcfFiles
             int end = nl < 0 ? bytes.Length : nl;
             int len = end - pos;
             if (len > 0 && bytes[pos + len - 1] == (byte)'\r') len--;
+            if (no == 1 && bytes.AsSpan(pos, len).IndexOf((byte)'\r') >= 0) throw new DataFormatException(path, no, LineReader.CrOnlyReason + ".");
             if (len == 0) throw new DataFormatException(path, no, "empty line.");
+            if (nl < 0)
+                throw new DataFormatException(path, no, LineReader.UnterminatedReason + ".");
             var line = bytes.AsSpan(pos, len);
             if (line.IndexOf((byte)0) >= 0)
                 throw new DataFormatException(path, no, "line contains a NUL byte: this is binary data (a compressed archive or a UTF-16 file?), not an NCF text file.");
@@ -160,7 +168,7 @@ public static class NcfFiles
     private static int ParseId(string path, int no, ReadOnlySpan<byte> f, string what, int limit)
     {
         if (f.IsEmpty || !Utf8Parser.TryParse(f, out int v, out int consumed) || consumed != f.Length)
-            throw new DataFormatException(path, no, $"{what} id '{Text(f)}' is not an integer.");
+            throw BadByte(path, no, default, f, what + " id") ?? new DataFormatException(path, no, $"{what} id '{Text(f)}' is not an integer.");
         if ((uint)v >= (uint)limit)
             throw new DataFormatException(path, no, $"unknown {what} id {v}: outside the index space [0, {limit}).");
         return v;
@@ -173,6 +181,17 @@ public static class NcfFiles
         return tabs == 0
             ? new DataFormatException(path, no, $"wrong separator: expected {expected}, but the line contains no TAB; the line looks like \"{preview}\".")
             : new DataFormatException(path, no, $"wrong field count: expected {expected}, found {found}{unit}; the line looks like \"{preview}\".");
+    }
+
+    /// <summary>The error for a field holding a byte that is not printable ASCII (named with its column in
+    /// <paramref name="line"/> when the field is a slice of it), or null.</summary>
+    private static DataFormatException? BadByte(string path, int no, ReadOnlySpan<byte> line, ReadOnlySpan<byte> field, string what)
+    {
+        int k = field.IndexOfAnyExceptInRange((byte)0x20, (byte)0x7E);
+        if (k < 0) return null;
+        int column = 0;
+        if (!line.IsEmpty && line.Overlaps(field, out int offset)) column = offset + k + 1;
+        return new DataFormatException(path, no, TextParse.BadByteReason(field, k, column, what) + ".");
     }
 
     private static string Text(ReadOnlySpan<byte> f) => System.Text.Encoding.UTF8.GetString(f.Length > 40 ? f[..40] : f);

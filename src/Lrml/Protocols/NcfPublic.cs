@@ -153,7 +153,7 @@ public static class NcfPublic
             [TestNegativeChecksumNote] = negFile.Sha256,
         };
         string? trainPath = options.TrainFile ?? Path.Combine(ncfDirectory, TrainRatingFile);
-        if (options.TrainFile is null && !File.Exists(trainPath)) trainPath = null;
+        if (options.TrainFile is null && !DatasetFiles.Optional(trainPath)) trainPath = null;
         if (trainPath is not null)
         {
             var trainFile = NcfFiles.ReadRatings(trainPath, nu, ni);

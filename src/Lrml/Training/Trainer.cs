@@ -37,13 +37,43 @@ public sealed class TrainingOutcome
 }
 
 /// <summary>
-/// Training diverged: a loss or parameter became NaN or infinite. The model is left at the last good
-/// state (the best checkpoint when one exists).
+/// Training diverged: a loss or parameter became NaN or infinite, a parameter exploded, or the loss rose far above its
+/// initial level (<see cref="DivergenceRules"/>). <see cref="Step"/> is the first step found bad. The model is left at
+/// the last good state (the best checkpoint when one exists).
 /// </summary>
 public sealed class TrainingDivergedException(int epoch, int step, string message) : Exception(message)
 {
     public int Epoch { get; } = epoch;
     public int Step { get; } = step;
+}
+
+/// <summary>
+/// When the trainer calls a run diverged although every number is still finite. Both rules compare the run with itself
+/// at its start, so they hold whatever the model's loss scale; the bounds are far outside anything a healthy run of the
+/// kit's presets reaches (measured: see the README, "Reliability").
+/// <list type="bullet">
+/// <item>Loss: an epoch whose mean loss per training positive exceeds <see cref="LossFactor"/> × max(the loss per positive
+/// of the run's first step, <see cref="LossFloor"/>). The step reported is the first step of that epoch whose own loss
+/// per positive exceeded the bound (a single noisy batch above it does not stop a run whose epoch mean stays below).</item>
+/// <item>Parameters: the largest |parameter| exceeds <see cref="ParameterFactor"/> × max(its value at initialisation, 1),
+/// or is NaN/∞. It is checked at every epoch end and before every checkpoint; when it fails, the trainer replays the
+/// steps since the last good state with a check after each one, so the step reported is the first bad one.</item>
+/// </list>
+/// </summary>
+public static class DivergenceRules
+{
+    /// <summary>How far above its initial level the epoch's loss per positive may go.</summary>
+    public const double LossFactor = 1000;
+    /// <summary>Floor of the loss reference, so a run starting at a near-zero loss is not stopped for a normal rise.</summary>
+    public const double LossFloor = 0.1;
+    /// <summary>How far above its initial scale the largest |parameter| may go.</summary>
+    public const double ParameterFactor = 1e4;
+
+    /// <summary>The loss bound per training positive for a run whose first step had <paramref name="initialLoss"/> per positive.</summary>
+    public static double LossBound(double initialLoss) => LossFactor * Math.Max(double.IsFinite(initialLoss) ? initialLoss : 0, LossFloor);
+
+    /// <summary>The bound on the largest |parameter| for a model that started at <paramref name="initialMaxAbs"/>.</summary>
+    public static double ParameterBound(double initialMaxAbs) => ParameterFactor * Math.Max(double.IsFinite(initialMaxAbs) ? initialMaxAbs : 0, 1);
 }
 
 /// <summary>
@@ -103,8 +133,10 @@ public sealed class Trainer
         var order = new int[n];
         var shuffleRng = new Rng(c.Seed, "trainer.shuffle");
         var negativeRng = new Rng(c.Seed, "trainer.negatives");
-        var batch = new TrainingBatch(c.BatchSize, c.NegativesPerPositive);
-        int stepsPerEpoch = (n + c.BatchSize - 1) / c.BatchSize;
+        // a batch larger than the training set is the training set: never allocate more than it
+        int batchSize = (int)Math.Min(c.BatchSize, (long)n);
+        var batch = new TrainingBatch(batchSize, c.NegativesPerPositive);
+        int stepsPerEpoch = (int)((n + (long)batchSize - 1) / batchSize);
 
         var stopper = new EarlyStopping(Math.Max(1, c.Patience));
         var epochs = new List<EpochRecord>();
@@ -112,8 +144,9 @@ public sealed class Trainer
         int bestEpoch = 0;
         double trainSeconds = 0, evalSeconds = 0;
         bool stoppedEarly = false;
-        int firstEpoch = 1, resumeStep = 0;
+        int firstEpoch = 1, resumeStep = 0, resumeBreach = 0;
         double resumeLoss = 0, resumeSeconds = 0;
+        double initialLoss = double.NaN, initialMaxAbs = double.NaN;
         if (resume is not null)
         {
             model.LoadState(resume.ModelState);
@@ -129,22 +162,81 @@ public sealed class Trainer
             resumeStep = resume.Step;
             resumeLoss = resume.EpochLossSoFar;
             resumeSeconds = resume.EpochSecondsSoFar;
+            resumeBreach = resume.LossBreachStep;
+            initialLoss = resume.InitialLoss;
+            initialMaxAbs = resume.InitialMaxAbs;
+            // a checkpoint from before the references were recorded: the first epoch's mean loss and the resumed state
+            if (double.IsNaN(initialLoss) && epochs.Count > 0) initialLoss = epochs[0].MeanLoss;
             if (resume.Step == 0 && epochs.Count > 0 && c.Patience > 0 && stopper.ShouldStop)
                 firstEpoch = c.Epochs + 1; // the interrupted run had already decided to stop
         }
+        if (double.IsNaN(initialMaxAbs)) initialMaxAbs = model.MaxAbsParameter();
+        double parameterBound = DivergenceRules.ParameterBound(initialMaxAbs);
+        double lossBound = DivergenceRules.LossBound(initialLoss);
         var sw = new Stopwatch();
 
-        // Divergence: restore the best state in memory and explain; nothing non-finite was checkpointed, because the
-        // parameters are checked before every checkpoint and validation.
-        TrainingDivergedException Diverged(int epoch, int step, string what)
+        // The last state known to be good, from which a failed parameter check is replayed step by step.
+        byte[] replayState = resume?.ModelState ?? model.SaveState();
+        ulong[] replayNegatives = negativeRng.GetState();
+        int replayStep = resumeStep;
+        byte[]? endState = null;     // the state saved at the last epoch end, which is the next epoch's start
+
+        // One optimiser step on the batch starting at position start of the epoch's order.
+        double Step(int start)
+        {
+            int count = (int)Math.Min(batchSize, (long)n - start);
+            for (int b = 0; b < count; b++)
+            {
+                // the pairs are read in shuffled order: fetch a few ahead (big sets do not fit in the caches)
+                if (b + 16 < count) { int ahead = order[start + b + 16]; CacheHint.Prefetch(pairUsers, ahead); CacheHint.Prefetch(pairItems, ahead); }
+                int idx = order[start + b];
+                batch.Users[b] = pairUsers[idx];
+                batch.Positives[b] = pairItems[idx];
+            }
+            batch.Count = count;
+            sampler.Fill(batch.Users.AsSpan(0, count), batch.Negatives.AsSpan(0, count * c.NegativesPerPositive),
+                c.NegativesPerPositive, negativeRng);
+            return model.TrainStep(batch);
+        }
+
+        // What is wrong with the parameters, or null when they pass the rule.
+        string? ParameterProblem()
+        {
+            double m = model.MaxAbsParameter();
+            if (!double.IsFinite(m)) return "A model parameter became NaN or infinite";
+            if (m > parameterBound)
+                return $"A model parameter exploded to {Num(m)} (more than {DivergenceRules.ParameterFactor:N0} × max(1, {Num(initialMaxAbs)}), " +
+                       "its largest magnitude at initialisation)";
+            return null;
+        }
+
+        // Divergence: restore the best state in memory and explain; nothing non-finite or exploded was checkpointed,
+        // because the parameters are checked before every checkpoint and validation.
+        TrainingDivergedException Diverged(int epoch, int step, string what, string detail = "")
         {
             if (bestState is not null) model.LoadState(bestState);
             return new TrainingDivergedException(epoch, step,
-                $"{what} at epoch {epoch}, step {step} of {stepsPerEpoch}: training stopped. " +
+                $"{what} at epoch {epoch}, step {step} of {stepsPerEpoch}{detail}: training stopped. " +
                 (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}). " : "") +
                 "The checkpoints on disk are the last good ones. " +
                 "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
                 "try a 3–10× lower learning rate, a smaller margin, or gradient clipping.");
+        }
+
+        // A check failed after step `failedStep` (`what` says how): replay from the last good state with a parameter
+        // check after every step, so the message names the first step that broke them, not the step that noticed.
+        TrainingDivergedException DivergedAfterReplay(int epoch, int failedStep, string what)
+        {
+            model.LoadState(replayState);
+            negativeRng.SetState(replayNegatives);
+            for (int s = replayStep; s < failedStep; s++)
+            {
+                double loss = Step(s * batchSize);
+                string? problem = ParameterProblem();
+                if (problem is not null) return Diverged(epoch, s + 1, problem, s + 1 < failedStep ? $" (noticed after step {failedStep})" : "");
+                if (!double.IsFinite(loss)) return Diverged(epoch, s + 1, $"The loss became {loss}");
+            }
+            return Diverged(epoch, failedStep, what); // the replay did not reproduce it (a non-deterministic engine)
         }
 
         for (int epoch = firstEpoch; epoch <= c.Epochs; epoch++)
@@ -157,44 +249,54 @@ public sealed class Trainer
             for (int x = 0; x < n; x++) order[x] = x;
             if (c.Shuffle) shuffleRng.Shuffle(order.AsSpan());
             double lossSum = 0, carriedSeconds = 0;
-            int step = 0;
+            int step = 0, lossBreach = 0;
             if (epoch == firstEpoch && resumeStep > 0)
             {
                 step = resumeStep;
                 lossSum = resumeLoss;
                 carriedSeconds = resumeSeconds;
+                lossBreach = resumeBreach;
             }
-            for (int start = step * c.BatchSize; start < n; start += c.BatchSize)
+            else if (epoch != firstEpoch)
             {
-                int count = Math.Min(c.BatchSize, n - start);
-                for (int b = 0; b < count; b++)
-                {
-                    // the pairs are read in shuffled order: fetch a few ahead (big sets do not fit in the caches)
-                    if (b + 16 < count) { int ahead = order[start + b + 16]; CacheHint.Prefetch(pairUsers, ahead); CacheHint.Prefetch(pairItems, ahead); }
-                    int idx = order[start + b];
-                    batch.Users[b] = pairUsers[idx];
-                    batch.Positives[b] = pairItems[idx];
-                }
-                batch.Count = count;
-                sampler.Fill(batch.Users.AsSpan(0, count), batch.Negatives.AsSpan(0, count * c.NegativesPerPositive),
-                    c.NegativesPerPositive, negativeRng);
-                double loss = model.TrainStep(batch);
+                replayState = endState ?? model.SaveState();
+                replayNegatives = negativeRng.GetState();
+                replayStep = 0;
+            }
+            for (int start = step * batchSize; start < n; start += batchSize)
+            {
+                int count = (int)Math.Min(batchSize, (long)n - start);
+                double loss = Step(start);
                 step++;
-                if (!double.IsFinite(loss)) throw Diverged(epoch, step, $"The loss became {loss}");
+                if (!double.IsFinite(loss)) throw DivergedAfterReplay(epoch, step, $"The loss became {loss}");
+                if (double.IsNaN(initialLoss))
+                {
+                    initialLoss = loss / count;
+                    lossBound = DivergenceRules.LossBound(initialLoss);
+                }
+                if (lossBreach == 0 && loss / count > lossBound) lossBreach = step;
                 lossSum += loss;
                 if (Progress is not null && (step % 16 == 0 || start + count >= n))
                     Progress.Report(new TrainProgress(epoch, c.Epochs, step, stepsPerEpoch, lossSum, start + count));
                 if (Checkpoint is not null && CheckpointEverySteps > 0 && step % CheckpointEverySteps == 0 && start + count < n)
                 {
-                    if (!model.ParametersAreFinite()) throw Diverged(epoch, step, "A model parameter became NaN or infinite");
+                    if (ParameterProblem() is string problem) throw DivergedAfterReplay(epoch, step, problem);
+                    var state = model.SaveState();
+                    (replayState, replayNegatives, replayStep) = (state, negativeRng.GetState(), step);
                     Checkpoint(Snapshot(epoch, step, shuffleStateAtStart, negativeRng, lossSum, carriedSeconds + sw.Elapsed.TotalSeconds,
-                        stopper, trainSeconds, evalSeconds, epochs, model.SaveState(), bestState));
+                        stopper, trainSeconds, evalSeconds, epochs, state, bestState, initialLoss, initialMaxAbs, lossBreach));
                 }
             }
             model.EndEpoch(epoch);
-            // a parameter can turn non-finite in the last step while its loss (computed before the update) was finite:
-            // never validate, checkpoint or keep such a state
-            if (!model.ParametersAreFinite()) throw Diverged(epoch, step, "A model parameter became NaN or infinite");
+            // a parameter can break in the last step while its loss (computed before the update) was finite, or explode
+            // while the loss stays finite (clipped or saturated losses): never validate, checkpoint or keep such a state
+            if (ParameterProblem() is string endProblem) throw DivergedAfterReplay(epoch, step, endProblem);
+            double meanLoss = lossSum / n;
+            if (meanLoss > lossBound)
+                throw Diverged(epoch, lossBreach > 0 ? lossBreach : step,
+                    $"The loss per training positive rose above {Num(lossBound)} ({DivergenceRules.LossFactor:N0} × max({Num(initialLoss)}, " +
+                    $"{Num(DivergenceRules.LossFloor)}), its level at the first step)",
+                    $" and averaged {Num(meanLoss)} over the epoch");
             sw.Stop();
             double tTrain = carriedSeconds + sw.Elapsed.TotalSeconds;
             trainSeconds += tTrain;
@@ -227,12 +329,17 @@ public sealed class Trainer
                 bestEpoch = epoch; // no validation: the last epoch is the result
             }
 
-            var record = new EpochRecord(epoch, lossSum, lossSum / n, tTrain, tEval, metrics, isBest, step);
+            var record = new EpochRecord(epoch, lossSum, meanLoss, tTrain, tEval, metrics, isBest, step);
             epochs.Add(record);
             EpochCompleted?.Invoke(record);
             bool stop = evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs;
-            Checkpoint?.Invoke(Snapshot(epoch + 1, 0, shuffleRng.GetState(), negativeRng, 0, 0, stopper, trainSeconds, evalSeconds,
-                epochs, model.SaveState(), bestState, bestEpochOverride: bestEpoch));
+            endState = null;
+            if (Checkpoint is not null)
+            {
+                endState = model.SaveState();
+                Checkpoint(Snapshot(epoch + 1, 0, shuffleRng.GetState(), negativeRng, 0, 0, stopper, trainSeconds, evalSeconds,
+                    epochs, endState, bestState, initialLoss, initialMaxAbs, 0, bestEpochOverride: bestEpoch));
+            }
             if (stop)
             {
                 stoppedEarly = true;
@@ -253,10 +360,16 @@ public sealed class Trainer
         };
     }
 
+    /// <summary>A number for a message: plain up to a million, else in exponent form (1e+06 reads worse than 1e+6).</summary>
+    private static string Num(double v) => Math.Abs(v) is >= 1e-3 and < 1e6 || v == 0
+        ? v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)
+        : v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
+
     private static TrainerCheckpoint Snapshot(int epoch, int step, ulong[] shuffleState, Rng negativeRng, double loss, double seconds,
         EarlyStopping stopper, double trainSeconds, double evalSeconds, List<EpochRecord> epochs, byte[] modelState, byte[]? bestState,
-        int? bestEpochOverride = null) => new()
+        double initialLoss, double initialMaxAbs, int lossBreach, int? bestEpochOverride = null) => new()
     {
+        InitialLoss = initialLoss, InitialMaxAbs = initialMaxAbs, LossBreachStep = lossBreach,
         Epoch = epoch, Step = step, ShuffleStateAtEpochStart = shuffleState, NegativeState = negativeRng.GetState(),
         EpochLossSoFar = loss, EpochSecondsSoFar = seconds, BestValue = stopper.Best,
         BestEpoch = bestEpochOverride ?? stopper.BestEpoch, BadEvaluations = stopper.BadEvaluations,

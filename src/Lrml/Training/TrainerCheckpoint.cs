@@ -38,6 +38,13 @@ public sealed class TrainerCheckpoint
     public required IReadOnlyList<EpochRecord> Epochs { get; init; }
     public required byte[] ModelState { get; init; }
     public byte[]? BestState { get; init; }
+    /// <summary>Loss per training positive of the run's first step (the divergence reference), NaN when not known yet
+    /// (or in a checkpoint written before the kit recorded it).</summary>
+    public double InitialLoss { get; init; } = double.NaN;
+    /// <summary>Largest |parameter| at initialisation (the explosion reference), NaN when not recorded.</summary>
+    public double InitialMaxAbs { get; init; } = double.NaN;
+    /// <summary>First step of <see cref="Epoch"/> whose loss exceeded the divergence bound (0: none so far).</summary>
+    public int LossBreachStep { get; init; }
 
     public byte[] ToBytes()
     {
@@ -51,6 +58,9 @@ public sealed class TrainerCheckpoint
             ["best_epoch"] = BestEpoch, ["bad"] = BadEvaluations,
             ["train_seconds"] = TrainSeconds, ["eval_seconds"] = EvalSeconds,
             ["epochs"] = new JsonArray(Epochs.Select(EpochJson).ToArray()),
+            ["initial_loss"] = double.IsFinite(InitialLoss) ? InitialLoss : null,
+            ["initial_max_abs"] = double.IsFinite(InitialMaxAbs) ? InitialMaxAbs : null,
+            ["loss_breach_step"] = LossBreachStep,
         };
         using var payload = new MemoryStream();
         using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
@@ -101,6 +111,9 @@ public sealed class TrainerCheckpoint
                 TrainSeconds = (double)meta["train_seconds"]!, EvalSeconds = (double)meta["eval_seconds"]!,
                 Epochs = meta["epochs"]!.AsArray().Select(e => FromEpochJson(e!.AsObject())).ToList(),
                 ModelState = model, BestState = best,
+                InitialLoss = meta["initial_loss"] is JsonNode il ? (double)il : double.NaN,
+                InitialMaxAbs = meta["initial_max_abs"] is JsonNode im ? (double)im : double.NaN,
+                LossBreachStep = meta["loss_breach_step"] is JsonNode lb ? (int)lb : 0,
             };
         }
         catch (Exception ex) when (ex is EndOfStreamException or JsonException or FormatException or OverflowException or NullReferenceException)

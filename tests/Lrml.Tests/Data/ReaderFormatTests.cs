@@ -8,11 +8,17 @@ namespace Lrml.Tests.Data;
 public class ReaderFormatTests
 {
     [Fact]
-    public void CrlfBomAndMissingFinalNewlineAreHandled()
+    public void CrlfBomAndBlankLinesAreHandledAndAMissingFinalNewlineIsRefused()
     {
         using var t = new TempDir();
         var bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.ASCII.GetBytes("1::1193::5::978300760\r\n1::661::3::978302109\r\n\r\n2::1193::4.5::978300000")).ToArray();
         string f = t.Bytes("ratings.dat", bytes);
+        // the last line has no newline: it cannot be told from a partly written one
+        var e = Assert.Throws<DataFormatException>(() => MovieLens1M.Read(t.Path));
+        Assert.Equal((Path.GetFullPath(f), 4L), (Path.GetFullPath(e.FilePath), e.Line));
+        Assert.Contains("does not end with a newline", e.Reason);
+        bytes = [.. bytes, (byte)'\r', (byte)'\n'];
+        t.Bytes("ratings.dat", bytes);
         var d = MovieLens1M.Read(t.Path);
         Assert.Equal(3, d.Count);
         Assert.Equal([0, 0, 1], d.User);
@@ -34,10 +40,11 @@ public class ReaderFormatTests
         var implicitOnly = MovieLens1M.Read(t.Path);
         Assert.False(implicitOnly.HasRatings);
         Assert.Equal([0, 1, 0], implicitOnly.Item);
-        t.File("ratings.dat", "5::10::4::100\n");
+        t.File("ratings.dat", "5::10::4::978300760\n5::11::3::978300761\n6::10::5::978300762\n");   // the same rows, with ratings
         var withRatings = MovieLens1M.Read(t.Path);
-        Assert.Equal(1, withRatings.Count);
+        Assert.Equal(3, withRatings.Count);
         Assert.True(withRatings.HasRatings);
+        Assert.Equal([4f, 3f, 5f], withRatings.Rating!);
     }
 
     [Fact]
@@ -140,7 +147,7 @@ public class ReaderFormatTests
     {
         using var t = new TempDir();
         t.File("combined_data_10.txt", "30:\n3,1,2005-01-03\n");
-        t.File("combined_data_2.txt", "20:\n2,2,2005-01-02\n21:\n2,3,2005-01-02\n9,3,2005-01-02");
+        t.File("combined_data_2.txt", "20:\n2,2,2005-01-02\n21:\n2,3,2005-01-02\n9,3,2005-01-02\n");
         t.File("combined_data_1.txt", "10:\n1,1,2005-01-01\n");
         var files = NetflixPrize.FindFiles(t.Path, out _);
         Assert.Equal(["combined_data_1.txt", "combined_data_2.txt", "combined_data_10.txt"], files.Select(Path.GetFileName));

@@ -31,6 +31,12 @@ public enum Fault
     UnknownId,
     /// <summary>A NUL byte inside a data line (binary data).</summary>
     NulByte,
+    /// <summary>A Windows-1252 byte (0x96, an en dash) right after an id field.</summary>
+    NonAsciiByte,
+    /// <summary>Every line ends in a lone CR (classic Mac OS).</summary>
+    CrOnlyLineEnds,
+    /// <summary>The last line is complete but has no final newline (it cannot be told from a partly written one).</summary>
+    UnterminatedLastLine,
 }
 
 /// <summary>What the kit must do with a damaged file.</summary>
@@ -120,7 +126,7 @@ internal static class MalformedCorpus
                 string last = lines[^1];
                 string cut = last[..(last.IndexOf(t.Separator, StringComparison.Ordinal) + t.Separator.Length)];
                 var text = string.Join("\n", lines.Take(lines.Length - 1)) + "\n" + cut;
-                return new(t, fault, Encoding.UTF8.GetBytes(text), new ErrorAt(lines.Length, "wrong field count", "is empty"));
+                return new(t, fault, Encoding.UTF8.GetBytes(text), new ErrorAt(lines.Length, "does not end with a newline", "wrong field count", "is empty"));
             }
             case Fault.EmptyFile:
                 return new(t, fault, [], new ErrorAt(0, "empty"));
@@ -136,6 +142,17 @@ internal static class MalformedCorpus
                 string id = f[t.IdField];
                 return new(t, fault, Bytes(WithTarget(SetField(t.IdField, id[..1] + "\0" + id[1..]))), new ErrorAt(line, "NUL"));
             }
+            case Fault.NonAsciiByte:
+            {
+                // the target line with byte 0x96 after its id: Latin-1 maps U+0096 to that single byte (the rest is ASCII)
+                var f = t.Fields(lines[at]);
+                return new(t, fault, Encoding.Latin1.GetBytes(string.Join("\n", WithTarget(SetField(t.IdField, f[t.IdField] + "\u0096"))) + "\n"),
+                    new ErrorAt(line, "contains the byte 0x96"));
+            }
+            case Fault.CrOnlyLineEnds:
+                return new(t, fault, Bytes(lines, "\r"), t.CrEndsLines ? new SameAsValid() : new ErrorAt(1, "CR-only line ends"));
+            case Fault.UnterminatedLastLine:
+                return new(t, fault, Encoding.UTF8.GetBytes(string.Join("\n", lines)), new ErrorAt(lines.Length, "does not end with a newline"));
             default:
                 throw new ArgumentOutOfRangeException(nameof(fault));
         }

@@ -65,14 +65,15 @@ internal static class CorpusRunner
 /// <summary>
 /// The malformed-input corpus: every reader × every fault of the issue (wrong separator, missing fields, non-numeric
 /// ids, negative or NaN ratings, duplicate lines, BOM, CRLF, truncated last line, empty file, gigantic line, unknown
-/// ids in NCF files, plus NUL bytes) gives its documented outcome: a DataFormatException naming the file, the line and
+/// ids in NCF files, plus NUL bytes, a Windows-1252 byte in a number, CR-only line ends and a complete last line without
+/// its newline) gives its documented outcome: a DataFormatException naming the file, the line and
 /// a reason, or — for the harmless variants — exactly the result of the clean file.
 /// </summary>
 public class MalformedInputTests
 {
-    /// <summary>Applicable (reader, fault) pairs: 17 readers × 13 faults − 16 rating faults on files without a rating
+    /// <summary>Applicable (reader, fault) pairs: 17 readers × 16 faults − 16 rating faults on files without a rating
     /// column − 14 unknown-id faults on files that define their own index space.</summary>
-    public const int ExpectedCases = 17 * 13 - 16 - 14;
+    public const int ExpectedCases = 17 * 16 - 16 - 14;
 
     public static TheoryData<string, Fault> CaseIds()
     {

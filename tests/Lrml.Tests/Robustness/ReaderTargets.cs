@@ -33,6 +33,9 @@ internal sealed class ReaderTarget
     /// <summary>Whether a duplicated data line is valid input (interaction files: repeated events are kept, and the
     /// splitters merge and count them). When false a duplicate is an error naming the second copy.</summary>
     public required bool DuplicatesAllowed { get; init; }
+    /// <summary>Whether a lone CR ends a line in this format (RFC-4180 CSV metadata, read as records): then CR-only line
+    /// ends are read like LF ones; every other reader refuses them by name.</summary>
+    public bool CrEndsLines { get; init; }
     /// <summary>Whether the file's ids must lie in an index space fixed by other files (NCF files).</summary>
     public bool HasIndexSpace { get; init; }
     /// <summary>Writes the valid companion files into the dataset folder.</summary>
@@ -172,7 +175,7 @@ internal static class ReaderTargets
         new()
         {
             Name = "MovieLens movies.csv", FileName = "movies.csv", Separator = ",", OtherSeparator = ";", Lines = CsvMovies, TargetLine = 2,
-            IdField = 0, RequiredFields = 3, DuplicatesAllowed = false, Read = d => MovieLensCsv.Read(d),
+            IdField = 0, RequiredFields = 3, DuplicatesAllowed = false, Read = d => MovieLensCsv.Read(d), CrEndsLines = true,
             WriteCompanions = d => W(d, "ratings.csv", string.Join("\n", CsvRatings) + "\n"),
         },
         new()

@@ -217,6 +217,25 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     }
 
     /// <inheritdoc/>
+    public double MaxAbsParameter()
+    {
+        lock (_gate)
+        {
+            float max = 0;
+            foreach (var (t, rows, _) in StateTensors().Take(4))          // P, Q, Kᵀ, M (not the optimiser moments); rows of _d in _dp
+            {
+                for (int r = 0; r < rows; r++)
+                    foreach (float v in t.AsSpan(r * _dp, _d))
+                    {
+                        if (float.IsNaN(v)) return double.NaN;
+                        max = Math.Max(max, Math.Abs(v));
+                    }
+            }
+            return max;
+        }
+    }
+
+    /// <inheritdoc/>
     public LrmlParameters ExportParameters()
     {
         lock (_gate) return Export();
