@@ -42,7 +42,7 @@ public class FiniteDivergenceTests
     {
         // first step 0.5 per positive → bound 1000 × 0.5 = 500; from global step 6 (epoch 2, step 2) the loss is 1e6
         var model = new Scripted(s => s < 6 ? 0.5 : 1e6, _ => 0.1);
-        var ex = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(model, Train(), null));
+        var ex = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(model, Train(), null, TestContext.Current.CancellationToken));
         Assert.Equal((2, 2), (ex.Epoch, ex.Step));
         Assert.StartsWith("The loss per training positive rose above 500 (1,000 × max(0.5, 0.1), its level at the first step) " +
                           "at epoch 2, step 2 of 4 and averaged 700000.15 over the epoch: training stopped.", ex.Message);
@@ -54,7 +54,7 @@ public class FiniteDivergenceTests
     {
         // step 6 alone at 1,500 per positive (3 positives): epoch 2's mean is (3·1 + 3·1500 + 4·1)/10 = 450.7 < 1000
         var model = new Scripted(s => s == 6 ? 1500 : 1, _ => 0.1);
-        var outcome = NewTrainer().Fit(model, Train(), null);
+        var outcome = NewTrainer().Fit(model, Train(), null, TestContext.Current.CancellationToken);
         Assert.Equal(4, outcome.Epochs.Count);
         Assert.Equal(450.7, outcome.Epochs[1].MeanLoss, 9);
     }
@@ -64,7 +64,7 @@ public class FiniteDivergenceTests
     {
         // first step 1e-6 per positive: the bound is 1000 × 0.1 = 100, so a rise to 50 is a normal run, not a divergence
         var model = new Scripted(s => s == 1 ? 1e-6 : 50, _ => 0.1);
-        Assert.Equal(4, NewTrainer().Fit(model, Train(), null).Epochs.Count);
+        Assert.Equal(4, NewTrainer().Fit(model, Train(), null, TestContext.Current.CancellationToken).Epochs.Count);
     }
 
     [Theory]
@@ -78,7 +78,7 @@ public class FiniteDivergenceTests
         trainer.CheckpointEverySteps = checkpointEvery;
         var saved = new List<TrainerCheckpoint>();
         trainer.Checkpoint += saved.Add;
-        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(model, Train(), null));
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(model, Train(), null, TestContext.Current.CancellationToken));
         Assert.Equal((2, 3), (ex.Epoch, ex.Step));
         Assert.StartsWith("A model parameter exploded to 200000 (more than 10,000 × max(1, 0.5), its largest magnitude at initialisation) " +
                           "at epoch 2, step 3 of 4", ex.Message);
@@ -91,18 +91,18 @@ public class FiniteDivergenceTests
         // the reference (first step's loss) and the first breach inside the epoch travel in the checkpoint
         // first step 0.2 → bound 200; epoch 2: step 2 at 150 (below), steps 3-4 at 1000 (above): mean (0.3 + 450 + 4000)/10 = 445.03
         Func<int, double> loss = s => s switch { 1 => 0.2, < 6 => 0.1, 6 => 150, _ => 1000 };
-        var full = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(new Scripted(loss, _ => 0.1), Train(), null));
+        var full = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(new Scripted(loss, _ => 0.1), Train(), null, TestContext.Current.CancellationToken));
         Assert.Equal((2, 3), (full.Epoch, full.Step));
         Assert.Contains("averaged 445.03 over the epoch", full.Message);
         var trainer = NewTrainer();
         trainer.CheckpointEverySteps = 1;
         TrainerCheckpoint? atStep3 = null;
         trainer.Checkpoint += ck => { if (ck.Epoch == 2 && ck.Step == 3) atStep3 = TrainerCheckpoint.FromBytes(ck.ToBytes(), "memory"); };
-        Assert.Throws<TrainingDivergedException>(() => trainer.Fit(new Scripted(loss, _ => 0.1), Train(), null));
+        Assert.Throws<TrainingDivergedException>(() => trainer.Fit(new Scripted(loss, _ => 0.1), Train(), null, TestContext.Current.CancellationToken));
         Assert.NotNull(atStep3);
         Assert.Equal(0.2, atStep3.InitialLoss, 12);
         Assert.Equal(3, atStep3.LossBreachStep);
-        var resumed = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(new Scripted(loss, _ => 0.1), Train(), null, resume: atStep3));
+        var resumed = Assert.Throws<TrainingDivergedException>(() => NewTrainer().Fit(new Scripted(loss, _ => 0.1), Train(), null, TestContext.Current.CancellationToken, resume: atStep3));
         Assert.Equal(full.Message, resumed.Message);
     }
 
@@ -131,7 +131,7 @@ public class FiniteDivergenceTests
     public void ABatchLargerThanTheTrainingSetIsTheTrainingSet()
     {
         var model = new Scripted(_ => 1, _ => 0.1);
-        var outcome = new Trainer(new TrainConfig { Epochs = 2, BatchSize = int.MaxValue, Seed = 1, Threads = 1, Patience = 0 }).Fit(model, Train(), null);
+        var outcome = new Trainer(new TrainConfig { Epochs = 2, BatchSize = int.MaxValue, Seed = 1, Threads = 1, Patience = 0 }).Fit(model, Train(), null, TestContext.Current.CancellationToken);
         Assert.All(outcome.Epochs, e => Assert.Equal(1, e.Steps));
         Assert.Equal(2, model.Steps);
     }
