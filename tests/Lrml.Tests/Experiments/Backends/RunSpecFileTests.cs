@@ -75,9 +75,10 @@ public class RunSpecFileTests
         new RunSpecFile(spec, runDir, false).Save(file);
         var (code, stdout, stderr) = CliRunner.Run(root, "train", "--spec", file);
         Assert.True(code == 0, stdout + stderr);
-        Assert.Equal(RunStore.SpecKey(spec), (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "spec.json")))!["key"]);
-
+        // the run directory records the run's identity (data checksums included), as a local run would
         var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root };
+        Assert.Equal(RunIdentity.Of(spec, ctx).Key, (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "spec.json")))!["key"]);
+
         var here = RunStore.RunOrLoad(spec, ctx, Path.Combine(root, "runs", "b"));
         Assert.Equal(here.Result.Metrics, RunStore.Load(runDir).Result.Metrics);
 
