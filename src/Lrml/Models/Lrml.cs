@@ -135,6 +135,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
         var pass = ForwardBackward(batch, backward: true);
+        if (_config.TrainMemory) AccumulateMemoryGradientNorms();
         if (_optimizer.IsLazy)
         {
             var grads = pass.Views.LazyGradients(_optimizer.Names.Count);
@@ -153,6 +154,33 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         LastHingeLoss = TorchSupport.Scalar(pass.Hinge);
         LastL2Loss = pass.L2 is null ? 0 : TorchSupport.Scalar(pass.L2);
         return LastHingeLoss + LastL2Loss;
+    }
+
+    private double _gradSumK, _gradSumM;
+    private int _gradSteps;
+
+    /// <summary>Adds this step's ‖∂hinge/∂K‖ and ‖∂hinge/∂M‖ (the L2 term λθ taken out of .grad) before clipping and the step.</summary>
+    private void AccumulateMemoryGradientNorms()
+    {
+        using var noGrad = no_grad();
+        double Norm(Parameter w)
+        {
+            if (w.grad is not { } g) return 0;
+            var hinge = _config.L2 > 0 ? g - w * (double)_config.L2 : g;
+            return TorchSupport.Scalar(hinge.square().sum().sqrt());
+        }
+        _gradSumK += Norm(_net.K);
+        _gradSumM += Norm(_net.M);
+        _gradSteps++;
+    }
+
+    /// <inheritdoc/>
+    public MemoryGradientNorms TakeMemoryGradientNorms()
+    {
+        var taken = new MemoryGradientNorms(_gradSumK, _gradSumM, _gradSteps);
+        _gradSumK = _gradSumM = 0;
+        _gradSteps = 0;
+        return taken;
     }
 
     /// <summary>The loss the next <see cref="TrainStep"/> would report on <paramref name="batch"/>, without updating anything.</summary>
@@ -290,10 +318,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         }
     }
 
-    /// <summary>
-    /// The vectors the scoring path uses for the given users and items (after the norm clip when configured),
-    /// row-major users.Length × d and items.Length × d.
-    /// </summary>
+    /// <inheritdoc/>
     public (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
     {
         TorchSupport.CheckRange(users, NumUsers, "user");

@@ -85,4 +85,12 @@ public interface IRelationalModel
 
     /// <summary>A copy of the current parameters.</summary>
     LrmlParameters ExportParameters();
+
+    /// <summary>The vectors the scoring path uses for the given users and items (after the norm clip when configured),
+    /// row-major users.Length × d and items.Length × d.</summary>
+    (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items);
+
+    /// <summary>The norms of the hinge-loss gradients that reached K and M in the training steps since the last call
+    /// (see <see cref="MemoryGradientNorms"/>), and starts a new accumulation. Does not change the model.</summary>
+    MemoryGradientNorms TakeMemoryGradientNorms();
 }

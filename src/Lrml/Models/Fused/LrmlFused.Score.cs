@@ -102,6 +102,33 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
+    /// <inheritdoc/>
+    public (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
+    {
+        for (int x = 0; x < users.Length; x++)
+            if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
+        for (int x = 0; x < items.Length; x++)
+            if ((uint)items[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(items), $"items[{x}] = {items[x]} outside [0, {_items}).");
+        var pu = new float[(long)users.Length * _d];
+        var qi = new float[(long)items.Length * _d];
+        var row = new float[_dp];
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (int x = 0; x < users.Length; x++)
+            {
+                LoadRow(ref At(_p, (nint)users[x] * _dp), ref Ref(row));
+                row.AsSpan(0, _d).CopyTo(pu.AsSpan(x * _d, _d));
+            }
+            for (int x = 0; x < items.Length; x++)
+            {
+                LoadRow(ref At(_q, (nint)items[x] * _dp), ref Ref(row));
+                row.AsSpan(0, _d).CopyTo(qi.AsSpan(x * _d, _d));
+            }
+        }
+        return (pu, qi);
+    }
+
     private void CheckIndices(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
     {
         for (int x = 0; x < users.Length; x++)

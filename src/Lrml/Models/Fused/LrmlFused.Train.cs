@@ -71,6 +71,12 @@ public sealed unsafe partial class LrmlFused
             try
             {
                 double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
+                if (TrainMemory)
+                {
+                    _gradSumK += Math.Sqrt(_hingeSqK);
+                    _gradSumM += Math.Sqrt(_hingeSqM);
+                    _gradSteps++;
+                }
                 if (!fuse) loss += Update();
                 return loss;
             }
@@ -79,6 +85,21 @@ public sealed unsafe partial class LrmlFused
                 Release();
                 _version++;
             }
+        }
+    }
+
+    private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
+    private int _gradSteps;
+
+    /// <inheritdoc/>
+    public MemoryGradientNorms TakeMemoryGradientNorms()
+    {
+        lock (_gate)
+        {
+            var taken = new MemoryGradientNorms(_gradSumK, _gradSumM, _gradSteps);
+            _gradSumK = _gradSumM = 0;
+            _gradSteps = 0;
+            return taken;
         }
     }
 
@@ -569,6 +590,8 @@ public sealed unsafe partial class LrmlFused
         int nd = _n * dp;
         ReduceChunks(_gktC, GktTotal, nd);
         ReduceChunks(_gmC, GmTotal, nd);
+        _hingeSqK = SumSq(ref Ref(GktTotal), nd);   // the hinge gradient's norms, for the memory-usage diagnostics
+        _hingeSqM = SumSq(ref Ref(GmTotal), nd);
         _kmTh = 0;
         if (l2 > 0f)
         {
