@@ -65,6 +65,7 @@ internal static class ReproduceCommand
             if (p.GetValue(EstimateOption)) return 0;
             var report = Ablations.Run(options, ctx);
             foreach (var r in report.Results) TableRendering.Write(r.Table);
+            TableRendering.Write(Ablations.UsageTable(report));
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return 0;
         }));

@@ -239,6 +239,7 @@ public static class Ablations
         Directory.CreateDirectory(outDir);
         summary.Save(outDir, "summary");
         var report = new AblationReport(dataset, results, summary, outDir);
+        UsageTable(report).Save(outDir, "memory-usage");
         report = report with { ChartFiles = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer) };
         report.Findings().Save(Path.Combine(outDir, "findings.md"));
         return report;
@@ -275,6 +276,36 @@ public static class Ablations
                 "test metric (sampled candidates)", spec.Setting, title);
         }
         return new NamedChart("ablation-" + spec.Name, chart);
+    }
+
+    /// <summary>
+    /// Every setting of a study with its memory usage in one table (ablation, setting, H/lnN, max a, |r|, |p-q|, r spread,
+    /// grad K, grad M, test nDCG@10 ± std, validation nDCG@10), most used memory first.
+    /// </summary>
+    public static ResultTable UsageTable(AblationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var t = new ResultTable($"Is the memory used? Every setting of the study on {report.Dataset}, by attention entropy / ln N at the best epoch (1 = uniform)",
+            "ablation", "setting");
+        foreach (var (column, _, format) in UsageColumns) t.AddColumn(column, format);
+        t.AddColumn("nDCG@10", "F4").AddColumn("nDCG@10 std", "F4").AddColumn("validation nDCG@10", "F4").AddColumn("used");
+        var rows = new List<(double Ratio, (string, object?)[] Cells)>();
+        foreach (var r in report.Results)
+        {
+            if (!r.Table.Columns.Contains("H/lnN")) continue;
+            for (int i = 0; i < r.Table.Rows.Count; i++)
+            {
+                double ratio = Reproduction.Findings.Num(r.Table, i, "H/lnN");
+                var cells = new List<(string, object?)> { ("ablation", r.Spec.Name), ("setting", $"{r.Spec.Setting}={r.Table.Text(i, r.Spec.Setting)}") };
+                foreach (var (column, _, _) in UsageColumns) cells.Add((column, Reproduction.Findings.Num(r.Table, i, column)));
+                foreach (var c in new[] { "nDCG@10", "nDCG@10 std", "validation nDCG@10" }) cells.Add((c, Reproduction.Findings.Num(r.Table, i, c)));
+                cells.Add(("used", ratio < UsedMemoryEntropyRatio ? "yes" : double.IsNaN(ratio) ? "" : "no"));
+                rows.Add((double.IsNaN(ratio) ? double.MaxValue : ratio, cells.ToArray()));
+            }
+        }
+        foreach (var (_, cells) in rows.OrderBy(r => r.Ratio)) t.AddRow(cells);
+        t.Notes.Add($"The preset appears once per ablation. used = entropy / ln N below {UsedMemoryEntropyRatio.ToString(CultureInfo.InvariantCulture)}.");
+        return t;
     }
 
     /// <summary>

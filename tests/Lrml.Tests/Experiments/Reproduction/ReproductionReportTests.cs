@@ -125,6 +125,17 @@ public class ReproductionReportTests
     }
 
     [Fact]
+    public void UsageTable_ListsEverySettingMostUsedMemoryFirst()
+    {
+        var spec = new AblationSpec("temperature", "Attention temperature", "attention_temperature", ["1", "0.01", "0.1"], false);
+        var t = UsageTable("attention_temperature", ("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.25, 0.01, 0.30, 0.70, false), ("0.1", 0.31, 0.01, 0.3, 0.95, false));
+        var u = Ablations.UsageTable(new AblationReport("ml-100k", [new AblationResult(spec, t, "", [])], new ResultTable("s"), "/tmp/x"));
+        Assert.Equal(["attention_temperature=0.01", "attention_temperature=0.1", "attention_temperature=1"], Enumerable.Range(0, 3).Select(r => u.Text(r, "setting")));
+        Assert.Equal(["yes", "no", "no"], Enumerable.Range(0, 3).Select(r => u.Text(r, "used")));
+        Assert.Equal(0.25, (double)u.Get(0, "nDCG@10")!);
+    }
+
+    [Fact]
     public void RunSeconds_IsPlannedWorkOverMeasuredThroughput()
     {
         // 3 users, 5 items; 4 training pairs; validation and test: one item per user, 2 sampled negatives each
