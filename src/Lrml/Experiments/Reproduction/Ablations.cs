@@ -52,12 +52,13 @@ public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult
     /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
     public IReadOnlyList<string> ChartFiles { get; init; } = [];
 
-    /// <summary>One chart per ablation, in study order, then the memory-usage chart (<see cref="Ablations.UsageChart"/>) when
-    /// usage was measured.</summary>
+    /// <summary>One chart per ablation, in study order, then the memory-usage chart (<see cref="Ablations.UsageChart"/>) and
+    /// the per-epoch usage curves (<see cref="Ablations.UsageCurves"/>) when usage was measured.</summary>
     public IReadOnlyList<NamedChart> Charts()
     {
         var charts = Results.Select(r => r.Chart()).ToList();
         if (Ablations.UsageChart(this) is { } usage) charts.Add(usage);
+        if (Ablations.UsageCurves(this) is { } curves) charts.Add(curves);
         return charts;
     }
 
@@ -378,7 +379,77 @@ public static class Ablations
     }
 
     /// <summary>One row of an ablation table with its memory usage, for <see cref="MemoryVerdict"/>.</summary>
-    private sealed record UsageRow(string Label, bool IsPreset, double Ratio, double Max, double Spread, double Test, double TestStd, double Hr, double Validation, int Seeds);
+    private sealed record UsageRow(AblationResult Result, string Value, bool IsPreset, double Ratio, double Max, double Spread, double Test, double TestStd,
+        double Hr, double Validation, int Seeds)
+    {
+        public string Label => $"{Result.Spec.Setting}={Value}";
+    }
+
+    private static List<UsageRow> UsageRows(AblationReport report)
+    {
+        var rows = new List<UsageRow>();
+        foreach (var r in report.Results)
+        {
+            var t = r.Table;
+            if (!t.Columns.Contains("H/lnN")) continue;   // a table without usage columns (built elsewhere): nothing to say
+            for (int i = 0; i < t.Rows.Count; i++)
+            {
+                double N(string c) => Reproduction.Findings.Num(t, i, c);
+                rows.Add(new UsageRow(r, t.Text(i, r.Spec.Setting), t.Text(i, "preset") == "yes", N("H/lnN"), N("max a"), N("r spread"),
+                    N("nDCG@10"), N("nDCG@10 std"), N("HR@10"), N("validation nDCG@10"), (int)N("seeds")));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>The settings whose memory is used (entropy / ln N below <see cref="UsedMemoryEntropyRatio"/>), the preset excluded.</summary>
+    private static List<UsageRow> UsedRows(List<UsageRow> rows) =>
+        rows.Where(r => !r.IsPreset && r.Ratio < UsedMemoryEntropyRatio).DistinctBy(r => r.Label).ToList();
+
+    /// <summary>
+    /// The best setting of the study whose memory is used, chosen by validation nDCG@10 (never test), as the LRML settings
+    /// that change the preset (a bundle's settings, or setting=value): what <see cref="Relations"/> should analyse to see
+    /// what a used memory learns. Null when no setting made the memory used.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>>? BestUsedSettings(AblationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var best = UsedRows(UsageRows(report)).OrderByDescending(r => r.Validation).FirstOrDefault();
+        if (best is null) return null;
+        var spec = best.Result.Spec;
+        return spec.Bundles is { } bundles ? bundles[best.Value] : [new(spec.Setting, best.Value)];
+    }
+
+    /// <summary>
+    /// <c>ablation-memory-usage-curves</c>: the per-epoch memory usage (<see cref="Plots.Charts.MemoryUsageCurves"/>) of the
+    /// preset's first seed and of the first seed of the best used setting (by validation) and of the most used one; null
+    /// when the runs logged no usage.
+    /// </summary>
+    public static NamedChart? UsageCurves(AblationReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var rows = UsageRows(report);
+        var preset = rows.FirstOrDefault(r => r.IsPreset && !double.IsNaN(r.Ratio));
+        if (preset is null) return null;
+        var picks = new List<UsageRow> { preset };
+        var used = UsedRows(rows);
+        if (used.Count > 0)
+        {
+            picks.Add(used.OrderByDescending(r => r.Validation).First());
+            picks.Add(used.OrderBy(r => r.Ratio).First());
+        }
+        var runs = new List<(string, IReadOnlyList<Training.EpochRecord>)>();
+        foreach (var pick in picks.DistinctBy(p => p.Label))
+        {
+            var run = pick.IsPreset
+                ? pick.Result.Runs.First(r => IsPresetRun(r.Directory))
+                : pick.Result.Runs.FirstOrDefault(r => Path.GetFileName(r.Directory).StartsWith(pick.Value + "-seed", StringComparison.Ordinal));
+            if (run is null) continue;
+            runs.Add((pick.IsPreset ? "preset" : pick.Label, Dynamics.ReadEpochs(Path.Combine(run.Directory, "epochs.jsonl"))));
+        }
+        return new NamedChart("ablation-memory-usage-curves", Plots.Charts.MemoryUsageCurves(runs,
+            "Is the memory used? Per epoch, the preset and the best used setting (first seed)"));
+    }
 
     /// <summary>
     /// Whether the memory is used, and whether a used memory helps, computed from the tables: the preset's usage; the
@@ -389,18 +460,7 @@ public static class Ablations
     public static IReadOnlyList<string> MemoryVerdict(AblationReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var rows = new List<UsageRow>();
-        foreach (var r in report.Results)
-        {
-            var t = r.Table;
-            if (!t.Columns.Contains("H/lnN")) continue;   // a table without usage columns (built elsewhere): nothing to say
-            for (int i = 0; i < t.Rows.Count; i++)
-            {
-                double N(string c) => Reproduction.Findings.Num(t, i, c);
-                rows.Add(new UsageRow($"{r.Spec.Setting}={t.Text(i, r.Spec.Setting)}", t.Text(i, "preset") == "yes", N("H/lnN"), N("max a"), N("r spread"),
-                    N("nDCG@10"), N("nDCG@10 std"), N("HR@10"), N("validation nDCG@10"), (int)N("seeds")));
-            }
-        }
+        var rows = UsageRows(report);
         var points = new List<string>();
         var preset = rows.FirstOrDefault(r => r.IsPreset && !double.IsNaN(r.Ratio));
         if (preset is null)
@@ -412,7 +472,7 @@ public static class Ablations
         string usage = preset.Ratio >= UsedMemoryEntropyRatio ? "**not used**" : "used";
         points.Add($"Memory usage of the preset at its best epoch: attention entropy / ln N = {F(preset.Ratio)}, mean max attention {F(preset.Max, "0.000")}, " +
                    $"spread of r across pairs {F(preset.Spread)}: the memory is {usage} (threshold {F(UsedMemoryEntropyRatio, "0.0#")}).");
-        var used = rows.Where(r => !r.IsPreset && r.Ratio < UsedMemoryEntropyRatio).DistinctBy(r => r.Label).ToList();
+        var used = UsedRows(rows);
         if (used.Count == 0)
         {
             points.Add($"No setting of the study made the memory used (entropy / ln N below {F(UsedMemoryEntropyRatio, "0.0#")}; the lowest was " +
@@ -432,6 +492,9 @@ public static class Ablations
         else if (diff > 2 * pooled) points.Add(head + $" **A used memory helps** by {F(diff)} nDCG@10 (more than twice the pooled seed std {F(pooled)}).");
         else if (-diff > 2 * pooled) points.Add(head + $" **A used memory does not help**: it is worse by {F(-diff)} nDCG@10 (more than twice the pooled seed std {F(pooled)}).");
         else points.Add(head + $" **A used memory does not help measurably**: the difference is within twice the pooled seed std ({F(pooled)}).");
+        var settings = best.Result.Spec.Bundles is { } bundles ? bundles[best.Value] : [new(best.Result.Spec.Setting, best.Value)];
+        points.Add($"What this used memory learned: `lrml reproduce relations --datasets {report.Dataset} " +
+                   string.Join(" ", settings.Select(kv => $"--set {kv.Key}={kv.Value}")) + "` (the relation probes on it).");
         return points;
     }
 

@@ -97,11 +97,26 @@ public class ReproductionReportTests
         return t;
     }
 
-    private static IReadOnlyList<string> Verdict(params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows)
+    private static AblationReport UsageReport(params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows)
     {
         var spec = new AblationSpec("temperature", "Attention temperature", "attention_temperature", rows.Select(r => r.Value).ToList(), false);
         var t = UsageTable("attention_temperature", rows);
-        return Ablations.MemoryVerdict(new AblationReport("ml-100k", [new AblationResult(spec, t, "", [])], new ResultTable("s"), "/tmp/x"));
+        return new AblationReport("ml-100k", [new AblationResult(spec, t, "", [])], new ResultTable("s"), "/tmp/x");
+    }
+
+    private static IReadOnlyList<string> Verdict(params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows) =>
+        Ablations.MemoryVerdict(UsageReport(rows));
+
+    [Fact]
+    public void BestUsedSettings_IsTheUsedSettingBestOnValidation_OrABundle()
+    {
+        var report = UsageReport(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.35, 0.01, 0.36, 0.70, false), ("0.003", 0.40, 0.01, 0.20, 0.50, false));
+        Assert.Equal([new KeyValuePair<string, string>("attention_temperature", "0.01")], Ablations.BestUsedSettings(report));
+        Assert.Null(Ablations.BestUsedSettings(UsageReport(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.1", 0.3, 0.01, 0.3, 0.95, false))));
+        var bundles = Ablations.For(Profile.Quick).Single(a => a.Name == "used-memory");
+        var t = UsageTable("memory_setting", ("preset", 0.30, 0.01, 0.33, 0.9999, true), ("tau-0.01+memory-lr-5e-5", 0.31, 0.01, 0.34, 0.60, false));
+        var fromBundle = Ablations.BestUsedSettings(new AblationReport("ml-100k", [new AblationResult(bundles, t, "", [])], new ResultTable("s"), "/tmp/x"));
+        Assert.Equal([new("attention_temperature", "0.01"), new KeyValuePair<string, string>("memory_learning_rate", "5e-5")], fromBundle);
     }
 
     [Fact]
@@ -116,6 +131,7 @@ public class ReproductionReportTests
         Assert.Equal("The best of them by validation nDCG@10, attention_temperature=0.01 (entropy / ln N 0.700), has test nDCG@10 0.3500 ± 0.0100 (HR@10 0.6000) " +
                      "against the preset's 0.3000 ± 0.0100 (HR@10 0.6000), a difference of +0.0500 (+16.67 %). **A used memory helps** by 0.0500 nDCG@10 " +
                      "(more than twice the pooled seed std 0.0100).", helps[2]);
+        Assert.Equal("What this used memory learned: `lrml reproduce relations --datasets ml-100k --set attention_temperature=0.01` (the relation probes on it).", helps[3]);
         var worse = Verdict(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.25, 0.01, 0.30, 0.70, false));
         Assert.EndsWith("**A used memory does not help**: it is worse by 0.0500 nDCG@10 (more than twice the pooled seed std 0.0100).", worse[2]);
         var noise = Verdict(("1", 0.30, 0.02, 0.33, 0.9999, true), ("0.01", 0.31, 0.02, 0.30, 0.70, false));
@@ -278,11 +294,14 @@ public class ReproductionReportTests
             var memoryPreset = report.Results.Single(r => r.Spec.Name == "memory").Runs[0];
             var negPreset = report.Results.Single(r => r.Spec.Name == "negative-relation").Runs[0];
             Assert.Same(memoryPreset, negPreset);
-            Assert.Equal(3, report.ChartFiles.Count);
+            Assert.Equal(4, report.ChartFiles.Count);
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory.html")));
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory-usage.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory-usage-curves.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "memory-usage.csv")));
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "findings.md")));
-            Assert.Equal(report.Results.Select(r => "ablation-" + r.Spec.Name).Append("ablation-memory-usage"), report.Charts().Select(c => c.Name));
+            Assert.Equal(report.Results.Select(r => "ablation-" + r.Spec.Name).Concat(["ablation-memory-usage", "ablation-memory-usage-curves"]),
+                report.Charts().Select(c => c.Name));
             // every row reports the memory usage of its runs (trained memory: gradients reach K and M; frozen: not measured)
             var memory = report.Results.Single(r => r.Spec.Name == "memory").Table;
             for (int row = 0; row < 2; row++) Assert.InRange((double)memory.Get(row, "H/lnN")!, 0.0, 1.0 + 1e-9);
