@@ -273,6 +273,35 @@ public static class Relations
         };
     }
 
+    /// <summary>
+    /// The probes of two analyses side by side (e.g. the preset, whose memory is not used, and a setting whose memory is):
+    /// one row per claim and feature set with each analysis's k-NN accuracy, its z against shuffled labels and the
+    /// majority-class rate, plus each analysis's attention entropy / ln N in the notes.
+    /// </summary>
+    public static ResultTable CompareProbes(RelationReport first, string firstName, RelationReport second, string secondName)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        var t = new ResultTable($"Relation probes on {first.Dataset}: {firstName} against {secondName}", "claim", "features", "chance (majority)",
+            $"{firstName} accuracy", $"{firstName} z", $"{secondName} accuracy", $"{secondName} z");
+        foreach (var c in new[] { "chance (majority)", $"{firstName} accuracy", $"{secondName} accuracy" }) t.Format(c, "F3");
+        t.Format($"{firstName} z", "F1").Format($"{secondName} z", "F1");
+        for (int r = 0; r < first.Probes.Rows.Count; r++)
+        {
+            string claim = first.Probes.Text(r, "claim"), features = first.Probes.Text(r, "features");
+            int o = Enumerable.Range(0, second.Probes.Rows.Count)
+                .FirstOrDefault(k => second.Probes.Text(k, "claim") == claim && second.Probes.Text(k, "features") == features, -1);
+            double N(ResultTable p, int row, string c) => row < 0 ? double.NaN : Findings.Num(p, row, c);
+            t.AddRow(("claim", claim), ("features", features), ("chance (majority)", N(first.Probes, r, "chance (majority)")),
+                ($"{firstName} accuracy", N(first.Probes, r, "accuracy")), ($"{firstName} z", N(first.Probes, r, "z")),
+                ($"{secondName} accuracy", N(second.Probes, o, "accuracy")), ($"{secondName} z", N(second.Probes, o, "z")));
+        }
+        t.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"Attention entropy / ln N on the probed pairs: {firstName} {first.Usage.EntropyRatio:0.0000}, {secondName} {second.Usage.EntropyRatio:0.0000} " +
+            $"(1 = uniform; the memory counts as used below {Ablations.UsedMemoryEntropyRatio}). z = (accuracy − shuffled-label mean) / shuffled std."));
+        return t;
+    }
+
     /// <summary>The folder name of an analysis with extra settings: "key-value" pairs joined by '+', e.g.
     /// attention_temperature-0.01+memory_learning_rate-5e-5.</summary>
     public static string SettingsFolder(IReadOnlyList<KeyValuePair<string, string>> settings) =>

@@ -30,6 +30,20 @@ public class RelationsTests
             Assert.StartsWith("The analysed model's memory on these 300 pairs: attention entropy / ln N = ", report.Findings[0]);
             Assert.EndsWith("the memory is used: r(u,i) differs between pairs through the attention.", report.Findings[0]);
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "probes.csv")));
+
+            // the same model at τ = 1: the attention over 4 slots stays (near) uniform after one epoch
+            var plain = Relations.Run(options with { Settings = [new("slots", "4")] }, ctx);
+            Assert.True(plain.Usage.EntropyRatio > 0.99, $"entropy ratio {plain.Usage.EntropyRatio}");
+            Assert.EndsWith("the memory is **not used**: the attention is (near) uniform, r(u,i) is one translation plus a small pair-dependent part, " +
+                            "and the probes of r measure that part.", plain.Findings[0]);
+            var both = Relations.CompareProbes(plain, "tau 1", report, "tau 0.001");
+            Assert.Equal(plain.Probes.Rows.Count, both.Rows.Count);
+            for (int r = 0; r < both.Rows.Count; r++)
+            {
+                Assert.Equal(plain.Probes.Get(r, "accuracy"), both.Get(r, "tau 1 accuracy"));
+                Assert.Equal(report.Probes.Get(r, "accuracy"), both.Get(r, "tau 0.001 accuracy"));   // same probes in the same order
+                Assert.Equal(plain.Probes.Get(r, "chance (majority)"), both.Get(r, "chance (majority)"));
+            }
         }
         finally { Directory.Delete(root, recursive: true); }
     }
