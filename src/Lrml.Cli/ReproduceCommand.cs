@@ -51,8 +51,8 @@ internal static class ReproduceCommand
         }));
         cmd.Subcommands.Add(main);
 
-        var ablations = new Command("ablations", "One-factor LRML ablations: memory slots N, dimension d, margin, distance, negative relation, norm constraint, trained vs frozen memory.");
-        var only = new Option<string[]>("--only") { Description = "Ablations to run: slots, dim, margin, distance, negative-relation, norm, memory", AllowMultipleArgumentsPerToken = true };
+        var ablations = new Command("ablations", "One-factor LRML ablations: memory slots N, dimension d, margin, distance, negative relation, norm constraint, trained vs frozen memory, and the options that make the memory used (attention temperature, memory init scale and learning rate, WARP rank weighting, bundles); each with the memory usage of its runs.");
+        var only = new Option<string[]>("--only") { Description = "Ablations to run: slots, dim, margin, distance, negative-relation, norm, memory, temperature, memory-init, memory-lr, rank-weighting, used-memory", AllowMultipleArgumentsPerToken = true };
         ablations.Options.Add(only);
         AddBackendOptions(ablations);
         ablations.SetAction(p => LrmlCommandLine.Guard(() =>
@@ -74,6 +74,7 @@ internal static class ReproduceCommand
             try { report = Ablations.Run(options, ctx, backend); }
             catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             foreach (var r in report.Results) TableRendering.Write(r.Table);
+            TableRendering.Write(Ablations.UsageTable(report));
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return BackendOptions.ReportMissing(report.Missing, collecting: p.GetValue(CollectOption));
         }));
@@ -99,6 +100,8 @@ internal static class ReproduceCommand
         cmd.Subcommands.Add(dynamics);
 
         var relations = new Command("relations", "What the relations learned: k-NN probes of rating, time and genre from r(u,i) and a(u,i) against shuffled labels, slot alignment, PCA/t-SNE projections, attention heat maps.");
+        var relationSettings = new Option<string[]>("--set", "-s") { Description = "LRML setting key=value over the dataset's preset (repeatable), e.g. --set attention_temperature=0.01: analyse a model whose memory is used", AllowMultipleArgumentsPerToken = true };
+        relations.Options.Add(relationSettings);
         relations.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -106,7 +109,11 @@ internal static class ReproduceCommand
             var requested = Split(p.GetValue(DatasetsOption)) ?? [Relations.DefaultDataset(new RelationOptions(), ctx), "synthetic"];
             foreach (var dataset in requested.Distinct())
             {
-                var report = Relations.Run(new RelationOptions { Profile = profile, Dataset = dataset, Threads = p.GetValue(CommonOptions.Threads) }, ctx);
+                var report = Relations.Run(new RelationOptions
+                {
+                    Profile = profile, Dataset = dataset, Threads = p.GetValue(CommonOptions.Threads),
+                    Settings = Lrml.Experiments.ConfigBinder.ParsePairs(p.GetValue(relationSettings) ?? []),
+                }, ctx);
                 TableRendering.Write(report.Probes);
                 TableRendering.Write(report.SlotAlignment);
                 foreach (var f in report.Findings) AnsiConsole.MarkupLine(Markup.Escape("• " + f));

@@ -302,6 +302,12 @@ public static class Experiment
         {
             var trainer = new Trainer(spec.Train);
             trainer.Progress = new DirectProgress(context.Observer);
+            if (model is IRelationalModel relational)
+            {
+                // LRML's memory usage after every epoch, on a fixed sample of training pairs (no trainer stream is touched)
+                var probe = new MemoryUsageProbe(split.Train, spec.Train.Seed);
+                trainer.EpochDiagnostics = _ => probe.Measure(relational).ToDictionary();
+            }
             trainer.EpochCompleted += r =>
             {
                 epochs.Add(r);
@@ -426,6 +432,7 @@ public static class Experiment
                 foreach (var kv in r.Validation) v[kv.Key] = kv.Value;
                 o["validation"] = v;
             }
+            EpochDiagnosticsJson.Write(r, o);
             sb.Append(o.ToJsonString()).Append('\n');
         }
         AtomicFile.WriteAllText(path, sb.ToString());

@@ -27,11 +27,15 @@ public sealed class SilentObserver : IRunObserver
 /// <summary>Writes one plain line per message and per epoch to a TextWriter (notebooks, logs, CI).</summary>
 public sealed class LineObserver(TextWriter writer) : IRunObserver
 {
+    /// <summary>The indented second line of an epoch with LRML's memory usage (<see cref="Lrml.Models.MemoryUsage.Format"/>).</summary>
+    public static string MemoryLine(IReadOnlyDictionary<string, double> diagnostics) => "             memory: " + Lrml.Models.MemoryUsage.Format(diagnostics);
+
     public void Message(string text) => writer.WriteLine(text);
     public void RunStarted(RunSpec spec, string description) => writer.WriteLine(description);
     public void Epoch(EpochRecord r)
     {
         string val = r.Validation is null ? "" : "  " + string.Join("  ", r.Validation.Select(kv => $"{kv.Key} {kv.Value:F4}"));
         writer.WriteLine($"  epoch {r.Epoch,3}  loss {r.MeanLoss:F4}  {r.TrainSeconds:F1}s{val}{(r.IsBest ? "  *" : "")}");
+        if (r.Diagnostics is not null) writer.WriteLine(MemoryLine(r.Diagnostics));
     }
 }

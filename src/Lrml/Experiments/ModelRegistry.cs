@@ -145,14 +145,14 @@ public static class ModelRegistry
         json["engine"] = engine;
         if (engine == "fused") return FusedLrml(cfg, c, json);
         json["device"] = c.Device;
-        return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device)), engine, json);
+        return new BuiltModel(new LrmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, TorchSharp.torch.device(c.Device), positives: c.Train), engine, json);
     }
 
     /// <summary>The fused CPU engine: same initial weights as the torch engine for a seed.</summary>
     private static BuiltModel FusedLrml(LrmlConfig cfg, ModelBuildContext c, JsonObject json)
     {
         var init = LrmlParameters.Initialize(cfg, c.NumUsers, c.NumItems, c.Seed);
-        return new BuiltModel(new Lrml.Models.Fused.LrmlFused(cfg, init, new Lrml.Models.Fused.FusedOptions { Threads = c.Threads }), "fused", json);
+        return new BuiltModel(new Lrml.Models.Fused.LrmlFused(cfg, init, new Lrml.Models.Fused.FusedOptions { Threads = c.Threads }, c.Train, c.Seed), "fused", json);
     }
 
     private static BuiltModel Torch<T>(ModelBuildContext c, T defaults, Func<T, TorchSharp.torch.Device, IRecommender> make) where T : class

@@ -1,3 +1,4 @@
+using Lrml.Protocols;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,14 +18,16 @@ namespace Lrml.Models;
 /// inside the graph, computed as x / sqrt(max(1, Σx²)) (gradients flow through the scaling). The CLIPPED p and q are used everywhere downstream —
 /// in the joint key, in the translation and in the distance — for training, scoring and
 /// <see cref="Explain"/>, as in the authors' code, where the clipped lookups replace the raw ones.</item>
-/// <item>Joint key s = p ⊙ q; attention a = softmax(s·K) over the N slots (K is d × N); relation r = a·M (M is N × d).</item>
+/// <item>Joint key s = p ⊙ q; attention a = softmax(s·K / τ) over the N slots (K is d × N; τ = <see cref="LrmlConfig.AttentionTemperature"/>,
+/// 1 in the authors' code); relation r = a·M (M is N × d).</item>
 /// <item>Distance D(u,i) of p + r − q: <see cref="LrmlDistance.SqrtL2"/> sqrt(‖·‖² + ε) with ε =
 /// <see cref="LrmlConfig.DistanceEpsilon"/>, <see cref="LrmlDistance.SquaredL2"/> ‖·‖², or <see cref="LrmlDistance.L1"/> ‖·‖₁.
 /// Score = −D.</item>
 /// <item>Loss of a batch: Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) — summed, not averaged; with k
 /// negatives per positive each positive contributes k hinge terms. The negative pair (same user u_b) uses the
 /// positive pair's r (<see cref="NegativeRelation.Reuse"/>, authors) or its own r(u_b, i⁻_bj)
-/// (<see cref="NegativeRelation.Recompute"/>).</item>
+/// (<see cref="NegativeRelation.Recompute"/>). With <see cref="LrmlRankWeighting.Warp"/> the k terms of positive b are multiplied by
+/// w_b = log(1 + ⌊J·M_b/U⌋) (no gradient), M_b the impostors among U negatives drawn for it (<see cref="LrmlWarp"/>).</item>
 /// <item>L2 (λ = <see cref="LrmlConfig.L2"/> &gt; 0): + λ·½·Σ‖θ‖² over the trainable tensors — whole P, Q, K, M for the dense
 /// optimisers (authors' semantics); for <see cref="OptimizerKind.LazyAdam"/> over the rows of P and Q the batch
 /// touches (plus all of K, M), since a whole-table L2 would touch every row and turn lazy Adam dense. Frozen
@@ -37,7 +40,8 @@ namespace Lrml.Models;
 /// batch (even with a zero gradient) update m, v and θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), with t the GLOBAL
 /// step count (not a per-row count); K and M use the same formula on every element; absent rows stay bit-identical;
 /// <see cref="OptimizerKind.Sgd"/> = θ − lr·g; <see cref="OptimizerKind.Adagrad"/> = torch.optim.Adagrad
-/// (accumulator starts at 0, ε 1e-10). With <see cref="NormConstraint.Project"/> the stored rows the
+/// (accumulator starts at 0, ε 1e-10). K and M use <see cref="LrmlConfig.EffectiveMemoryLearningRate"/> (their own parameter
+/// group when it differs from the learning rate). With <see cref="NormConstraint.Project"/> the stored rows the
 /// batch touched (users; positive and negative items) are then projected onto the unit ball, row ← row/max(1, ‖row‖),
 /// and all rows are projected once at construction. Note that with dense Adam, rows absent from a batch still
 /// move (decaying moments) and are projected only when a later batch touches them.</item>
@@ -59,13 +63,18 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     private readonly RowIndexer _userRows, _itemRows;
     private readonly Device _device;
     private readonly ScalarType _dtype;
+    private readonly LrmlWarp? _warp;
 
-    /// <summary>Creates a model from the shared seeded initialisation <see cref="LrmlParameters.Initialize"/>.</summary>
-    public LrmlModel(LrmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
-        : this(config, LrmlParameters.Initialize(config, numUsers, numItems, seed), device, dtype) { }
+    /// <summary>Creates a model from the shared seeded initialisation <see cref="LrmlParameters.Initialize"/>.
+    /// <paramref name="positives"/> (the training interactions) is required for WARP rank weighting.</summary>
+    public LrmlModel(LrmlConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32,
+        UserItems? positives = null)
+        : this(config, LrmlParameters.Initialize(config, numUsers, numItems, seed), device, dtype, positives, seed) { }
 
-    /// <summary>Creates a model starting from given parameters (copied), e.g. for parity tests between engines.</summary>
-    public LrmlModel(LrmlConfig config, LrmlParameters parameters, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Creates a model starting from given parameters (copied), e.g. for parity tests between engines;
+    /// <paramref name="seed"/> seeds WARP's negative sampling (stream "lrml.warp").</summary>
+    public LrmlModel(LrmlConfig config, LrmlParameters parameters, Device? device = null, ScalarType dtype = ScalarType.Float32,
+        UserItems? positives = null, long seed = 1)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(parameters);
@@ -79,7 +88,14 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         _net = new LrmlNet(parameters, _dtype, _device, config.TrainMemory);
         var trainable = new List<(string, Parameter)> { ("P", _net.P), ("Q", _net.Q) };
         if (config.TrainMemory) { trainable.Add(("K", _net.K)); trainable.Add(("M", _net.M)); }
-        _optimizer = new ModelOptimizer(config.Optimizer, config.LearningRate, trainable);
+        var memoryRate = config.MemoryLearningRate is float mlr
+            ? new Dictionary<string, double> { ["K"] = mlr, ["M"] = mlr } : null;
+        _optimizer = new ModelOptimizer(config.Optimizer, config.LearningRate, trainable, memoryRate);
+        if (config.RankWeighting == LrmlRankWeighting.Warp)
+        {
+            if (positives is null) throw new ArgumentException("WARP rank weighting samples negatives the user has not interacted with: pass the training positives.");
+            _warp = new LrmlWarp(positives, parameters.NumUsers, parameters.NumItems, config.WarpNegatives, seed);
+        }
         _userRows = new RowIndexer(parameters.NumUsers);
         _itemRows = new RowIndexer(parameters.NumItems);
         if (config.NormConstraint == NormConstraint.Project)
@@ -134,7 +150,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     {
         TorchSupport.CheckBatch(batch, NumUsers, NumItems);
         using var scope = NewDisposeScope();
-        var pass = ForwardBackward(batch, backward: true);
+        var pass = ForwardBackward(batch, backward: true, advanceWarp: true);
+        if (_config.TrainMemory) AccumulateMemoryGradientNorms();
         if (_optimizer.IsLazy)
         {
             var grads = pass.Views.LazyGradients(_optimizer.Names.Count);
@@ -153,6 +170,33 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         LastHingeLoss = TorchSupport.Scalar(pass.Hinge);
         LastL2Loss = pass.L2 is null ? 0 : TorchSupport.Scalar(pass.L2);
         return LastHingeLoss + LastL2Loss;
+    }
+
+    private double _gradSumK, _gradSumM;
+    private int _gradSteps;
+
+    /// <summary>Adds this step's ‖∂hinge/∂K‖ and ‖∂hinge/∂M‖ (the L2 term λθ taken out of .grad) before clipping and the step.</summary>
+    private void AccumulateMemoryGradientNorms()
+    {
+        using var noGrad = no_grad();
+        double Norm(Parameter w)
+        {
+            if (w.grad is not { } g) return 0;
+            var hinge = _config.L2 > 0 ? g - w * (double)_config.L2 : g;
+            return TorchSupport.Scalar(hinge.square().sum().sqrt());
+        }
+        _gradSumK += Norm(_net.K);
+        _gradSumM += Norm(_net.M);
+        _gradSteps++;
+    }
+
+    /// <inheritdoc/>
+    public MemoryGradientNorms TakeMemoryGradientNorms()
+    {
+        var taken = new MemoryGradientNorms(_gradSumK, _gradSumM, _gradSteps);
+        _gradSumK = _gradSumM = 0;
+        _gradSteps = 0;
+        return taken;
     }
 
     /// <summary>The loss the next <see cref="TrainStep"/> would report on <paramref name="batch"/>, without updating anything.</summary>
@@ -186,10 +230,11 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
 
     /// <summary>Builds the batch loss (and runs backward). Dense optimisers differentiate w.r.t. the whole tables;
     /// lazy Adam w.r.t. leaf copies of the touched rows, so that the gradient is row-sparse by construction.</summary>
-    private Pass ForwardBackward(TrainingBatch batch, bool backward)
+    private Pass ForwardBackward(TrainingBatch batch, bool backward, bool advanceWarp = false)
     {
+        var weights = _warp is null ? null : WarpWeights(batch, _warp.Draw(batch, advanceWarp));
         var v = BatchViews.Of(batch, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
-        var hinge = HingeLoss(v.PTable, v.QTable, v.UserIdx, v.PosIdx, v.NegIdx, batch.NegativesPerPositive);
+        var hinge = HingeLoss(v.PTable, v.QTable, v.UserIdx, v.PosIdx, v.NegIdx, batch.NegativesPerPositive, weights);
         Tensor? l2 = null;
         if (_config.L2 > 0)
         {
@@ -206,8 +251,9 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         return new Pass(loss, hinge, l2, v);
     }
 
-    /// <summary>Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables.</summary>
-    private Tensor HingeLoss(Tensor pTable, Tensor qTable, Tensor uIdx, Tensor posIdx, Tensor negIdx, int k)
+    /// <summary>Σ_b w_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables
+    /// (w_b = 1 without rank weighting).</summary>
+    private Tensor HingeLoss(Tensor pTable, Tensor qTable, Tensor uIdx, Tensor posIdx, Tensor negIdx, int k, Tensor? weights = null)
     {
         var p = Constrain(pTable.index_select(0, uIdx));
         var qPos = Constrain(qTable.index_select(0, posIdx));
@@ -220,18 +266,44 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
             : Relation(pNeg, qNeg).R;
         var dNeg = Distance(pNeg + rNeg - qNeg);
         var dPosK = k == 1 ? dPos : dPos.repeat_interleave(k, dim: 0);
-        return (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0).sum();
+        var terms = (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0);
+        if (weights is not null) terms = terms * (k == 1 ? weights : weights.repeat_interleave(k, dim: 0));
+        return terms.sum();
     }
+
+    /// <summary>WARP weights w_b (no gradient) of the batch's positives from the U negatives drawn for each (see <see cref="LrmlWarp"/>).</summary>
+    private Tensor WarpWeights(TrainingBatch batch, int[] drawn)
+    {
+        using var noGrad = no_grad();
+        int n = batch.Count, u = _warp!.Negatives;
+        var p = Constrain(_net.P.index_select(0, TorchSupport.Index(batch.Users.AsSpan(0, n), _device)));
+        var qPos = Constrain(_net.Q.index_select(0, TorchSupport.Index(batch.Positives.AsSpan(0, n), _device)));
+        var qW = Constrain(_net.Q.index_select(0, TorchSupport.Index(drawn, _device)));
+        var (_, r) = Relation(p, qPos);
+        var dPos = Distance(p + r - qPos);
+        var pW = p.repeat_interleave(u, dim: 0);
+        var rW = _config.NegativeRelation == NegativeRelation.Reuse ? r.repeat_interleave(u, dim: 0) : Relation(pW, qW).R;
+        var dW = Distance(pW + rW - qW).view(n, u);
+        var impostors = (dPos.unsqueeze(1) - dW + (double)_config.Margin).gt(0).sum(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
+        var w = impostors.Select(m => _warp.Weight((int)m)).ToArray();
+        LastWarpNegatives = drawn;
+        return tensor(w, dtype: _dtype, device: _device);
+    }
+
+    /// <summary>The U negatives per positive drawn for WARP at the last call (row-major B × U), for tests.</summary>
+    internal int[]? LastWarpNegatives { get; private set; }
 
     // ───────────────────────────── forward pieces ─────────────────────────────
 
     /// <summary>The norm clip of looked-up rows when configured (identity otherwise).</summary>
     private Tensor Constrain(Tensor rows) => _config.NormConstraint == NormConstraint.Clip ? TorchSupport.ClipRows(rows) : rows;
 
-    /// <summary>a = softmax((p ⊙ q)·K) over slots and r = a·M; broadcasts over leading dimensions.</summary>
+    /// <summary>a = softmax((p ⊙ q)·K / τ) over slots and r = a·M; broadcasts over leading dimensions.</summary>
     private (Tensor A, Tensor R) Relation(Tensor p, Tensor q)
     {
-        var a = (p * q).matmul(_net.K).softmax(-1);
+        var logits = (p * q).matmul(_net.K);
+        if (_config.AttentionTemperature != 1f) logits = logits / (double)_config.AttentionTemperature;
+        var a = logits.softmax(-1);
         return (a, a.matmul(_net.M));
     }
 
@@ -290,10 +362,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         }
     }
 
-    /// <summary>
-    /// The vectors the scoring path uses for the given users and items (after the norm clip when configured),
-    /// row-major users.Length × d and items.Length × d.
-    /// </summary>
+    /// <inheritdoc/>
     public (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
     {
         TorchSupport.CheckRange(users, NumUsers, "user");
@@ -319,10 +388,21 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// <inheritdoc/>
     /// <remarks>Format: a header (magic, version, shapes, dtype, optimiser, memory flag), the module's state dict
     /// (TorchSharp format, keys P, Q, K, M) and the optimiser state.</remarks>
-    public byte[] SaveState() => TorchSupport.SaveState(_net, _optimizer, WriteHeader);
+    /// <remarks>With WARP weighting the sampler's random state follows (32 bytes), so a restored model draws the same negatives.</remarks>
+    public byte[] SaveState()
+    {
+        var blob = TorchSupport.SaveState(_net, _optimizer, WriteHeader);
+        return _warp is null ? blob : TorchSupport.WithRngState(blob, _warp.Rng);
+    }
 
     /// <inheritdoc/>
-    public void LoadState(byte[] state) => TorchSupport.LoadState(state, _net, _optimizer, CheckHeader);
+    public void LoadState(byte[] state)
+    {
+        if (_warp is null) { TorchSupport.LoadState(state, _net, _optimizer, CheckHeader); return; }
+        var blob = TorchSupport.WithoutRngState(state, "Not an LRML-TORCH-STATE with WARP sampler state.", out var rng);
+        TorchSupport.LoadState(blob, _net, _optimizer, CheckHeader);
+        _warp.Rng.SetState(rng);
+    }
 
     private void WriteHeader(BinaryWriter w)
     {

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Lrml.Models;
 
 /// <summary>Distance between the translated user vector p + r and the item vector q.</summary>
@@ -44,6 +46,18 @@ public enum OptimizerKind
     Sgd,
     /// <summary>Adagrad.</summary>
     Adagrad,
+}
+
+/// <summary>How LRML weights each positive's hinge terms.</summary>
+public enum LrmlRankWeighting
+{
+    /// <summary>Every hinge term has weight 1 (the LRML paper and the authors' code).</summary>
+    None,
+    /// <summary>WARP-style rank weighting, CML's trick (Hsieh et al., WWW 2017, §3.3, after Weston et al.'s WARP loss,
+    /// IJCAI 2011) applied to LRML: the k hinge terms of a positive are multiplied by w = log(1 + ⌊J·M/U⌋), where M counts
+    /// the impostors among U = <see cref="LrmlConfig.WarpNegatives"/> negatives the model samples for it and J is the number of
+    /// items; no gradient flows through w.</summary>
+    Warp,
 }
 
 /// <summary>
@@ -95,6 +109,43 @@ public sealed record LrmlConfig
     /// <summary>ε inside the square root of <see cref="LrmlDistance.SqrtL2"/>.</summary>
     public float DistanceEpsilon { get; init; } = 1e-3f;
 
+    /// <summary>σ of the memory's initialisation K, M ~ N(0, σ²); null = <see cref="InitScale"/> (the authors' code uses one
+    /// σ for every tensor). Kit option for a careful re-implementation: the attention logits s·K scale with σ_K, while σ of P
+    /// and Q sets the embeddings' norms, so the two need not share a scale (per-tensor scales as in fan-in-based schemes,
+    /// Glorot and Bengio, AISTATS 2010). Changes only K and M: P and Q draw from their own streams.</summary>
+    public float? MemoryInitScale { get; init; }
+
+    /// <summary>Softmax temperature τ of the attention: a = softmax(s·K / τ); 1 = the authors' code. With s = p ⊙ q of
+    /// unit-ball vectors the entries of s are of order 1/d and the logits of order 10⁻², so the attention stays uniform unless
+    /// K grows large; τ &lt; 1 rescales the logits as scaled dot-product attention does (Vaswani et al., NeurIPS 2017, divide
+    /// by √d_k; here the logits are too small rather than too large) and as the key strength β = 1/τ of content-based
+    /// addressing in Neural Turing Machines (Graves et al., 2014).</summary>
+    public float AttentionTemperature { get; init; } = 1f;
+
+    /// <summary>Learning rate of the memory K and M; null = <see cref="LearningRate"/> (the authors' code). Per-tensor
+    /// learning rates are common in memory-network and embedding code (e.g. Caffe's per-layer lr_mult, PyTorch parameter
+    /// groups): with Adam each element moves at most about lr per step, so at lr = 5e-4 a few thousand steps cannot grow K
+    /// from σ = 0.1 to the scale its logits would need.</summary>
+    public float? MemoryLearningRate { get; init; }
+
+    /// <summary>Rank weighting of the hinge terms: none (the paper, default) or warp (CML's WARP-style weighting).</summary>
+    public LrmlRankWeighting RankWeighting { get; init; } = LrmlRankWeighting.None;
+
+    /// <summary>U, the negatives sampled per positive to estimate its rank under WARP weighting (kit's choice 20, as CML's
+    /// option in this kit).</summary>
+    public int WarpNegatives { get; init; } = 20;
+
+    /// <summary>σ of K and M actually used (<see cref="MemoryInitScale"/> or <see cref="InitScale"/>).</summary>
+    [JsonIgnore]
+    public float EffectiveMemoryInitScale => MemoryInitScale ?? InitScale;
+
+    /// <summary>Learning rate of K and M actually used (<see cref="MemoryLearningRate"/> or <see cref="LearningRate"/>).</summary>
+    [JsonIgnore]
+    public float EffectiveMemoryLearningRate => MemoryLearningRate ?? LearningRate;
+
+    /// <summary>The same model with every "null = follow another setting" resolved (equal resolved configs train the same model).</summary>
+    public LrmlConfig Resolved() => this with { MemoryInitScale = EffectiveMemoryInitScale, MemoryLearningRate = EffectiveMemoryLearningRate };
+
     /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
     public void Validate()
     {
@@ -105,5 +156,10 @@ public sealed record LrmlConfig
         if (!(L2 >= 0)) throw new ArgumentException($"L2 must be ≥ 0 (got {L2}).");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
         if (!(GradClipValue >= 0) || !(GradClipNorm >= 0)) throw new ArgumentException("Gradient clips must be ≥ 0.");
+        if (MemoryInitScale is { } ms && !(ms > 0 && float.IsFinite(ms))) throw new ArgumentException($"MemoryInitScale must be > 0 (got {ms}).");
+        if (!(AttentionTemperature > 0) || float.IsInfinity(AttentionTemperature))
+            throw new ArgumentException($"AttentionTemperature must be a finite value > 0 (got {AttentionTemperature}).");
+        if (MemoryLearningRate is { } mlr && !(mlr > 0 && float.IsFinite(mlr))) throw new ArgumentException($"MemoryLearningRate must be > 0 (got {mlr}).");
+        if (WarpNegatives < 1) throw new ArgumentException($"WarpNegatives must be ≥ 1 (got {WarpNegatives}).");
     }
 }

@@ -35,9 +35,10 @@ public sealed class LrmlParameters
     }
 
     /// <summary>
-    /// Authors' initialisation: P, Q ~ U(−σ, σ); K, M ~ N(0, σ²) (standard deviation σ, mean 0 — one
-    /// public port mistakenly used mean σ). Deterministic in <paramref name="seed"/>; each tensor draws
-    /// from its own stream so changing N does not change P and Q.
+    /// Authors' initialisation: P, Q ~ U(−σ, σ); K, M ~ N(0, σ_m²) (standard deviation, mean 0 — one
+    /// public port mistakenly used mean σ), σ = <see cref="LrmlConfig.InitScale"/> and σ_m =
+    /// <see cref="LrmlConfig.EffectiveMemoryInitScale"/> (σ unless set). Deterministic in <paramref name="seed"/>; each tensor
+    /// draws from its own stream so changing N or σ_m does not change P and Q.
     /// </summary>
     public static LrmlParameters Initialize(LrmlConfig config, int numUsers, int numItems, long seed)
     {
@@ -52,10 +53,11 @@ public sealed class LrmlParameters
         for (long x = 0; x < p.LongLength; x++) p[x] = (2f * ru.NextFloat() - 1f) * s;
         var ri = new Rng(seed, "lrml.init.Q");
         for (long x = 0; x < q.LongLength; x++) q[x] = (2f * ri.NextFloat() - 1f) * s;
+        float sm = config.EffectiveMemoryInitScale;
         var rk = new Rng(seed, "lrml.init.K");
-        for (int x = 0; x < k.Length; x++) k[x] = (float)(rk.NextGaussian() * s);
+        for (int x = 0; x < k.Length; x++) k[x] = (float)(rk.NextGaussian() * sm);
         var rm = new Rng(seed, "lrml.init.M");
-        for (int x = 0; x < m.Length; x++) m[x] = (float)(rm.NextGaussian() * s);
+        for (int x = 0; x < m.Length; x++) m[x] = (float)(rm.NextGaussian() * sm);
         return new LrmlParameters(numUsers, numItems, d, n, p, q, k, m);
     }
 
@@ -85,4 +87,12 @@ public interface IRelationalModel
 
     /// <summary>A copy of the current parameters.</summary>
     LrmlParameters ExportParameters();
+
+    /// <summary>The vectors the scoring path uses for the given users and items (after the norm clip when configured),
+    /// row-major users.Length × d and items.Length × d.</summary>
+    (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items);
+
+    /// <summary>The norms of the hinge-loss gradients that reached K and M in the training steps since the last call
+    /// (see <see cref="MemoryGradientNorms"/>), and starts a new accumulation. Does not change the model.</summary>
+    MemoryGradientNorms TakeMemoryGradientNorms();
 }

@@ -468,33 +468,50 @@ internal sealed class EmbeddingNet : nn.Module
 /// <item><b>Adagrad</b>: <c>torch.optim.Adagrad</c> (initial accumulator 0, ε = 1e-10, no lr decay):
 /// s ← s + g², θ ← θ − lr·g/(√s + ε).</item>
 /// </list>
+/// A parameter may have its own learning rate (LRML's memory_learning_rate): dense kinds then put it in its own
+/// parameter group (PyTorch semantics, no change to the update rule); lazy Adam scales its steps with it.
 /// </summary>
 internal sealed class ModelOptimizer : IDisposable
 {
     public const double Beta1 = 0.9, Beta2 = 0.999, AdamEpsilon = 1e-8, AdagradEpsilon = 1e-10;
 
     private readonly OptimizerKind _kind;
-    private readonly double _lr;
+    private readonly double[] _lr;
     private readonly Parameter[] _params;
     private readonly OptimizerHelper? _dense;
     private readonly Tensor[]? _m, _v;
     private long _t;
 
-    public ModelOptimizer(OptimizerKind kind, double learningRate, IReadOnlyList<(string Name, Parameter Parameter)> trainable)
+    /// <summary>An optimiser over <paramref name="trainable"/>; <paramref name="learningRateOf"/> gives some parameters (by
+    /// name) their own learning rate, the others use <paramref name="learningRate"/>.</summary>
+    public ModelOptimizer(OptimizerKind kind, double learningRate, IReadOnlyList<(string Name, Parameter Parameter)> trainable,
+        IReadOnlyDictionary<string, double>? learningRateOf = null)
     {
-        _kind = kind; _lr = learningRate;
+        _kind = kind;
         _params = trainable.Select(t => t.Parameter).ToArray();
         Names = trainable.Select(t => t.Name).ToArray();
+        _lr = trainable.Select(t => learningRateOf is not null && learningRateOf.TryGetValue(t.Name, out double lr) ? lr : learningRate).ToArray();
+        // one group per distinct rate, in first-parameter order; a single rate keeps the plain one-group optimiser
+        var groups = _lr.Distinct().Select(lr => (Lr: lr, Params: _params.Where((_, k) => _lr[k] == lr).ToArray())).ToArray();
+        bool single = groups.Length == 1;
         switch (kind)
         {
             case OptimizerKind.Adam:
-                _dense = new Adam(_params, lr: learningRate, beta1: Beta1, beta2: Beta2, eps: AdamEpsilon);
+                _dense = single
+                    ? new Adam(_params, lr: learningRate, beta1: Beta1, beta2: Beta2, eps: AdamEpsilon)
+                    : new Adam(groups.Select(g => new Adam.ParamGroup(g.Params, new Adam.Options { LearningRate = g.Lr })), lr: learningRate,
+                        beta1: Beta1, beta2: Beta2, eps: AdamEpsilon);
                 break;
             case OptimizerKind.Sgd:
-                _dense = new SGD(_params, learningRate);
+                _dense = single
+                    ? new SGD(_params, learningRate)
+                    : new SGD(groups.Select(g => new SGD.ParamGroup(g.Params, new SGD.Options { LearningRate = g.Lr })), learningRate);
                 break;
             case OptimizerKind.Adagrad:
-                _dense = new Adagrad(_params, lr: learningRate, lr_decay: 0, weight_decay: 0, initial_accumulator_value: 0, eps: AdagradEpsilon);
+                _dense = single
+                    ? new Adagrad(_params, lr: learningRate, lr_decay: 0, weight_decay: 0, initial_accumulator_value: 0, eps: AdagradEpsilon)
+                    : new Adagrad(groups.Select(g => new Adagrad.ParamGroup(g.Params, new Adagrad.Options { LearningRate = g.Lr })), lr: learningRate,
+                        lr_decay: 0, weight_decay: 0, initial_accumulator_value: 0, eps: AdagradEpsilon);
                 break;
             case OptimizerKind.LazyAdam:
                 _m = new Tensor[_params.Length]; _v = new Tensor[_params.Length];
@@ -542,7 +559,6 @@ internal sealed class ModelOptimizer : IDisposable
         if (grads.Length != _params.Length) throw new ArgumentException("One gradient per parameter is required.");
         _t++;
         double bc1 = 1 - Math.Pow(Beta1, _t), bc2 = 1 - Math.Pow(Beta2, _t);
-        double stepSize = _lr * Math.Sqrt(bc2) / bc1;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         for (int k = 0; k < _params.Length; k++)
@@ -551,12 +567,13 @@ internal sealed class ModelOptimizer : IDisposable
             if (g is null) continue;
             if (clipValue > 0 || clipNorm > 0) TorchSupport.ClipGradient(g, clipValue, clipNorm);
             var p = _params[k];
+            double lrk = _lr[k], stepSize = lrk * Math.Sqrt(bc2) / bc1;
             if (rows is null)
             {
                 // dense tensors (K, M) get PyTorch's dense Adam form, as TF's LazyAdam does for dense gradients
                 _m[k].mul_(Beta1).add_(g, alpha: 1 - Beta1);
                 _v[k].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-                p.addcdiv_(_m[k], _v[k].sqrt().div_(Math.Sqrt(bc2)).add_(AdamEpsilon), value: -_lr / bc1);
+                p.addcdiv_(_m[k], _v[k].sqrt().div_(Math.Sqrt(bc2)).add_(AdamEpsilon), value: -lrk / bc1);
             }
             else
             {

@@ -15,7 +15,12 @@ namespace Lrml.Training;
 /// <param name="IsBest">Whether this epoch became the best so far.</param>
 /// <param name="Steps">Optimiser steps in this epoch.</param>
 public sealed record EpochRecord(int Epoch, double Loss, double MeanLoss, double TrainSeconds, double EvalSeconds,
-    IReadOnlyDictionary<string, double>? Validation, bool IsBest, int Steps);
+    IReadOnlyDictionary<string, double>? Validation, bool IsBest, int Steps)
+{
+    /// <summary>Measurements of the model at the end of the epoch from <see cref="Trainer.EpochDiagnostics"/> (e.g. LRML's
+    /// memory usage, <see cref="MemoryUsage.Keys"/>), or null. NaN means "not measured" (e.g. gradients of a frozen memory).</summary>
+    public IReadOnlyDictionary<string, double>? Diagnostics { get; init; }
+}
 
 /// <summary>Live progress inside an epoch (for progress bars).</summary>
 public readonly record struct TrainProgress(int Epoch, int MaxEpochs, int Step, int StepsPerEpoch, double LossSoFar, int Seen);
@@ -109,6 +114,10 @@ public sealed class Trainer
 
     /// <summary>Progress inside epochs, at most every few batches.</summary>
     public IProgress<TrainProgress>? Progress { get; set; }
+
+    /// <summary>Optional measurements of the model after each epoch's last step (before validation), stored in
+    /// <see cref="EpochRecord.Diagnostics"/>. It must not change the model or draw from the run's random streams.</summary>
+    public Func<ITrainableRecommender, IReadOnlyDictionary<string, double>?>? EpochDiagnostics { get; set; }
 
     /// <summary>
     /// Trains <paramref name="model"/> on <paramref name="train"/>. <paramref name="validate"/> returns the
@@ -300,6 +309,7 @@ public sealed class Trainer
             sw.Stop();
             double tTrain = carriedSeconds + sw.Elapsed.TotalSeconds;
             trainSeconds += tTrain;
+            var diagnostics = EpochDiagnostics?.Invoke(model);
 
             IReadOnlyDictionary<string, double>? metrics = null;
             bool isBest = false;
@@ -329,7 +339,7 @@ public sealed class Trainer
                 bestEpoch = epoch; // no validation: the last epoch is the result
             }
 
-            var record = new EpochRecord(epoch, lossSum, meanLoss, tTrain, tEval, metrics, isBest, step);
+            var record = new EpochRecord(epoch, lossSum, meanLoss, tTrain, tEval, metrics, isBest, step) { Diagnostics = diagnostics };
             epochs.Add(record);
             EpochCompleted?.Invoke(record);
             bool stop = evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs;

@@ -135,11 +135,12 @@ public sealed class TrainerCheckpoint
             foreach (var kv in r.Validation) v[kv.Key] = kv.Value;
             o["validation"] = v;
         }
+        EpochDiagnosticsJson.Write(r, o);
         return o;
     }
 
     private static EpochRecord FromEpochJson(JsonObject o) => new(
         (int)o["epoch"]!, (double)o["loss"]!, (double)o["mean_loss"]!, (double)o["seconds"]!, (double)o["eval_seconds"]!,
         o["validation"] is JsonObject v ? v.ToDictionary(kv => kv.Key, kv => (double)kv.Value!) : null,
-        (bool)o["best"]!, (int)o["steps"]!);
+        (bool)o["best"]!, (int)o["steps"]!) { Diagnostics = EpochDiagnosticsJson.Read(o) };
 }

@@ -416,6 +416,26 @@ public static class Charts
     // ------------------------------------------------------------------ training curves
 
     /// <summary>
+    /// Whether LRML's memory is used, per epoch, for one or more runs (their <see cref="EpochRecord.Diagnostics"/>): the
+    /// attention entropy over ln N (top; 1 = uniform attention), the mean max attention (middle; uniform = 1/N) and the
+    /// spread of r across pairs next to ‖r‖ / ‖p − q‖ (bottom). Epochs without diagnostics leave gaps.
+    /// </summary>
+    public static GenericChart MemoryUsageCurves(IReadOnlyList<(string Name, IReadOnlyList<EpochRecord> Epochs)> runs, string? title = null)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        double D(EpochRecord e, string key) => e.Diagnostics is not null && e.Diagnostics.TryGetValue(key, out double v) ? v : double.NaN;
+        Series S(string name, IReadOnlyList<EpochRecord> epochs, Func<EpochRecord, double> y) =>
+            new(name, epochs.Select(e => (double)e.Epoch).ToArray(), epochs.Select(y).ToArray());
+        var entropy = runs.Select(r => S(r.Name, r.Epochs, e => D(e, "attention_entropy_ratio"))).ToList();
+        var max = runs.Select(r => S(r.Name, r.Epochs, e => D(e, "attention_max"))).ToList();
+        var spread = runs.Select(r => S(r.Name, r.Epochs, e => D(e, "relation_spread"))).ToList();
+        var ratio = runs.Select(r => S(r.Name, r.Epochs, e => D(e, "relation_norm") / D(e, "user_item_distance"))).ToList();
+        return LinePanels(
+            [("attention entropy / ln N", entropy), ("mean max attention", max), ("spread of r across pairs", spread), ("‖r‖ / ‖p − q‖", ratio)],
+            "epoch", title ?? "Is the memory used? Attention and relation per epoch");
+    }
+
+    /// <summary>
     /// Training curves of one run: mean training loss per epoch (top panel) and the validation metric at the epochs
     /// where it was evaluated (bottom panel, best epoch marked with a star). <paramref name="validationMetric"/>
     /// defaults to the first metric found in the records.

@@ -313,7 +313,7 @@ public static class Dynamics
             Dictionary<string, double>? v = o["validation"] is System.Text.Json.Nodes.JsonObject vo
                 ? vo.ToDictionary(kv => kv.Key, kv => (double)kv.Value!) : null;
             list.Add(new EpochRecord((int)o["epoch"]!, (double)o["loss"]!, (double)o["mean_loss"]!, (double)o["seconds"]!,
-                (double)o["eval_seconds"]!, v, (bool)o["best"]!, (int)o["steps"]!));
+                (double)o["eval_seconds"]!, v, (bool)o["best"]!, (int)o["steps"]!) { Diagnostics = EpochDiagnosticsJson.Read(o) });
         }
         return list;
     }

@@ -22,6 +22,12 @@ public sealed record RelationOptions
     /// <summary>Time buckets (quantiles of the timestamp).</summary>
     public int TimeBins { get; init; } = 4;
     public long Seed { get; init; } = 1;
+    /// <summary>LRML settings applied over the dataset's preset (e.g. a setting whose memory is used:
+    /// attention_temperature=0.01, memory_learning_rate=5e-5); null or empty = the preset. Non-empty settings write under
+    /// their own folder, so the preset's analysis is kept.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Settings { get; init; }
+    /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
+    public bool ChartImages { get; init; } = true;
 }
 
 /// <summary>Everything the relation analysis measured and drew.</summary>
@@ -45,6 +51,8 @@ public sealed class RelationReport
     public required string OutputDirectory { get; init; }
     /// <summary>A short, computed reading of the probes (which claims hold, by how much).</summary>
     public required IReadOnlyList<string> Findings { get; init; }
+    /// <summary>Whether the analysed model's memory is used, measured on the probed pairs.</summary>
+    public required MemoryUsage Usage { get; init; }
 
     /// <summary>A chart by name: pca-by-rating, pca-by-time, pca-by-genre, t-sne-by-rating, t-sne-by-time,
     /// t-sne-by-genre, attention-by-rating, attention-by-genre.</summary>
@@ -102,9 +110,16 @@ public static class Relations
         int projectionPoints = options.ProjectionPoints ?? (quick ? 1_000 : 2_500);
         string ratingMeaning = dataset == "synthetic" ? "planted relation type" : "star rating";
         string outDir = Path.Combine(context.ResultsRoot, "reproduce", "relations", options.Profile.Name, dataset);
+        var extra = options.Settings ?? [];
+        if (extra.Count > 0) outDir = Path.Combine(outDir, SettingsFolder(extra));
 
         // 1. Train (or reuse) LRML and reload its best state.
         var preset = Presets.Get("lrml", dataset);
+        if (extra.Count > 0)
+        {
+            var keys = extra.Select(kv => ConfigBinder.Normalise(kv.Key)).ToHashSet();
+            preset = preset with { Settings = preset.Settings.Where(kv => !keys.Contains(ConfigBinder.Normalise(kv.Key))).Concat(extra).ToList() };
+        }
         var spec = Presets.Spec(preset, options.Profile, options.Seed, options.Threads);
         var run = RunStore.RunOrLoad(spec, context, Path.Combine(outDir, "run"));
         var split = Experiment.GetSplit(dataset, spec.Protocol, spec.SplitSeed, spec.SampledNegativesFor(run.Result.Protocol), context);
@@ -136,6 +151,7 @@ public static class Relations
         var parameters = relational.ExportParameters();
         var userVec = Gather(parameters.P, users, dim);
         var itemVec = Gather(parameters.Q, items, dim);
+        var usage = MemoryUsage.Measure(relational, users, items);
 
         // labels
         var ratingLevels = rating.Distinct().OrderBy(x => x).ToArray();
@@ -148,11 +164,20 @@ public static class Relations
         var itemFolds = KnnSearch.GroupFolds(items, 5, options.Seed + 1);
         var knn = new KnnOptions { K = 10, Folds = 5, Shuffles = 20, Seed = options.Seed, Threads = options.Threads };
 
+        var findings = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture,
+                $"The analysed model's memory on these {n:N0} pairs: attention entropy / ln N = {usage.EntropyRatio:0.0000}, mean max attention " +
+                $"{usage.MaxAttention:0.000} (uniform: {1.0 / slots:0.000}), ‖r‖ {usage.RelationNorm:0.000} against ‖p − q‖ {usage.UserItemDistance:0.000}, " +
+                $"spread of r across pairs {usage.RelationSpread:0.0000} — ") +
+            (usage.EntropyRatio < Ablations.UsedMemoryEntropyRatio
+                ? "the memory is used: r(u,i) differs between pairs through the attention."
+                : "the memory is **not used**: the attention is (near) uniform, r(u,i) is one translation plus a small pair-dependent part, and the probes of r measure that part."),
+        };
         var probes = new ResultTable($"Does r(u,i) encode {ratingMeaning}, time and genre? k-NN probes on {dataset} (k=10, 5-fold, 20 label shuffles)",
             "claim", "features", "folds grouped by", "n", "classes", "accuracy", "chance (majority)", "shuffled mean", "shuffled std", "z", "p", "macro-F1");
         foreach (var c in new[] { "accuracy", "chance (majority)", "shuffled mean", "shuffled std", "macro-F1" }) probes.Format(c, "F3");
         probes.Format("z", "F1").Format("p", "G3");
-        var findings = new List<string>();
         void Probe(string claim, string features, float[] x, int d, int[] labels, int classes, int[] folds, string groupedBy, int[]? rows = null)
         {
             float[] xs = x; int[] ls = labels; int[] fs = folds; int m = labels.Length;
@@ -259,14 +284,49 @@ public static class Relations
         foreach (var (name, chart) in charts)
         {
             Charts.SaveHtml(chart, Path.Combine(outDir, name + ".html"));
-            Charts.TrySavePng(chart, Path.Combine(outDir, name + ".png"), out _);
+            if (options.ChartImages) Charts.TrySavePng(chart, Path.Combine(outDir, name + ".png"), out _);
         }
         return new RelationReport
         {
             Dataset = dataset, RatingMeaning = ratingMeaning, Probes = probes, SlotAlignment = align, AttentionByRating = byRating,
-            AttentionByGenre = byGenre, Charts = charts, Run = run, OutputDirectory = outDir, Findings = findings,
+            AttentionByGenre = byGenre, Charts = charts, Run = run, OutputDirectory = outDir, Findings = findings, Usage = usage,
         };
     }
+
+    /// <summary>
+    /// The probes of two analyses side by side (e.g. the preset, whose memory is not used, and a setting whose memory is):
+    /// one row per claim and feature set with each analysis's k-NN accuracy, its z against shuffled labels and the
+    /// majority-class rate, plus each analysis's attention entropy / ln N in the notes.
+    /// </summary>
+    public static ResultTable CompareProbes(RelationReport first, string firstName, RelationReport second, string secondName)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        var t = new ResultTable($"Relation probes on {first.Dataset}: {firstName} against {secondName}", "claim", "features", "chance (majority)",
+            $"{firstName} accuracy", $"{firstName} z", $"{secondName} accuracy", $"{secondName} z");
+        foreach (var c in new[] { "chance (majority)", $"{firstName} accuracy", $"{secondName} accuracy" }) t.Format(c, "F3");
+        t.Format($"{firstName} z", "F1").Format($"{secondName} z", "F1");
+        for (int r = 0; r < first.Probes.Rows.Count; r++)
+        {
+            string claim = first.Probes.Text(r, "claim"), features = first.Probes.Text(r, "features");
+            int o = Enumerable.Range(0, second.Probes.Rows.Count)
+                .FirstOrDefault(k => second.Probes.Text(k, "claim") == claim && second.Probes.Text(k, "features") == features, -1);
+            double N(ResultTable p, int row, string c) => row < 0 ? double.NaN : Findings.Num(p, row, c);
+            t.AddRow(("claim", claim), ("features", features), ("chance (majority)", N(first.Probes, r, "chance (majority)")),
+                ($"{firstName} accuracy", N(first.Probes, r, "accuracy")), ($"{firstName} z", N(first.Probes, r, "z")),
+                ($"{secondName} accuracy", N(second.Probes, o, "accuracy")), ($"{secondName} z", N(second.Probes, o, "z")));
+        }
+        t.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+            $"Attention entropy / ln N on the probed pairs: {firstName} {first.Usage.EntropyRatio:0.0000}, {secondName} {second.Usage.EntropyRatio:0.0000} " +
+            $"(1 = uniform; the memory counts as used below {Ablations.UsedMemoryEntropyRatio}). z = (accuracy − shuffled-label mean) / shuffled std."));
+        return t;
+    }
+
+    /// <summary>The folder name of an analysis with extra settings: "key-value" pairs joined by '+', e.g.
+    /// attention_temperature-0.01+memory_learning_rate-5e-5.</summary>
+    public static string SettingsFolder(IReadOnlyList<KeyValuePair<string, string>> settings) =>
+        string.Join("+", settings.Select(kv => $"{ConfigBinder.Normalise(kv.Key)}-{kv.Value.Trim()}"))
+            .Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '+' or '.' or '_' ? ch : '_').Aggregate(new System.Text.StringBuilder(), (sb, ch) => sb.Append(ch)).ToString();
 
     private readonly record struct LabelledPair(int User, int Item, double Rating, double Time);
 

@@ -105,12 +105,20 @@ internal static class FusedMath
         for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
     }
 
+    /// <summary>y = alpha·y (len floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale(ref float y, float alpha, int len)
+    {
+        var va = new Vector<float>(alpha);
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref y, i) * va, ref y, i);
+    }
+
     /// <summary>
-    /// Attention forward for one pair: s = p ⊙ q; logits[n] = s·K[:,n] (K stored transposed, kt row n);
+    /// Attention forward for one pair: s = p ⊙ q; logits[n] = s·K[:,n]·invT (K stored transposed, kt row n; invT = 1/τ);
     /// a = softmax(logits); r = Σ a[n]·M[n]. logits/a have length np (padded, padding a = 0).
     /// </summary>
     public static void AttentionForward(ref float p, ref float q, ref float s, ref float logits, ref float a, ref float r,
-        ref float kt, ref float m, int n, int np, int dp)
+        ref float kt, ref float m, int n, int np, int dp, float invT = 1f)
     {
         int vw = Vector<float>.Count;
         for (int i = 0; i < dp; i += vw) St(Ld(ref p, i) * Ld(ref q, i), ref s, i);
@@ -132,6 +140,7 @@ internal static class FusedMath
             Unsafe.Add(ref logits, x + 2) = Vector.Sum(a2); Unsafe.Add(ref logits, x + 3) = Vector.Sum(a3);
         }
         for (; x < n; x++) Unsafe.Add(ref logits, x) = Dot(ref s, ref Unsafe.Add(ref kt, (nint)x * dp), dp);
+        if (invT != 1f) for (int y = 0; y < n; y++) Unsafe.Add(ref logits, y) *= invT;
         Softmax(ref logits, ref a, n, np);
         for (int i = 0; i < dp; i += vw)
         {

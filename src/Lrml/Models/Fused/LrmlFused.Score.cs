@@ -102,6 +102,33 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
+    /// <inheritdoc/>
+    public (float[] Users, float[] Items) EffectiveEmbeddings(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
+    {
+        for (int x = 0; x < users.Length; x++)
+            if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
+        for (int x = 0; x < items.Length; x++)
+            if ((uint)items[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(items), $"items[{x}] = {items[x]} outside [0, {_items}).");
+        var pu = new float[(long)users.Length * _d];
+        var qi = new float[(long)items.Length * _d];
+        var row = new float[_dp];
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (int x = 0; x < users.Length; x++)
+            {
+                LoadRow(ref At(_p, (nint)users[x] * _dp), ref Ref(row));
+                row.AsSpan(0, _d).CopyTo(pu.AsSpan(x * _d, _d));
+            }
+            for (int x = 0; x < items.Length; x++)
+            {
+                LoadRow(ref At(_q, (nint)items[x] * _dp), ref Ref(row));
+                row.AsSpan(0, _d).CopyTo(qi.AsSpan(x * _d, _d));
+            }
+        }
+        return (pu, qi);
+    }
+
     private void CheckIndices(ReadOnlySpan<int> users, ReadOnlySpan<int> items)
     {
         for (int x = 0; x < users.Length; x++)
@@ -147,7 +174,7 @@ public sealed unsafe partial class LrmlFused
             int i = _aItems[x];
             if (u != lastUser) { LoadRow(ref At(_p, (nint)u * dp), ref ph); lastUser = u; }
             LoadRow(ref At(_q, (nint)i * dp), ref qh);
-            AttentionForward(ref ph, ref qh, ref Ref(S.S), ref Ref(S.Logits), ref a, ref r, ref Ref(_kt), ref Ref(_m), n, np, dp);
+            AttentionForward(ref ph, ref qh, ref Ref(S.S), ref Ref(S.Logits), ref a, ref r, ref Ref(_kt), ref Ref(_m), n, np, dp, _invTemperature);
             if (explain)
             {
                 new ReadOnlySpan<float>(S.A, 0, n).CopyTo(new Span<float>(_aOut + (long)x * n, n));
@@ -264,7 +291,7 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
-    /// <summary>Per-user work of the blocked scoring path: p̂ (clipped), Ku = diag(p̂)·K (d × N), Mp = M·p̂.</summary>
+    /// <summary>Per-user work of the blocked scoring path: p̂ (clipped), Ku = diag(p̂)·K / τ (d × N), Mp = M·p̂.</summary>
     private void PrepareUser(ScoreScratch S, int u)
     {
         int d = _d, n = _n, dp = _dp;
@@ -272,7 +299,7 @@ public sealed unsafe partial class LrmlFused
         LoadRow(ref At(_p, (nint)u * dp), ref ph);
         for (int j = 0; j < d; j++)
         {
-            float pj = S.Ph[j];
+            float pj = _invTemperature == 1f ? S.Ph[j] : S.Ph[j] * _invTemperature;
             for (int y = 0; y < n; y++) S.Ku[j * n + y] = pj * _cK[j * n + y];
         }
         for (int y = 0; y < n; y++) S.Mp[y] = Dot(ref At(_m, (nint)y * dp), ref ph, dp);

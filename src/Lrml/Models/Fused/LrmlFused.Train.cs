@@ -13,9 +13,12 @@ public sealed unsafe partial class LrmlFused
         public readonly float[] Ph, Pn, Qh, Qn, S, Lg, At, R, Diff, Dist, Grc, Ga, Gl, Gs, Gph, Gq;
         public readonly int[] MapE, MapT;
         public readonly bool[] Active;
+        // WARP: one sampled negative at a time (clipped row, its attention when recomputed, residual)
+        public readonly float[] Wq = [], Ws = [], Wl = [], Wa = [], Wr = [], Wd = [];
 
-        public Scratch(int c, int t, int a, int dp, int np)
+        public Scratch(int c, int t, int a, int dp, int np, bool warp)
         {
+            if (warp) { Wq = new float[dp]; Ws = new float[dp]; Wl = new float[np]; Wa = new float[np]; Wr = new float[dp]; Wd = new float[dp]; }
             Ph = new float[c * dp]; Pn = new float[c]; Qh = new float[c * t * dp]; Qn = new float[c * t];
             S = new float[c * a * dp]; Lg = new float[c * a * np]; At = new float[c * a * np]; R = new float[c * a * dp];
             Diff = new float[c * t * dp]; Dist = new float[c * t];
@@ -47,7 +50,7 @@ public sealed unsafe partial class LrmlFused
     private int _b, _k, _nu, _ni, _chunks, _rowBlocksU, _rowBlocksI, _denseBlocksU, _denseBlocksI;
     private bool _applyClip, _fuse;
     private float _scaleP, _scaleQ, _scaleK, _scaleM;
-    private float _adamStep, _adamBc2Sqrt, _lazyStep;
+    private float _adamStep, _adamStepMemory, _adamBc2Sqrt, _lazyStep;
 
     private const int RowBlock = 32, DenseBlock = 256;
 
@@ -70,7 +73,13 @@ public sealed unsafe partial class LrmlFused
         {
             try
             {
-                double loss = Forward(batch, applyClip: true, fuseUpdate: fuse);
+                double loss = Forward(batch, applyClip: true, fuseUpdate: fuse, advanceWarp: true);
+                if (TrainMemory)
+                {
+                    _gradSumK += Math.Sqrt(_hingeSqK);
+                    _gradSumM += Math.Sqrt(_hingeSqM);
+                    _gradSteps++;
+                }
                 if (!fuse) loss += Update();
                 return loss;
             }
@@ -79,6 +88,21 @@ public sealed unsafe partial class LrmlFused
                 Release();
                 _version++;
             }
+        }
+    }
+
+    private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
+    private int _gradSteps;
+
+    /// <inheritdoc/>
+    public MemoryGradientNorms TakeMemoryGradientNorms()
+    {
+        lock (_gate)
+        {
+            var taken = new MemoryGradientNorms(_gradSumK, _gradSumM, _gradSteps);
+            _gradSumK = _gradSumM = 0;
+            _gradSteps = 0;
+            return taken;
         }
     }
 
@@ -122,7 +146,7 @@ public sealed unsafe partial class LrmlFused
 
     // ------------------------------------------------------------------ forward + backward + reduction
 
-    private double Forward(TrainingBatch batch, bool applyClip, bool fuseUpdate)
+    private double Forward(TrainingBatch batch, bool applyClip, bool fuseUpdate, bool advanceWarp = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(batch);
@@ -131,6 +155,7 @@ public sealed unsafe partial class LrmlFused
         EnsureCapacity(b, k);
         _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
         ValidateIndices(batch);
+        if (_warp is not null) LastWarpNegatives = _warp.Draw(batch, advanceWarp);
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
         // fused: rows are updated in the reduce phase, right after their gradient is summed, so the step's
@@ -187,7 +212,7 @@ public sealed unsafe partial class LrmlFused
         int chunks = (capB + _opt.ChunkSize - 1) / _opt.ChunkSize;
         _gktC = new float[chunks * _n * _dp]; _gmC = new float[chunks * _n * _dp]; _chunkLoss = new double[chunks];
         int pairs = _cfg.NegativeRelation == NegativeRelation.Recompute ? k + 1 : 1;
-        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new Scratch(Math.Min(_opt.ChunkSize, capB), k + 1, pairs, _dp, _np);
+        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new Scratch(Math.Min(_opt.ChunkSize, capB), k + 1, pairs, _dp, _np, _warp is not null);
         _capB = capB; _capK = k;
     }
 
@@ -312,6 +337,7 @@ public sealed unsafe partial class LrmlFused
         int rows = c * A;
         // 2-4. logits = S·K, a = softmax, r = a·M
         Gemm(ref Ref(S.S), dp, 1, ref Ref(_kd), np, ref Ref(S.Lg), np, rows, d, np, false);
+        if (_invTemperature != 1f) Scale(ref Ref(S.Lg), _invTemperature, rows * np);
         for (int p = 0; p < rows; p++) Softmax(ref At(S.Lg, (nint)p * np), ref At(S.At, (nint)p * np), n, np);
         Gemm(ref Ref(S.At), np, 1, ref Ref(_m), dp, ref Ref(S.R), dp, rows, n, dp, false);
 
@@ -332,11 +358,12 @@ public sealed unsafe partial class LrmlFused
                 S.Dist[e * T + t] = Distance(ref diff);
             }
             float d0 = S.Dist[e * T];
+            float w = _warp is null ? 1f : WarpWeight(S, e, x, d0);
             int active = 0;
             for (int t = 1; t < T; t++)
             {
                 float h = margin + d0 - S.Dist[e * T + t];
-                if (h > 0f) { loss += h; active++; }
+                if (h > 0f) { loss += _warp is null ? h : (double)w * h; active++; }
             }
             S.Active[e] = active > 0;
             if (active == 0) continue;
@@ -345,8 +372,8 @@ public sealed unsafe partial class LrmlFused
             {
                 ref float diff = ref At(S.Diff, (nint)(e * T + t) * dp); // becomes ∂loss/∂diff in place
                 float dt = S.Dist[e * T + t];
-                if (t == 0) DistanceGrad(ref diff, dt, active, ref diff);
-                else if (margin + d0 - dt > 0f) DistanceGrad(ref diff, dt, -1f, ref diff);
+                if (t == 0) DistanceGrad(ref diff, dt, active * w, ref diff);
+                else if (margin + d0 - dt > 0f) DistanceGrad(ref diff, dt, -w, ref diff);
                 else Zero(ref diff, dp);
                 ref float gq = ref At(S.Gq, (nint)(e * T + t) * dp);
                 for (int i = 0; i < dp; i += Vector<float>.Count) St(-Ld(ref diff, i), ref gq, i);
@@ -386,6 +413,7 @@ public sealed unsafe partial class LrmlFused
             var dot = new Vector<float>(Dot(ref aq, ref gaq, np));
             for (int i = 0; i < np; i += Vector<float>.Count) St(Ld(ref aq, i) * (Ld(ref gaq, i) - dot), ref glq, i);
         }
+        if (_invTemperature != 1f) Scale(ref Ref(S.Gl), _invTemperature, ca * np);   // logits = s·K / τ
         Gemm(ref Ref(S.Gl), np, 1, ref Ref(_kt), dp, ref Ref(S.Gs), dp, ca, n, dp, false);
         if (train)
         {
@@ -401,6 +429,31 @@ public sealed unsafe partial class LrmlFused
             AddMul(ref gs, ref At(S.Ph, (nint)e * dp), ref At(S.Gq, (nint)(e * T + t) * dp), dp);
         }
     }
+
+    /// <summary>WARP weight of example x (chunk row e) with positive distance d0: the impostors among its U drawn negatives
+    /// (see <see cref="LrmlWarp"/>), each scored with the positive's relation (reuse) or its own (recompute).</summary>
+    private float WarpWeight(Scratch S, int e, int x, float d0)
+    {
+        int dp = _dp, u = _warp!.Negatives, impostors = 0;
+        bool recompute = _cfg.NegativeRelation == NegativeRelation.Recompute;
+        ref float ph = ref At(S.Ph, (nint)e * dp);
+        ref float r0 = ref At(S.R, (nint)(e * (recompute ? _k + 1 : 1)) * dp);
+        ref float qw = ref Ref(S.Wq); ref float rw = ref Ref(S.Wr); ref float dw = ref Ref(S.Wd);
+        var drawn = LastWarpNegatives!;
+        for (int j = 0; j < u; j++)
+        {
+            LoadRow(ref At(_q, (nint)drawn[x * u + j] * dp), ref qw);
+            if (recompute)
+                AttentionForward(ref ph, ref qw, ref Ref(S.Ws), ref Ref(S.Wl), ref Ref(S.Wa), ref rw, ref Ref(_kt), ref Ref(_m), _n, _np, dp, _invTemperature);
+            ref float r = ref (recompute ? ref rw : ref r0);
+            for (int i = 0; i < dp; i += Vector<float>.Count) St(Ld(ref ph, i) + Ld(ref r, i) - Ld(ref qw, i), ref dw, i);
+            if (d0 - Distance(ref dw) + _cfg.Margin > 0f) impostors++;   // the reference's order: (D⁺ − D_j) + margin
+        }
+        return _warp.Weight(impostors);
+    }
+
+    /// <summary>The U negatives per positive drawn for WARP at the last step or gradient (row-major B × U), for tests.</summary>
+    internal int[]? LastWarpNegatives { get; private set; }
 
     /// <summary>
     /// Stage 11: each example's row gradients through the clip into the per-example buffers (zeros for an
@@ -569,6 +622,8 @@ public sealed unsafe partial class LrmlFused
         int nd = _n * dp;
         ReduceChunks(_gktC, GktTotal, nd);
         ReduceChunks(_gmC, GmTotal, nd);
+        _hingeSqK = SumSq(ref Ref(GktTotal), nd);   // the hinge gradient's norms, for the memory-usage diagnostics
+        _hingeSqM = SumSq(ref Ref(GmTotal), nd);
         _kmTh = 0;
         if (l2 > 0f)
         {
@@ -648,6 +703,7 @@ public sealed unsafe partial class LrmlFused
         _step++;
         double bc1 = 1.0 - Math.Pow(Beta1, _step), bc2 = 1.0 - Math.Pow(Beta2, _step);
         _adamStep = (float)(_cfg.LearningRate / bc1);
+        _adamStepMemory = (float)(_cfg.EffectiveMemoryLearningRate / bc1);
         _adamBc2Sqrt = (float)Math.Sqrt(bc2);
         _lazyStep = (float)(_cfg.LearningRate * Math.Sqrt(bc2) / bc1);
     }
@@ -742,23 +798,25 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
-    /// <summary>One row's optimiser update with gradient g·scale (g untouched).</summary>
+    /// <summary>One row's optimiser update with gradient g·scale (g untouched); <paramref name="memory"/> selects the
+    /// memory's learning rate (K, M).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void UpdateRow(ref float w, ref float s1, ref float s2, ref float g, float scale, int len)
+    private void UpdateRow(ref float w, ref float s1, ref float s2, ref float g, float scale, int len, bool memory = false)
     {
         int vw = Vector<float>.Count;
         var vs = new Vector<float>(scale);
+        float rate = memory ? _cfg.EffectiveMemoryLearningRate : _cfg.LearningRate;
         switch (_cfg.Optimizer)
         {
             case OptimizerKind.Sgd:
             {
-                var lr = new Vector<float>(_cfg.LearningRate);
+                var lr = new Vector<float>(rate);
                 for (int i = 0; i < len; i += vw) St(Ld(ref w, i) - lr * (Ld(ref g, i) * vs), ref w, i);
                 break;
             }
             case OptimizerKind.Adagrad:
             {
-                var lr = new Vector<float>(_cfg.LearningRate); var eps = new Vector<float>(AdagradEps);
+                var lr = new Vector<float>(rate); var eps = new Vector<float>(AdagradEps);
                 for (int i = 0; i < len; i += vw)
                 {
                     var gi = Ld(ref g, i) * vs;
@@ -769,7 +827,7 @@ public sealed unsafe partial class LrmlFused
                 break;
             }
             case OptimizerKind.Adam:
-                AdamRow(ref w, ref s1, ref s2, ref g, scale, len);
+                AdamRow(ref w, ref s1, ref s2, ref g, scale, len, memory ? _adamStepMemory : _adamStep);
                 break;
             case OptimizerKind.LazyAdam:
             {
@@ -792,13 +850,13 @@ public sealed unsafe partial class LrmlFused
     /// <summary>Dense PyTorch Adam on one row: m = β₁m + (1−β₁)g; v = β₂v + (1−β₂)g²;
     /// θ −= (lr/(1−β₁ᵗ)) · m / (√v/√(1−β₂ᵗ) + ε).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void AdamRow(ref float w, ref float s1, ref float s2, ref float g, float scale, int len)
+    private void AdamRow(ref float w, ref float s1, ref float s2, ref float g, float scale, int len, float stepSize)
     {
         int vw = Vector<float>.Count;
         var vs = new Vector<float>(scale);
         var b1 = new Vector<float>(Beta1); var c1 = new Vector<float>(1f - Beta1);
         var b2 = new Vector<float>(Beta2); var c2 = new Vector<float>(1f - Beta2);
-        var step = new Vector<float>(_adamStep); var bc2 = new Vector<float>(_adamBc2Sqrt); var eps = new Vector<float>(AdamEps);
+        var step = new Vector<float>(stepSize); var bc2 = new Vector<float>(_adamBc2Sqrt); var eps = new Vector<float>(AdamEps);
         for (int i = 0; i < len; i += vw)
         {
             var gi = Ld(ref g, i) * vs;
@@ -879,16 +937,16 @@ public sealed unsafe partial class LrmlFused
         {
             case OptimizerKind.Adam:
             case OptimizerKind.LazyAdam:
-                AdamRow(ref Ref(_kt), ref Ref(_kt1!), ref Ref(_kt2!), ref gk, _scaleK, nd);
-                AdamRow(ref Ref(_m), ref Ref(_m1!), ref Ref(_m2!), ref gmv, _scaleM, nd);
+                AdamRow(ref Ref(_kt), ref Ref(_kt1!), ref Ref(_kt2!), ref gk, _scaleK, nd, _adamStepMemory);
+                AdamRow(ref Ref(_m), ref Ref(_m1!), ref Ref(_m2!), ref gmv, _scaleM, nd, _adamStepMemory);
                 break;
             case OptimizerKind.Adagrad:
-                UpdateRow(ref Ref(_kt), ref gk, ref Ref(_kt2!), ref gk, _scaleK, nd);
-                UpdateRow(ref Ref(_m), ref gmv, ref Ref(_m2!), ref gmv, _scaleM, nd);
+                UpdateRow(ref Ref(_kt), ref gk, ref Ref(_kt2!), ref gk, _scaleK, nd, memory: true);
+                UpdateRow(ref Ref(_m), ref gmv, ref Ref(_m2!), ref gmv, _scaleM, nd, memory: true);
                 break;
             default:
-                UpdateRow(ref Ref(_kt), ref gk, ref gk, ref gk, _scaleK, nd);
-                UpdateRow(ref Ref(_m), ref gmv, ref gmv, ref gmv, _scaleM, nd);
+                UpdateRow(ref Ref(_kt), ref gk, ref gk, ref gk, _scaleK, nd, memory: true);
+                UpdateRow(ref Ref(_m), ref gmv, ref gmv, ref gmv, _scaleM, nd, memory: true);
                 break;
         }
     }

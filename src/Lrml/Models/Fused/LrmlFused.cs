@@ -12,7 +12,8 @@ namespace Lrml.Models.Fused;
 /// memory (keys K, slices M), and an optimiser that updates only what a batch touched when the
 /// semantics allow it. It implements the whole <see cref="LrmlConfig"/> (three distances, reused or
 /// recomputed negative relation, clip / project / no norm constraint, k negatives per positive, L2,
-/// per-tensor gradient clipping, frozen memory) and starts from <see cref="LrmlParameters"/>, so a seed
+/// per-tensor gradient clipping, frozen memory, the memory's own init scale and learning rate, the attention
+/// temperature and WARP rank weighting) and starts from <see cref="LrmlParameters"/>, so a seed
 /// gives the same initial weights as the TorchSharp engine.
 /// <para>
 /// Optimisers (<see cref="LrmlConfig.Optimizer"/>):
@@ -54,6 +55,9 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     private long _step;
     private int _version;
     private bool _disposed;
+    // 1/τ of the attention (1 = the authors' logits s·K); WARP sampling and weights when configured
+    private readonly float _invTemperature;
+    private readonly LrmlWarp? _warp;
 
     /// <summary>
     /// Builds the engine from initial parameters (copied, never aliased).
@@ -61,7 +65,10 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// <param name="config">Model definition; validated.</param>
     /// <param name="initial">Initial weights, e.g. <see cref="LrmlParameters.Initialize"/>.</param>
     /// <param name="options">Threads and engine switches; null = defaults (1 thread).</param>
-    public LrmlFused(LrmlConfig config, LrmlParameters initial, FusedOptions? options = null)
+    /// <param name="positives">The training interactions; required for WARP rank weighting (its negatives are drawn among
+    /// the items a user has not interacted with).</param>
+    /// <param name="seed">Seed of WARP's sampling stream "lrml.warp" (the run seed).</param>
+    public LrmlFused(LrmlConfig config, LrmlParameters initial, FusedOptions? options = null, Lrml.Protocols.UserItems? positives = null, long seed = 1)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(initial);
@@ -73,6 +80,12 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         _cfg = config;
         _users = initial.NumUsers; _items = initial.NumItems; _d = config.Dim; _n = config.Slots;
         if (_users < 1 || _items < 1) throw new ArgumentException("LRML needs at least one user and one item.");
+        _invTemperature = config.AttentionTemperature == 1f ? 1f : 1f / config.AttentionTemperature;
+        if (config.RankWeighting == LrmlRankWeighting.Warp)
+        {
+            if (positives is null) throw new ArgumentException("WARP rank weighting samples negatives the user has not interacted with: pass the training positives.");
+            _warp = new LrmlWarp(positives, _users, _items, config.WarpNegatives, seed);
+        }
         _dp = Pad(_d); _np = Pad(_n);
         if ((long)_users * _dp > Array.MaxLength || (long)_items * _dp > Array.MaxLength)
             throw new ArgumentException($"Tables of {_users:N0} users / {_items:N0} items × {_dp} floats exceed one .NET array.");
@@ -112,9 +125,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         }
     }
 
-    /// <summary>Convenience: initial weights from <see cref="LrmlParameters.Initialize"/> with <paramref name="seed"/>.</summary>
-    public static LrmlFused Create(LrmlConfig config, int numUsers, int numItems, long seed, FusedOptions? options = null) =>
-        new(config, LrmlParameters.Initialize(config, numUsers, numItems, seed), options);
+    /// <summary>Convenience: initial weights from <see cref="LrmlParameters.Initialize"/> with <paramref name="seed"/>
+    /// (<paramref name="positives"/>: the training interactions, for WARP rank weighting).</summary>
+    public static LrmlFused Create(LrmlConfig config, int numUsers, int numItems, long seed, FusedOptions? options = null,
+        Lrml.Protocols.UserItems? positives = null) =>
+        new(config, LrmlParameters.Initialize(config, numUsers, numItems, seed), options, positives, seed);
 
     /// <inheritdoc/>
     public string Name => "LRML";
@@ -168,6 +183,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         ["LearningRate"] = _cfg.LearningRate,
         ["Optimizer"] = _cfg.Optimizer.ToString(),
         ["DistanceEpsilon"] = _cfg.DistanceEpsilon,
+        ["MemoryInitScale"] = _cfg.EffectiveMemoryInitScale,
+        ["AttentionTemperature"] = _cfg.AttentionTemperature,
+        ["MemoryLearningRate"] = _cfg.EffectiveMemoryLearningRate,
+        ["RankWeighting"] = _cfg.RankWeighting.ToString(),
+        ["WarpNegatives"] = _cfg.WarpNegatives,
         ["NumUsers"] = _users,
         ["NumItems"] = _items,
         ["DType"] = "Float32",
@@ -285,9 +305,10 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// Parameters, optimiser state and step count as bytes (little-endian, unpadded rows, K as d×N): a
     /// <see cref="LoadState"/> on a model of the same configuration and shape continues bit-identically.
     /// </summary>
+    /// <remarks>With WARP weighting the sampler's random state follows (32 bytes), so a restored model draws the same negatives.</remarks>
     public byte[] SaveState()
     {
-        lock (_gate) return Save();
+        lock (_gate) return _warp is null ? Save() : TorchSupport.WithRngState(Save(), _warp.Rng);
     }
 
     private byte[] Save()
@@ -313,7 +334,15 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// are not a fused-LRML state of this shape and optimiser.</summary>
     public void LoadState(byte[] state)
     {
-        lock (_gate) Load(state);
+        lock (_gate)
+        {
+            if (_warp is null) { Load(state); return; }
+            ulong[] rng;
+            try { state = TorchSupport.WithoutRngState(state, "no WARP sampler state", out rng); }
+            catch (InvalidDataException e) { throw new DataFormatException("fused LRML state", 0, e.Message + "."); }
+            Load(state);
+            _warp.Rng.SetState(rng);
+        }
     }
 
     private void Load(byte[] state)

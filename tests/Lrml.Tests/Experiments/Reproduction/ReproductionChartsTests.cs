@@ -56,6 +56,27 @@ public class ReproductionChartsTests
         Assert.Contains("Full ranking", charts[1].Title);
     }
 
+    [Fact]
+    public void MemoryUsageCurves_FourPanelsPerRun_GapsWhereAnEpochHasNoDiagnostics()
+    {
+        var d1 = new Dictionary<string, double>
+        {
+            ["attention_entropy_ratio"] = 0.99, ["attention_max"] = 0.06, ["relation_spread"] = 0.001, ["relation_norm"] = 0.3, ["user_item_distance"] = 0.6,
+        };
+        var epochs = new List<Lrml.Training.EpochRecord>
+        {
+            new(1, 10, 0.5, 1, 0, null, true, 3) { Diagnostics = d1 },
+            new(2, 8, 0.4, 1, 0, null, false, 3),
+        };
+        var fig = JsonNode.Parse(PlotlyHtml.FigureJson(Charts.MemoryUsageCurves([("preset", epochs), ("tau-0.01", epochs)])))!.AsObject();
+        var data = fig["data"]!.AsArray();
+        Assert.Equal(8, data.Count);                                                   // 4 panels × 2 runs
+        Assert.Equal([0.99, null], Numbers(data[0]!["y"]));                            // entropy ratio; epoch 2 has none
+        Assert.Equal([0.5, null], Numbers(data[6]!["y"]));                             // ‖r‖ / ‖p − q‖ = 0.3 / 0.6
+        Assert.Equal("‖r‖ / ‖p − q‖", (string)fig["layout"]!["yaxis4"]!["title"]!["text"]!);
+        Assert.Equal(["preset", "tau-0.01"], data.Where(t => (bool)t!["showlegend"]!).Select(t => (string)t!["name"]!));
+    }
+
     private static ResultTable AblationByHand(string setting, params (object Value, double Hr, double HrStd, double Nd, double NdStd)[] rows)
     {
         var t = new ResultTable("ablation", setting, "HR@10", "HR@10 std", "nDCG@10", "nDCG@10 std", "validation nDCG@10", "seeds");

@@ -116,6 +116,70 @@ public class ReproductionReportTests
         Assert.StartsWith("2 of 3 runs had their best validation score at their last epoch (at most 5 epochs)", points[4]);
     }
 
+    /// <summary>An ablation table with usage columns: rows of (value, test nDCG, its std, validation nDCG, H/lnN, preset?).</summary>
+    private static ResultTable UsageTable(string setting, params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows)
+    {
+        var t = new ResultTable("t", setting, "HR@10", "nDCG@10", "nDCG@10 std", "validation nDCG@10", "seeds", "H/lnN", "max a", "r spread", "preset");
+        foreach (var r in rows)
+            t.AddRow((setting, r.Value), ("HR@10", 0.6), ("nDCG@10", r.Test), ("nDCG@10 std", r.Std), ("validation nDCG@10", r.Val), ("seeds", 3),
+                ("H/lnN", r.Ratio), ("max a", 0.05), ("r spread", 0.0005), ("preset", r.Preset ? "yes" : ""));
+        return t;
+    }
+
+    private static AblationReport UsageReport(params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows)
+    {
+        var spec = new AblationSpec("temperature", "Attention temperature", "attention_temperature", rows.Select(r => r.Value).ToList(), false);
+        var t = UsageTable("attention_temperature", rows);
+        return new AblationReport("ml-100k", [new AblationResult(spec, t, "", [])], new ResultTable("s"), "/tmp/x");
+    }
+
+    private static IReadOnlyList<string> Verdict(params (string Value, double Test, double Std, double Val, double Ratio, bool Preset)[] rows) =>
+        Ablations.MemoryVerdict(UsageReport(rows));
+
+    [Fact]
+    public void BestUsedSettings_IsTheUsedSettingBestOnValidation_OrABundle()
+    {
+        var report = UsageReport(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.35, 0.01, 0.36, 0.70, false), ("0.003", 0.40, 0.01, 0.20, 0.50, false));
+        Assert.Equal([new KeyValuePair<string, string>("attention_temperature", "0.01")], Ablations.BestUsedSettings(report));
+        Assert.Null(Ablations.BestUsedSettings(UsageReport(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.1", 0.3, 0.01, 0.3, 0.95, false))));
+        var bundles = Ablations.For(Profile.Quick).Single(a => a.Name == "used-memory");
+        var t = UsageTable("memory_setting", ("preset", 0.30, 0.01, 0.33, 0.9999, true), ("tau-0.01+memory-lr-5e-5", 0.31, 0.01, 0.34, 0.60, false));
+        var fromBundle = Ablations.BestUsedSettings(new AblationReport("ml-100k", [new AblationResult(bundles, t, "", [])], new ResultTable("s"), "/tmp/x"));
+        Assert.Equal([new("attention_temperature", "0.01"), new KeyValuePair<string, string>("memory_learning_rate", "5e-5")], fromBundle);
+    }
+
+    [Fact]
+    public void MemoryVerdict_ComparesTheBestUsedSettingByValidationWithThePresetAgainstSeedNoise()
+    {
+        // preset unused (0.9999); 0.01 used (0.70) and best on validation; 0.003 used but worse on validation
+        var helps = Verdict(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.35, 0.01, 0.36, 0.70, false), ("0.003", 0.40, 0.01, 0.20, 0.50, false));
+        Assert.Equal("Memory usage of the preset at its best epoch: attention entropy / ln N = 0.9999, mean max attention 0.050, spread of r across pairs 0.0005: " +
+                     "the memory is **not used** (threshold 0.9).", helps[0]);
+        Assert.Equal("Settings whose memory is used (entropy / ln N, test nDCG@10): attention_temperature=0.003 (0.500, 0.4000); attention_temperature=0.01 (0.700, 0.3500).", helps[1]);
+        // chosen on validation (0.01), not on test (0.003): +0.05 > 2 × 0.01
+        Assert.Equal("The best of them by validation nDCG@10, attention_temperature=0.01 (entropy / ln N 0.700), has test nDCG@10 0.3500 ± 0.0100 (HR@10 0.6000) " +
+                     "against the preset's 0.3000 ± 0.0100 (HR@10 0.6000), a difference of +0.0500 (+16.67 %). **A used memory helps** by 0.0500 nDCG@10 " +
+                     "(more than twice the pooled seed std 0.0100).", helps[2]);
+        Assert.Equal("What this used memory learned: `lrml reproduce relations --datasets ml-100k --set attention_temperature=0.01` (the relation probes on it).", helps[3]);
+        var worse = Verdict(("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.25, 0.01, 0.30, 0.70, false));
+        Assert.EndsWith("**A used memory does not help**: it is worse by 0.0500 nDCG@10 (more than twice the pooled seed std 0.0100).", worse[2]);
+        var noise = Verdict(("1", 0.30, 0.02, 0.33, 0.9999, true), ("0.01", 0.31, 0.02, 0.30, 0.70, false));
+        Assert.EndsWith("**A used memory does not help measurably**: the difference is within twice the pooled seed std (0.0200).", noise[2]);
+        var none = Verdict(("1", 0.30, 0.02, 0.33, 0.9999, true), ("0.1", 0.31, 0.02, 0.30, 0.95, false));
+        Assert.Equal("No setting of the study made the memory used (entropy / ln N below 0.9; the lowest was 0.9500): the study cannot say whether a used memory helps.", none[1]);
+    }
+
+    [Fact]
+    public void UsageTable_ListsEverySettingMostUsedMemoryFirst()
+    {
+        var spec = new AblationSpec("temperature", "Attention temperature", "attention_temperature", ["1", "0.01", "0.1"], false);
+        var t = UsageTable("attention_temperature", ("1", 0.30, 0.01, 0.33, 0.9999, true), ("0.01", 0.25, 0.01, 0.30, 0.70, false), ("0.1", 0.31, 0.01, 0.3, 0.95, false));
+        var u = Ablations.UsageTable(new AblationReport("ml-100k", [new AblationResult(spec, t, "", [])], new ResultTable("s"), "/tmp/x"));
+        Assert.Equal(["attention_temperature=0.01", "attention_temperature=0.1", "attention_temperature=1"], Enumerable.Range(0, 3).Select(r => u.Text(r, "setting")));
+        Assert.Equal(["yes", "no", "no"], Enumerable.Range(0, 3).Select(r => u.Text(r, "used")));
+        Assert.Equal(0.25, (double)u.Get(0, "nDCG@10")!);
+    }
+
     [Fact]
     public void RunSeconds_IsPlannedWorkOverMeasuredThroughput()
     {
@@ -162,13 +226,21 @@ public class ReproductionReportTests
             var options = new AblationOptions { Profile = Profile.Quick, Dataset = "synthetic" };
             var byValue = Ablations.PlanByValue(options, Context(root));
             int seeds = Profile.Quick.Seeds;
-            Assert.Equal(Ablations.For(Profile.Quick).Sum(a => a.Values.Count), byValue.Count);
-            // exactly one value per ablation is the preset (N = 20, d = 100, margin 0.5, sqrt-l2, reuse, clip, trained memory)
+            var preset = Presets.Get("lrml", "synthetic");
+            int values = Ablations.For(Profile.Quick).Sum(a => Ablations.ValuesOf(a, preset).Count);
+            Assert.Equal(values, byValue.Count);
+            // exactly one value per ablation is the preset (N = 20, d = 100, margin 0.5, sqrt-l2, reuse, clip, trained memory,
+            // τ = 1, σ of the memory = init_scale 0.1, memory lr = the preset's lr 1e-3 (added to the grid), no rank weighting)
             var presetValues = byValue.Where(v => v.Runs[0].Directory.Contains(Path.Combine("runs", "preset"), StringComparison.Ordinal)).ToList();
-            Assert.Equal(["20", "100", "0.5", "sqrt-l2", "reuse", "clip", "true"], presetValues.Select(v => v.Value));
+            Assert.Equal(["20", "100", "0.5", "sqrt-l2", "reuse", "clip", "true", "1", "0.1", "0.001", "none", "preset"], presetValues.Select(v => v.Value));
+            Assert.Equal(["5e-5", "0.001", "5e-3"], byValue.Where(v => v.Spec.Name == "memory-lr").Select(v => v.Value));
             var plan = Ablations.Plan(options, Context(root));
-            int values = Ablations.For(Profile.Quick).Sum(a => a.Values.Count);
-            Assert.Equal((values - 7 + 1) * seeds, plan.Count);
+            Assert.Equal((values - Ablations.For(Profile.Quick).Count + 1) * seeds, plan.Count);
+            // a bundle changes all of its settings and nothing else
+            var bundle = byValue.Single(v => v.Spec.Name == "used-memory" && v.Value == "tau-0.01+memory-lr-5e-5").Runs[0].Spec;
+            Assert.Contains(bundle.Settings, kv => kv.Key == "attention_temperature" && kv.Value == "0.01");
+            Assert.Contains(bundle.Settings, kv => kv.Key == "memory_learning_rate" && kv.Value == "5e-5");
+            Assert.Equal(preset.Settings.Count + 2, bundle.Settings.Count);
             Assert.Equal(plan.Count, plan.Select(p => p.Directory).Distinct().Count());
             Assert.All(plan, p => Assert.Equal(Ablations.QuickMaxEpochs, p.Spec.Train.Epochs));
             // a non-preset value changes exactly its own setting
@@ -251,10 +323,21 @@ public class ReproductionReportTests
             var memoryPreset = report.Results.Single(r => r.Spec.Name == "memory").Runs[0];
             var negPreset = report.Results.Single(r => r.Spec.Name == "negative-relation").Runs[0];
             Assert.Same(memoryPreset, negPreset);
-            Assert.Equal(2, report.ChartFiles.Count);
+            Assert.Equal(4, report.ChartFiles.Count);
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory-usage.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "ablation-memory-usage-curves.html")));
+            Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "memory-usage.csv")));
             Assert.True(File.Exists(Path.Combine(report.OutputDirectory, "findings.md")));
-            Assert.Equal(report.Results.Select(r => "ablation-" + r.Spec.Name), report.Charts().Select(c => c.Name));
+            Assert.Equal(report.Results.Select(r => "ablation-" + r.Spec.Name).Concat(["ablation-memory-usage", "ablation-memory-usage-curves"]),
+                report.Charts().Select(c => c.Name));
+            // every row reports the memory usage of its runs (trained memory: gradients reach K and M; frozen: not measured)
+            var memory = report.Results.Single(r => r.Spec.Name == "memory").Table;
+            for (int row = 0; row < 2; row++) Assert.InRange((double)memory.Get(row, "H/lnN")!, 0.0, 1.0 + 1e-9);
+            Assert.True((double)memory.Get(0, "grad K")! > 0);
+            Assert.True(double.IsNaN((double)memory.Get(1, "grad K")!));
+            Assert.Equal(["yes", ""], new[] { memory.Text(0, "preset"), memory.Text(1, "preset") });
+            Assert.Contains(report.Findings().Points, p => p.StartsWith("Memory usage of the preset at its best epoch", StringComparison.Ordinal));
         }
         finally { Directory.Delete(root, recursive: true); }
     }

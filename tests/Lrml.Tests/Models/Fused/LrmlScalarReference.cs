@@ -44,6 +44,7 @@ internal sealed class LrmlScalarReference
         for (int j = 0; j < D; j++) s[j] = p[j] * q[j];
         var l = new double[N];
         for (int n = 0; n < N; n++) for (int j = 0; j < D; j++) l[n] += s[j] * K[j * N + n];
+        for (int n = 0; n < N; n++) l[n] /= Cfg.AttentionTemperature;   // a = softmax(s·K / τ)
         double mx = l.Max();
         var a = l.Select(v => Math.Exp(v - mx)).ToArray();
         double z = a.Sum();
@@ -85,10 +86,36 @@ internal sealed class LrmlScalarReference
         return (a, r);
     }
 
-    /// <summary>Loss of a batch; <paramref name="l2TouchedOnly"/> selects the LazyAdam L2 scope.</summary>
-    public double Loss(int[] users, int[] pos, int[] neg, int k, bool l2TouchedOnly) => LossAndGrad(users, pos, neg, k, l2TouchedOnly, false).Loss;
+    /// <summary>Loss of a batch; <paramref name="l2TouchedOnly"/> selects the LazyAdam L2 scope; <paramref name="weights"/> are
+    /// per-positive hinge weights (WARP), null = 1.</summary>
+    public double Loss(int[] users, int[] pos, int[] neg, int k, bool l2TouchedOnly, double[]? weights = null) =>
+        LossAndGrad(users, pos, neg, k, l2TouchedOnly, false, weights).Loss;
 
-    public Grad LossAndGrad(int[] users, int[] pos, int[] neg, int k, bool l2TouchedOnly, bool withGrad = true)
+    /// <summary>WARP weights from scratch: for positive b, M = #{j : (D(u,i⁺) − D(u,j)) + margin &gt; 0} over its U drawn
+    /// negatives drawn[b·U + j] (the negative's relation as configured), w = log(1 + ⌊J·M/U⌋).</summary>
+    public double[] WarpWeights(int[] users, int[] pos, int[] drawn, int u)
+    {
+        var w = new double[users.Length];
+        for (int b = 0; b < users.Length; b++)
+        {
+            var ph = Clip(Row(P, users[b]), out _);
+            var qp = Clip(Row(Q, pos[b]), out _);
+            var (_, _, r) = Attention(ph, qp);
+            double dPos = Dist(Enumerable.Range(0, D).Select(j => ph[j] + r[j] - qp[j]).ToArray());
+            int m = 0;
+            for (int j = 0; j < u; j++)
+            {
+                var qj = Clip(Row(Q, drawn[b * u + j]), out _);
+                var rj = Cfg.NegativeRelation == NegativeRelation.Recompute ? Attention(ph, qj).r : r;
+                double dj = Dist(Enumerable.Range(0, D).Select(x => ph[x] + rj[x] - qj[x]).ToArray());
+                if (dPos - dj + Cfg.Margin > 0) m++;
+            }
+            w[b] = Math.Log(1.0 + Math.Floor((double)I * m / u));
+        }
+        return w;
+    }
+
+    public Grad LossAndGrad(int[] users, int[] pos, int[] neg, int k, bool l2TouchedOnly, bool withGrad = true, double[]? weights = null)
     {
         var g = new Grad { P = new double[P.Length], Q = new double[Q.Length], K = new double[K.Length], M = new double[M.Length] };
         bool train = Cfg.TrainMemory;
@@ -113,11 +140,12 @@ internal sealed class LrmlScalarReference
                 dist[t] = Dist(diff[t]);
             }
             var gD = new double[k + 1];
+            double wb = weights?[b] ?? 1.0;
             for (int t = 1; t <= k; t++)
             {
                 double h = Cfg.Margin + dist[0] - dist[t];
                 g.Hinges++;
-                if (h > 0) { g.Loss += h; gD[0] += 1; gD[t] = -1; g.ActiveHinges++; }
+                if (h > 0) { g.Loss += wb * h; gD[0] += wb; gD[t] = -wb; g.ActiveHinges++; }
             }
             if (!withGrad) continue;
             var gph = new double[D];
@@ -151,7 +179,7 @@ internal sealed class LrmlScalarReference
                 var gs = new double[D];
                 for (int n = 0; n < N; n++)
                 {
-                    double gl = a[n] * (ga[n] - dotag);
+                    double gl = a[n] * (ga[n] - dotag) / Cfg.AttentionTemperature;
                     for (int j = 0; j < D; j++)
                     {
                         gs[j] += gl * K[j * N + n];
