@@ -120,7 +120,7 @@ public static class RunStore
             }
             string why = RunIdentity.Describe(RunIdentity.Differences(stored?["identity"], identity.Parts));
             if (!context.Overwrite)
-                throw new IOException($"'{dir}' holds a finished run of a different configuration ({why}). Remove it or pass --overwrite.");
+                throw new IOException($"'{dir}' holds a finished run of a different configuration ({why}). Remove that folder, or choose another results folder, to train it again.");
             context.Observer.Message($"Training {dir} again: {why}");
         }
         var ctx = new ExperimentContext
