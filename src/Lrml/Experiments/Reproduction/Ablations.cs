@@ -76,7 +76,7 @@ public sealed record AblationReport(string Dataset, IReadOnlyList<AblationResult
 /// </summary>
 public static class Ablations
 {
-    /// <summary>Epoch cap of the quick study. A study trains about 28 LRML runs with the fused engine (a fraction of a
+    /// <summary>Epoch cap of the quick study. A study trains about 48 LRML runs with the fused engine (a fraction of a
     /// second per ML-100K epoch), so it can afford the quick profile's 15 epochs; at 5 the tuned learning rate left
     /// every run below popularity, comparing settings before they had learned anything.</summary>
     public const int QuickMaxEpochs = 15;
