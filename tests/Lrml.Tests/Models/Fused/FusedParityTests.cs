@@ -65,17 +65,7 @@ public class FusedParityTests
         if (nc == NormConstraint.Project) p = InsideUnitBall(p);
         using var torchModel = new LrmlModel(cfg, p);
         using var fused = new LrmlFused(cfg, p, new FusedOptions { Threads = 2, ChunkSize = 3 });
-        for (int t = 0; t < 6; t++)
-        {
-            var batch = Batch(2, seed: 50 + t, users: 9, items: 11, count: 8);
-            double lt = torchModel.TrainStep(batch), lf = fused.TrainStep(batch);
-            Assert.True(Math.Abs(lt - lf) <= 1e-4 * Math.Abs(lt) + 1e-5, $"step {t}: torch loss {lt:R}, fused {lf:R}");
-        }
-        var a = torchModel.ExportParameters(); var b = fused.ExportParameters();
-        Close(b.P, a.P.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "P");
-        Close(b.Q, a.Q.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "Q");
-        Close(b.K, a.K.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "K");
-        Close(b.M, a.M.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "M");
+        var b = SameSixSteps(torchModel, fused);
         Assert.NotEqual(p.P, b.P);
     }
 

@@ -74,6 +74,24 @@ internal static class FusedTestData
     public static LrmlFused Engine(LrmlConfig cfg, LrmlParameters p, int threads = 1, int chunk = 64) =>
         new(cfg, p, new FusedOptions { Threads = threads, ChunkSize = chunk });
 
+    /// <summary>Trains both engines six steps on the same 8-example batches (9 users, 11 items) and asserts equal losses
+    /// and equal parameters afterwards; returns the fused engine's parameters.</summary>
+    public static LrmlParameters SameSixSteps(LrmlModel torchModel, LrmlFused fused)
+    {
+        for (int t = 0; t < 6; t++)
+        {
+            var batch = Batch(2, seed: 50 + t, users: 9, items: 11, count: 8);
+            double lt = torchModel.TrainStep(batch), lf = fused.TrainStep(batch);
+            Assert.True(Math.Abs(lt - lf) <= 1e-4 * Math.Abs(lt) + 1e-5, $"step {t}: torch loss {lt:R}, fused {lf:R}");
+        }
+        var a = torchModel.ExportParameters(); var b = fused.ExportParameters();
+        Close(b.P, a.P.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "P");
+        Close(b.Q, a.Q.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "Q");
+        Close(b.K, a.K.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "K");
+        Close(b.M, a.M.Select(x => (double)x).ToArray(), 5e-5, 1e-3, "M");
+        return b;
+    }
+
     /// <summary>|a − b| ≤ atol + rtol·|b| elementwise, with a message naming the first failure.</summary>
     public static void Close(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected, double atol, double rtol, string what)
     {
