@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
-using Lrml.Experiments.Backends;
+using Lrml.Reproduction.Backends;
 
 namespace Lrml.Cli;
 

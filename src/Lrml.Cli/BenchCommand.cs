@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Lrml.Experiments;
-using Lrml.Experiments.Bench;
+using Lrml.Fast.Bench;
 using Spectre.Console;
+
+using Lrml.Models;
 
 namespace Lrml.Cli;
 

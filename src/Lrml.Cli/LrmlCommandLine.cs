@@ -5,6 +5,8 @@ using Lrml.Protocols;
 using Lrml.Training;
 using Spectre.Console;
 
+using Lrml.Models;
+
 namespace Lrml.Cli;
 
 /// <summary>The `lrml` command tree. Each command parses its options, calls the library, and renders.</summary>
@@ -12,6 +14,7 @@ internal static class LrmlCommandLine
 {
     public static RootCommand Build()
     {
+        Lrml.Fast.FastEngines.Register();   // LRML's fused CPU engine (the default on a CPU) lives in the engine room
         var root = new RootCommand("LRML research kit: reproduce, explain and extend Latent Relational Metric Learning (Tay, Luu, Hui, WWW 2018).");
         root.Options.Add(CommonOptions.DataDir);
         root.Options.Add(CommonOptions.Results);

@@ -1,6 +1,8 @@
 using System.CommandLine;
-using Lrml.Experiments.Reproduction;
+using Lrml.Reproduction;
 using Spectre.Console;
+
+using Lrml.Models;
 
 namespace Lrml.Cli;
 
@@ -30,7 +32,7 @@ internal static class ReproduceCommand
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
             var options = new MainTableOptions
             {
-                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
                 Datasets = Split(p.GetValue(DatasetsOption)),
                 Models = Split(p.GetValue(ModelsOption)),
                 Seeds = p.GetValue(SeedsOption),
@@ -42,7 +44,7 @@ internal static class ReproduceCommand
             var backend = BackendFrom(p);
             MainTableReport report;
             try { report = MainTable.Run(options, ctx, backend); }
-            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
+            catch (Lrml.Reproduction.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
@@ -61,7 +63,7 @@ internal static class ReproduceCommand
             var datasets = Split(p.GetValue(DatasetsOption));
             var options = new AblationOptions
             {
-                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
                 Dataset = datasets?.FirstOrDefault(),
                 Only = Split(p.GetValue(only)),
                 Seeds = p.GetValue(SeedsOption),
@@ -72,7 +74,7 @@ internal static class ReproduceCommand
             var backend = BackendFrom(p);
             AblationReport report;
             try { report = Ablations.Run(options, ctx, backend); }
-            catch (Lrml.Experiments.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
+            catch (Lrml.Reproduction.Backends.RunsOutstandingException e) { return BackendOptions.Report(e, backend); }
             foreach (var r in report.Results) TableRendering.Write(r.Table);
             TableRendering.Write(Ablations.UsageTable(report));
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
@@ -86,7 +88,7 @@ internal static class ReproduceCommand
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
             var options = new DynamicsOptions
             {
-                Profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
+                Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
                 Dataset = Split(p.GetValue(DatasetsOption))?.FirstOrDefault(),
                 Threads = p.GetValue(CommonOptions.Threads),
             };
@@ -105,14 +107,14 @@ internal static class ReproduceCommand
         relations.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
-            var profile = Lrml.Experiments.Reproduction.Profile.Get(p.GetValue(ProfileOption)!);
+            var profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!);
             var requested = Split(p.GetValue(DatasetsOption)) ?? [Relations.DefaultDataset(new RelationOptions(), ctx), "synthetic"];
             foreach (var dataset in requested.Distinct())
             {
                 var report = Relations.Run(new RelationOptions
                 {
                     Profile = profile, Dataset = dataset, Threads = p.GetValue(CommonOptions.Threads),
-                    Settings = Lrml.Experiments.ConfigBinder.ParsePairs(p.GetValue(relationSettings) ?? []),
+                    Settings = Lrml.Models.ConfigBinder.ParsePairs(p.GetValue(relationSettings) ?? []),
                 }, ctx);
                 TableRendering.Write(report.Probes);
                 TableRendering.Write(report.SlotAlignment);
@@ -132,12 +134,12 @@ internal static class ReproduceCommand
     }
 
     /// <summary>--collect (only load what finished), else the backend of --backend.</summary>
-    private static Lrml.Experiments.Backends.IRunBackend BackendFrom(ParseResult p)
+    private static Lrml.Reproduction.Backends.IRunBackend BackendFrom(ParseResult p)
     {
         if (!p.GetValue(CollectOption)) return BackendOptions.From(p);
         if (p.GetResult(BackendOptions.Backend) is { Implicit: false })
             throw new ArgumentException("--collect trains and submits nothing: drop --backend (collecting reads the runs that finished wherever they ran).");
-        return Lrml.Experiments.Backends.CollectBackend.Instance;
+        return Lrml.Reproduction.Backends.CollectBackend.Instance;
     }
 
     private static void SayEstimate(DurationEstimate estimate)

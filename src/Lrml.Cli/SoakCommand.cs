@@ -2,6 +2,10 @@ using System.CommandLine;
 using Lrml.Experiments;
 using Spectre.Console;
 
+using Lrml.Models;
+
+using Lrml.Fast;
+
 namespace Lrml.Cli;
 
 /// <summary>`lrml soak`: many epochs without early stopping per engine, resident memory sampled after each epoch,

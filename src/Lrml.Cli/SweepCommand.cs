@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Lrml.Experiments;
-using Lrml.Experiments.Sweeps;
+using Lrml.Reproduction.Sweeps;
 using Spectre.Console;
+
+using Lrml.Models;
 
 namespace Lrml.Cli;
 
@@ -50,9 +52,9 @@ internal static class SweepCommand
             string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : Sweep.DefaultDirectory(spec, ctx);
             SweepResult result;
             try { result = Sweep.Run(spec, ctx, dir, backend); }
-            catch (Lrml.Experiments.Backends.RunsOutstandingException e)
+            catch (Lrml.Reproduction.Backends.RunsOutstandingException e)
             {
-                if (backend is Lrml.Experiments.Backends.SlurmBackend { Settings.DryRun: true })
+                if (backend is Lrml.Reproduction.Backends.SlurmBackend { Settings.DryRun: true })
                     AnsiConsole.MarkupLine("Dry run: once every trial has ended and the configuration is chosen on validation, the sweep submits " +
                                            "the chosen configuration's other final seeds as a second job array.");
                 return BackendOptions.Report(e, backend);

@@ -4,6 +4,8 @@ using Lrml.Experiments;
 using Lrml.Training;
 using Spectre.Console;
 
+using Lrml.Models;
+
 namespace Lrml.Cli;
 
 /// <summary>`lrml train`: one run of one model on one dataset under one protocol.</summary>
@@ -65,14 +67,14 @@ internal static class TrainCommand
         var others = cmd.Options.Where(o => o != SpecFile && o != Out && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
         if (others.Count > 0)
             throw new ArgumentException($"--spec runs exactly the spec in its file: {string.Join(", ", others)} cannot be combined with it.");
-        var file = Lrml.Experiments.Backends.RunSpecFile.Load(Path.GetFullPath(path));
+        var file = Lrml.Reproduction.Backends.RunSpecFile.Load(Path.GetFullPath(path));
         var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite);
         string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : file.RunDirectory;
         StoredRun run;
         try { run = RunStore.RunOrLoad(file.Spec, ctx, dir); }
         catch (TrainingDivergedException ex)
         {
-            Lrml.Experiments.Backends.RunEnd.WriteDiverged(dir, file.Spec, ctx, ex);
+            Lrml.Reproduction.Backends.RunEnd.WriteDiverged(dir, file.Spec, ctx, ex);
             throw;
         }
         Render(run.Result);

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
-using Lrml.Experiments.Bench;
+using Lrml.Fast.Bench;
 using Lrml.Models;
-using Lrml.Models.Fused;
+using Lrml.Fast;
 using Lrml.Training;
 
 namespace Lrml.Benchmarks;

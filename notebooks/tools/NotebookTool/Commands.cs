@@ -1,5 +1,5 @@
 using System.Globalization;
-using Lrml.Interactive;
+using Lrml.Notebooks;
 
 namespace Lrml.NotebookTool;
 

@@ -1,5 +1,7 @@
 using Lrml.Training;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>

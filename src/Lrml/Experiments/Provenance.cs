@@ -3,6 +3,8 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>Where a number came from: code commit, machine, runtime, package versions.</summary>

@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Text;
 using Lrml.Util;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>
 /// A small typed table of results (rows of named cells) that renders as Markdown, CSV, a console table
-/// or a notebook table, and converts to a Microsoft.Data.Analysis DataFrame. Numeric cells keep their
+/// or a notebook table (Lrml.Notebooks converts it to a Microsoft.Data.Analysis DataFrame). Numeric cells keep their
 /// value; their display format is per column.
 /// </summary>
 public sealed class ResultTable
@@ -106,21 +108,6 @@ public sealed class ResultTable
     public bool IsNumeric(string column) =>
         _rows.Any(r => r.TryGetValue(column, out var v) && v is not null) &&
         _rows.All(r => !r.TryGetValue(column, out var v) || v is null or double or float or int or long);
-
-    /// <summary>As a DataFrame: numeric columns become double columns, the rest strings.</summary>
-    public Microsoft.Data.Analysis.DataFrame ToDataFrame()
-    {
-        var cols = new List<Microsoft.Data.Analysis.DataFrameColumn>();
-        foreach (var c in _columns)
-        {
-            if (IsNumeric(c))
-                cols.Add(new Microsoft.Data.Analysis.DoubleDataFrameColumn(c, _rows.Select(r =>
-                    r.TryGetValue(c, out var v) && v is not null ? (double?)Convert.ToDouble(v, CultureInfo.InvariantCulture) : null)));
-            else
-                cols.Add(new Microsoft.Data.Analysis.StringDataFrameColumn(c, _rows.Select((r, i) => Text(i, c))));
-        }
-        return new Microsoft.Data.Analysis.DataFrame(cols);
-    }
 
     public override string ToString() => ToMarkdown();
 

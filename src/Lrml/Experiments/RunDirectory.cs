@@ -1,6 +1,8 @@
 using Lrml.Training;
 using Lrml.Util;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>

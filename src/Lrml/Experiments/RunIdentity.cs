@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lrml.Training;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>

@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Lrml.Util;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>

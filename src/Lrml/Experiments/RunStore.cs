@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using Lrml.Training;
 using Lrml.Util;
 
+using Lrml.Models;
+
 namespace Lrml.Experiments;
 
 /// <summary>

@@ -85,7 +85,7 @@ public sealed class NegativeSampler
         long budgetWords = (long)pos.Count * BudgetBytesPerPair / sizeof(ulong);
         int chosen = (int)Math.Min(candidates.Count, Math.Min(budgetWords / words, (Array.MaxLength - 64) / words));
         if (chosen == 0) return (of, []);
-        var bits = Lrml.Models.Fused.LargeArrays.Of<ulong>((long)chosen * words); // random reads: huge pages help
+        var bits = Lrml.Util.LargeArrays.Of<ulong>((long)chosen * words); // random reads: huge pages help
         for (int c = 0; c < chosen; c++)
         {
             int u = candidates[c];

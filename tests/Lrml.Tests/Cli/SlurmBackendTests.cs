@@ -4,8 +4,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lrml.Experiments;
-using Lrml.Experiments.Backends;
-using Lrml.Experiments.Sweeps;
+using Lrml.Reproduction.Backends;
+using Lrml.Reproduction.Sweeps;
+
+using Lrml.Models;
 
 namespace Lrml.Tests.Cli;
 

@@ -3,6 +3,8 @@ using Lrml.Data;
 using Lrml.Experiments;
 using Lrml.Training;
 
+using Lrml.Models;
+
 namespace Lrml.Tests.Experiments;
 
 public class ExperimentTests

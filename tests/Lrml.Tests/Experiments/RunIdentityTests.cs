@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Lrml.Data;
 using Lrml.Experiments;
-using Lrml.Experiments.Sweeps;
+using Lrml.Reproduction.Sweeps;
 using Lrml.Protocols;
 using Lrml.Training;
 

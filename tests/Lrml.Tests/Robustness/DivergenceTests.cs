@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Lrml.Experiments;
 using Lrml.Models;
-using Lrml.Models.Fused;
+using Lrml.Fast;
 using Lrml.Protocols;
 using Lrml.Training;
 

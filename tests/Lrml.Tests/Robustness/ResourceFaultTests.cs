@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Lrml.Experiments;
-using Lrml.Experiments.Sweeps;
+using Lrml.Reproduction.Sweeps;
 using Lrml.Training;
 using Lrml.Util;
 

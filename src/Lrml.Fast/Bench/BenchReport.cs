@@ -1,0 +1,277 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lrml.Util;
+
+namespace Lrml.Fast.Bench;
+
+/// <summary>Everything a bench run measured, JSON-serialisable (<see cref="ToJson"/>).</summary>
+public sealed record BenchReport
+{
+    /// <summary>UTC start time (ISO 8601).</summary>
+    public string StartedUtc { get; init; } = "";
+    /// <summary>Wall seconds of the whole run.</summary>
+    public double TotalSeconds { get; init; }
+    /// <summary>The machine.</summary>
+    public MachineInfo Machine { get; init; } = new();
+    /// <summary>The effective settings (the options without callbacks).</summary>
+    public BenchSettings Settings { get; init; } = new();
+    /// <summary>One entry per shape.</summary>
+    public List<ShapeReport> Shapes { get; init; } = [];
+    /// <summary>The issue's targets with the measured value and whether it was met (for the shapes run).</summary>
+    public List<TargetCheck> Targets { get; init; } = [];
+    /// <summary>Methodology and caveats.</summary>
+    public List<string> Notes { get; init; } = [];
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses <see cref="ToJson"/> output.</summary>
+    public static BenchReport FromJson(string json) => JsonSerializer.Deserialize<BenchReport>(json, Json)
+        ?? throw new JsonException("Empty bench report.");
+
+    /// <summary>Writes the JSON atomically.</summary>
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    /// <summary>A Markdown summary: training table, evaluation table, targets.</summary>
+    public string ToMarkdown()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine($"LRML bench — {Machine.CpuModel}, {Machine.LogicalCores} cores, AVX-512 {(Machine.Avx512 ? "yes" : "no")}, {Machine.DotNet}, TorchSharp {Machine.TorchSharp ?? "n/a"}, {Settings.Threads} threads, load {Machine.LoadAverageStart ?? "?"} → {Machine.LoadAverageEnd ?? "?"}");
+        sb.AppendLine();
+        sb.AppendLine("| shape | engine | model | optimiser | triples/s (median) | runs | triples/CPU-s | epoch s | vs reference |");
+        sb.AppendLine("|---|---|---|---|---:|---|---:|---:|---:|");
+        foreach (var s in Shapes)
+            foreach (var t in s.Training)
+                sb.AppendLine(string.Create(c, $"| {s.Shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.TriplesPerSecond:N0} | {string.Join(" ", t.RunTriplesPerSecond.Select(x => (x / 1e3).ToString("F0", c) + "k"))} | {t.TriplesPerCpuSecond:N0} | {(t.EpochSeconds is { } e ? e.ToString("F2", c) + (t.EpochMeasured ? "" : " (extrap.)") : "")} | {(t.SpeedupVsReference is { } r ? r.ToString("F1", c) + "×" : "")} |"));
+        sb.AppendLine();
+        sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var s in Shapes)
+            foreach (var e in s.Evaluation)
+                sb.AppendLine(string.Create(c, $"| {s.Shape} | {e.Model} | {e.SampledSeconds:F3}{(e.SampledExtrapolated ? " (extrap.)" : "")} | {e.SampledHitRate:F3} | {e.FullRankingSeconds:F2}{(e.FullRankingExtrapolated ? " (extrap.)" : "")} | {e.FullRankingUsersMeasured:N0} | {e.FullHitRate:F3} | {s.PeakWorkingSetBytes / 1e9:F2} | {s.ManagedHeapBytes / 1e9:F2} |"));
+        if (Targets.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("| target | measured | met |");
+            sb.AppendLine("|---|---|---|");
+            foreach (var t in Targets) sb.AppendLine($"| {t.Target} | {t.Measured} | {(t.Met ? "yes" : "NO")} |");
+        }
+        if (Notes.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var n in Notes) sb.AppendLine($"- {n}");
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>The options of a run, as recorded.</summary>
+public sealed record BenchSettings
+{
+    /// <summary>Shapes run.</summary>
+    public List<string> Shapes { get; init; } = [];
+    /// <summary>Model sizes run ("d=…,N=…").</summary>
+    public List<string> Models { get; init; } = [];
+    /// <summary>Threads of every pool (fused engine, sampler, torch).</summary>
+    public int Threads { get; init; }
+    /// <summary>Positives per batch.</summary>
+    public int BatchSize { get; init; }
+    /// <summary>Negatives per positive.</summary>
+    public int Negatives { get; init; }
+    /// <summary>Optimiser of the fused main measurement.</summary>
+    public string Optimizer { get; init; } = "";
+    /// <summary>Repeats per measurement.</summary>
+    public int Repeats { get; init; }
+    /// <summary>Steps per fixed-step repeat.</summary>
+    public int StepsPerRepeat { get; init; }
+    /// <summary>Warm-up seconds before measuring.</summary>
+    public double WarmupSeconds { get; init; }
+    /// <summary>Steps per reference repeat.</summary>
+    public int ReferenceSteps { get; init; }
+    /// <summary>Reference repeats.</summary>
+    public int ReferenceRepeats { get; init; }
+    /// <summary>User cap of full ranking (beyond: extrapolated).</summary>
+    public int FullRankingMaxUsers { get; init; }
+    /// <summary>User cap of sampled evaluation (beyond: extrapolated).</summary>
+    public int SampledMaxUsers { get; init; }
+    /// <summary>Users per ScoreAllItems call.</summary>
+    public int EvalUserChunk { get; init; }
+    /// <summary>Run seed.</summary>
+    public long Seed { get; init; }
+    /// <summary>Reference engine ("torchsharp LrmlModel", "custom"), or null when off.</summary>
+    public string? ReferenceEngine { get; init; }
+}
+
+/// <summary>Results for one data shape.</summary>
+public sealed record ShapeReport
+{
+    /// <summary>Shape name.</summary>
+    public string Shape { get; init; } = "";
+    /// <summary>Users of the shape.</summary>
+    public int Users { get; init; }
+    /// <summary>Items of the shape.</summary>
+    public int Items { get; init; }
+    /// <summary>Training pairs generated.</summary>
+    public long TrainPairs { get; init; }
+    /// <summary>Seconds to generate the synthetic data (not part of any other measure).</summary>
+    public double GenerationSeconds { get; init; }
+    /// <summary>Training measurements (fused main, fused dense Adam, reference) per model size.</summary>
+    public List<TrainingMeasure> Training { get; init; } = [];
+    /// <summary>Evaluation measurements of the fused engine per model size.</summary>
+    public List<EvaluationMeasure> Evaluation { get; init; } = [];
+    /// <summary>Peak resident set of the process while this shape ran (VmHWM, reset per shape on Linux), bytes.</summary>
+    public long PeakWorkingSetBytes { get; init; }
+    /// <summary>Whether the peak was reset before this shape (false: process-lifetime peak).</summary>
+    public bool PeakIsPerShape { get; init; }
+    /// <summary>Managed heap after the shape's training (GC.GetTotalMemory), bytes.</summary>
+    public long ManagedHeapBytes { get; init; }
+}
+
+/// <summary>One training throughput measurement.</summary>
+public sealed record TrainingMeasure
+{
+    /// <summary>"fused" or "torchsharp".</summary>
+    public string Engine { get; init; } = "";
+    /// <summary>Model size ("d=…,N=…").</summary>
+    public string Model { get; init; } = "";
+    /// <summary>Optimiser of this measurement.</summary>
+    public string Optimizer { get; init; } = "";
+    /// <summary>Median training triples (user, positive, negative) per second, sampling included.</summary>
+    public double TriplesPerSecond { get; init; }
+    /// <summary>Median triples per CPU-second of the process (all threads; robust to other processes' load).</summary>
+    public double TriplesPerCpuSecond { get; init; }
+    /// <summary>Every repeat's throughput.</summary>
+    public List<double> RunTriplesPerSecond { get; init; } = [];
+    /// <summary>How the repeats were made: "epoch" (whole epochs) or "steps:N" (fixed steps, random pairs).</summary>
+    public string Method { get; init; } = "";
+    /// <summary>Seconds of one epoch (shuffle and sampling included): measured or extrapolated.</summary>
+    public double? EpochSeconds { get; init; }
+    /// <summary>True when <see cref="EpochSeconds"/> was measured on full epochs (the median), false when extrapolated.</summary>
+    public bool EpochMeasured { get; init; }
+    /// <summary>Every measured epoch's seconds (empty when extrapolated).</summary>
+    public List<double> EpochRunSeconds { get; init; } = [];
+    /// <summary>Fused median / reference median for the same shape and model (null without reference).</summary>
+    public double? SpeedupVsReference { get; init; }
+    /// <summary>Mean loss per triple over the measured steps (sanity: it decreases as training proceeds).</summary>
+    public double MeanLossPerTriple { get; init; }
+}
+
+/// <summary>Evaluation timings (scoring and ranking, the held-out item against candidates).</summary>
+public sealed record EvaluationMeasure
+{
+    /// <summary>Model size ("d=…,N=…").</summary>
+    public string Model { get; init; } = "";
+    /// <summary>Median seconds to score 100 candidates per user and rank the held-out item, all users.</summary>
+    public double SampledSeconds { get; init; }
+    /// <summary>True when measured on a user prefix and scaled to all users.</summary>
+    public bool SampledExtrapolated { get; init; }
+    /// <summary>Users scored in the sampled measurement.</summary>
+    public int SampledUsersMeasured { get; init; }
+    /// <summary>HR@10 of the held-out item among its 100 candidates (pessimistic ties; a sanity value).</summary>
+    public double SampledHitRate { get; init; }
+    /// <summary>Seconds to score every item for every user (train items excluded from the ranking), all users.</summary>
+    public double FullRankingSeconds { get; init; }
+    /// <summary>True when measured on a user prefix and scaled to all users.</summary>
+    public bool FullRankingExtrapolated { get; init; }
+    /// <summary>Users ranked in the full-ranking measurement.</summary>
+    public int FullRankingUsersMeasured { get; init; }
+    /// <summary>HR@10 of the held-out item over all non-training items (pessimistic ties; a sanity value).</summary>
+    public double FullHitRate { get; init; }
+    /// <summary>Scores buffer of one user chunk (the bound of full ranking's extra memory), bytes.</summary>
+    public long FullRankingBufferBytes { get; init; }
+}
+
+/// <summary>A target of the performance issue checked against this run.</summary>
+/// <param name="Target">The target, in words.</param>
+/// <param name="Measured">The measured value with its unit.</param>
+/// <param name="Met">Whether this run met it (on a shared machine, read together with the load average).</param>
+public sealed record TargetCheck(string Target, string Measured, bool Met);
+
+/// <summary>The machine a bench ran on.</summary>
+public sealed record MachineInfo
+{
+    /// <summary>CPU model name (/proc/cpuinfo).</summary>
+    public string CpuModel { get; init; } = "";
+    /// <summary>Logical processors visible to the process.</summary>
+    public int LogicalCores { get; init; }
+    /// <summary>AVX2 available.</summary>
+    public bool Avx2 { get; init; }
+    /// <summary>AVX-512F available.</summary>
+    public bool Avx512 { get; init; }
+    /// <summary>Whether .NET accelerates Vector512 on this CPU.</summary>
+    public bool Vector512Accelerated { get; init; }
+    /// <summary>Floats per System.Numerics.Vector (the fused engine's SIMD width).</summary>
+    public int VectorFloats { get; init; }
+    /// <summary>Process architecture.</summary>
+    public string Architecture { get; init; } = "";
+    /// <summary>Operating system.</summary>
+    public string Os { get; init; } = "";
+    /// <summary>.NET runtime.</summary>
+    public string DotNet { get; init; } = "";
+    /// <summary>TorchSharp package version.</summary>
+    public string? TorchSharp { get; init; }
+    /// <summary>Memory available to the process, bytes.</summary>
+    public long TotalMemoryBytes { get; init; }
+    /// <summary>/proc/loadavg at the start and end: other processes make timings noisy.</summary>
+    public string? LoadAverageStart { get; init; }
+    /// <summary>/proc/loadavg at the end of the run.</summary>
+    public string? LoadAverageEnd { get; init; }
+
+    /// <summary>Describes this machine.</summary>
+    public static MachineInfo Current() => new()
+    {
+        CpuModel = CpuName(),
+        LogicalCores = Environment.ProcessorCount,
+        Avx2 = System.Runtime.Intrinsics.X86.Avx2.IsSupported,
+        Avx512 = Avx512F.IsSupported,
+        Vector512Accelerated = Vector512.IsHardwareAccelerated,
+        VectorFloats = System.Numerics.Vector<float>.Count,
+        Architecture = RuntimeInformation.ProcessArchitecture.ToString(),
+        Os = RuntimeInformation.OSDescription,
+        DotNet = RuntimeInformation.FrameworkDescription,
+        TorchSharp = TorchSharpVersion(),
+        TotalMemoryBytes = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+        LoadAverageStart = LoadAverage(),
+    };
+
+    private static string CpuName()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                    if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return Environment.GetEnvironmentVariable("PROCESSOR_IDENTIFIER") ?? RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    private static string? TorchSharpVersion()
+    {
+        var asm = typeof(TorchSharp.torch).Assembly;
+        var info = asm.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion;
+        return (info ?? asm.GetName().Version?.ToString())?.Split('+')[0];
+    }
+
+    /// <summary>The three load averages of /proc/loadavg, or null off Linux.</summary>
+    public static string? LoadAverage()
+    {
+        try { return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null; }
+        catch (IOException) { return null; }
+    }
+}

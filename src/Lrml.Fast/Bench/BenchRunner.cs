@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Globalization;
+using Lrml.Models;
+using Lrml.Fast;
+using Lrml.Training;
+using Lrml.Util;
+
+namespace Lrml.Fast.Bench;
+
+/// <summary>
+/// The performance benchmark behind <c>lrml bench</c>: synthetic data of the named shapes (Zipf-like item
+/// popularity), LRML training throughput of the fused CPU engine (median over repeats, sampling included,
+/// full epochs where affordable), evaluation timings (sampled 100 candidates, full ranking with train
+/// items excluded), peak memory per shape, and the TorchSharp dense-Adam reference in the same process for
+/// a side-by-side ratio. Every thread pool is sized explicitly (fused engine, sampler, torch).
+/// </summary>
+public static class BenchRunner
+{
+    /// <summary>The default reference engine: the TorchSharp <see cref="LrmlModel"/> on the CPU with torch's
+    /// intra-op threads set to the bench's count (<see cref="ComputeThreads.Set"/>).</summary>
+    public static BenchReferenceFactory TorchReference { get; } = (cfg, init, threads) =>
+    {
+        ComputeThreads.Set(threads);
+        return new LrmlModel(cfg, init);
+    };
+
+    /// <summary>Runs the benchmark; writes the JSON report when <see cref="BenchOptions.OutputPath"/> is set.</summary>
+    public static BenchReport Run(BenchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var log = options.Log ?? (_ => { });
+        var started = DateTime.UtcNow;
+        var total = Stopwatch.StartNew();
+        var machine = MachineInfo.Current();
+        log($"bench: {machine.CpuModel}, {machine.LogicalCores} cores, AVX-512 {(machine.Avx512 ? "yes" : "no")}, {machine.DotNet}, load {machine.LoadAverageStart}");
+        var shapes = new List<ShapeReport>();
+        var notes = new List<string>();
+        string? semantics = null;
+        foreach (var name in options.Shapes)
+        {
+            var spec = ShapeSpec.Parse(name);
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            bool perShape = ProcessMemory.TryResetPeak();
+            var sw = Stopwatch.StartNew();
+            var data = SyntheticShapeData.Generate(spec, options.Seed, options.Threads);
+            double gen = sw.Elapsed.TotalSeconds;
+            log($"{spec.Name}: {spec.Users:N0} users × {spec.Items:N0} items, {data.Train.Count:N0} train pairs (generated in {gen:F1} s)");
+            var training = new List<TrainingMeasure>();
+            var evaluation = new List<EvaluationMeasure>();
+            using (var sampler = new BenchNegativeSampler(data.Train, data.PairUser, options.Seed, options.Threads))
+            {
+                foreach (var shape in options.Models)
+                {
+                    var cfg = new LrmlConfig { Dim = shape.Dim, Slots = shape.Slots, Optimizer = options.Optimizer };
+                    var init = LrmlParameters.Initialize(cfg, spec.Users, spec.Items, options.Seed);
+                    TrainingMeasure main;
+                    using (var fused = new LrmlFused(cfg, init, new FusedOptions { Threads = options.Threads }))
+                    {
+                        semantics ??= fused.OptimizerSemantics;
+                        main = MeasureTraining(fused, "fused", shape, cfg.Optimizer, sampler, data, options, log, allowEpochs: true);
+                        if (options.Evaluate) evaluation.Add(MeasureEvaluation(fused, shape, data, options, log));
+                    }
+                    TrainingMeasure? denseMeasure = null;
+                    if (options.MeasureFusedDenseAdam && options.Optimizer != OptimizerKind.Adam)
+                    {
+                        var dense = cfg with { Optimizer = OptimizerKind.Adam };
+                        using var fusedDense = new LrmlFused(dense, init, new FusedOptions { Threads = options.Threads });
+                        denseMeasure = MeasureTraining(fusedDense, "fused", shape, OptimizerKind.Adam, sampler, data,
+                            options with { StepsPerRepeat = Math.Min(options.StepsPerRepeat, 50), Repeats = Math.Min(options.Repeats, 3) }, log, allowEpochs: false);
+                    }
+                    TrainingMeasure? reference = null;
+                    if (options.Reference && (options.ReferenceFactory ?? TorchReference) is { } factory)
+                    {
+                        var dense = cfg with { Optimizer = OptimizerKind.Adam };
+                        using var model = factory(dense, init, options.Threads);
+                        reference = MeasureTraining(model, "torchsharp", shape, OptimizerKind.Adam, sampler, data,
+                            options with { StepsPerRepeat = options.ReferenceSteps, Repeats = options.ReferenceRepeats, WarmupSeconds = 0 }, log, allowEpochs: false);
+                        Thread.Sleep(200); // let torch's OpenMP workers stop spinning before the next fused measurement
+                    }
+                    double? Ratio(TrainingMeasure t) => reference is null ? null : t.TriplesPerSecond / reference.TriplesPerSecond;
+                    training.Add(main with { SpeedupVsReference = Ratio(main) });
+                    if (denseMeasure is not null) training.Add(denseMeasure with { SpeedupVsReference = Ratio(denseMeasure) });
+                    if (reference is not null) training.Add(reference);
+                }
+            }
+            long managed = GC.GetTotalMemory(false);
+            long peak = ProcessMemory.PeakBytes();
+            shapes.Add(new ShapeReport
+            {
+                Shape = spec.Name, Users = spec.Users, Items = spec.Items, TrainPairs = data.Train.Count, GenerationSeconds = gen,
+                Training = training, Evaluation = evaluation, PeakWorkingSetBytes = peak, PeakIsPerShape = perShape, ManagedHeapBytes = managed,
+            });
+            log($"{spec.Name}: peak working set {peak / 1e9:F2} GB{(perShape ? "" : " (process lifetime)")}");
+        }
+
+        notes.Add("Training throughput counts (user, positive, negative) triples per second, sampling included; the median over repeats is the headline, every repeat is listed (timings vary a lot on a shared machine).");
+        notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
+        notes.Add($"Fused engine optimiser semantics: {semantics}.");
+        notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
+        notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
+        notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
+        notes.Add("Full-ranking and sampled evaluation times cover scoring and ranking the held-out item (train items excluded in full ranking); runs on a user prefix are extrapolated linearly and marked.");
+        notes.Add(!options.Reference
+            ? "The reference engine was switched off: no side-by-side ratio in this report."
+            : "Reference: TorchSharp LrmlModel with dense Adam (torch intra-op threads set to the bench's thread count), same data, sampler and initial weights; ratio = fused median / reference median. The fused engine's own dense-Adam run is listed too.");
+        var end = MachineInfo.LoadAverage();
+        var report = new BenchReport
+        {
+            StartedUtc = started.ToString("O", CultureInfo.InvariantCulture),
+            TotalSeconds = total.Elapsed.TotalSeconds,
+            Machine = machine with { LoadAverageEnd = end },
+            Settings = new BenchSettings
+            {
+                Shapes = [.. options.Shapes], Models = options.Models.Select(m => m.ToString()).ToList(), Threads = options.Threads,
+                BatchSize = options.BatchSize, Negatives = options.Negatives, Optimizer = options.Optimizer.ToString(), Repeats = options.Repeats,
+                StepsPerRepeat = options.StepsPerRepeat, WarmupSeconds = options.WarmupSeconds, ReferenceSteps = options.ReferenceSteps,
+                ReferenceRepeats = options.ReferenceRepeats, FullRankingMaxUsers = options.FullRankingMaxUsers, SampledMaxUsers = options.SampledMaxUsers,
+                EvalUserChunk = options.EvalUserChunk, Seed = options.Seed,
+                ReferenceEngine = !options.Reference ? null : options.ReferenceFactory is null ? "torchsharp LrmlModel" : "custom",
+            },
+            Shapes = shapes,
+            Targets = Targets(shapes),
+            Notes = notes,
+        };
+        if (options.OutputPath is { } path) report.Save(path);
+        return report;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+    }
+
+    private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, BenchModelShape shape, OptimizerKind opt,
+        BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log, bool allowEpochs)
+    {
+        var batch = new TrainingBatch(o.BatchSize, o.Negatives);
+        long pairs = data.Train.Count;
+        // warm-up: JIT tiering, caches, torch allocator
+        var sw = Stopwatch.StartNew();
+        int warm = 0;
+        do { sampler.RandomBatch(batch); model.TrainStep(batch); warm++; } while (sw.Elapsed.TotalSeconds < o.WarmupSeconds || warm < 2);
+        var runs = new List<double>();
+        var cpuRuns = new List<double>();
+        double lossSum = 0, triples = 0;
+        double? epochSeconds = null;
+        var epochRuns = new List<double>();
+        bool epochMeasured = false;
+        string method;
+        if (allowEpochs && pairs <= o.EpochRepeatMaxPairs)
+        {
+            method = "epoch";
+            for (int r = 0; r < o.Repeats; r++)
+            {
+                var cpu0 = CpuSeconds();
+                sw.Restart();
+                (double l, long t) = Epoch(model, sampler, batch);
+                double s = sw.Elapsed.TotalSeconds;
+                cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
+                lossSum += l; triples += t;
+                epochRuns.Add(s); runs.Add(t / s);
+            }
+            epochSeconds = Median(epochRuns); epochMeasured = true;
+        }
+        else
+        {
+            method = $"steps:{o.StepsPerRepeat}";
+            for (int r = 0; r < o.Repeats; r++)
+            {
+                var cpu0 = CpuSeconds();
+                sw.Restart();
+                double l = 0;
+                for (int s = 0; s < o.StepsPerRepeat; s++) { sampler.RandomBatch(batch); l += model.TrainStep(batch); }
+                double sec = sw.Elapsed.TotalSeconds;
+                long t = (long)o.StepsPerRepeat * o.BatchSize * o.Negatives;
+                cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
+                lossSum += l; triples += t;
+                runs.Add(t / sec);
+            }
+            if (allowEpochs && pairs <= o.FullEpochMaxPairs)
+            {
+                for (int r = 0; r < o.FullEpochRepeats; r++)
+                {
+                    sw.Restart();
+                    (double l, long t) = Epoch(model, sampler, batch);
+                    epochRuns.Add(sw.Elapsed.TotalSeconds);
+                    lossSum += l; triples += t;
+                }
+                epochSeconds = Median(epochRuns); epochMeasured = true;
+            }
+        }
+        double median = Median(runs);
+        epochSeconds ??= pairs * o.Negatives / median;
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));
+        return new TrainingMeasure
+        {
+            Engine = engine, Model = shape.ToString(), Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
+            Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
+            TriplesPerCpuSecond = Median(cpuRuns),
+        };
+    }
+
+    /// <summary>CPU seconds used by the whole process so far (all threads).</summary>
+    private static double CpuSeconds()
+    {
+        using var p = Process.GetCurrentProcess();
+        return p.TotalProcessorTime.TotalSeconds;
+    }
+
+    private static (double Loss, long Triples) Epoch(ITrainableRecommender model, BenchNegativeSampler sampler, TrainingBatch batch)
+    {
+        sampler.BeginEpoch();
+        double loss = 0; long triples = 0;
+        while (sampler.NextEpochBatch(batch))
+        {
+            loss += model.TrainStep(batch);
+            triples += (long)batch.Count * batch.NegativesPerPositive;
+        }
+        return (loss, triples);
+    }
+
+    private static EvaluationMeasure MeasureEvaluation(IRecommender model, BenchModelShape shape, SyntheticShapeData data, BenchOptions o, Action<string> log)
+    {
+        int users = data.Shape.Users, items = data.Shape.Items;
+        const int C = SyntheticShapeData.CandidatesPerUser;
+        // sampled: 100 candidates per user (held-out item first), chunks of 4096 users
+        int su = Math.Min(users, o.SampledMaxUsers);
+        int chunk = Math.Min(su, 4096);
+        var pu = new int[chunk * C]; var scores = new float[chunk * C];
+        var secs = new List<double>();
+        int hits = 0;
+        for (int r = 0; r < Math.Min(3, o.Repeats); r++)
+        {
+            var sw = Stopwatch.StartNew();
+            hits = 0;
+            for (int u0 = 0; u0 < su; u0 += chunk)
+            {
+                int n = Math.Min(chunk, su - u0);
+                for (int x = 0; x < n * C; x++) pu[x] = u0 + x / C;
+                model.ScorePairs(pu.AsSpan(0, n * C), data.Candidates.AsSpan(u0 * C, n * C), scores.AsSpan(0, n * C));
+                for (int x = 0; x < n; x++)
+                {
+                    var s = scores.AsSpan(x * C, C);
+                    int above = 0;
+                    for (int c = 1; c < C; c++) if (s[c] >= s[0]) above++; // pessimistic ties
+                    if (above < 10) hits++;
+                }
+            }
+            secs.Add(sw.Elapsed.TotalSeconds);
+        }
+        double sampled = Median(secs) * users / su;
+        // full ranking: every item, train items excluded, user chunks of EvalUserChunk
+        int fu = Math.Min(users, o.FullRankingMaxUsers);
+        int fc = Math.Min(fu, o.EvalUserChunk);
+        var buf = new float[(long)fc * items];
+        var ids = new int[fc];
+        int fullHits = 0;
+        var fsw = Stopwatch.StartNew();
+        for (int u0 = 0; u0 < fu; u0 += fc)
+        {
+            int n = Math.Min(fc, fu - u0);
+            for (int x = 0; x < n; x++) ids[x] = u0 + x;
+            model.ScoreAllItems(ids.AsSpan(0, n), buf.AsSpan(0, n * items));
+            for (int x = 0; x < n; x++)
+            {
+                int u = u0 + x, test = data.TestItem[u];
+                var s = buf.AsSpan(x * items, items);
+                float st = s[test];
+                int above = 0;
+                for (int i = 0; i < s.Length; i++) if (s[i] >= st) above++;
+                above--; // the test item itself
+                foreach (int i in data.Train[u]) if (s[i] >= st) above--;
+                if (above < 10) fullHits++;
+            }
+        }
+        double full = fsw.Elapsed.TotalSeconds * users / fu;
+        log(string.Create(CultureInfo.InvariantCulture,
+            $"  eval {shape}: sampled {sampled:F3} s{(su < users ? " (extrapolated)" : "")}, full ranking {full:F2} s{(fu < users ? $" (extrapolated from {fu:N0} users)" : "")}"));
+        return new EvaluationMeasure
+        {
+            Model = shape.ToString(), SampledSeconds = sampled, SampledExtrapolated = su < users, SampledUsersMeasured = su,
+            SampledHitRate = (double)hits / su, FullRankingSeconds = full, FullRankingExtrapolated = fu < users,
+            FullRankingUsersMeasured = fu, FullHitRate = (double)fullHits / fu, FullRankingBufferBytes = buf.LongLength * 4,
+        };
+    }
+
+    private static List<TargetCheck> Targets(List<ShapeReport> shapes)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var list = new List<TargetCheck>();
+        TrainingMeasure? Main(string shape, string model) => shapes.FirstOrDefault(s => s.Shape == shape)?.Training
+            .FirstOrDefault(t => t.Engine == "fused" && t.Model == model && t.Optimizer != nameof(OptimizerKind.Adam))
+            ?? shapes.FirstOrDefault(s => s.Shape == shape)?.Training.FirstOrDefault(t => t.Engine == "fused" && t.Model == model);
+        EvaluationMeasure? Eval(string shape, string model) => shapes.FirstOrDefault(s => s.Shape == shape)?.Evaluation.FirstOrDefault(e => e.Model == model);
+        const string big = "d=100,N=20", small = "d=50,N=10";
+        foreach (var shape in new[] { "ml-1m", "ml-20m" })
+        {
+            if (Main(shape, big) is { } t) list.Add(new($"{shape} {big} training ≥ 1.0 M triples/s", (t.TriplesPerSecond / 1e6).ToString("F2", c) + " M/s", t.TriplesPerSecond >= 1e6));
+            if (Main(shape, small) is { } t2) list.Add(new($"{shape} {small} training ≥ 2.0 M triples/s", (t2.TriplesPerSecond / 1e6).ToString("F2", c) + " M/s", t2.TriplesPerSecond >= 2e6));
+        }
+        if (Main("ml-20m", big) is { EpochSeconds: { } e } m20)
+            list.Add(new($"ml-20m {big} epoch ≤ 20 s (sampling included)", e.ToString("F1", c) + " s" + (m20.EpochMeasured ? "" : " (extrapolated)"), e <= 20));
+        if (shapes.FirstOrDefault(s => s.Shape == "netflix") is { } nf)
+            list.Add(new("netflix peak memory ≤ 8 GB", (nf.PeakWorkingSetBytes / 1e9).ToString("F2", c) + " GB" + (nf.PeakIsPerShape ? "" : " (process lifetime)"), nf.PeakWorkingSetBytes <= 8L << 30));
+        if (Eval("ml-1m", big) is { } ev)
+        {
+            list.Add(new("ml-1m sampled evaluation ≤ 0.2 s", ev.SampledSeconds.ToString("F3", c) + " s", ev.SampledSeconds <= 0.2));
+            list.Add(new("ml-1m full ranking ≤ 5 s", ev.FullRankingSeconds.ToString("F2", c) + " s", ev.FullRankingSeconds <= 5));
+        }
+        if (Eval("ml-20m", big) is { } ev20)
+            list.Add(new("ml-20m full ranking feasible in bounded memory",
+                ev20.FullRankingSeconds.ToString("F0", c) + " s" + (ev20.FullRankingExtrapolated ? $" (extrapolated from {ev20.FullRankingUsersMeasured:N0} users)" : "") + $", score buffer {ev20.FullRankingBufferBytes / 1e6:F0} MB",
+                true));
+        return list;
+    }
+}

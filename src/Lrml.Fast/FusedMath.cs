@@ -1,0 +1,329 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Lrml.Fast;
+
+/// <summary>
+/// SIMD primitives of the fused engine over <c>ref float</c> rows whose length is a multiple of the
+/// hardware vector width (<see cref="Vector{T}"/>: 8 floats with AVX2, 16 with AVX-512 when the runtime
+/// is told to use it, 4 on ARM NEON). Callers pad rows with zeros to <see cref="Pad"/>, so there are no
+/// tail loops, and zero padding stays zero through every operation used here.
+/// </summary>
+internal static class FusedMath
+{
+    /// <summary>Floats per hardware vector.</summary>
+    public static int W => Vector<float>.Count;
+
+    /// <summary>n rounded up to a multiple of the vector width.</summary>
+    public static int Pad(int n) => (n + W - 1) / W * W;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref float Ref(float[] a) => ref MemoryMarshal.GetArrayDataReference(a);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref float At(float[] a, nint offset) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> Ld(ref float b, nint i) => Vector.LoadUnsafe(ref b, (nuint)i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void St(Vector<float> v, ref float b, nint i) => v.StoreUnsafe(ref b, (nuint)i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> Fma(Vector<float> a, Vector<float> b, Vector<float> c) => Vector.FusedMultiplyAdd(a, b, c);
+
+    /// <summary>Σ a[i]·b[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(ref float a, ref float b, int len)
+    {
+        var acc = Vector<float>.Zero;
+        for (int i = 0; i < len; i += Vector<float>.Count) acc = Fma(Ld(ref a, i), Ld(ref b, i), acc);
+        return Vector.Sum(acc);
+    }
+
+    /// <summary>Σ a[i]².</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumSq(ref float a, int len)
+    {
+        var acc = Vector<float>.Zero;
+        for (int i = 0; i < len; i += Vector<float>.Count) { var x = Ld(ref a, i); acc = Fma(x, x, acc); }
+        return Vector.Sum(acc);
+    }
+
+    /// <summary>Σ |a[i]|.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAbs(ref float a, int len)
+    {
+        var acc = Vector<float>.Zero;
+        for (int i = 0; i < len; i += Vector<float>.Count) acc += Vector.Abs(Ld(ref a, i));
+        return Vector.Sum(acc);
+    }
+
+    /// <summary>dst = src (len floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(ref float src, ref float dst, int len)
+    {
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref src, i), ref dst, i);
+    }
+
+    /// <summary>dst = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Zero(ref float dst, int len)
+    {
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Vector<float>.Zero, ref dst, i);
+    }
+
+    /// <summary>dst = src / divisor (element-wise division, as x / max(‖x‖, 1) is written in the reference).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Divide(ref float src, float divisor, ref float dst, int len)
+    {
+        var dv = new Vector<float>(divisor);
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref src, i) / dv, ref dst, i);
+    }
+
+    /// <summary>y += alpha·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Axpy(float alpha, ref float x, ref float y, int len)
+    {
+        var va = new Vector<float>(alpha);
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Fma(va, Ld(ref x, i), Ld(ref y, i)), ref y, i);
+    }
+
+    /// <summary>y += a ⊙ b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddMul(ref float a, ref float b, ref float y, int len)
+    {
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Fma(Ld(ref a, i), Ld(ref b, i), Ld(ref y, i)), ref y, i);
+    }
+
+    /// <summary>y += x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(ref float x, ref float y, int len)
+    {
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
+    }
+
+    /// <summary>y = alpha·y (len floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scale(ref float y, float alpha, int len)
+    {
+        var va = new Vector<float>(alpha);
+        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref y, i) * va, ref y, i);
+    }
+
+    /// <summary>
+    /// Attention forward for one pair: s = p ⊙ q; logits[n] = s·K[:,n]·invT (K stored transposed, kt row n; invT = 1/τ);
+    /// a = softmax(logits); r = Σ a[n]·M[n]. logits/a have length np (padded, padding a = 0).
+    /// </summary>
+    public static void AttentionForward(ref float p, ref float q, ref float s, ref float logits, ref float a, ref float r,
+        ref float kt, ref float m, int n, int np, int dp, float invT = 1f)
+    {
+        int vw = Vector<float>.Count;
+        for (int i = 0; i < dp; i += vw) St(Ld(ref p, i) * Ld(ref q, i), ref s, i);
+        int x = 0;
+        for (; x + 4 <= n; x += 4)
+        {
+            ref float k0 = ref Unsafe.Add(ref kt, (nint)x * dp);
+            ref float k1 = ref Unsafe.Add(ref k0, dp);
+            ref float k2 = ref Unsafe.Add(ref k1, dp);
+            ref float k3 = ref Unsafe.Add(ref k2, dp);
+            Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int i = 0; i < dp; i += vw)
+            {
+                var sv = Ld(ref s, i);
+                a0 = Fma(sv, Ld(ref k0, i), a0); a1 = Fma(sv, Ld(ref k1, i), a1);
+                a2 = Fma(sv, Ld(ref k2, i), a2); a3 = Fma(sv, Ld(ref k3, i), a3);
+            }
+            Unsafe.Add(ref logits, x) = Vector.Sum(a0); Unsafe.Add(ref logits, x + 1) = Vector.Sum(a1);
+            Unsafe.Add(ref logits, x + 2) = Vector.Sum(a2); Unsafe.Add(ref logits, x + 3) = Vector.Sum(a3);
+        }
+        for (; x < n; x++) Unsafe.Add(ref logits, x) = Dot(ref s, ref Unsafe.Add(ref kt, (nint)x * dp), dp);
+        if (invT != 1f) for (int y = 0; y < n; y++) Unsafe.Add(ref logits, y) *= invT;
+        Softmax(ref logits, ref a, n, np);
+        for (int i = 0; i < dp; i += vw)
+        {
+            var acc = Vector<float>.Zero;
+            ref float mi = ref Unsafe.Add(ref m, i);
+            for (int y = 0; y < n; y++) acc = Fma(new Vector<float>(Unsafe.Add(ref a, y)), Ld(ref mi, (nint)y * dp), acc);
+            St(acc, ref r, i);
+        }
+    }
+
+    /// <summary>a = softmax(logits[0..n)), written to a[0..np) with zero padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Softmax(ref float logits, ref float a, int n, int np)
+    {
+        float mx = logits;
+        for (int y = 1; y < n; y++) mx = MathF.Max(mx, Unsafe.Add(ref logits, y));
+        for (int y = n; y < np; y++) Unsafe.Add(ref logits, y) = float.NegativeInfinity;
+        var vmx = new Vector<float>(mx);
+        var sum = Vector<float>.Zero;
+        int vw = Vector<float>.Count;
+        for (int y = 0; y < np; y += vw)
+        {
+            var e = Vector.Exp(Ld(ref logits, y) - vmx);
+            St(e, ref a, y);
+            sum += e;
+        }
+        var vs = new Vector<float>(Vector.Sum(sum));
+        for (int y = 0; y < np; y += vw) St(Ld(ref a, y) / vs, ref a, y);
+    }
+
+    /// <summary>
+    /// Attention backward for one pair, given s = p⊙q, the attention a and the gradient gr of the loss with
+    /// respect to r = a·M. Writes gs = ∂loss/∂s; when <paramref name="train"/> adds a[n]·gr to gm (row n) and
+    /// gl[n]·s to gkt (row n), with gl the gradient of the logits. ga and gl are scratch of length ≥ n.
+    /// </summary>
+    public static void AttentionBackward(ref float s, ref float a, ref float gr, ref float gs, ref float ga, ref float gl,
+        ref float kt, ref float m, ref float gkt, ref float gm, int n, int dp, bool train)
+    {
+        int vw = Vector<float>.Count;
+        float dotag = 0f;
+        for (int y = 0; y < n; y++)
+        {
+            ref float my = ref Unsafe.Add(ref m, (nint)y * dp);
+            float ay = Unsafe.Add(ref a, y);
+            var acc = Vector<float>.Zero;
+            if (train)
+            {
+                ref float gmy = ref Unsafe.Add(ref gm, (nint)y * dp);
+                var va = new Vector<float>(ay);
+                for (int i = 0; i < dp; i += vw)
+                {
+                    var g = Ld(ref gr, i);
+                    acc = Fma(Ld(ref my, i), g, acc);
+                    St(Fma(va, g, Ld(ref gmy, i)), ref gmy, i);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < dp; i += vw) acc = Fma(Ld(ref my, i), Ld(ref gr, i), acc);
+            }
+            float gay = Vector.Sum(acc);
+            Unsafe.Add(ref ga, y) = gay;
+            dotag += ay * gay;
+        }
+        for (int y = 0; y < n; y++) Unsafe.Add(ref gl, y) = Unsafe.Add(ref a, y) * (Unsafe.Add(ref ga, y) - dotag);
+        for (int i = 0; i < dp; i += vw)
+        {
+            var acc = Vector<float>.Zero;
+            ref float kti = ref Unsafe.Add(ref kt, i);
+            if (train)
+            {
+                var sv = Ld(ref s, i);
+                ref float gkti = ref Unsafe.Add(ref gkt, i);
+                for (int y = 0; y < n; y++)
+                {
+                    var g = new Vector<float>(Unsafe.Add(ref gl, y));
+                    nint o = (nint)y * dp;
+                    acc = Fma(g, Ld(ref kti, o), acc);
+                    St(Fma(g, sv, Ld(ref gkti, o)), ref gkti, o);
+                }
+            }
+            else
+            {
+                for (int y = 0; y < n; y++) acc = Fma(new Vector<float>(Unsafe.Add(ref gl, y)), Ld(ref kti, (nint)y * dp), acc);
+            }
+            St(acc, ref gs, i);
+        }
+    }
+
+    /// <summary>Hints the CPU to fetch a row (len floats) into cache; no-op where unsupported. Prefetches never
+    /// fault, so a stale address after a GC move is harmless.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Prefetch(ref float row, int len)
+    {
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < len; i += 16) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, i)));
+    }
+
+    /// <summary>
+    /// Small GEMM: C[r·ldc + c] (+)= Σₓ A(r, x) · B[x·ldb + c] for r &lt; rows, x &lt; inner, c &lt; cols, where
+    /// A(r, x) = a[r·ars + x·axs] (any strides, so Aᵀ works too) and cols is a multiple of the vector width.
+    /// Register tile: 4 rows × 2 vectors (fits the 16 registers of AVX2). Summation over x is sequential,
+    /// so the result does not depend on how rows are split.
+    /// </summary>
+    public static void Gemm(ref float a, int ars, int axs, ref float b, int ldb, ref float c, int ldc,
+        int rows, int inner, int cols, bool accumulate)
+    {
+        int vw = Vector<float>.Count, r = 0;
+        for (; r + 4 <= rows; r += 4)
+        {
+            ref float a0 = ref Unsafe.Add(ref a, (nint)r * ars);
+            ref float a1 = ref Unsafe.Add(ref a0, ars);
+            ref float a2 = ref Unsafe.Add(ref a1, ars);
+            ref float a3 = ref Unsafe.Add(ref a2, ars);
+            ref float c0 = ref Unsafe.Add(ref c, (nint)r * ldc);
+            ref float c1 = ref Unsafe.Add(ref c0, ldc);
+            ref float c2 = ref Unsafe.Add(ref c1, ldc);
+            ref float c3 = ref Unsafe.Add(ref c2, ldc);
+            int col = 0;
+            for (; col + 2 * vw <= cols; col += 2 * vw)
+            {
+                Vector<float> x00, x01, x10, x11, x20, x21, x30, x31;
+                if (accumulate)
+                {
+                    x00 = Ld(ref c0, col); x01 = Ld(ref c0, col + vw); x10 = Ld(ref c1, col); x11 = Ld(ref c1, col + vw);
+                    x20 = Ld(ref c2, col); x21 = Ld(ref c2, col + vw); x30 = Ld(ref c3, col); x31 = Ld(ref c3, col + vw);
+                }
+                else x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    nint ao = (nint)x * axs;
+                    var b0 = Ld(ref bc, (nint)x * ldb); var b1 = Ld(ref bc, (nint)x * ldb + vw);
+                    var s0 = new Vector<float>(Unsafe.Add(ref a0, ao)); x00 = Fma(s0, b0, x00); x01 = Fma(s0, b1, x01);
+                    var s1 = new Vector<float>(Unsafe.Add(ref a1, ao)); x10 = Fma(s1, b0, x10); x11 = Fma(s1, b1, x11);
+                    var s2 = new Vector<float>(Unsafe.Add(ref a2, ao)); x20 = Fma(s2, b0, x20); x21 = Fma(s2, b1, x21);
+                    var s3 = new Vector<float>(Unsafe.Add(ref a3, ao)); x30 = Fma(s3, b0, x30); x31 = Fma(s3, b1, x31);
+                }
+                St(x00, ref c0, col); St(x01, ref c0, col + vw); St(x10, ref c1, col); St(x11, ref c1, col + vw);
+                St(x20, ref c2, col); St(x21, ref c2, col + vw); St(x30, ref c3, col); St(x31, ref c3, col + vw);
+            }
+            for (; col < cols; col += vw)
+            {
+                Vector<float> x0, x1, x2, x3;
+                if (accumulate) { x0 = Ld(ref c0, col); x1 = Ld(ref c1, col); x2 = Ld(ref c2, col); x3 = Ld(ref c3, col); }
+                else x0 = x1 = x2 = x3 = Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    nint ao = (nint)x * axs;
+                    var b0 = Ld(ref bc, (nint)x * ldb);
+                    x0 = Fma(new Vector<float>(Unsafe.Add(ref a0, ao)), b0, x0);
+                    x1 = Fma(new Vector<float>(Unsafe.Add(ref a1, ao)), b0, x1);
+                    x2 = Fma(new Vector<float>(Unsafe.Add(ref a2, ao)), b0, x2);
+                    x3 = Fma(new Vector<float>(Unsafe.Add(ref a3, ao)), b0, x3);
+                }
+                St(x0, ref c0, col); St(x1, ref c1, col); St(x2, ref c2, col); St(x3, ref c3, col);
+            }
+        }
+        for (; r < rows; r++)
+        {
+            ref float a0 = ref Unsafe.Add(ref a, (nint)r * ars);
+            ref float c0 = ref Unsafe.Add(ref c, (nint)r * ldc);
+            int col = 0;
+            for (; col + 2 * vw <= cols; col += 2 * vw)
+            {
+                Vector<float> x0 = accumulate ? Ld(ref c0, col) : Vector<float>.Zero, x1 = accumulate ? Ld(ref c0, col + vw) : Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++)
+                {
+                    var s0 = new Vector<float>(Unsafe.Add(ref a0, (nint)x * axs));
+                    x0 = Fma(s0, Ld(ref bc, (nint)x * ldb), x0); x1 = Fma(s0, Ld(ref bc, (nint)x * ldb + vw), x1);
+                }
+                St(x0, ref c0, col); St(x1, ref c0, col + vw);
+            }
+            for (; col < cols; col += vw)
+            {
+                Vector<float> x0 = accumulate ? Ld(ref c0, col) : Vector<float>.Zero;
+                ref float bc = ref Unsafe.Add(ref b, col);
+                for (int x = 0; x < inner; x++) x0 = Fma(new Vector<float>(Unsafe.Add(ref a0, (nint)x * axs)), Ld(ref bc, (nint)x * ldb), x0);
+                St(x0, ref c0, col);
+            }
+        }
+    }
+}
+

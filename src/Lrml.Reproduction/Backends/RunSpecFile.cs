@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Lrml.Util;
+
+using Lrml.Experiments;
+
+using Lrml.Models;
+
+namespace Lrml.Reproduction.Backends;
+
+/// <summary>
+/// One run's full specification on disk, for a task on another machine: the serialised <see cref="RunSpec"/>
+/// (<see cref="RunStore.SpecJson"/>), its key, the run directory, and the behaviour settings that are not part of a run's
+/// identity. <c>lrml train --spec FILE</c> reads it and calls <see cref="RunStore.RunOrLoad"/>, exactly as a local sweep or
+/// reproduction does, so a finished run is reused, an interrupted one resumes from its checkpoint, and a directory holding
+/// another configuration is refused.
+/// </summary>
+/// <param name="Spec">The run.</param>
+/// <param name="RunDirectory">Where it is written.</param>
+/// <param name="Overwrite">Whether the task may replace a finished run of another configuration in that directory (as the
+/// submitting experiment would).</param>
+public sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overwrite)
+{
+    /// <summary>The format tag of the file.</summary>
+    public const string Format = "lrml-run-spec/1";
+
+    /// <summary>The file's JSON.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["format"] = Format,
+        ["key"] = RunStore.SpecKey(Spec),
+        ["run_dir"] = RunDirectory,
+        ["overwrite"] = Overwrite,
+        ["checkpoint_every_steps"] = Spec.CheckpointEverySteps,
+        ["spec"] = RunStore.SpecJson(Spec),
+    };
+
+    /// <summary>Writes the file atomically.</summary>
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(ConfigBinder.Json) + "\n");
+
+    /// <summary>Reads a spec file; a bad file, or a spec whose key differs from the recorded one (written by a kit that
+    /// identifies runs differently), is an <see cref="InvalidDataException"/> naming the file and the reason.</summary>
+    public static RunSpecFile Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such run spec file.", path);
+        JsonObject o;
+        try { o = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"{path}: empty run spec file."); }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new InvalidDataException($"{path}:{(ex.LineNumber ?? 0) + 1}: not a run spec file ({ex.Message.Split('\n')[0]}).", ex);
+        }
+        catch (InvalidOperationException ex) { throw new InvalidDataException($"{path}: not a run spec file (not a JSON object).", ex); }
+        if ((string?)o["format"] != Format)
+            throw new InvalidDataException($"{path}: not a run spec file of this kit (format '{(string?)o["format"]}', expected '{Format}').");
+        RunSpec spec;
+        try
+        {
+            spec = RunStore.SpecFromJson(o["spec"] as JsonObject ?? throw new InvalidDataException("the field 'spec' is missing"));
+        }
+        catch (InvalidDataException ex) { throw new InvalidDataException($"{path}: {ex.Message}", ex); }
+        spec = spec with { CheckpointEverySteps = (int?)o["checkpoint_every_steps"] ?? 0 };
+        string key = (string?)o["key"] ?? throw new InvalidDataException($"{path}: the field 'key' is missing.");
+        string actual = RunStore.SpecKey(spec);
+        if (actual != key)
+            throw new InvalidDataException($"{path}: the spec's key is {actual}, the file records {key}: it was written by a kit that " +
+                                           "identifies runs differently. Submit it again from this version.");
+        string dir = (string?)o["run_dir"] ?? throw new InvalidDataException($"{path}: the field 'run_dir' is missing.");
+        return new RunSpecFile(spec, dir, (bool?)o["overwrite"] ?? false);
+    }
+}

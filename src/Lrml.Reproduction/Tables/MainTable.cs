@@ -1,0 +1,475 @@
+using System.Globalization;
+using Lrml.Data;
+using Lrml.Evaluation;
+using Lrml.Reproduction.Plots;
+
+using Lrml.Experiments;
+
+using Lrml.Models;
+
+namespace Lrml.Reproduction;
+
+/// <summary>Options of the main-results reproduction.</summary>
+public sealed record MainTableOptions
+{
+    public Profile Profile { get; init; } = Profile.Quick;
+    /// <summary>Datasets to run (null: every paper dataset present, synthetic when none is).</summary>
+    public IReadOnlyList<string>? Datasets { get; init; }
+    /// <summary>Models to run (null: every model with a preset).</summary>
+    public IReadOnlyList<string>? Models { get; init; }
+    /// <summary>Seeds per model (null: the profile's).</summary>
+    public int? Seeds { get; init; }
+    public int Threads { get; init; } = 2;
+    /// <summary>The metric-learning baselines LRML's headline improvement is measured against.</summary>
+    public IReadOnlyList<string> MetricLearningBaselines { get; init; } = ["cml", "transcf"];
+    /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
+    public bool ChartImages { get; init; } = true;
+}
+
+/// <summary>The main-results table, the headline improvement and the paired tests, with every run behind them.</summary>
+public sealed class MainTableReport
+{
+    public required ResultTable Table { get; init; }
+    public required ResultTable Headline { get; init; }
+    public required ResultTable Significance { get; init; }
+    public required IReadOnlyList<StoredRun> Runs { get; init; }
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Planned runs that ended without a result (or diverged): not in the means, listed in the table's notes.</summary>
+    public IReadOnlyList<Backends.BackendRun> Missing { get; init; } = [];
+
+    /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
+    public IReadOnlyList<string> ChartFiles { get; init; } = [];
+
+    /// <summary>The charts of the table: sampled HR@10/nDCG@10 and full-ranking Recall@10/nDCG@10 per dataset and model
+    /// (see <see cref="MainTable.Charts(ResultTable)"/>).</summary>
+    public IReadOnlyList<NamedChart> Charts() => MainTable.Charts(Table);
+
+    /// <summary>What the numbers say, computed from the tables and runs (see <see cref="MainTable.Findings"/>).</summary>
+    public Findings Findings() => MainTable.Findings(this);
+}
+
+/// <summary>
+/// Reproduces the paper's comparison: LRML against popularity, BPR-MF, CML (and the NCF baselines when
+/// registered) on every dataset present, HR@10 and nDCG@10 under the paper-period protocol (leave-one-out
+/// with sampled negatives; the public NCF split on ML-1M), mean ± std over seeds, the relative improvement
+/// of LRML over the best metric-learning baseline (the paper's headline claim), paired tests over per-user
+/// values, full-ranking metrics beside the sampled ones, and the paper's known numbers in their own columns.
+/// </summary>
+public static class MainTable
+{
+    /// <summary>Datasets of the paper's comparison, in table order (ML-100K stands in for the paper's smaller sets).</summary>
+    public static readonly string[] PaperDatasets = ["ml-1m", "ml-100k", "ml-20m", "netflix"];
+
+    /// <summary>The datasets a run would use: the requested ones, else the paper datasets present (within the
+    /// profile's size limit), else the embedded synthetic set.</summary>
+    public static IReadOnlyList<string> DatasetsFor(MainTableOptions options, ExperimentContext context)
+    {
+        if (options.Datasets is { Count: > 0 } requested) return requested.Select(d => Datasets.Get(d).Name).ToArray();
+        var present = new List<string>();
+        foreach (var d in PaperDatasets)
+        {
+            if (Datasets.Locate(d, context.Data) is null) continue;
+            if (options.Profile.MaxInteractions < long.MaxValue && ApproxInteractions(d) > options.Profile.MaxInteractions)
+            {
+                context.Observer.Message($"Skipping {d} in the {options.Profile.Name} profile (too large); name it with --datasets to include it.");
+                continue;
+            }
+            present.Add(d);
+        }
+        if (present.Count == 0)
+        {
+            context.Observer.Message("No paper dataset found under " + context.Data.Root + ": using the embedded synthetic dataset. " +
+                                     Datasets.FetchHint("ml-1m", context.Data));
+            present.Add("synthetic");
+        }
+        return present;
+    }
+
+    private static long ApproxInteractions(string dataset) => dataset switch
+    {
+        "ml-100k" => 100_000, "ml-1m" => 1_000_209, "ml-20m" => 20_000_263, "netflix" => 100_480_507, _ => 0,
+    };
+
+    /// <summary>The models a run would use (registered models with a preset, in preset order).</summary>
+    public static IReadOnlyList<string> ModelsFor(MainTableOptions options) =>
+        (options.Models ?? Presets.Models).Where(m => ModelRegistry.All.Any(e => e.Name == m)).ToArray();
+
+    /// <summary>The runs a reproduction does (or reuses), in order: per dataset, per model, per seed (popularity once:
+    /// it is deterministic).</summary>
+    public static IReadOnlyList<PlannedRun> Plan(MainTableOptions options, ExperimentContext context) =>
+        Plan(options, context, DatasetsFor(options, context), ModelsFor(options));
+
+    private static List<PlannedRun> Plan(MainTableOptions options, ExperimentContext context, IReadOnlyList<string> datasets, IReadOnlyList<string> models)
+    {
+        var profile = options.Profile;
+        int seeds = options.Seeds ?? profile.Seeds;
+        string outDir = OutputDirectory(options, context);
+        var plan = new List<PlannedRun>();
+        foreach (var dataset in datasets)
+            foreach (var model in models)
+            {
+                var preset = Presets.Get(model, dataset);
+                int modelSeeds = model == "pop" ? 1 : seeds;
+                for (int s = 1; s <= modelSeeds; s++)
+                    plan.Add(new PlannedRun(Presets.Spec(preset, profile, s, options.Threads), Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}")));
+            }
+        return plan;
+    }
+
+    /// <summary>Where a reproduction writes: results/reproduce/main-table/&lt;profile&gt;/.</summary>
+    public static string OutputDirectory(MainTableOptions options, ExperimentContext context) =>
+        Path.Combine(context.ResultsRoot, "reproduce", "main-table", options.Profile.Name);
+
+    /// <summary>How long <see cref="Run(MainTableOptions, ExperimentContext)"/> is expected to take with these options, said before starting (see
+    /// <see cref="DurationEstimator.Estimate"/>: an estimate from throughputs measured here, runs already on disk count zero).</summary>
+    public static DurationEstimate Estimate(MainTableOptions options, ExperimentContext context) =>
+        DurationEstimator.Estimate($"main table ({options.Profile.Name} profile)", Plan(options, context), context);
+
+    /// <summary>Runs (or resumes) the reproduction and writes main-table.{csv,md}, headline.{csv,md},
+    /// significance.{csv,md}, findings.md and the charts (main-table-sampled, main-table-full: .html, and .png when
+    /// Chromium is installed) under results/reproduce/main-table/&lt;profile&gt;/.</summary>
+    public static MainTableReport Run(MainTableOptions options, ExperimentContext context) => Run(options, context, null);
+
+    /// <summary>As <see cref="Run(MainTableOptions, ExperimentContext)"/>, with the runs trained by <paramref name="backend"/>
+    /// (null: here, one after the other; a <see cref="Backends.SlurmBackend"/> runs them as one job array). Runs still queued
+    /// on the cluster raise <see cref="Backends.RunsOutstandingException"/> (nothing is written); runs that ended without a
+    /// result (or diverged) leave their cells with the seeds that finished, and the table's notes and
+    /// <see cref="MainTableReport.Missing"/> list them.</summary>
+    public static MainTableReport Run(MainTableOptions options, ExperimentContext context, Backends.IRunBackend? backend)
+    {
+        var profile = options.Profile;
+        int seeds = options.Seeds ?? profile.Seeds;
+        string outDir = OutputDirectory(options, context);
+        var datasets = DatasetsFor(options, context);
+        var models = ModelsFor(options);
+        var runs = new List<StoredRun>();
+        var byCell = new Dictionary<(string Dataset, string Model), List<StoredRun>>();
+        var plan = Plan(options, context, datasets, models);
+        var ended = (backend ?? Backends.LocalBackend.Instance).Run(plan, context, outDir, $"main table ({profile.Name})");
+        if (ended.Any(r => r.State == Backends.RunState.Queued)) Backends.RunsOutstandingException.ThrowIfAny(ended, "runs of the main table");
+        foreach (var r in ended.Where(r => r.State == Backends.RunState.Finished))
+        {
+            var key = (r.Planned.Spec.Dataset, r.Planned.Spec.Model);
+            if (!byCell.TryGetValue(key, out var list)) byCell[key] = list = new List<StoredRun>();
+            list.Add(r.Run!);
+            runs.Add(r.Run!);
+        }
+        var missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList();
+
+        var table = BuildTable(datasets, models, byCell, seeds, profile, d => Experiment.DefaultProtocol(d, context));
+        foreach (var m in missing)
+            table.Notes.Add($"Missing from the means: {m.Planned.Spec.Dataset} {ModelRegistry.Get(m.Planned.Spec.Model).Display} seed {m.Planned.Spec.Train.Seed} " +
+                            $"({(m.State == Backends.RunState.Diverged ? "diverged: " : "")}{m.Message}; run directory {m.Planned.Directory}).");
+        var headline = BuildHeadline(datasets, byCell, options.MetricLearningBaselines);
+        var significance = BuildSignificance(datasets, models, byCell);
+        Directory.CreateDirectory(outDir);
+        table.Save(outDir, "main-table");
+        headline.Save(outDir, "headline");
+        significance.Save(outDir, "significance");
+        var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
+        var report = new MainTableReport
+        {
+            Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files, Missing = missing,
+        };
+        report.Findings().Save(Path.Combine(outDir, "findings.md"));
+        return report;
+    }
+
+    /// <summary>
+    /// The charts of a main table (as built by <see cref="Run(MainTableOptions, ExperimentContext)"/>): <c>main-table-sampled</c>, HR@10 and nDCG@10 with
+    /// sampled candidates, and <c>main-table-full</c>, Recall@10 and nDCG@10 with full ranking; each a grouped bar chart
+    /// with one category per dataset and metric, one bar per model (table order), and the standard deviation over
+    /// seeds as error bars.
+    /// </summary>
+    public static IReadOnlyList<NamedChart> Charts(ResultTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return
+        [
+            new("main-table-sampled", GroupedBars(table, [("HR@10", "HR@10", "HR@10 std"), ("nDCG@10", "nDCG@10", "nDCG@10 std")],
+                "test metric, sampled candidates", "Sampled candidates: HR@10 and nDCG@10 per dataset and model (mean ± std over seeds)")),
+            new("main-table-full", GroupedBars(table, [("Recall@10", "full Recall@10", "full Recall@10 std"), ("nDCG@10", "full nDCG@10", "full nDCG@10 std")],
+                "test metric, full ranking", "Full ranking: Recall@10 and nDCG@10 per dataset and model (mean ± std over seeds)")),
+        ];
+    }
+
+    private static Plotly.NET.GenericChart GroupedBars(ResultTable t, (string Label, string Mean, string Std)[] metrics, string yTitle, string title)
+    {
+        var datasets = new List<string>(); var models = new List<string>();
+        for (int r = 0; r < t.Rows.Count; r++)
+        {
+            string d = t.Text(r, "dataset"), m = t.Text(r, "model");
+            if (!datasets.Contains(d)) datasets.Add(d);
+            if (!models.Contains(m)) models.Add(m);
+        }
+        var categories = datasets.SelectMany(d => metrics.Select(m => $"{d} · {m.Label}")).ToArray();
+        var series = new List<BarSeries>();
+        foreach (var model in models)
+        {
+            var values = new double[categories.Length]; var errors = new double[categories.Length];
+            Array.Fill(values, double.NaN); Array.Fill(errors, double.NaN);
+            for (int r = 0; r < t.Rows.Count; r++)
+            {
+                if (t.Text(r, "model") != model) continue;
+                int d = datasets.IndexOf(t.Text(r, "dataset"));
+                for (int k = 0; k < metrics.Length; k++)
+                {
+                    values[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Mean);
+                    errors[d * metrics.Length + k] = Reproduction.Findings.Num(t, r, metrics[k].Std);
+                }
+            }
+            series.Add(new BarSeries(model, values, errors));
+        }
+        return Plots.Charts.Bars(categories, series, yTitle, "dataset · metric", title);
+    }
+
+    /// <summary>
+    /// What the main table says, in sentences computed from it: the models of each dataset ranked by sampled nDCG@10
+    /// (mean ± std), LRML's relative improvement over the best metric-learning baseline with its paired test (and the
+    /// paper's claim), which comparisons are not significant, whether full ranking reorders the models (Krichene and
+    /// Rendle's warning), the known paper cells next to ours, and how many trained runs were still improving at their
+    /// last epoch.
+    /// </summary>
+    public static Findings Findings(MainTableReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var t = report.Table;
+        var points = new List<string>();
+        var datasets = Enumerable.Range(0, t.Rows.Count).Select(r => t.Text(r, "dataset")).Distinct().ToList();
+        foreach (var d in datasets)
+        {
+            var rows = Enumerable.Range(0, t.Rows.Count).Where(r => t.Text(r, "dataset") == d).ToList();
+            var bySampled = rows.OrderByDescending(r => Reproduction.Findings.Num(t, r, "nDCG@10")).ToList();
+            string protocol = t.Text(rows[0], "protocol");
+            int seeds = rows.Max(r => (int)Math.Max(1, Reproduction.Findings.Num(t, r, "seeds")));
+            points.Add($"**{d}** ({protocol}, {seeds} seed(s)): by sampled nDCG@10 " + string.Join(", ", bySampled.Select(r =>
+                $"{t.Text(r, "model")} {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10"))}" +
+                (Reproduction.Findings.Num(t, r, "seeds") > 1 ? $" ± {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10 std"))}" : "") +
+                $" (HR@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "HR@10"))})")) + ".");
+
+            // the headline: LRML against the best metric-learning baseline
+            var h = report.Headline;
+            var hRows = Enumerable.Range(0, h.Rows.Count).Where(r => h.Text(r, "dataset") == d).ToList();
+            if (hRows.Count > 0)
+            {
+                string baseline = h.Text(hRows[0], "best baseline");
+                var parts = hRows.Select(r => $"{h.Text(r, "metric")} {Reproduction.Findings.Percent(Reproduction.Findings.Num(h, r, "relative improvement %"))} " +
+                                              $"(paired t-test p = {Reproduction.Findings.P(Reproduction.Findings.Num(h, r, "paired t-test p"))})");
+                points.Add($"LRML against the best metric-learning baseline on {d} ({baseline}): {string.Join(", ", parts)}. " +
+                           "The paper reports +6 % to +7.5 % on its large datasets (Netflix, MovieLens-20M).");
+            }
+
+            // paired tests: which differences are within noise
+            var sg = report.Significance;
+            var sRows = Enumerable.Range(0, sg.Rows.Count).Where(r => sg.Text(r, "dataset") == d).ToList();
+            if (sRows.Count > 0)
+            {
+                string Describe(int r) => $"{sg.Text(r, "versus")} (mean per-user difference {Signed(Reproduction.Findings.Num(sg, r, "mean diff"))}, " +
+                                          $"t-test p = {Reproduction.Findings.P(Reproduction.Findings.Num(sg, r, "t-test p"))}, " +
+                                          $"Wilcoxon p = {Reproduction.Findings.P(Reproduction.Findings.Num(sg, r, "Wilcoxon p"))})";
+                var significant = sRows.Where(r => Reproduction.Findings.Num(sg, r, "t-test p") < 0.05).ToList();
+                var notSignificant = sRows.Except(significant).ToList();
+                string text = significant.Count > 0
+                    ? $"On {d}, LRML's per-user nDCG@10 differs significantly (paired t-test, 5 %) from {string.Join("; ", significant.Select(Describe))}" +
+                      (notSignificant.Count > 0 ? $", but not significantly from {string.Join("; ", notSignificant.Select(Describe))}" : "")
+                    : $"On {d}, LRML's per-user nDCG@10 does not differ significantly (paired t-test, 5 %) from {string.Join("; ", notSignificant.Select(Describe))}";
+                points.Add(text + ".");
+            }
+
+            // full ranking versus sampled candidates
+            var byFull = rows.Where(r => !double.IsNaN(Reproduction.Findings.Num(t, r, "full nDCG@10")))
+                .OrderByDescending(r => Reproduction.Findings.Num(t, r, "full nDCG@10")).ToList();
+            if (byFull.Count > 1)
+            {
+                // a swap of the sampled order counts only when the full-ranking gap is larger than the noise: a paired
+                // t-test over per-user full nDCG@10 (averaged over seeds), p < 0.05
+                var swaps = new List<string>();
+                var withinNoise = new List<string>();
+                for (int a = 0; a < byFull.Count; a++)
+                    for (int b = a + 1; b < byFull.Count; b++)
+                        if (bySampled.IndexOf(byFull[a]) > bySampled.IndexOf(byFull[b]))
+                        {
+                            string ma = t.Text(byFull[a], "model"), mb = t.Text(byFull[b], "model");
+                            double p = FullRankingGapP(report.Runs, d, ma, mb);
+                            string pair = $"{ma} ({Reproduction.Findings.F4(Reproduction.Findings.Num(t, byFull[a], "full nDCG@10"))}) ahead of " +
+                                          $"{mb} ({Reproduction.Findings.F4(Reproduction.Findings.Num(t, byFull[b], "full nDCG@10"))})";
+                            if (p < 0.05) swaps.Add($"{pair}, p = {Reproduction.Findings.P(p)}");
+                            else withinNoise.Add($"{pair}, {(double.IsNaN(p) ? "no per-user values to test" : "p = " + Reproduction.Findings.P(p))}");
+                        }
+                string order = string.Join(" > ", byFull.Select(r => t.Text(r, "model")));
+                const string test = "paired t-test over per-user full nDCG@10, seeds averaged";
+                if (swaps.Count > 0)
+                    points.Add($"Full ranking on {d} reorders the models ({order} by full nDCG@10): {string.Join("; ", swaps)} ({test}), " +
+                               "the reverse of their sampled order — the effect Krichene and Rendle (KDD 2020) warn about, so conclusions should rest on both.");
+                if (withinNoise.Count > 0)
+                    points.Add($"Full ranking on {d} swaps {string.Join("; ", withinNoise)} relative to the sampled order, but by no more than the noise " +
+                               $"({test}, p ≥ 0.05): not counted as a reordering.");
+                if (swaps.Count == 0 && withinNoise.Count == 0)
+                    points.Add($"Full ranking on {d} keeps the order of the sampled metrics ({order} by full nDCG@10).");
+            }
+
+            // the paper's known cells
+            foreach (var r in rows)
+            {
+                double ph = Reproduction.Findings.Num(t, r, "paper HR@10"), pn = Reproduction.Findings.Num(t, r, "paper nDCG@10");
+                if (double.IsNaN(ph) && double.IsNaN(pn)) continue;
+                var cmp = new List<string>();
+                if (!double.IsNaN(ph)) cmp.Add($"HR@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "HR@10"))} here vs {Reproduction.Findings.F4(ph)} in the paper");
+                if (!double.IsNaN(pn)) cmp.Add($"nDCG@10 {Reproduction.Findings.F4(Reproduction.Findings.Num(t, r, "nDCG@10"))} here vs {Reproduction.Findings.F4(pn)} in the paper");
+                points.Add($"{t.Text(r, "model")} on {d}: {string.Join(", ", cmp)} (the paper's candidate set probably differs from the one used here).");
+            }
+        }
+        if (!datasets.Any(d => PaperNumbers.All.Any(p => p.Dataset == d)))
+            points.Add("No dataset of this run has known paper numbers (only cells of ML-1M, ML-20M and Netflix are known): " +
+                       "run the full profile, or name ml-1m in the datasets, for the comparison with the paper.");
+
+        var trained = report.Runs.Where(r => r.Result.Epochs > 0).ToList();
+        int stillImproving = trained.Count(r => r.Result.BestEpoch == r.Result.Epochs && !r.Result.StoppedEarly);
+        if (trained.Count > 0)
+            points.Add(stillImproving == 0
+                ? $"Every trained run ({trained.Count}) reached its best validation score before its last epoch."
+                : $"{stillImproving} of {trained.Count} trained runs had their best validation score at their last epoch (at most " +
+                  $"{trained.Max(r => r.Result.Epochs)} epochs here): those models were still improving, so these numbers understate them.");
+        return new Findings("What the main table found", points);
+    }
+
+    /// <summary>p of the paired t-test over per-user full-ranking nDCG@10 of two models (display names) on a dataset, their
+    /// seeds averaged per user; NaN when per-user values are missing.</summary>
+    private static double FullRankingGapP(IReadOnlyList<StoredRun> runs, string dataset, string modelA, string modelB)
+    {
+        var a = runs.Where(r => r.Result.Dataset == dataset && r.Result.Model == modelA).ToList();
+        var b = runs.Where(r => r.Result.Dataset == dataset && r.Result.Model == modelB).ToList();
+        if (a.Count == 0 || b.Count == 0) return double.NaN;
+        // as in the table: with sampled candidates the full-ranking values carry the "full/" prefix
+        string metric = a[0].Result.Metrics.ContainsKey("full/nDCG@10") ? "full/nDCG@10" : "nDCG@10";
+        var (x, y) = Aligned(a, b, metric);
+        return x.Length < 2 ? double.NaN : Statistics.PairedTTest(x, y).PValue;
+    }
+
+    private static string Signed(double v) => double.IsNaN(v) ? "n/a" : (v >= 0 ? "+" : "−") + Math.Abs(v).ToString("0.0000", CultureInfo.InvariantCulture);
+
+    private static ResultTable BuildTable(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
+        Dictionary<(string, string), List<StoredRun>> byCell, int seeds, Profile profile, Func<string, string> defaultProtocol)
+    {
+        var t = new ResultTable($"Main results ({profile.Name} profile): test metrics, mean ± std over seeds",
+            "dataset", "protocol", "model", "seeds");
+        foreach (var c in new[] { "HR@10", "HR@10 std", "nDCG@10", "nDCG@10 std", "full Recall@10", "full Recall@10 std", "full nDCG@10", "full nDCG@10 std",
+                     "paper HR@10", "paper nDCG@10", "s/epoch" })
+            t.AddColumn(c, c == "s/epoch" ? "F2" : "F4");
+        foreach (var dataset in datasets)
+            foreach (var model in models)
+            {
+                if (!byCell.TryGetValue((dataset, model), out var list))
+                {
+                    // every run of this cell is missing: the row stays, empty, so the table shows the gap
+                    t.AddRow(("dataset", dataset), ("protocol", defaultProtocol(dataset)), ("model", ModelRegistry.Get(model).Display), ("seeds", 0));
+                    continue;
+                }
+                var first = list[0].Result;
+                string display = first.Model;
+                (double mean, double std) Stat(string metric)
+                {
+                    var xs = list.Select(r => r.Result.Metrics.TryGetValue(metric, out double v) ? v : double.NaN).Where(v => !double.IsNaN(v)).ToArray();
+                    if (xs.Length == 0) return (double.NaN, double.NaN);
+                    return (xs.Average(), xs.Length > 1 ? Statistics.SampleStd(xs) : 0);
+                }
+                bool sampled = first.Metrics.ContainsKey("full/nDCG@10");
+                var hr = Stat("HR@10");
+                var nd = Stat("nDCG@10");
+                var fr = Stat(sampled ? "full/Recall@10" : "Recall@10");
+                var fn = Stat(sampled ? "full/nDCG@10" : "nDCG@10");
+                var paperHr = PaperNumbers.Get(dataset, display, "HR@10");
+                var paperNd = PaperNumbers.Get(dataset, display, "nDCG@10");
+                t.AddRow(("dataset", dataset), ("protocol", first.Protocol), ("model", display), ("seeds", list.Count),
+                    ("HR@10", hr.mean), ("HR@10 std", hr.std), ("nDCG@10", nd.mean), ("nDCG@10 std", nd.std),
+                    ("full Recall@10", fr.mean), ("full Recall@10 std", fr.std), ("full nDCG@10", fn.mean), ("full nDCG@10 std", fn.std),
+                    ("paper HR@10", paperHr?.Value ?? double.NaN), ("paper nDCG@10", paperNd?.Value ?? double.NaN),
+                    ("epochs", list.Average(r => r.Result.Epochs)), ("s/epoch", list.Average(r => r.Result.SecondsPerEpoch)));
+            }
+        t.Format("epochs", "F1");
+        t.Notes.Add("HR@10 and nDCG@10: the held-out item ranked among sampled candidates (the published 99 NCF negatives on ML-1M, " +
+                    "100 frozen uniform negatives elsewhere). Ties count against the model (pessimistic rank). " +
+                    "full Recall@10 / full nDCG@10: ranked among every item the user has not interacted with in training/validation. " +
+                    "Sampled metrics can reorder models (Krichene & Rendle, KDD 2020), hence both.");
+        t.Notes.Add("paper columns: only the cells of the paper's tables that are known (data file paper-numbers.csv); empty = unknown. " +
+                    "The paper's candidate set probably differs from NCF's (its nDCG/HR ratio ≈ 0.75 vs ≈ 0.6 here), so compare shapes, not decimals.");
+        return t;
+    }
+
+    private static ResultTable BuildHeadline(IReadOnlyList<string> datasets, Dictionary<(string, string), List<StoredRun>> byCell,
+        IReadOnlyList<string> baselines)
+    {
+        var t = new ResultTable("LRML vs the best metric-learning baseline (the paper's headline: +6–7.5% on the large datasets)",
+            "dataset", "metric", "LRML", "best baseline", "baseline", "relative improvement %", "paired t-test p", "mean per-user diff");
+        foreach (var dataset in datasets)
+        {
+            if (!byCell.TryGetValue((dataset, "lrml"), out var lrml)) continue;
+            foreach (var metric in new[] { "HR@10", "nDCG@10" })
+            {
+                double l = lrml.Average(r => r.Result.Metrics.GetValueOrDefault(metric, double.NaN));
+                string? bestName = null;
+                double best = double.NegativeInfinity;
+                foreach (var b in baselines)
+                    if (byCell.TryGetValue((dataset, b), out var runs))
+                    {
+                        double v = runs.Average(r => r.Result.Metrics.GetValueOrDefault(metric, double.NaN));
+                        if (v > best) { best = v; bestName = runs[0].Result.Model; }
+                    }
+                if (bestName is null) continue;
+                var (p, diff) = PairedP(lrml, byCell.First(kv => kv.Key.Item1 == dataset && kv.Value[0].Result.Model == bestName).Value, metric);
+                t.AddRow(("dataset", dataset), ("metric", metric), ("LRML", l), ("best baseline", bestName), ("baseline", best),
+                    ("relative improvement %", 100 * (l - best) / best), ("paired t-test p", p), ("mean per-user diff", diff));
+            }
+        }
+        t.Format("LRML", "F4").Format("baseline", "F4").Format("relative improvement %", "F2").Format("paired t-test p", "G3").Format("mean per-user diff", "F4");
+        t.Notes.Add("Per-user values are averaged over seeds before the paired test (users evaluated in every run).");
+        return t;
+    }
+
+    private static ResultTable BuildSignificance(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
+        Dictionary<(string, string), List<StoredRun>> byCell)
+    {
+        var t = new ResultTable("Paired tests over per-user nDCG@10: LRML minus each model");
+        foreach (var dataset in datasets)
+        {
+            if (!byCell.TryGetValue((dataset, "lrml"), out var lrml)) continue;
+            foreach (var m in models.Where(m => m != "lrml"))
+            {
+                if (!byCell.TryGetValue((dataset, m), out var other)) continue;
+                var (a, b) = Aligned(lrml, other, "nDCG@10");
+                if (a.Length < 2) continue;
+                var tt = Statistics.PairedTTest(a, b);
+                var w = Statistics.WilcoxonSignedRank(a, b);
+                t.AddRow(("dataset", dataset), ("versus", other[0].Result.Model), ("users", a.Length),
+                    ("mean diff", tt.MeanDifference), ("t", tt.T), ("t-test p", tt.PValue), ("Wilcoxon p", w.PValue));
+            }
+        }
+        t.Format("mean diff", "F4").Format("t", "F2").Format("t-test p", "G3").Format("Wilcoxon p", "G3");
+        return t;
+    }
+
+    private static (double P, double Diff) PairedP(List<StoredRun> a, List<StoredRun> b, string metric)
+    {
+        var (x, y) = Aligned(a, b, metric);
+        if (x.Length < 2) return (double.NaN, double.NaN);
+        var r = Statistics.PairedTTest(x, y);
+        return (r.PValue, r.MeanDifference);
+    }
+
+    /// <summary>Per-user values of a metric averaged over each side's seeds, on the users both sides evaluated in every run.</summary>
+    public static (double[] A, double[] B) Aligned(IReadOnlyList<StoredRun> a, IReadOnlyList<StoredRun> b, string metric)
+    {
+        Dictionary<int, double>? Avg(IReadOnlyList<StoredRun> runs)
+        {
+            var maps = runs.Select(r => r.PerUser.GetValueOrDefault(metric)).ToList();
+            if (maps.Any(m => m is null)) return null;
+            var users = maps[0]!.Keys.Where(u => maps.All(m => m!.ContainsKey(u)));
+            return users.ToDictionary(u => u, u => maps.Average(m => m![u]));
+        }
+        var ma = Avg(a); var mb = Avg(b);
+        if (ma is null || mb is null) return ([], []);
+        var common = ma.Keys.Where(mb.ContainsKey).OrderBy(u => u).ToArray();
+        return (common.Select(u => ma[u]).ToArray(), common.Select(u => mb[u]).ToArray());
+    }
+}
