@@ -14,7 +14,7 @@ namespace Lrml.Notebooks;
 /// <summary>
 /// The one call a notebook makes after referencing the library:
 /// <code>
-/// #r "../src/Lrml.Cli/bin/Release/net10.0/Lrml.dll"
+/// #r "../src/Lrml.Cli/bin/Release/net10.0/Lrml.Notebooks.dll"
 /// Lrml.Notebooks.Notebook.Setup(profile, dataDir)
 /// </code>
 /// and later cells read the result from <see cref="Current"/> (e.g. <c>var env = Notebook.Current!;</c>).
@@ -26,7 +26,7 @@ namespace Lrml.Notebooks;
 /// and in the VS Code / Jupyter .NET Interactive kernel, and is harmless elsewhere (CLI, tests).
 /// <para>Why the result is not kept in a variable of the setup cell: the <c>#r</c> lines for the dependencies run
 /// just before the next cell, and after a <c>#r</c> .NET Interactive compiles later cells against a fresh reference
-/// to Lrml.dll, so a kit-typed variable declared before it no longer converts to the kit's parameter types
+/// to the kit assemblies, so a kit-typed variable declared before it no longer converts to the kit's parameter types
 /// (error CS1503 "cannot convert from 'Lrml.Data.DataDirectory' to 'Lrml.Data.DataDirectory'"). Variables declared
 /// from the next cell on are fine, and so are repeated setup calls (the #r lines are queued once per kernel).</para>
 /// </summary>
@@ -154,7 +154,7 @@ public static class Notebook
 
     /// <summary>Assemblies later cells compile against, from the kit folder.</summary>
     internal static IReadOnlyList<string> CompileReferences(string kit) =>
-        new[] { "Plotly.NET", "Plotly.NET.CSharp", "DynamicObj", "FSharp.Core", "Microsoft.Data.Analysis", "TorchSharp" }
+        new[] { "Lrml", "Lrml.Reproduction", "Lrml.Fast", "Plotly.NET", "Plotly.NET.CSharp", "DynamicObj", "FSharp.Core", "Microsoft.Data.Analysis", "TorchSharp" }
             .Select(n => Path.Combine(kit, n + ".dll")).Where(File.Exists).ToArray();
 
     private static int? ThreadsFromEnvironment()
