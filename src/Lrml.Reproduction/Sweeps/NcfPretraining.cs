@@ -11,7 +11,7 @@ namespace Lrml.Reproduction.Sweeps;
 /// NeuMF with GMF/MLP pre-training (He et al., WWW 2017, §3.4.1) on the kit's one experiment path.
 /// <para>Design: pre-training is a NeuMF setting, <c>pretrain=gmf_run_dir,mlp_run_dir</c>, naming two finished run directories
 /// (config.json, result.json, best.ckpt) of a GMF and an MLP trained on the same split. The registry's factory
-/// (<see cref="BuildNeuMf"/>) loads their best checkpoints and fuses them (<see cref="NeuMfModel.FromPretrained"/>), so
+/// (NeuMfModel.Build, in NeuMf.cs) loads their best checkpoints and fuses them (<see cref="NeuMfModel.FromPretrained"/>), so
 /// <c>lrml train --model neumf --set pretrain=A,B --set optimizer=sgd</c> works like any run. <see cref="Run"/> orchestrates the
 /// three runs (GMF, MLP, then NeuMF, same split and seed, resumable), and sweeps call <see cref="EnsureRun"/> per seed.</para>
 /// </summary>
