@@ -142,7 +142,16 @@ fetch_one() {
     else
       die "neither curl nor wget is installed"
     fi
-    [ "$rc" -eq 0 ] || die "download of $url failed (exit $rc); the partial file $part is kept: run the same command again to resume"
+    if [ "$rc" -ne 0 ]; then
+      if [ -s "$part" ]; then
+        die "download of $url failed (exit $rc) after $(size_of "$part") bytes; the partial file $part is kept: run the same command again to resume"
+      fi
+      rm -f "$part"
+      die "could not download $url (exit $rc: offline, or the server is unreachable); nothing was kept.
+To install it by hand: download that address on a machine that can reach it, put the file at
+  $out
+and run the same command again: it verifies the file against $(basename "$CHECKSUMS") and unpacks it."
+    fi
   fi
   have=$(size_of "$part")
   if [ "$bytes" != "-" ] && [ "$have" -lt "$bytes" ]; then
@@ -196,8 +205,16 @@ resolve_data_dir() {
   elif [ -n "${LRML_DATA_DIR:-}" ]; then DATA_DIR=$LRML_DATA_DIR
   elif [ -f "$SCRIPT_DIR/../Lrml.Research.sln" ]; then DATA_DIR="$SCRIPT_DIR/../data"
   else DATA_DIR="$PWD/data"; fi
-  mkdir -p "$DATA_DIR"
+  if [ ! -d "$DATA_DIR" ]; then mkdir -p "$DATA_DIR"; CREATED_DATA_DIR=1; fi
   DATA_DIR=$(cd "$DATA_DIR" && pwd)
+}
+
+# leave_nothing: on a failed run, the data directory and its .downloads folder go again when this run created them
+# and they are still empty (an empty data/ would make the kit believe data was placed there)
+leave_nothing() {
+  [ -n "$DATA_DIR" ] || return 0
+  if [ "$CREATED_DOWNLOADS" -eq 1 ]; then rmdir "$DATA_DIR/.downloads" 2>/dev/null || true; fi
+  if [ "$CREATED_DATA_DIR" -eq 1 ]; then rmdir "$DATA_DIR" 2>/dev/null || true; fi
 }
 
 list() {
@@ -240,7 +257,7 @@ $problems
 Move it away, or run again with --force to replace it (the old folder is removed only after the new one is in place)."
   fi
 
-  mkdir -p "$DATA_DIR/.downloads"
+  if [ ! -d "$DATA_DIR/.downloads" ]; then mkdir -p "$DATA_DIR/.downloads"; CREATED_DOWNLOADS=1; fi
   for f in $FILES; do
     read -r algo want bytes < <(pin_of "$name" archive "$f")
     fetch_one "${BASE_URL:-$URLDIR}/$f" "$DATA_DIR/.downloads/$f" "$algo" "$want" "$bytes"
@@ -250,7 +267,7 @@ Move it away, or run again with --force to replace it (the old folder is removed
   TMP_DEST=$dest
   tmp=$(mktemp -d "$(dirname "$dest")/.fetch-$name.$$.XXXXXX")
   TMP_DIR=$tmp
-  trap 'discard_tmp "$TMP_DIR" "$TMP_DEST"' EXIT
+  trap 'discard_tmp "$TMP_DIR" "$TMP_DEST"; [ "$SUCCEEDED" -eq 1 ] || leave_nothing' EXIT
   if [ "$TYPE" = zip ]; then
     command -v unzip >/dev/null || die "unzip is not installed"
     if ! unzip -tq "$DATA_DIR/.downloads/$FILES" >"$tmp/unzip-test.log" 2>&1; then
@@ -281,12 +298,15 @@ Nothing was installed."
     if [ -e "$tmp/old" ]; then mv "$tmp/old" "$dest"; fi
     die "could not move the dataset into $dest; the previous folder, if any, was restored"
   fi
+  SUCCEEDED=1
   say "$name is ready in $dest"
   if [ "$REMOVE_ARCHIVE" -eq 1 ]; then for f in $FILES; do rm -f "$DATA_DIR/.downloads/$f"; done; fi
   case "$LICENCE" in *"NO redistribution"*) say "licence: $LICENCE. Never commit or share these files.";; esac
 }
 
 TMP_DIR=""; TMP_DEST=""; DATA_DIR=""; BASE_URL=""; FORCE=0; REMOVE_ARCHIVE=0; NAME=""; LIST=0
+CREATED_DATA_DIR=0; CREATED_DOWNLOADS=0; SUCCEEDED=0
+trap '[ "$SUCCEEDED" -eq 1 ] || leave_nothing' EXIT
 while [ $# -gt 0 ]; do
   case "$1" in
     --list) LIST=1 ;;

@@ -165,6 +165,46 @@ public class FetchScriptTests
     }
 
     [Fact]
+    public void OfflineFetchKeepsNothingAndSaysWhereToPlaceAFileDownloadedByHand()
+    {
+        RequireTools();
+        using var t = new TempDir();
+        string zip = MakeMl100kZip(Path.Combine(t.Path, "server"));
+        string sums = Checksums(t.Path, "ml-100k", zip);
+        string data = Path.Combine(t.Path, "data");
+        // an address that cannot be reached: nothing is downloaded, no partial file exists
+        var r = Fetch("ml-100k", "--data-dir", data, "--base-url", "file://" + Path.Combine(t.Path, "no-server"), "--checksums", sums);
+        Assert.Equal(1, r.Exit);
+        Assert.Contains("could not download", r.Output);
+        Assert.Contains("nothing was kept", r.Output);
+        Assert.DoesNotContain("partial file", r.Output);
+        Assert.Contains(Path.Combine(data, ".downloads", "ml-100k.zip"), r.Output);
+        Assert.False(Directory.Exists(data), "the data folder this run created is removed again");
+        // placing the archive there by hand, as the message says, installs it without a network
+        Directory.CreateDirectory(Path.Combine(data, ".downloads"));
+        File.Copy(zip, Path.Combine(data, ".downloads", "ml-100k.zip"));
+        var ok = Fetch("ml-100k", "--data-dir", data, "--base-url", "file://" + Path.Combine(t.Path, "no-server"), "--checksums", sums);
+        Assert.True(ok.Exit == 0, ok.Output);
+        Assert.Contains("using verified ml-100k.zip", ok.Output);
+        Assert.True(File.Exists(Path.Combine(data, "ml-100k", "u.data")));
+    }
+
+    [Fact]
+    public void AFailedFetchKeepsADataFolderItDidNotCreate()
+    {
+        RequireTools();
+        using var t = new TempDir();
+        string zip = MakeMl100kZip(Path.Combine(t.Path, "server"));
+        string sums = Checksums(t.Path, "ml-100k", zip);
+        string data = Path.Combine(t.Path, "data");
+        Directory.CreateDirectory(data);
+        var r = Fetch("ml-100k", "--data-dir", data, "--base-url", "file://" + Path.Combine(t.Path, "no-server"), "--checksums", sums);
+        Assert.Equal(1, r.Exit);
+        Assert.True(Directory.Exists(data));
+        Assert.False(Directory.Exists(Path.Combine(data, ".downloads")));
+    }
+
+    [Fact]
     public void CorruptDownloadFailsItsChecksumAndIsDeleted()
     {
         RequireTools();
