@@ -19,7 +19,8 @@
 # Needs the .NET 10 SDK. Rendering needs Debian's jupyter-nbconvert and python3-nbformat, the screenshots chromium
 # and fonts-liberation: run as root with apt-get available, the script installs what is missing; otherwise it says
 # what to install. Environment: LRML_NOTEBOOK_TIMEOUT (seconds per notebook, default 1800 quick / 14400 full),
-# LRML_THREADS (compute threads), LRML_CHROMIUM (browser executable).
+# LRML_THREADS (compute threads), LRML_CHROMIUM (browser executable), LRML_NBCONVERT (converter executable). Without a
+# converter it stops before building anything (rendering would fail every notebook at its end).
 set -uo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --only) only="${2:?--only needs a pattern}"; shift 2 ;;
     --only=*) only="${1#*=}"; shift ;;
     --no-render) render=0; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "notebooks/run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,11 +62,22 @@ say() { printf '%s\n' "$*"; }
 # ---------------------------------------------------------------------------------------------- prerequisites
 missing_pkgs=()
 nbconvert=""
-for c in /usr/bin/jupyter-nbconvert "$(command -v jupyter-nbconvert 2>/dev/null)"; do
-  if [ -n "$c" ] && [ -x "$c" ]; then nbconvert="$c"; break; fi
-done
+find_nbconvert() {
+  if [ -n "${LRML_NBCONVERT:-}" ]; then [ -x "$LRML_NBCONVERT" ] && nbconvert="$LRML_NBCONVERT"; return; fi
+  for c in /usr/bin/jupyter-nbconvert "$(command -v jupyter-nbconvert 2>/dev/null)"; do
+    if [ -n "$c" ] && [ -x "$c" ]; then nbconvert="$c"; break; fi
+  done
+}
+find_nbconvert
+cannot_render() {
+  say "cannot render: jupyter-nbconvert ${LRML_NBCONVERT:+($LRML_NBCONVERT) }is not available — install jupyter-nbconvert and python3-nbformat, or run with --no-render"
+  say "0 passed, 1 failed"
+  exit 1
+}
+if [ "$render" = 1 ] && [ -n "${LRML_NBCONVERT:-}" ] && [ -z "$nbconvert" ]; then cannot_render; fi
 if [ "$render" = 1 ]; then
-  [ -n "$nbconvert" ] || missing_pkgs+=(jupyter-nbconvert python3-nbformat)
+  # a converter named by LRML_NBCONVERT is the user's choice: it is not installed for them
+  [ -n "$nbconvert" ] || [ -n "${LRML_NBCONVERT:-}" ] || missing_pkgs+=(jupyter-nbconvert python3-nbformat)
   { [ -n "${LRML_CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing_pkgs+=(chromium)
   [ -d /usr/share/fonts/truetype/liberation ] || missing_pkgs+=(fonts-liberation)
 fi
@@ -79,12 +91,15 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     else
       say "apt-get failed (see $out/apt.log)"
     fi
-    for c in /usr/bin/jupyter-nbconvert "$(command -v jupyter-nbconvert 2>/dev/null)"; do
-      if [ -n "$c" ] && [ -x "$c" ]; then nbconvert="$c"; break; fi
-    done
+    find_nbconvert
   else
     say "missing for rendering: ${missing_pkgs[*]} — install them (Debian/Ubuntu: sudo apt-get install -y ${missing_pkgs[*]})"
   fi
+fi
+# Fail now, not after every notebook has run: rendering without a converter would fail each one at its end.
+if [ "$render" = 1 ] && [ -z "$nbconvert" ]; then cannot_render; fi
+if [ "$render" = 1 ] && [ -z "${LRML_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  say "no chromium: the rendered HTML is checked statically only (no drawn-chart count, no screenshots)"
 fi
 
 # ---------------------------------------------------------------------------------------------- build
