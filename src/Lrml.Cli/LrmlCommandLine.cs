@@ -63,6 +63,8 @@ internal static class LrmlCommandLine
             foreach (var info in Datasets.All)
             {
                 string? where = Datasets.Locate(info.Name, dir);
+                if (where is not null && info.Name == "ml-1m")
+                    where += NcfPublic.Locate(dir) is { } ncf ? $" (+ the published NCF test split in {ncf}: protocol ncf)" : " — " + NcfPublic.MissingNote(dir);
                 table.AddRow(info.Name, where is null ? "[yellow]missing[/]" : "[green]present[/]",
                     Markup.Escape(where ?? Datasets.FetchHint(info.Name, dir)));
             }

@@ -79,23 +79,22 @@ public static class Experiment
         }
     }
 
+    /// <summary>Data roots whose missing NCF split was already reported in this process (once is loud enough).</summary>
+    private static readonly HashSet<string> WarnedNcfMissing = new(StringComparer.Ordinal);
+
     /// <summary>The default protocol of a dataset: ncf for ml-1m when its published files are present,
     /// leave-last-out when timestamps exist (or the file order is chronological), else random leave-one-out.</summary>
     public static string DefaultProtocol(string dataset, ExperimentContext context)
     {
         var info = Datasets.Get(dataset);
-        if (info.Name == "ml-1m" && NcfDirectory(context) is not null) return NcfPublic.ProtocolName;
-        if (info.Name == "ml-1m") return RandomLeaveOneOut.ProtocolName;
-        return LeaveLastOut.ProtocolName;
+        if (info.Name != "ml-1m") return LeaveLastOut.ProtocolName;
+        if (NcfPublic.Locate(context.Data) is not null) return NcfPublic.ProtocolName;
+        lock (WarnedNcfMissing)
+            if (WarnedNcfMissing.Add(context.Data.Root)) context.Observer.Warning(NcfPublic.MissingNote(context.Data));
+        return RandomLeaveOneOut.ProtocolName;
     }
 
-    private static string? NcfDirectory(ExperimentContext context)
-    {
-        string? folder = Datasets.Locate("ml-1m", context.Data);
-        if (folder is null) return null;
-        string ncf = Path.Combine(folder, "ncf");
-        return File.Exists(Path.Combine(ncf, NcfPublic.TestRatingFile)) ? ncf : null;
-    }
+    private static string? NcfDirectory(ExperimentContext context) => NcfPublic.Locate(context.Data);
 
     /// <summary>
     /// What a split is built from: the dataset, the protocol, the split seed, the sampled negatives and the SHA-256 of every

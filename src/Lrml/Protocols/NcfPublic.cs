@@ -41,6 +41,24 @@ public static class NcfPublic
     public const string TestRatingChecksumNote = "ncf.test_rating.sha256", TestNegativeChecksumNote = "ncf.test_negative.sha256",
         TrainRatingChecksumNote = "ncf.train_rating.sha256";
 
+    /// <summary>The folder holding the published NCF test split of ML-1M under the data root (ml-1m/ncf), or null.</summary>
+    public static string? Locate(DataDirectory dir)
+    {
+        string? folder = Datasets.Locate("ml-1m", dir);
+        if (folder is null) return null;
+        string ncf = Path.Combine(folder, "ncf");
+        return File.Exists(Path.Combine(ncf, TestRatingFile)) ? ncf : null;
+    }
+
+    /// <summary>
+    /// What happens to ML-1M without the published split, said so that nobody mistakes it for the paper's protocol:
+    /// the default protocol becomes random leave-one-out, whose numbers are not comparable to the paper's.
+    /// </summary>
+    public static string MissingNote(DataDirectory dir) =>
+        $"ML-1M without the published NCF test split ({Path.Combine("ml-1m", "ncf", TestRatingFile)} is not under {dir.Root}): " +
+        "its default protocol is random leave-one-out, NOT the paper's split, so its numbers are not comparable to the " +
+        $"paper's. {Datasets.FetchCommand(Datasets.NcfFetchTarget, dir)}";
+
     /// <summary>Rebuilds the split with default options.</summary>
     public static Split Build(Interactions data, string ncfDirectory, long seed) => Build(data, ncfDirectory, new NcfPublicOptions(), seed);
 
