@@ -3,9 +3,9 @@ using Lrml.Models;
 namespace Lrml.Tests.Fast;
 
 /// <summary>
-/// An independent, deliberately naive double-precision LRML written from the formulas of
-/// lrml-reference.md §1 with scalar loops: forward, loss and a hand-derived backward pass. Used to check
-/// the fused engine (and itself against central finite differences).
+/// An independent, deliberately naive double-precision LRML written from the formula sheet
+/// (src/Lrml/Models/Lrml/README.md, sections "Forward pass", "Loss" and "Step") with scalar loops: forward, loss and
+/// a hand-derived backward pass. Used to check the fused engine (and itself against central finite differences).
 /// </summary>
 internal sealed class LrmlScalarReference
 {

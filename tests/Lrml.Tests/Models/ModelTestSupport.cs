@@ -86,8 +86,8 @@ internal sealed record HandWeights(int NumUsers, int NumItems, int Dim, int Slot
 }
 
 /// <summary>
-/// LRML written out in plain double arithmetic straight from lrml-reference.md §1 — loops, no torch, no model
-/// code — to check the TorchSharp model's forward pass and loss against.
+/// LRML written out in plain double arithmetic straight from the formula sheet (src/Lrml/Models/Lrml/README.md, sections
+/// "Forward pass" and "Loss") — loops, no torch, no model code — to check the TorchSharp model's forward pass and loss against.
 /// </summary>
 internal static class LrmlHand
 {

@@ -62,7 +62,8 @@ public enum LrmlRankWeighting
 
 /// <summary>
 /// LRML hyper-parameters (Tay, Luu, Hui, WWW 2018). Defaults follow the authors' released code
-/// (see lrml-reference.md); values the paper does not state are marked as the kit's choice.
+/// (formulas, options and sources: README.md in this folder, section "Options where public ports disagree"); values the
+/// paper does not state are marked as the kit's choice.
 /// </summary>
 public sealed record LrmlConfig
 {

@@ -12,50 +12,29 @@ namespace Lrml.Models;
 /// (the fused CPU path) must reproduce its losses, gradients and optimiser semantics.
 /// </summary>
 /// <remarks>
-/// <para>For a user u and item i with looked-up rows p = P[u], q = Q[i] (d each):</para>
-/// <list type="number">
-/// <item>Norm clip (<see cref="NormConstraint.Clip"/>, authors' code): p ← p·min(1, 1/‖p‖), q ← q·min(1, 1/‖q‖)
-/// inside the graph, computed as x / sqrt(max(1, Σx²)) (gradients flow through the scaling). The CLIPPED p and q are used everywhere downstream —
-/// in the joint key, in the translation and in the distance — for training, scoring and
-/// <see cref="Explain"/>, as in the authors' code, where the clipped lookups replace the raw ones.</item>
-/// <item>Joint key s = p ⊙ q; attention a = softmax(s·K / τ) over the N slots (K is d × N; τ = <see cref="LrmlConfig.AttentionTemperature"/>,
-/// 1 in the authors' code); relation r = a·M (M is N × d).</item>
-/// <item>Distance D(u,i) of p + r − q: <see cref="LrmlDistance.SqrtL2"/> sqrt(‖·‖² + ε) with ε =
-/// <see cref="LrmlConfig.DistanceEpsilon"/>, <see cref="LrmlDistance.SquaredL2"/> ‖·‖², or <see cref="LrmlDistance.L1"/> ‖·‖₁.
-/// Score = −D.</item>
-/// <item>Loss of a batch: Σ_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) — summed, not averaged; with k
-/// negatives per positive each positive contributes k hinge terms. The negative pair (same user u_b) uses the
-/// positive pair's r (<see cref="NegativeRelation.Reuse"/>, authors) or its own r(u_b, i⁻_bj)
-/// (<see cref="NegativeRelation.Recompute"/>). With <see cref="LrmlRankWeighting.Warp"/> the k terms of positive b are multiplied by
-/// w_b = log(1 + ⌊J·M_b/U⌋) (no gradient), M_b the impostors among U negatives drawn for it (<see cref="LrmlWarp"/>).</item>
-/// <item>L2 (λ = <see cref="LrmlConfig.L2"/> &gt; 0): + λ·½·Σ‖θ‖² over the trainable tensors — whole P, Q, K, M for the dense
-/// optimisers (authors' semantics); for <see cref="OptimizerKind.LazyAdam"/> over the rows of P and Q the batch
-/// touches (plus all of K, M), since a whole-table L2 would touch every row and turn lazy Adam dense. Frozen
-/// memory (<see cref="LrmlConfig.TrainMemory"/> = false) is not regularised.</item>
-/// <item>Per-tensor gradient clip (values clamped to ±GradClipValue, then the tensor scaled by
-/// GradClipNorm/max(‖g‖, GradClipNorm); each when &gt; 0), then one optimiser step:
-/// <see cref="OptimizerKind.Adam"/> = torch.optim.Adam over whole tensors (β₁ 0.9, β₂ 0.999, ε 1e-8;
-/// θ ← θ − lr/(1−β₁ᵗ)·m/(√v/√(1−β₂ᵗ) + ε); every element's moments decay every step);
-/// <see cref="OptimizerKind.LazyAdam"/> = TF LazyAdam / PyTorch SparseAdam: only the rows of P and Q present in the
-/// batch (even with a zero gradient) update m, v and θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε), with t the GLOBAL
-/// step count (not a per-row count); K and M use the same formula on every element; absent rows stay bit-identical;
-/// <see cref="OptimizerKind.Sgd"/> = θ − lr·g; <see cref="OptimizerKind.Adagrad"/> = torch.optim.Adagrad
-/// (accumulator starts at 0, ε 1e-10). K and M use <see cref="LrmlConfig.EffectiveMemoryLearningRate"/> (their own parameter
-/// group when it differs from the learning rate). With <see cref="NormConstraint.Project"/> the stored rows the
-/// batch touched (users; positive and negative items) are then projected onto the unit ball, row ← row/max(1, ‖row‖),
-/// and all rows are projected once at construction. Note that with dense Adam, rows absent from a batch still
-/// move (decaying moments) and are projected only when a later batch touches them.</item>
-/// </list>
-/// <para>Parameters live in an internal <see cref="nn.Module"/> with state-dict keys "P", "Q", "K", "M"; all engines
-/// start from <see cref="LrmlParameters.Initialize"/>. The model never sets torch's thread count (the trainer does).</para>
+/// The formulas, every option and where each comes from are in README.md next to this file. This file reads top to
+/// bottom: parameters → forward → loss → step, then scoring, explanations and state. Parameters live in an internal
+/// <see cref="nn.Module"/> with state-dict keys "P", "Q", "K", "M"; all engines start from
+/// <see cref="LrmlParameters.Initialize"/>. The model never sets torch's thread count (the trainer does).
 /// </remarks>
 public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
 {
-    /// <summary>Default element budget of one per-chunk intermediate in <see cref="ScoreAllItems"/>
-    /// (users_chunk × items_chunk × max(d, N) values ≈ 32 MB in float32).</summary>
-    public const long DefaultScoreBudget = 8L << 20;
+    // ───────────────────────────── parameters ─────────────────────────────
 
-    private const int StateVersion = 1;
+    /// <summary>The parameter container; field names are the state-dict keys.</summary>
+    private sealed class LrmlNet : nn.Module
+    {
+        public readonly Parameter P, Q, K, M;
+
+        public LrmlNet(LrmlParameters init, ScalarType dtype, Device device, bool trainMemory) : base("LRML")
+        {
+            P = TorchSupport.MakeParameter(init.P, [init.NumUsers, init.Dim], dtype, device, true);
+            Q = TorchSupport.MakeParameter(init.Q, [init.NumItems, init.Dim], dtype, device, true);
+            K = TorchSupport.MakeParameter(init.K, [init.Dim, init.Slots], dtype, device, trainMemory);
+            M = TorchSupport.MakeParameter(init.M, [init.Slots, init.Dim], dtype, device, trainMemory);
+            RegisterComponents();
+        }
+    }
 
     private readonly LrmlConfig _config;
     private readonly LrmlNet _net;
@@ -125,15 +104,6 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// <summary>Device the parameters live on.</summary>
     public Device Device => _device;
 
-    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
-    public long ScoreBudget { get; set; } = DefaultScoreBudget;
-
-    /// <summary>Hinge part of the loss of the last <see cref="TrainStep"/> (for logs).</summary>
-    public double LastHingeLoss { get; private set; }
-
-    /// <summary>L2 part of the loss of the last <see cref="TrainStep"/> (0 when λ = 0).</summary>
-    public double LastL2Loss { get; private set; }
-
     /// <summary>Names of the tensors the optimiser updates ("P", "Q" and, unless memory is frozen, "K", "M").</summary>
     public IReadOnlyList<string> TrainableParameters => _optimizer.Names;
 
@@ -143,7 +113,108 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     internal Parameter M => _net.M;
     internal nn.Module Module => _net;
 
-    // ───────────────────────────── training ─────────────────────────────
+    // ───────────────────────────── forward ─────────────────────────────
+
+    /// <summary>The norm clip x / sqrt(max(1, ‖x‖²)) of looked-up rows when configured (identity otherwise). The clipped
+    /// vectors replace the raw ones everywhere downstream, as in the authors' code.</summary>
+    private Tensor Constrain(Tensor rows) => _config.NormConstraint == NormConstraint.Clip ? TorchSupport.ClipRows(rows) : rows;
+
+    /// <summary>a = softmax((p ⊙ q)·K / τ) over slots and r = a·M; broadcasts over leading dimensions.</summary>
+    private (Tensor A, Tensor R) Relation(Tensor p, Tensor q)
+    {
+        var logits = (p * q).matmul(_net.K);
+        if (_config.AttentionTemperature != 1f) logits = logits / (double)_config.AttentionTemperature;
+        var a = logits.softmax(-1);
+        return (a, a.matmul(_net.M));
+    }
+
+    /// <summary>D of the translation residual p + r − q over the last dimension.</summary>
+    private Tensor Distance(Tensor diff) => _config.Distance switch
+    {
+        LrmlDistance.SqrtL2 => diff.square().sum(-1).add((double)_config.DistanceEpsilon).sqrt(),
+        LrmlDistance.SquaredL2 => diff.square().sum(-1),
+        LrmlDistance.L1 => diff.abs().sum(-1),
+        _ => throw new InvalidOperationException($"Unknown distance {_config.Distance}."),
+    };
+
+    // ───────────────────────────── loss ─────────────────────────────
+
+    /// <summary>Σ_b w_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables
+    /// (w_b = 1 without rank weighting); summed, not averaged.</summary>
+    private Tensor HingeLoss(Tensor pTable, Tensor qTable, Tensor uIdx, Tensor posIdx, Tensor negIdx, int k, Tensor? weights = null)
+    {
+        var p = Constrain(pTable.index_select(0, uIdx));
+        var qPos = Constrain(qTable.index_select(0, posIdx));
+        var qNeg = Constrain(qTable.index_select(0, negIdx));
+        var (_, r) = Relation(p, qPos);
+        var dPos = Distance(p + r - qPos);
+        var pNeg = k == 1 ? p : p.repeat_interleave(k, dim: 0);
+        var rNeg = _config.NegativeRelation == NegativeRelation.Reuse
+            ? (k == 1 ? r : r.repeat_interleave(k, dim: 0))
+            : Relation(pNeg, qNeg).R;
+        var dNeg = Distance(pNeg + rNeg - qNeg);
+        var dPosK = k == 1 ? dPos : dPos.repeat_interleave(k, dim: 0);
+        var terms = (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0);
+        if (weights is not null) terms = terms * (k == 1 ? weights : weights.repeat_interleave(k, dim: 0));
+        return terms.sum();
+    }
+
+    /// <summary>WARP weights w_b (no gradient) of the batch's positives from the U negatives drawn for each (see <see cref="LrmlWarp"/>).</summary>
+    private Tensor WarpWeights(TrainingBatch batch, int[] drawn)
+    {
+        using var noGrad = no_grad();
+        int n = batch.Count, u = _warp!.Negatives;
+        var p = Constrain(_net.P.index_select(0, TorchSupport.Index(batch.Users.AsSpan(0, n), _device)));
+        var qPos = Constrain(_net.Q.index_select(0, TorchSupport.Index(batch.Positives.AsSpan(0, n), _device)));
+        var qW = Constrain(_net.Q.index_select(0, TorchSupport.Index(drawn, _device)));
+        var (_, r) = Relation(p, qPos);
+        var dPos = Distance(p + r - qPos);
+        var pW = p.repeat_interleave(u, dim: 0);
+        var rW = _config.NegativeRelation == NegativeRelation.Reuse ? r.repeat_interleave(u, dim: 0) : Relation(pW, qW).R;
+        var dW = Distance(pW + rW - qW).view(n, u);
+        var impostors = (dPos.unsqueeze(1) - dW + (double)_config.Margin).gt(0).sum(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
+        var w = impostors.Select(m => _warp.Weight((int)m)).ToArray();
+        LastWarpNegatives = drawn;
+        return tensor(w, dtype: _dtype, device: _device);
+    }
+
+    /// <summary>The U negatives per positive drawn for WARP at the last call (row-major B × U), for tests.</summary>
+    internal int[]? LastWarpNegatives { get; private set; }
+
+    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? L2, BatchViews Views);
+
+    /// <summary>Builds the batch loss (and runs backward). Dense optimisers differentiate w.r.t. the whole tables;
+    /// lazy Adam w.r.t. leaf copies of the touched rows, so that the gradient is row-sparse by construction.</summary>
+    private Pass ForwardBackward(TrainingBatch batch, bool backward, bool advanceWarp = false)
+    {
+        var weights = _warp is null ? null : WarpWeights(batch, _warp.Draw(batch, advanceWarp));
+        var v = BatchViews.Of(batch, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
+        var hinge = HingeLoss(v.PTable, v.QTable, v.UserIdx, v.PosIdx, v.NegIdx, batch.NegativesPerPositive, weights);
+        Tensor? l2 = null;
+        if (_config.L2 > 0)
+        {
+            // under lazy Adam the tables are the touched rows only: an L2 over whole tables would touch every row and
+            // turn the lazy update dense; frozen memory is not regularised
+            var sq = v.PTable.square().sum() + v.QTable.square().sum();
+            if (_config.TrainMemory) sq = sq + _net.K.square().sum() + _net.M.square().sum();
+            l2 = sq * (0.5 * _config.L2);
+        }
+        var loss = l2 is null ? hinge : hinge + l2;
+        if (backward)
+        {
+            _net.zero_grad();
+            loss.backward();
+        }
+        return new Pass(loss, hinge, l2, v);
+    }
+
+    // ───────────────────────────── step ─────────────────────────────
+
+    /// <summary>Hinge part of the loss of the last <see cref="TrainStep"/> (for logs).</summary>
+    public double LastHingeLoss { get; private set; }
+
+    /// <summary>L2 part of the loss of the last <see cref="TrainStep"/> (0 when λ = 0).</summary>
+    public double LastL2Loss { get; private set; }
 
     /// <inheritdoc/>
     public double TrainStep(TrainingBatch batch)
@@ -164,6 +235,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         }
         if (_config.NormConstraint == NormConstraint.Project)
         {
+            // only the rows this batch touched: under dense Adam, rows absent from the batch still move (decaying
+            // moments) and are projected when a later batch touches them
             TorchSupport.ProjectRows(_net.P, pass.Views.UniqueUsers);
             TorchSupport.ProjectRows(_net.Q, pass.Views.UniqueItems);
         }
@@ -226,97 +299,14 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         return (TorchSupport.Scalar(pass.Loss), gp, gq, gk, gm);
     }
 
-    private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? L2, BatchViews Views);
+    // ───────────────────────────── scoring and explanations ─────────────────────────────
 
-    /// <summary>Builds the batch loss (and runs backward). Dense optimisers differentiate w.r.t. the whole tables;
-    /// lazy Adam w.r.t. leaf copies of the touched rows, so that the gradient is row-sparse by construction.</summary>
-    private Pass ForwardBackward(TrainingBatch batch, bool backward, bool advanceWarp = false)
-    {
-        var weights = _warp is null ? null : WarpWeights(batch, _warp.Draw(batch, advanceWarp));
-        var v = BatchViews.Of(batch, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
-        var hinge = HingeLoss(v.PTable, v.QTable, v.UserIdx, v.PosIdx, v.NegIdx, batch.NegativesPerPositive, weights);
-        Tensor? l2 = null;
-        if (_config.L2 > 0)
-        {
-            var sq = v.PTable.square().sum() + v.QTable.square().sum();
-            if (_config.TrainMemory) sq = sq + _net.K.square().sum() + _net.M.square().sum();
-            l2 = sq * (0.5 * _config.L2);
-        }
-        var loss = l2 is null ? hinge : hinge + l2;
-        if (backward)
-        {
-            _net.zero_grad();
-            loss.backward();
-        }
-        return new Pass(loss, hinge, l2, v);
-    }
+    /// <summary>Default element budget of one per-chunk intermediate in <see cref="ScoreAllItems"/>
+    /// (users_chunk × items_chunk × max(d, N) values ≈ 32 MB in float32).</summary>
+    public const long DefaultScoreBudget = 8L << 20;
 
-    /// <summary>Σ_b w_b Σ_j max(0, margin + D(u_b, i⁺_b) − D(u_b, i⁻_bj)) over rows gathered from the given tables
-    /// (w_b = 1 without rank weighting).</summary>
-    private Tensor HingeLoss(Tensor pTable, Tensor qTable, Tensor uIdx, Tensor posIdx, Tensor negIdx, int k, Tensor? weights = null)
-    {
-        var p = Constrain(pTable.index_select(0, uIdx));
-        var qPos = Constrain(qTable.index_select(0, posIdx));
-        var qNeg = Constrain(qTable.index_select(0, negIdx));
-        var (_, r) = Relation(p, qPos);
-        var dPos = Distance(p + r - qPos);
-        var pNeg = k == 1 ? p : p.repeat_interleave(k, dim: 0);
-        var rNeg = _config.NegativeRelation == NegativeRelation.Reuse
-            ? (k == 1 ? r : r.repeat_interleave(k, dim: 0))
-            : Relation(pNeg, qNeg).R;
-        var dNeg = Distance(pNeg + rNeg - qNeg);
-        var dPosK = k == 1 ? dPos : dPos.repeat_interleave(k, dim: 0);
-        var terms = (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0);
-        if (weights is not null) terms = terms * (k == 1 ? weights : weights.repeat_interleave(k, dim: 0));
-        return terms.sum();
-    }
-
-    /// <summary>WARP weights w_b (no gradient) of the batch's positives from the U negatives drawn for each (see <see cref="LrmlWarp"/>).</summary>
-    private Tensor WarpWeights(TrainingBatch batch, int[] drawn)
-    {
-        using var noGrad = no_grad();
-        int n = batch.Count, u = _warp!.Negatives;
-        var p = Constrain(_net.P.index_select(0, TorchSupport.Index(batch.Users.AsSpan(0, n), _device)));
-        var qPos = Constrain(_net.Q.index_select(0, TorchSupport.Index(batch.Positives.AsSpan(0, n), _device)));
-        var qW = Constrain(_net.Q.index_select(0, TorchSupport.Index(drawn, _device)));
-        var (_, r) = Relation(p, qPos);
-        var dPos = Distance(p + r - qPos);
-        var pW = p.repeat_interleave(u, dim: 0);
-        var rW = _config.NegativeRelation == NegativeRelation.Reuse ? r.repeat_interleave(u, dim: 0) : Relation(pW, qW).R;
-        var dW = Distance(pW + rW - qW).view(n, u);
-        var impostors = (dPos.unsqueeze(1) - dW + (double)_config.Margin).gt(0).sum(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
-        var w = impostors.Select(m => _warp.Weight((int)m)).ToArray();
-        LastWarpNegatives = drawn;
-        return tensor(w, dtype: _dtype, device: _device);
-    }
-
-    /// <summary>The U negatives per positive drawn for WARP at the last call (row-major B × U), for tests.</summary>
-    internal int[]? LastWarpNegatives { get; private set; }
-
-    // ───────────────────────────── forward pieces ─────────────────────────────
-
-    /// <summary>The norm clip of looked-up rows when configured (identity otherwise).</summary>
-    private Tensor Constrain(Tensor rows) => _config.NormConstraint == NormConstraint.Clip ? TorchSupport.ClipRows(rows) : rows;
-
-    /// <summary>a = softmax((p ⊙ q)·K / τ) over slots and r = a·M; broadcasts over leading dimensions.</summary>
-    private (Tensor A, Tensor R) Relation(Tensor p, Tensor q)
-    {
-        var logits = (p * q).matmul(_net.K);
-        if (_config.AttentionTemperature != 1f) logits = logits / (double)_config.AttentionTemperature;
-        var a = logits.softmax(-1);
-        return (a, a.matmul(_net.M));
-    }
-
-    /// <summary>D of the translation residual p + r − q over the last dimension.</summary>
-    private Tensor Distance(Tensor diff) => _config.Distance switch
-    {
-        LrmlDistance.SqrtL2 => diff.square().sum(-1).add((double)_config.DistanceEpsilon).sqrt(),
-        LrmlDistance.SquaredL2 => diff.square().sum(-1),
-        LrmlDistance.L1 => diff.abs().sum(-1),
-        _ => throw new InvalidOperationException($"Unknown distance {_config.Distance}."),
-    };
-
-    // ───────────────────────────── scoring ─────────────────────────────
+    /// <summary>Budget (elements) of one per-chunk intermediate in <see cref="ScoreAllItems"/>.</summary>
+    public long ScoreBudget { get; set; } = DefaultScoreBudget;
 
     /// <inheritdoc/>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
@@ -375,6 +365,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     }
 
     // ───────────────────────────── state ─────────────────────────────
+
+    private const int StateVersion = 1;
 
     /// <inheritdoc/>
     public LrmlParameters ExportParameters() => new(NumUsers, NumItems, Dim, Slots,
@@ -444,20 +436,5 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     {
         _optimizer.Dispose();
         _net.Dispose();
-    }
-
-    /// <summary>The parameter container; field names are the state-dict keys.</summary>
-    private sealed class LrmlNet : nn.Module
-    {
-        public readonly Parameter P, Q, K, M;
-
-        public LrmlNet(LrmlParameters init, ScalarType dtype, Device device, bool trainMemory) : base("LRML")
-        {
-            P = TorchSupport.MakeParameter(init.P, [init.NumUsers, init.Dim], dtype, device, true);
-            Q = TorchSupport.MakeParameter(init.Q, [init.NumItems, init.Dim], dtype, device, true);
-            K = TorchSupport.MakeParameter(init.K, [init.Dim, init.Slots], dtype, device, trainMemory);
-            M = TorchSupport.MakeParameter(init.M, [init.Slots, init.Dim], dtype, device, trainMemory);
-            RegisterComponents();
-        }
     }
 }
