@@ -86,8 +86,15 @@ internal static class LrmlCommandLine
             AnsiConsole.Write(table);
             return 0;
         }));
+        var fetch = new Command("fetch", "Download a dataset from its official address, verify its checksums and unpack it into the data root (runs data-scripts/fetch.sh; needs bash, curl or wget, unzip).");
+        var fetchName = new Argument<string>("dataset") { Description = "Dataset to fetch, e.g. ml-100k, ml-1m, ml-1m-ncf (the NCF test split of ML-1M)" };
+        var force = new Option<bool>("--force") { Description = "Replace a present dataset (the old folder goes only once the new one is in place)" };
+        fetch.Arguments.Add(fetchName);
+        fetch.Options.Add(force);
+        fetch.SetAction(p => Guard(() => DataFetch.Run(p.GetValue(fetchName)!, DataDirectory.Resolve(p.GetValue(CommonOptions.DataDir)), p.GetValue(force))));
         data.Subcommands.Add(list);
         data.Subcommands.Add(stats);
+        data.Subcommands.Add(fetch);
         return data;
     }
 
