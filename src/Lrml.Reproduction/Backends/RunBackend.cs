@@ -79,7 +79,7 @@ public sealed class LocalBackend : IRunBackend
         var list = new List<BackendRun>(runs.Count);
         foreach (var p in runs)
         {
-            if (p.Label is not null) context.Observer.Message(p.Label);
+            context.Observer.Message(RunOfN(label, list.Count, runs.Count, p));
             var sw = Stopwatch.StartNew();
             BackendRun r;
             try
@@ -97,6 +97,11 @@ public sealed class LocalBackend : IRunBackend
         }
         return list;
     }
+
+    /// <summary>The line before each run: its own label (a sweep's "Trial 3/8: …" already counts), else
+    /// "main table (quick): run 3 of 18 · ml-100k · lrml · seed 2".</summary>
+    internal static string RunOfN(string label, int index, int count, PlannedRun p) =>
+        p.Label ?? $"{label}: run {index + 1} of {count} · {p.Spec.Dataset} · {p.Spec.Model} · seed {p.Spec.Train.Seed}";
 }
 
 /// <summary>Trains nothing: loads the runs that finished (e.g. on a cluster, after <c>--no-wait</c>) and reports the others as
