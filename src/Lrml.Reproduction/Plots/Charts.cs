@@ -29,6 +29,16 @@ public static class Charts
     /// <summary>Colour of the <paramref name="index"/>-th series (the palette repeats).</summary>
     public static string ColorOf(int index) => Palette[((index % Palette.Count) + Palette.Count) % Palette.Count];
 
+    /// <summary>24 distinct colours (plotly's Dark24 without its two greys) for categorical charts with more classes than
+    /// <see cref="Palette"/> has colours, so no two classes share one.</summary>
+    internal static IReadOnlyList<string> WidePalette { get; } =
+        ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#B68100", "#750D86", "#EB663B", "#511CFB", "#00A08B",
+         "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516",
+         "#0D2A63", "#AF0038", "#17BECF", "#BCBD22"];
+
+    /// <summary>The colour of a background class (e.g. "several genres"): grey, drawn first, under the others.</summary>
+    public const string BackgroundColor = "#b0b0b0";
+
     // ------------------------------------------------------------------ line charts
 
     /// <summary>
@@ -319,11 +329,13 @@ public static class Charts
 
     /// <summary>
     /// Scatter plot of a 2-D projection (e.g. PCA or t-SNE of item embeddings) coloured by a categorical label: one
-    /// trace per label (legend entries in order of first appearance), optional hover text per point.
+    /// trace per label (legend entries in order of first appearance), optional hover text per point. Every class gets
+    /// its own colour (up to 24); <paramref name="backgroundLabel"/>, when given, is drawn first in grey
+    /// (<see cref="BackgroundColor"/>), smaller, under the others.
     /// </summary>
     public static GenericChart Scatter2D(IReadOnlyList<double> x, IReadOnlyList<double> y, IReadOnlyList<string> labels,
         string? title = null, string xTitle = "component 1", string yTitle = "component 2", IReadOnlyList<string>? hoverText = null,
-        int width = DefaultWidth, int height = 560)
+        int width = DefaultWidth, int height = 560, string? backgroundLabel = null)
     {
         CheckPoints(x, y, labels.Count, hoverText);
         var order = new List<string>();
@@ -333,7 +345,23 @@ public static class Charts
             if (!members.TryGetValue(labels[i], out var list)) { list = new List<int>(); members[labels[i]] = list; order.Add(labels[i]); }
             list.Add(i);
         }
-        var traces = new List<Trace>(order.Count);
+        bool hasBackground = backgroundLabel is not null && order.Remove(backgroundLabel);
+        if (order.Count > WidePalette.Count)
+            throw new ArgumentException($"{order.Count} classes are more than the {WidePalette.Count} distinguishable colours: group the rare ones.");
+        var colours = order.Count <= Palette.Count ? Palette : WidePalette;
+        var traces = new List<Trace>(order.Count + 1);
+        if (hasBackground)
+        {
+            var idx = members[backgroundLabel!];
+            var t = new Trace2D("scattergl");
+            t.SetProperty("name", backgroundLabel!);
+            t.SetProperty("mode", "markers");
+            t.SetProperty("x", Values(idx.Select(i => x[i]).ToArray()));
+            t.SetProperty("y", Values(idx.Select(i => y[i]).ToArray()));
+            t.SetProperty("marker", Obj(("color", BackgroundColor), ("size", 4), ("opacity", 0.5)));
+            if (hoverText is not null) { t.SetProperty("text", idx.Select(i => hoverText[i]).ToArray()); t.SetProperty("hoverinfo", "text+name"); }
+            traces.Add(t);
+        }
         for (int s = 0; s < order.Count; s++)
         {
             var idx = members[order[s]];
@@ -342,7 +370,7 @@ public static class Charts
             t.SetProperty("mode", "markers");
             t.SetProperty("x", Values(idx.Select(i => x[i]).ToArray()));
             t.SetProperty("y", Values(idx.Select(i => y[i]).ToArray()));
-            t.SetProperty("marker", Obj(("color", ColorOf(s)), ("size", 6), ("opacity", 0.8)));
+            t.SetProperty("marker", Obj(("color", colours[s]), ("size", 6), ("opacity", 0.8)));
             if (hoverText is not null) { t.SetProperty("text", idx.Select(i => hoverText[i]).ToArray()); t.SetProperty("hoverinfo", "text+name"); }
             traces.Add(t);
         }

@@ -273,7 +273,8 @@ public static class Relations
                 $"{name} of r(u,i), coloured by {ratingMeaning}", hoverText: Pick(hover, byRatingOrder))));
             charts.Add(($"{name.ToLowerInvariant()}-by-time", Charts.Scatter2D(x, y, tDays, "days since first", $"{name} of r(u,i), coloured by time", hoverText: hover)));
             charts.Add(($"{name.ToLowerInvariant()}-by-genre", Charts.Scatter2D(Pick(x, byGenreOrder), Pick(y, byGenreOrder), Pick(gLab, byGenreOrder),
-                $"{name} of r(u,i), coloured by genre (single-genre items)", hoverText: Pick(hover, byGenreOrder))));
+                $"{name} of r(u,i), coloured by genre (single-genre items; grey: several genres)", hoverText: Pick(hover, byGenreOrder),
+                backgroundLabel: "several genres")));
         }
         charts.Add(("attention-by-rating", Heat(byRating, $"Mean attention per slot by {ratingMeaning} (deviation)")));
         if (genreRows.Length > 0) charts.Add(("attention-by-genre", Heat(byGenre, "Mean attention per slot by genre (deviation)")));

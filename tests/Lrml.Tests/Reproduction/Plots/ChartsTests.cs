@@ -138,6 +138,24 @@ public class ChartsTests
     }
 
     [Fact]
+    public void Scatter2D_SixteenClassesGetSixteenColours_TheBackgroundClassIsGreyAndDrawnFirst()
+    {
+        var labels = Enumerable.Range(0, 17).Select(i => i == 16 ? "several genres" : $"genre {i:00}").ToArray();
+        var x = labels.Select((_, i) => (double)i).ToArray();
+        var fig = Figure(Charts.Scatter2D(x, x, labels, backgroundLabel: "several genres"));
+        var traces = fig["data"]!.AsArray();
+        Assert.Equal(17, traces.Count);
+        Assert.Equal("several genres", traces[0]!["name"]!.GetValue<string>());
+        Assert.Equal(Charts.BackgroundColor, traces[0]!["marker"]!["color"]!.GetValue<string>());
+        var colours = traces.Skip(1).Select(t => t!["marker"]!["color"]!.GetValue<string>()).ToList();
+        Assert.Equal(16, colours.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.DoesNotContain(Charts.BackgroundColor, colours);
+        // ten classes or fewer keep plotly's familiar colour way
+        var few = Figure(Charts.Scatter2D([0, 1], [0, 1], ["a", "b"]));
+        Assert.Equal(Charts.Palette[1], few["data"]![1]!["marker"]!["color"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Heatmap_RowsAreSlots_ColumnsAreLabels()
     {
         var fig = Figure(Charts.Heatmap([[0.1, 0.9], [0.5, 0.5], [1, 0]], ["slot 1", "slot 2", "slot 3"], ["drama", "comedy"]));
