@@ -245,136 +245,171 @@ public static class Experiment
 
     private static RunOutcome RunIn(RunSpec spec, ExperimentContext context, RunDirectory? workspace, bool resume)
     {
-        string? runDirectory = workspace?.Final;
         var started = DateTime.UtcNow;
+        // data → split (frozen on disk: every model and run seed sees the same one)
         string protocolName = (spec.Protocol ?? DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
         int sampledNegatives = spec.SampledNegativesFor(protocolName);
         var split = GetSplit(spec.Dataset, protocolName, spec.SplitSeed, sampledNegatives, context);
         var data = LoadDataset(spec.Dataset, context);
-        string protocol = split.Protocol;
-        TrainerCheckpoint? checkpoint = null;
         var identity = RunIdentity.Of(spec, context);
-        string runKey = identity.Key;
         // the model first: bad settings fail before the run directory is touched
-        var built = ModelRegistry.Build(spec.Model, new ModelBuildContext
-        {
-            NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
-            Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
-            BatchSize = spec.Train.BatchSize, NegativesPerPositive = spec.Train.NegativesPerPositive,
-        });
+        var built = BuildModel(spec, split);
         using var model = built.Model;
+
+        // the run directory: locked, then either the checkpoint to resume or a fresh folder
         workspace?.Lock(context.Observer);
-        if (resume && runDirectory is not null)
-        {
-            string path = Path.Combine(runDirectory, CheckpointFile);
-            if (!File.Exists(path))
-                throw new IOException(RunDirectory.StoppedBeforeFirstCheckpoint(runDirectory)
-                    ? $"No checkpoint to resume in '{runDirectory}': the run stopped before its first checkpoint. Start it again without --resume (the interrupted run there is replaced)."
-                    : $"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
-            checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
-            if (checkpoint.RunKey != runKey)
-                throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration: " +
-                                            $"{RunIdentity.Describe(RunIdentity.Differences(checkpoint.Identity, identity.Parts))}. " +
-                                            "Resume with exactly the options and data of the interrupted run.");
-            context.Observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
-        }
+        string? runDirectory = workspace?.Final;
+        TrainerCheckpoint? checkpoint = null;
+        if (resume && runDirectory is not null) checkpoint = ReadCheckpoint(runDirectory, identity, context.Observer);
         else if (workspace is not null) runDirectory = workspace.Prepare(context.Overwrite, context.Observer);
-        var config = new JsonObject
-        {
-            ["model"] = built.Config,
-            ["train"] = ConfigBinder.ToJson(spec.Train),
-            ["split_seed"] = spec.SplitSeed,
-            ["sampled_negatives"] = sampledNegatives,
-            ["sampled_validation"] = spec.SampledValidation,
-            ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
-        };
-        context.Observer.RunStarted(spec, $"{ModelRegistry.Get(spec.Model).Display} on {data.Name} ({protocol}), seed {spec.Train.Seed}, " +
+        var config = ConfigJson(spec, built.Config, sampledNegatives);
+        context.Observer.RunStarted(spec, $"{ModelRegistry.Get(spec.Model).Display} on {data.Name} ({split.Protocol}), seed {spec.Train.Seed}, " +
                                           $"{split.NumUsers:N0} users × {split.NumItems:N0} items, {split.Train.Count:N0} training pairs");
         if (runDirectory is not null) AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.json"), config.ToJsonString(ConfigBinder.Json) + "\n");
 
-        var validationMode = spec.SampledValidation && split.ValidationNegatives is not null ? CandidateMode.Sampled : CandidateMode.Full;
+        // train (validation picks the best epoch and stops early), then evaluate once on test
         var evalOptions = new EvaluationOptions { Ks = spec.Ks, Threads = spec.Train.Threads };
-        var epochs = new List<EpochRecord>(checkpoint?.Epochs ?? []);
-        TrainingOutcome? outcome = null;
-        ComputeThreads.Set(spec.Train.Threads);
-        if (model is ITrainableRecommender trainable)
+        var validationOptions = evalOptions with
         {
-            var trainer = new Trainer(spec.Train);
-            trainer.Progress = new DirectProgress(context.Observer);
-            if (model is IRelationalModel relational)
-            {
-                // LRML's memory usage after every epoch, on a fixed sample of training pairs (no trainer stream is touched)
-                var probe = new MemoryUsageProbe(split.Train, spec.Train.Seed);
-                trainer.EpochDiagnostics = _ => probe.Measure(relational).ToDictionary();
-            }
-            trainer.EpochCompleted += r =>
-            {
-                epochs.Add(r);
-                context.Observer.Epoch(r);
-                if (runDirectory is not null) WriteEpochLog(Path.Combine(runDirectory, "epochs.jsonl"), epochs);
-            };
-            if (runDirectory is not null && context.SaveCheckpoints)
-            {
-                trainer.NewBest += (_, state) => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, "best.ckpt"), state);
-                trainer.CheckpointEverySteps = spec.CheckpointEverySteps;
-                trainer.Checkpoint += ck =>
-                {
-                    var withKey = new TrainerCheckpoint
-                    {
-                        RunKey = runKey, Identity = identity.Parts, Epoch = ck.Epoch, Step = ck.Step, ShuffleStateAtEpochStart = ck.ShuffleStateAtEpochStart,
-                        NegativeState = ck.NegativeState, EpochLossSoFar = ck.EpochLossSoFar, EpochSecondsSoFar = ck.EpochSecondsSoFar,
-                        BestValue = ck.BestValue, BestEpoch = ck.BestEpoch, BadEvaluations = ck.BadEvaluations, TrainSeconds = ck.TrainSeconds,
-                        EvalSeconds = ck.EvalSeconds, Epochs = ck.Epochs, ModelState = ck.ModelState, BestState = ck.BestState,
-                        InitialLoss = ck.InitialLoss, InitialMaxAbs = ck.InitialMaxAbs, LossBreachStep = ck.LossBreachStep,
-                    };
-                    AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile), withKey.ToBytes());
-                };
-            }
-            bool hasValidation = split.Validation.Count > 0;
-            outcome = trainer.Fit(trainable, split.Train, hasValidation
-                ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, evalOptions with { Mode = validationMode }).Metrics
-                : null, resume: checkpoint);
-        }
+            Mode = spec.SampledValidation && split.ValidationNegatives is not null ? CandidateMode.Sampled : CandidateMode.Full,
+        };
+        ComputeThreads.Set(spec.Train.Threads);
+        var training = model is ITrainableRecommender trainable
+            ? Train(trainable, spec, split, validationOptions, checkpoint, identity, runDirectory, context)
+            : null;
+        var test = EvaluateTest(model, split, spec.FullRanking, evalOptions);
+        var popularity = PopularityBaselineOf(training, split, spec.Train.ValidationMetric, validationOptions);
 
+        // the result: result.json and the per-user metrics
+        var result = ResultOf(spec, data, split, config, training, test, popularity, started);
+        if (result.PopularityWarning is string warning) context.Observer.Warning(warning);
+        if (runDirectory is not null)
+        {
+            WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, test.Sampled, test.Full);
+            result.Save(Path.Combine(runDirectory, "result.json"));
+        }
+        context.Observer.RunFinished(result);
+        return new RunOutcome(result, test.Sampled, test.Full, training, runDirectory);
+    }
+
+    private static BuiltModel BuildModel(RunSpec spec, Split split) => ModelRegistry.Build(spec.Model, new ModelBuildContext
+    {
+        NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
+        Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+        BatchSize = spec.Train.BatchSize, NegativesPerPositive = spec.Train.NegativesPerPositive,
+    });
+
+    /// <summary>The checkpoint of the interrupted run in <paramref name="runDirectory"/>; it must belong to exactly
+    /// <paramref name="identity"/> (else the error names what differs).</summary>
+    private static TrainerCheckpoint ReadCheckpoint(string runDirectory, RunIdentity identity, IRunObserver observer)
+    {
+        string path = Path.Combine(runDirectory, CheckpointFile);
+        if (!File.Exists(path))
+            throw new IOException(RunDirectory.StoppedBeforeFirstCheckpoint(runDirectory)
+                ? $"No checkpoint to resume in '{runDirectory}': the run stopped before its first checkpoint. Start it again without --resume (the interrupted run there is replaced)."
+                : $"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
+        var checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
+        if (checkpoint.RunKey != identity.Key)
+            throw new ArgumentException($"The checkpoint in '{runDirectory}' belongs to a different configuration: " +
+                                        $"{RunIdentity.Describe(RunIdentity.Differences(checkpoint.Identity, identity.Parts))}. " +
+                                        "Resume with exactly the options and data of the interrupted run.");
+        observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
+        return checkpoint;
+    }
+
+    /// <summary>The run's config.json: the model's resolved configuration and every setting of the run.</summary>
+    private static JsonObject ConfigJson(RunSpec spec, JsonObject modelConfig, int sampledNegatives) => new()
+    {
+        ["model"] = modelConfig,
+        ["train"] = ConfigBinder.ToJson(spec.Train),
+        ["split_seed"] = spec.SplitSeed,
+        ["sampled_negatives"] = sampledNegatives,
+        ["sampled_validation"] = spec.SampledValidation,
+        ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
+    };
+
+    /// <summary>
+    /// Trains with the shared <see cref="Trainer"/>, validating on <paramref name="split"/>'s validation part when it has
+    /// one. The epoch log, best state and resumable checkpoints (stamped with the run's identity) go to the run directory,
+    /// progress to the observer; LRML's memory usage is measured after every epoch.
+    /// </summary>
+    private static TrainingOutcome Train(ITrainableRecommender model, RunSpec spec, Split split, EvaluationOptions validationOptions,
+        TrainerCheckpoint? checkpoint, RunIdentity identity, string? runDirectory, ExperimentContext context)
+    {
+        var trainer = new Trainer(spec.Train) { Progress = new DirectProgress(context.Observer) };
+        if (model is IRelationalModel relational)
+        {
+            // LRML's memory usage after every epoch, on a fixed sample of training pairs (no trainer stream is touched)
+            var probe = new MemoryUsageProbe(split.Train, spec.Train.Seed);
+            trainer.EpochDiagnostics = _ => probe.Measure(relational).ToDictionary();
+        }
+        var epochs = new List<EpochRecord>(checkpoint?.Epochs ?? []);
+        trainer.EpochCompleted += r =>
+        {
+            epochs.Add(r);
+            context.Observer.Epoch(r);
+            if (runDirectory is not null) WriteEpochLog(Path.Combine(runDirectory, "epochs.jsonl"), epochs);
+        };
+        if (runDirectory is not null && context.SaveCheckpoints)
+        {
+            trainer.NewBest += (_, state) => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, "best.ckpt"), state);
+            trainer.CheckpointEverySteps = spec.CheckpointEverySteps;
+            trainer.Checkpoint += ck => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile),
+                ck.WithRunIdentity(identity.Key, identity.Parts).ToBytes());
+        }
+        return trainer.Fit(model, split.Train, split.Validation.Count > 0
+            ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, validationOptions).Metrics
+            : null, resume: checkpoint);
+    }
+
+    /// <summary>The test evaluations (sampled candidates when the split has them; all items when asked or when it has
+    /// none), their metrics in one map (full-ranking ones under "full/" beside sampled ones) and their wall time.</summary>
+    private sealed record TestEvaluation(EvaluationResult? Sampled, EvaluationResult? Full, SortedDictionary<string, double> Metrics, double Seconds);
+
+    private static TestEvaluation EvaluateTest(IRecommender model, Split split, bool fullRanking, EvaluationOptions options)
+    {
         var metrics = new SortedDictionary<string, double>(StringComparer.Ordinal);
         EvaluationResult? sampled = null, full = null;
         var sw = Stopwatch.StartNew();
         if (split.TestNegatives is not null)
         {
-            sampled = Evaluator.Evaluate(model, split, EvalTarget.Test, evalOptions with { Mode = CandidateMode.Sampled });
+            sampled = Evaluator.Evaluate(model, split, EvalTarget.Test, options with { Mode = CandidateMode.Sampled });
             foreach (var kv in sampled.Metrics) metrics[kv.Key] = kv.Value;
         }
-        if (spec.FullRanking || split.TestNegatives is null)
+        if (fullRanking || split.TestNegatives is null)
         {
-            full = Evaluator.Evaluate(model, split, EvalTarget.Test, evalOptions with { Mode = CandidateMode.Full });
+            full = Evaluator.Evaluate(model, split, EvalTarget.Test, options with { Mode = CandidateMode.Full });
             foreach (var kv in full.Metrics) metrics[split.TestNegatives is null ? kv.Key : "full/" + kv.Key] = kv.Value;
         }
-        double testSeconds = sw.Elapsed.TotalSeconds;
+        return new TestEvaluation(sampled, full, metrics, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The run's record (result.json): test metrics, the best epoch's validation metrics, timings and provenance.</summary>
+    private static RunResult ResultOf(RunSpec spec, Interactions data, Split split, JsonObject config, TrainingOutcome? outcome,
+        TestEvaluation test, PopularityBaseline? popularity, DateTime started)
+    {
         var validation = new SortedDictionary<string, double>(StringComparer.Ordinal);
         var best = outcome?.Epochs.FirstOrDefault(e => e.Epoch == outcome.BestEpoch)?.Validation;
         if (best is not null) foreach (var kv in best) validation[kv.Key] = kv.Value;
-
-        var popularity = PopularityBaselineOf(outcome, split, spec.Train.ValidationMetric, evalOptions with { Mode = validationMode });
-
-        var result = new RunResult
+        return new RunResult
         {
             Dataset = data.Name,
-            Protocol = protocol,
+            Protocol = split.Protocol,
             Model = ModelRegistry.Get(spec.Model).Display,
             Config = config,
             Seed = spec.Train.Seed,
-            Metrics = metrics,
+            Metrics = test.Metrics,
             TrainSeconds = outcome?.TrainSeconds ?? 0,
             Epochs = outcome?.Epochs.Count ?? 0,
             Commit = Provenance.Commit,
             BestEpoch = outcome?.BestEpoch ?? 0,
             ValidationMetrics = validation,
             SecondsPerEpoch = outcome is null || outcome.Epochs.Count == 0 ? 0 : outcome.TrainSeconds / outcome.Epochs.Count,
-            EvalSeconds = (outcome?.EvalSeconds ?? 0) + testSeconds,
+            EvalSeconds = (outcome?.EvalSeconds ?? 0) + test.Seconds,
             PeakMemoryMb = Lrml.Util.ProcessMemory.PeakBytes() / (1024.0 * 1024.0),
             Threads = spec.Train.Threads,
             StoppedEarly = outcome?.StoppedEarly ?? false,
-            TestUsers = (sampled ?? full)?.Users.Length ?? 0,
+            TestUsers = (test.Sampled ?? test.Full)?.Users.Length ?? 0,
             Split = new Dictionary<string, string>(split.Notes)
             {
                 ["train_pairs"] = split.Train.Count.ToString(CultureInfo.InvariantCulture),
@@ -388,14 +423,6 @@ public static class Experiment
             StartedUtc = started,
             PopularityBaseline = popularity,
         };
-        if (result.PopularityWarning is string warning) context.Observer.Warning(warning);
-        if (runDirectory is not null)
-        {
-            WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, sampled, full);
-            result.Save(Path.Combine(runDirectory, "result.json"));
-        }
-        context.Observer.RunFinished(result);
-        return new RunOutcome(result, sampled, full, outcome, runDirectory);
     }
 
     /// <summary>The trained model's best validation value next to popularity's on the same split, candidates and metric

@@ -130,244 +130,45 @@ public sealed class Trainer
         Func<IRecommender, IReadOnlyDictionary<string, double>>? validate, CancellationToken cancel = default,
         TrainerCheckpoint? resume = null)
     {
-        if (train.NumUsers != model.NumUsers || train.NumItems != model.NumItems)
-            throw new ArgumentException($"Model shape {model.NumUsers}×{model.NumItems} differs from the training data {train.NumUsers}×{train.NumItems}.");
-        if (train.Count == 0) throw new ArgumentException("The training split is empty.");
-
         var c = _config;
-        ComputeThreads.Set(c.Threads);
-        var sampler = new NegativeSampler(train);
-        var (pairUsers, pairItems) = train.ToPairs();
-        int n = pairUsers.Length;
-        var order = new int[n];
-        var shuffleRng = new Rng(c.Seed, "trainer.shuffle");
-        var negativeRng = new Rng(c.Seed, "trainer.negatives");
-        // a batch larger than the training set is the training set: never allocate more than it
-        int batchSize = (int)Math.Min(c.BatchSize, (long)n);
-        var batch = new TrainingBatch(batchSize, c.NegativesPerPositive);
-        int stepsPerEpoch = (int)((n + (long)batchSize - 1) / batchSize);
-
-        var stopper = new EarlyStopping(Math.Max(1, c.Patience));
-        var epochs = new List<EpochRecord>();
-        byte[]? bestState = null;
-        int bestEpoch = 0;
-        double trainSeconds = 0, evalSeconds = 0;
+        var run = new FitRun(this, model, train, resume); // seeded streams and batches; the checkpoint's state restored
         bool stoppedEarly = false;
-        int firstEpoch = 1, resumeStep = 0, resumeBreach = 0;
-        double resumeLoss = 0, resumeSeconds = 0;
-        double initialLoss = double.NaN, initialMaxAbs = double.NaN;
-        if (resume is not null)
-        {
-            model.LoadState(resume.ModelState);
-            shuffleRng.SetState(resume.ShuffleStateAtEpochStart);
-            negativeRng.SetState(resume.NegativeState);
-            stopper.Restore(resume.BestValue, resume.BestEpoch, resume.BadEvaluations);
-            epochs.AddRange(resume.Epochs);
-            bestState = resume.BestState;
-            bestEpoch = resume.BestEpoch;
-            trainSeconds = resume.TrainSeconds;
-            evalSeconds = resume.EvalSeconds;
-            firstEpoch = resume.Epoch;
-            resumeStep = resume.Step;
-            resumeLoss = resume.EpochLossSoFar;
-            resumeSeconds = resume.EpochSecondsSoFar;
-            resumeBreach = resume.LossBreachStep;
-            initialLoss = resume.InitialLoss;
-            initialMaxAbs = resume.InitialMaxAbs;
-            // a checkpoint from before the references were recorded: the first epoch's mean loss and the resumed state
-            if (double.IsNaN(initialLoss) && epochs.Count > 0) initialLoss = epochs[0].MeanLoss;
-            if (resume.Step == 0 && epochs.Count > 0 && c.Patience > 0 && stopper.ShouldStop)
-                firstEpoch = c.Epochs + 1; // the interrupted run had already decided to stop
-        }
-        if (double.IsNaN(initialMaxAbs)) initialMaxAbs = model.MaxAbsParameter();
-        double parameterBound = DivergenceRules.ParameterBound(initialMaxAbs);
-        double lossBound = DivergenceRules.LossBound(initialLoss);
-        var sw = new Stopwatch();
-
-        // The last state known to be good, from which a failed parameter check is replayed step by step.
-        byte[] replayState = resume?.ModelState ?? model.SaveState();
-        ulong[] replayNegatives = negativeRng.GetState();
-        int replayStep = resumeStep;
-        byte[]? endState = null;     // the state saved at the last epoch end, which is the next epoch's start
-
-        // One optimiser step on the batch starting at position start of the epoch's order.
-        double Step(int start)
-        {
-            int count = (int)Math.Min(batchSize, (long)n - start);
-            for (int b = 0; b < count; b++)
-            {
-                // the pairs are read in shuffled order: fetch a few ahead (big sets do not fit in the caches)
-                if (b + 16 < count) { int ahead = order[start + b + 16]; CacheHint.Prefetch(pairUsers, ahead); CacheHint.Prefetch(pairItems, ahead); }
-                int idx = order[start + b];
-                batch.Users[b] = pairUsers[idx];
-                batch.Positives[b] = pairItems[idx];
-            }
-            batch.Count = count;
-            sampler.Fill(batch.Users.AsSpan(0, count), batch.Negatives.AsSpan(0, count * c.NegativesPerPositive),
-                c.NegativesPerPositive, negativeRng);
-            return model.TrainStep(batch);
-        }
-
-        // What is wrong with the parameters, or null when they pass the rule.
-        string? ParameterProblem()
-        {
-            double m = model.MaxAbsParameter();
-            if (!double.IsFinite(m)) return "A model parameter became NaN or infinite";
-            if (m > parameterBound)
-                return $"A model parameter exploded to {Num(m)} (more than {DivergenceRules.ParameterFactor:N0} × max(1, {Num(initialMaxAbs)}), " +
-                       "its largest magnitude at initialisation)";
-            return null;
-        }
-
-        // Divergence: restore the best state in memory and explain; nothing non-finite or exploded was checkpointed,
-        // because the parameters are checked before every checkpoint and validation.
-        TrainingDivergedException Diverged(int epoch, int step, string what, string detail = "")
-        {
-            if (bestState is not null) model.LoadState(bestState);
-            return new TrainingDivergedException(epoch, step,
-                $"{what} at epoch {epoch}, step {step} of {stepsPerEpoch}{detail}: training stopped. " +
-                (bestState is not null ? $"The model was reset to the best state (epoch {bestEpoch}). " : "") +
-                "The checkpoints on disk are the last good ones. " +
-                "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
-                "try a 3–10× lower learning rate, a smaller margin, or gradient clipping.");
-        }
-
-        // A check failed after step `failedStep` (`what` says how): replay from the last good state with a parameter
-        // check after every step, so the message names the first step that broke them, not the step that noticed.
-        TrainingDivergedException DivergedAfterReplay(int epoch, int failedStep, string what)
-        {
-            model.LoadState(replayState);
-            negativeRng.SetState(replayNegatives);
-            for (int s = replayStep; s < failedStep; s++)
-            {
-                double loss = Step(s * batchSize);
-                string? problem = ParameterProblem();
-                if (problem is not null) return Diverged(epoch, s + 1, problem, s + 1 < failedStep ? $" (noticed after step {failedStep})" : "");
-                if (!double.IsFinite(loss)) return Diverged(epoch, s + 1, $"The loss became {loss}");
-            }
-            return Diverged(epoch, failedStep, what); // the replay did not reproduce it (a non-deterministic engine)
-        }
-
-        for (int epoch = firstEpoch; epoch <= c.Epochs; epoch++)
+        for (int epoch = run.FirstEpoch; epoch <= c.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
-            sw.Restart();
-            // The epoch's order is a fresh permutation drawn from the shuffle stream, so a checkpoint needs
-            // only the stream's state at the epoch start to rebuild it.
-            var shuffleStateAtStart = shuffleRng.GetState();
-            for (int x = 0; x < n; x++) order[x] = x;
-            if (c.Shuffle) shuffleRng.Shuffle(order.AsSpan());
-            double lossSum = 0, carriedSeconds = 0;
-            int step = 0, lossBreach = 0;
-            if (epoch == firstEpoch && resumeStep > 0)
+            var e = run.BeginEpoch(epoch); // a fresh shuffled order; a resumed epoch goes on from its checkpointed step
+            for (int start = e.Step * run.BatchSize; start < run.Pairs; start += run.BatchSize)
             {
-                step = resumeStep;
-                lossSum = resumeLoss;
-                carriedSeconds = resumeSeconds;
-                lossBreach = resumeBreach;
-            }
-            else if (epoch != firstEpoch)
-            {
-                replayState = endState ?? model.SaveState();
-                replayNegatives = negativeRng.GetState();
-                replayStep = 0;
-            }
-            for (int start = step * batchSize; start < n; start += batchSize)
-            {
-                int count = (int)Math.Min(batchSize, (long)n - start);
-                double loss = Step(start);
-                step++;
-                if (!double.IsFinite(loss)) throw DivergedAfterReplay(epoch, step, $"The loss became {loss}");
-                if (double.IsNaN(initialLoss))
-                {
-                    initialLoss = loss / count;
-                    lossBound = DivergenceRules.LossBound(initialLoss);
-                }
-                if (lossBreach == 0 && loss / count > lossBound) lossBreach = step;
-                lossSum += loss;
-                if (Progress is not null && (step % 16 == 0 || start + count >= n))
-                    Progress.Report(new TrainProgress(epoch, c.Epochs, step, stepsPerEpoch, lossSum, start + count));
-                if (Checkpoint is not null && CheckpointEverySteps > 0 && step % CheckpointEverySteps == 0 && start + count < n)
-                {
-                    if (ParameterProblem() is string problem) throw DivergedAfterReplay(epoch, step, problem);
-                    var state = model.SaveState();
-                    (replayState, replayNegatives, replayStep) = (state, negativeRng.GetState(), step);
-                    Checkpoint(Snapshot(epoch, step, shuffleStateAtStart, negativeRng, lossSum, carriedSeconds + sw.Elapsed.TotalSeconds,
-                        stopper, trainSeconds, evalSeconds, epochs, state, bestState, initialLoss, initialMaxAbs, lossBreach));
-                }
+                double loss = run.Step(start);
+                run.AfterStep(e, start, loss); // divergence check, progress, in-epoch checkpoint
             }
             model.EndEpoch(epoch);
-            // a parameter can break in the last step while its loss (computed before the update) was finite, or explode
-            // while the loss stays finite (clipped or saturated losses): never validate, checkpoint or keep such a state
-            if (ParameterProblem() is string endProblem) throw DivergedAfterReplay(epoch, step, endProblem);
-            double meanLoss = lossSum / n;
-            if (meanLoss > lossBound)
-                throw Diverged(epoch, lossBreach > 0 ? lossBreach : step,
-                    $"The loss per training positive rose above {Num(lossBound)} ({DivergenceRules.LossFactor:N0} × max({Num(initialLoss)}, " +
-                    $"{Num(DivergenceRules.LossFloor)}), its level at the first step)",
-                    $" and averaged {Num(meanLoss)} over the epoch");
-            sw.Stop();
-            double tTrain = carriedSeconds + sw.Elapsed.TotalSeconds;
-            trainSeconds += tTrain;
+            run.EndTraining(e); // divergence check of the parameters and the epoch's loss; the epoch's training time
             var diagnostics = EpochDiagnostics?.Invoke(model);
 
             IReadOnlyDictionary<string, double>? metrics = null;
             bool isBest = false;
-            double tEval = 0;
             bool evaluate = validate is not null && c.EvalEvery > 0 && (epoch % c.EvalEvery == 0 || epoch == c.Epochs);
             if (evaluate)
             {
-                sw.Restart();
-                try { metrics = validate!(model); }
-                catch (Lrml.Evaluation.NonFiniteScoreException ex) { throw Diverged(epoch, step, "The model scored NaN in validation (" + ex.Message + ")"); }
-                sw.Stop();
-                tEval = sw.Elapsed.TotalSeconds;
-                evalSeconds += tEval;
-                if (!metrics.TryGetValue(c.ValidationMetric, out double value))
-                    throw new ArgumentException($"Validation metric '{c.ValidationMetric}' is not among the evaluated metrics: {string.Join(", ", metrics.Keys)}.");
-                if (double.IsNaN(value)) throw Diverged(epoch, step, $"The validation {c.ValidationMetric} became NaN");
-                isBest = stopper.Observe(epoch, value);
-                if (isBest)
-                {
-                    bestState = model.SaveState();
-                    bestEpoch = epoch;
-                    NewBest?.Invoke(epoch, bestState);
-                }
+                (metrics, double value) = run.Validate(e, validate!);
+                isBest = run.Stopper.Observe(epoch, value);
+                if (isBest) run.KeepBest(epoch);
             }
             else if (validate is null || c.EvalEvery == 0)
             {
-                bestEpoch = epoch; // no validation: the last epoch is the result
+                run.BestEpoch = epoch; // no validation: the last epoch is the result
             }
 
-            var record = new EpochRecord(epoch, lossSum, meanLoss, tTrain, tEval, metrics, isBest, step) { Diagnostics = diagnostics };
-            epochs.Add(record);
+            var record = new EpochRecord(epoch, e.LossSum, e.LossSum / run.Pairs, e.TrainSeconds, e.EvalSeconds, metrics, isBest, e.Step)
+                { Diagnostics = diagnostics };
+            run.Epochs.Add(record);
             EpochCompleted?.Invoke(record);
-            bool stop = evaluate && c.Patience > 0 && stopper.ShouldStop && epoch < c.Epochs;
-            endState = null;
-            if (Checkpoint is not null)
-            {
-                endState = model.SaveState();
-                Checkpoint(Snapshot(epoch + 1, 0, shuffleRng.GetState(), negativeRng, 0, 0, stopper, trainSeconds, evalSeconds,
-                    epochs, endState, bestState, initialLoss, initialMaxAbs, 0, bestEpochOverride: bestEpoch));
-            }
-            if (stop)
-            {
-                stoppedEarly = true;
-                break;
-            }
+            bool stop = evaluate && c.Patience > 0 && run.Stopper.ShouldStop && epoch < c.Epochs;
+            run.CheckpointEpochEnd(epoch);
+            if (stop) { stoppedEarly = true; break; }
         }
-
-        if (epochs.Count == 0) throw new InvalidOperationException("No epoch was run (the checkpoint was already complete?).");
-        if (bestState is not null && bestEpoch != epochs[^1].Epoch) model.LoadState(bestState);
-        return new TrainingOutcome
-        {
-            Epochs = epochs,
-            BestEpoch = bestEpoch == 0 ? epochs[^1].Epoch : bestEpoch,
-            BestValidation = bestState is null ? double.NaN : stopper.Best,
-            TrainSeconds = trainSeconds,
-            EvalSeconds = evalSeconds,
-            StoppedEarly = stoppedEarly || (resume is not null && firstEpoch > c.Epochs && epochs[^1].Epoch < c.Epochs),
-        };
+        return run.Outcome(stoppedEarly);
     }
 
     /// <summary>A number for a message: plain up to a million, else in exponent form (1e+06 reads worse than 1e+6).</summary>
@@ -375,14 +176,286 @@ public sealed class Trainer
         ? v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)
         : v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static TrainerCheckpoint Snapshot(int epoch, int step, ulong[] shuffleState, Rng negativeRng, double loss, double seconds,
-        EarlyStopping stopper, double trainSeconds, double evalSeconds, List<EpochRecord> epochs, byte[] modelState, byte[]? bestState,
-        double initialLoss, double initialMaxAbs, int lossBreach, int? bestEpochOverride = null) => new()
+    /// <summary>Where <see cref="Fit"/> is inside the epoch it is training.</summary>
+    private sealed class EpochState(int epoch, ulong[] shuffleStateAtStart)
     {
-        InitialLoss = initialLoss, InitialMaxAbs = initialMaxAbs, LossBreachStep = lossBreach,
-        Epoch = epoch, Step = step, ShuffleStateAtEpochStart = shuffleState, NegativeState = negativeRng.GetState(),
-        EpochLossSoFar = loss, EpochSecondsSoFar = seconds, BestValue = stopper.Best,
-        BestEpoch = bestEpochOverride ?? stopper.BestEpoch, BadEvaluations = stopper.BadEvaluations,
-        TrainSeconds = trainSeconds, EvalSeconds = evalSeconds, Epochs = epochs.ToList(), ModelState = modelState, BestState = bestState,
-    };
+        public int Epoch { get; } = epoch;
+        /// <summary>The shuffle stream's state before this epoch's order was drawn (a checkpoint rebuilds the order from it).</summary>
+        public ulong[] ShuffleStateAtStart { get; } = shuffleStateAtStart;
+        public Stopwatch Clock { get; } = Stopwatch.StartNew();
+        /// <summary>Batches applied so far.</summary>
+        public int Step;
+        public double LossSum;
+        /// <summary>Training seconds of this epoch spent before the run was resumed.</summary>
+        public double CarriedSeconds;
+        /// <summary>First step whose loss per positive exceeded the divergence bound (0: none).</summary>
+        public int LossBreach;
+        public double TrainSeconds, EvalSeconds;
+    }
+
+    /// <summary>
+    /// The bookkeeping of one <see cref="Fit"/> call, beside its loop: the batches (seeded shuffle and negatives), the state
+    /// restored from a checkpoint, the best state, checkpoints, and divergence detection with its step-by-step replay.
+    /// </summary>
+    private sealed class FitRun
+    {
+        private readonly Trainer _trainer;
+        private readonly TrainConfig _c;
+        private readonly ITrainableRecommender _model;
+        private readonly TrainerCheckpoint? _resume;
+
+        // the batches: every training positive once per epoch, in an order drawn from the shuffle stream
+        private readonly NegativeSampler _sampler;
+        private readonly int[] _pairUsers, _pairItems, _order;
+        private readonly TrainingBatch _batch;
+        private readonly Rng _shuffleRng, _negativeRng;
+        public int Pairs { get; }
+        public int BatchSize { get; }
+        private readonly int _stepsPerEpoch;
+
+        // the run so far
+        public int FirstEpoch { get; private set; } = 1;
+        public EarlyStopping Stopper { get; }
+        public List<EpochRecord> Epochs { get; } = [];
+        public int BestEpoch;
+        private byte[]? _bestState;
+        private double _trainSeconds, _evalSeconds;
+
+        // divergence: the references of the rules, and the last state known to be good, from which a failed parameter
+        // check is replayed step by step
+        private double _initialLoss = double.NaN, _initialMaxAbs = double.NaN;
+        private double _lossBound, _parameterBound;
+        private byte[] _replayState;
+        private ulong[] _replayNegatives;
+        private int _replayStep;
+        private byte[]? _endState; // the state saved at the last epoch end, which is the next epoch's start
+
+        public FitRun(Trainer trainer, ITrainableRecommender model, UserItems train, TrainerCheckpoint? resume)
+        {
+            if (train.NumUsers != model.NumUsers || train.NumItems != model.NumItems)
+                throw new ArgumentException($"Model shape {model.NumUsers}×{model.NumItems} differs from the training data {train.NumUsers}×{train.NumItems}.");
+            if (train.Count == 0) throw new ArgumentException("The training split is empty.");
+            (_trainer, _c, _model, _resume) = (trainer, trainer._config, model, resume);
+            ComputeThreads.Set(_c.Threads);
+            _sampler = new NegativeSampler(train);
+            (_pairUsers, _pairItems) = train.ToPairs();
+            Pairs = _pairUsers.Length;
+            _order = new int[Pairs];
+            _shuffleRng = new Rng(_c.Seed, "trainer.shuffle");
+            _negativeRng = new Rng(_c.Seed, "trainer.negatives");
+            // a batch larger than the training set is the training set: never allocate more than it
+            BatchSize = (int)Math.Min(_c.BatchSize, (long)Pairs);
+            _batch = new TrainingBatch(BatchSize, _c.NegativesPerPositive);
+            _stepsPerEpoch = (int)((Pairs + (long)BatchSize - 1) / BatchSize);
+            Stopper = new EarlyStopping(Math.Max(1, _c.Patience));
+            if (resume is not null) Restore(resume);
+            if (double.IsNaN(_initialMaxAbs)) _initialMaxAbs = model.MaxAbsParameter();
+            _parameterBound = DivergenceRules.ParameterBound(_initialMaxAbs);
+            _lossBound = DivergenceRules.LossBound(_initialLoss);
+            _replayState = resume?.ModelState ?? model.SaveState();
+            _replayNegatives = _negativeRng.GetState();
+            _replayStep = resume?.Step ?? 0;
+        }
+
+        private void Restore(TrainerCheckpoint r)
+        {
+            _model.LoadState(r.ModelState);
+            _shuffleRng.SetState(r.ShuffleStateAtEpochStart);
+            _negativeRng.SetState(r.NegativeState);
+            Stopper.Restore(r.BestValue, r.BestEpoch, r.BadEvaluations);
+            Epochs.AddRange(r.Epochs);
+            (_bestState, BestEpoch, _trainSeconds, _evalSeconds) = (r.BestState, r.BestEpoch, r.TrainSeconds, r.EvalSeconds);
+            FirstEpoch = r.Epoch;
+            (_initialLoss, _initialMaxAbs) = (r.InitialLoss, r.InitialMaxAbs);
+            // a checkpoint from before the references were recorded: the first epoch's mean loss and the resumed state
+            if (double.IsNaN(_initialLoss) && Epochs.Count > 0) _initialLoss = Epochs[0].MeanLoss;
+            if (r.Step == 0 && Epochs.Count > 0 && _c.Patience > 0 && Stopper.ShouldStop)
+                FirstEpoch = _c.Epochs + 1; // the interrupted run had already decided to stop
+        }
+
+        /// <summary>Starts an epoch: its order is a fresh permutation drawn from the shuffle stream, so a checkpoint needs
+        /// only the stream's state at the epoch start to rebuild it. The resumed epoch goes on from its checkpoint.</summary>
+        public EpochState BeginEpoch(int epoch)
+        {
+            var e = new EpochState(epoch, _shuffleRng.GetState());
+            for (int x = 0; x < Pairs; x++) _order[x] = x;
+            if (_c.Shuffle) _shuffleRng.Shuffle(_order.AsSpan());
+            if (epoch == FirstEpoch && _resume is { Step: > 0 } r)
+                (e.Step, e.LossSum, e.CarriedSeconds, e.LossBreach) = (r.Step, r.EpochLossSoFar, r.EpochSecondsSoFar, r.LossBreachStep);
+            else if (epoch != FirstEpoch)
+                MarkGood(_endState ?? _model.SaveState(), 0);
+            return e;
+        }
+
+        /// <summary>One optimiser step on the batch starting at position <paramref name="start"/> of the epoch's order.</summary>
+        public double Step(int start)
+        {
+            int count = BatchCount(start);
+            for (int b = 0; b < count; b++)
+            {
+                // the pairs are read in shuffled order: fetch a few ahead (big sets do not fit in the caches)
+                if (b + 16 < count) { int ahead = _order[start + b + 16]; CacheHint.Prefetch(_pairUsers, ahead); CacheHint.Prefetch(_pairItems, ahead); }
+                int idx = _order[start + b];
+                _batch.Users[b] = _pairUsers[idx];
+                _batch.Positives[b] = _pairItems[idx];
+            }
+            _batch.Count = count;
+            _sampler.Fill(_batch.Users.AsSpan(0, count), _batch.Negatives.AsSpan(0, count * _c.NegativesPerPositive),
+                _c.NegativesPerPositive, _negativeRng);
+            return _model.TrainStep(_batch);
+        }
+
+        private int BatchCount(int start) => (int)Math.Min(BatchSize, (long)Pairs - start);
+
+        /// <summary>Counts the step that trained the batch at <paramref name="start"/>: checks its loss, reports progress,
+        /// and writes the in-epoch checkpoint when one is due.</summary>
+        public void AfterStep(EpochState e, int start, double loss)
+        {
+            int count = BatchCount(start);
+            e.Step++;
+            if (!double.IsFinite(loss)) throw DivergedAfterReplay(e.Epoch, e.Step, $"The loss became {loss}");
+            if (double.IsNaN(_initialLoss))
+            {
+                _initialLoss = loss / count;
+                _lossBound = DivergenceRules.LossBound(_initialLoss);
+            }
+            if (e.LossBreach == 0 && loss / count > _lossBound) e.LossBreach = e.Step;
+            e.LossSum += loss;
+            bool last = start + count >= Pairs;
+            if (_trainer.Progress is { } progress && (e.Step % 16 == 0 || last))
+                progress.Report(new TrainProgress(e.Epoch, _c.Epochs, e.Step, _stepsPerEpoch, e.LossSum, start + count));
+            if (_trainer.Checkpoint is not null && _trainer.CheckpointEverySteps > 0 && e.Step % _trainer.CheckpointEverySteps == 0 && !last)
+                CheckpointInEpoch(e);
+        }
+
+        private void CheckpointInEpoch(EpochState e)
+        {
+            if (ParameterProblem() is string problem) throw DivergedAfterReplay(e.Epoch, e.Step, problem);
+            var state = _model.SaveState();
+            MarkGood(state, e.Step);
+            _trainer.Checkpoint!(Snapshot(e.Epoch, e.Step, e.ShuffleStateAtStart, e.LossSum, e.CarriedSeconds + e.Clock.Elapsed.TotalSeconds,
+                state, Stopper.BestEpoch, e.LossBreach));
+        }
+
+        /// <summary>Ends the optimisation part of an epoch. A parameter can break in the last step while its loss (computed
+        /// before the update) was finite, or explode while the loss stays finite (clipped or saturated losses): such a state
+        /// is never validated, checkpointed or kept.</summary>
+        public void EndTraining(EpochState e)
+        {
+            if (ParameterProblem() is string problem) throw DivergedAfterReplay(e.Epoch, e.Step, problem);
+            double meanLoss = e.LossSum / Pairs;
+            if (meanLoss > _lossBound)
+                throw Diverged(e.Epoch, e.LossBreach > 0 ? e.LossBreach : e.Step,
+                    $"The loss per training positive rose above {Num(_lossBound)} ({DivergenceRules.LossFactor:N0} × max({Num(_initialLoss)}, " +
+                    $"{Num(DivergenceRules.LossFloor)}), its level at the first step)",
+                    $" and averaged {Num(meanLoss)} over the epoch");
+            e.Clock.Stop();
+            e.TrainSeconds = e.CarriedSeconds + e.Clock.Elapsed.TotalSeconds;
+            _trainSeconds += e.TrainSeconds;
+        }
+
+        /// <summary>The validation metrics of the current parameters and the value of <see cref="TrainConfig.ValidationMetric"/>.</summary>
+        public (IReadOnlyDictionary<string, double> Metrics, double Value) Validate(EpochState e,
+            Func<IRecommender, IReadOnlyDictionary<string, double>> validate)
+        {
+            e.Clock.Restart();
+            IReadOnlyDictionary<string, double> metrics;
+            try { metrics = validate(_model); }
+            catch (Lrml.Evaluation.NonFiniteScoreException ex) { throw Diverged(e.Epoch, e.Step, "The model scored NaN in validation (" + ex.Message + ")"); }
+            e.Clock.Stop();
+            e.EvalSeconds = e.Clock.Elapsed.TotalSeconds;
+            _evalSeconds += e.EvalSeconds;
+            if (!metrics.TryGetValue(_c.ValidationMetric, out double value))
+                throw new ArgumentException($"Validation metric '{_c.ValidationMetric}' is not among the evaluated metrics: {string.Join(", ", metrics.Keys)}.");
+            if (double.IsNaN(value)) throw Diverged(e.Epoch, e.Step, $"The validation {_c.ValidationMetric} became NaN");
+            return (metrics, value);
+        }
+
+        /// <summary>Keeps the current parameters as the best state (and tells <see cref="NewBest"/>).</summary>
+        public void KeepBest(int epoch)
+        {
+            _bestState = _model.SaveState();
+            BestEpoch = epoch;
+            _trainer.NewBest?.Invoke(epoch, _bestState);
+        }
+
+        /// <summary>The resumable checkpoint at the end of an epoch, which is the start of the next one.</summary>
+        public void CheckpointEpochEnd(int epoch)
+        {
+            _endState = null;
+            if (_trainer.Checkpoint is null) return;
+            _endState = _model.SaveState();
+            _trainer.Checkpoint(Snapshot(epoch + 1, 0, _shuffleRng.GetState(), 0, 0, _endState, BestEpoch, 0));
+        }
+
+        /// <summary>The model holds the best state; what <see cref="Fit"/> returns.</summary>
+        public TrainingOutcome Outcome(bool stoppedEarly)
+        {
+            if (Epochs.Count == 0) throw new InvalidOperationException("No epoch was run (the checkpoint was already complete?).");
+            if (_bestState is not null && BestEpoch != Epochs[^1].Epoch) _model.LoadState(_bestState);
+            return new TrainingOutcome
+            {
+                Epochs = Epochs,
+                BestEpoch = BestEpoch == 0 ? Epochs[^1].Epoch : BestEpoch,
+                BestValidation = _bestState is null ? double.NaN : Stopper.Best,
+                TrainSeconds = _trainSeconds,
+                EvalSeconds = _evalSeconds,
+                StoppedEarly = stoppedEarly || (_resume is not null && FirstEpoch > _c.Epochs && Epochs[^1].Epoch < _c.Epochs),
+            };
+        }
+
+        private TrainerCheckpoint Snapshot(int epoch, int step, ulong[] shuffleState, double loss, double seconds, byte[] modelState,
+            int bestEpoch, int lossBreach) => new()
+        {
+            InitialLoss = _initialLoss, InitialMaxAbs = _initialMaxAbs, LossBreachStep = lossBreach,
+            Epoch = epoch, Step = step, ShuffleStateAtEpochStart = shuffleState, NegativeState = _negativeRng.GetState(),
+            EpochLossSoFar = loss, EpochSecondsSoFar = seconds, BestValue = Stopper.Best,
+            BestEpoch = bestEpoch, BadEvaluations = Stopper.BadEvaluations,
+            TrainSeconds = _trainSeconds, EvalSeconds = _evalSeconds, Epochs = Epochs.ToList(), ModelState = modelState, BestState = _bestState,
+        };
+
+        /// <summary>Records the last state known to be good (a failed parameter check replays from it).</summary>
+        private void MarkGood(byte[] state, int step) => (_replayState, _replayNegatives, _replayStep) = (state, _negativeRng.GetState(), step);
+
+        /// <summary>What is wrong with the parameters, or null when they pass the rule.</summary>
+        private string? ParameterProblem()
+        {
+            double m = _model.MaxAbsParameter();
+            if (!double.IsFinite(m)) return "A model parameter became NaN or infinite";
+            if (m > _parameterBound)
+                return $"A model parameter exploded to {Num(m)} (more than {DivergenceRules.ParameterFactor:N0} × max(1, {Num(_initialMaxAbs)}), " +
+                       "its largest magnitude at initialisation)";
+            return null;
+        }
+
+        /// <summary>Divergence: restores the best state in memory and explains; nothing non-finite or exploded was
+        /// checkpointed, because the parameters are checked before every checkpoint and validation.</summary>
+        private TrainingDivergedException Diverged(int epoch, int step, string what, string detail = "")
+        {
+            if (_bestState is not null) _model.LoadState(_bestState);
+            return new TrainingDivergedException(epoch, step,
+                $"{what} at epoch {epoch}, step {step} of {_stepsPerEpoch}{detail}: training stopped. " +
+                (_bestState is not null ? $"The model was reset to the best state (epoch {BestEpoch}). " : "") +
+                "The checkpoints on disk are the last good ones. " +
+                "Likely causes: a learning rate too high for this model, or a margin/scale that lets distances blow up; " +
+                "try a 3–10× lower learning rate, a smaller margin, or gradient clipping.");
+        }
+
+        /// <summary>A check failed after step <paramref name="failedStep"/> (<paramref name="what"/> says how): replays from
+        /// the last good state with a parameter check after every step, so the message names the first step that broke
+        /// them, not the step that noticed.</summary>
+        private TrainingDivergedException DivergedAfterReplay(int epoch, int failedStep, string what)
+        {
+            _model.LoadState(_replayState);
+            _negativeRng.SetState(_replayNegatives);
+            for (int s = _replayStep; s < failedStep; s++)
+            {
+                double loss = Step(s * BatchSize);
+                string? problem = ParameterProblem();
+                if (problem is not null) return Diverged(epoch, s + 1, problem, s + 1 < failedStep ? $" (noticed after step {failedStep})" : "");
+                if (!double.IsFinite(loss)) return Diverged(epoch, s + 1, $"The loss became {loss}");
+            }
+            return Diverged(epoch, failedStep, what); // the replay did not reproduce it (a non-deterministic engine)
+        }
+    }
 }

@@ -18,10 +18,22 @@ public sealed class TrainerCheckpoint
     private const int Version = 1;
 
     /// <summary>The identity key of the run (a checkpoint only resumes the same computation).</summary>
-    public string RunKey { get; init; } = "";
+    public string RunKey { get => _runKey; init => _runKey = value; }
+    private string _runKey = "";
     /// <summary>The parts of the run's identity (data checksums, every setting), so a refused resume names what differs;
     /// null in checkpoints of older kits.</summary>
-    public JsonObject? Identity { get; init; }
+    public JsonObject? Identity { get => _identity; init => _identity = value; }
+    private JsonObject? _identity;
+
+    /// <summary>This checkpoint stamped with a run's identity (<see cref="RunKey"/> and <see cref="Identity"/>). It is a
+    /// memberwise copy, so every other field, present or added later, comes along unchanged (no list of fields to keep).</summary>
+    internal TrainerCheckpoint WithRunIdentity(string runKey, JsonObject? identity)
+    {
+        var stamped = (TrainerCheckpoint)MemberwiseClone();
+        stamped._runKey = runKey;
+        stamped._identity = identity;
+        return stamped;
+    }
     /// <summary>1-based epoch in progress (or the next one when <see cref="Step"/> is 0).</summary>
     public required int Epoch { get; init; }
     /// <summary>Batches of <see cref="Epoch"/> already applied.</summary>
