@@ -170,7 +170,7 @@ public class NotebookDocumentTests
             var code = NotebookDocument.Cells(NotebookDocument.Load(path))
                 .Where(c => (string?)c!["cell_type"] == "code").Select(NotebookDocument.Source).ToList();
             string all = string.Join("\n", code);
-            Assert.Contains("#r \"../src/Lrml.Cli/bin/Release/net10.0/Lrml.dll\"", all);
+            Assert.Contains("#r \"../src/Lrml.Cli/bin/Release/net10.0/Lrml.Notebooks.dll\"", all);
             Assert.Single(code, c => c.Contains("Notebook.Setup(", StringComparison.Ordinal));
             Assert.Contains("LRML_PROFILE", all);   // the parameters cell reads the runner's profile
         }

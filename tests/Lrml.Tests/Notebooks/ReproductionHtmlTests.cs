@@ -77,7 +77,7 @@ public class ReproductionHtmlTests
             Assert.Contains("LRML_PROFILE", code[0]);
             Assert.Contains("LRML_DATA_DIR", code[0]);
             Assert.Contains("LRML_RESULTS_DIR", code[0]);
-            Assert.Equal("#r \"../src/Lrml.Cli/bin/Release/net10.0/Lrml.dll\"\nLrml.Notebooks.Notebook.Setup(profile, dataDir)", code[1]);
+            Assert.Equal("#r \"../src/Lrml.Cli/bin/Release/net10.0/Lrml.Notebooks.dll\"\nLrml.Notebooks.Notebook.Setup(profile, dataDir)", code[1]);
             // thin: the experiment is one library call, its estimate is said first, its findings are computed
             Assert.Single(code, c => c.Contains(call, StringComparison.Ordinal));
             int estimate = code.FindIndex(c => c.Contains(".Estimate(options, ctx)", StringComparison.Ordinal));
