@@ -64,7 +64,7 @@ public enum LrmlRankWeighting
 /// LRML hyper-parameters (Tay, Luu, Hui, WWW 2018). Defaults follow the authors' released code
 /// (see lrml-reference.md); values the paper does not state are marked as the kit's choice.
 /// </summary>
-public sealed record LrmlConfig
+public sealed record LrmlConfig : IModelConfig
 {
     /// <summary>Embedding dimension d (kit's choice; later work uses 50 or 100).</summary>
     public int Dim { get; init; } = 100;
