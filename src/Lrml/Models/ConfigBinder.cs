@@ -71,8 +71,10 @@ public static class ConfigBinder
         var body = property.Body is UnaryExpression { NodeType: ExpressionType.Convert } u ? u.Operand : property.Body;
         if (body is not MemberExpression { Member: PropertyInfo p, Expression: ParameterExpression })
             throw new ArgumentException($"'{property}' does not name a property of {typeof(T).Name}.");
-        return Json.GetTypeInfo(typeof(T)).Properties.FirstOrDefault(x => x.AttributeProvider is PropertyInfo q && q.Name == p.Name)?.Name
-               ?? throw new ArgumentException($"{typeof(T).Name}.{p.Name} is not a setting (it is not serialised).");
+        // a setting is a property the binder can set (derived read-only values such as LrmlConfig.EffectiveMemoryLearningRate are not)
+        return Json.GetTypeInfo(typeof(T)).Properties.FirstOrDefault(x => x.AttributeProvider is PropertyInfo q && q.Name == p.Name && x.Set is not null
+                                                                            && q.GetCustomAttribute<System.Text.Json.Serialization.JsonIgnoreAttribute>() is null)?.Name
+               ?? throw new ArgumentException($"{typeof(T).Name}.{p.Name} is not a setting (the binder does not set it).");
     }
 
     /// <summary>A setting of a config record as a key=value pair, its key named through the record (see <see cref="Key{T}"/>)
