@@ -84,15 +84,14 @@ public static class ConfigBinder
 
     /// <summary>
     /// Binds key=value settings to a config record and validates it, once, where the settings enter the kit (the command
-    /// line, presets.json, a spec file): an unknown key, an unconvertible value or a value the record's
-    /// <see cref="IModelConfig.Validate"/> refuses is a one-line <see cref="SettingException"/> naming the setting.
+    /// line, presets.json, a spec file — see <see cref="ModelEntry.CheckSettings"/>) and by every model factory: an unknown
+    /// key, an unconvertible value or a value the record's <see cref="IModelConfig.Validate"/> refuses is a one-line
+    /// <see cref="ArgumentException"/> naming the setting.
     /// </summary>
     public static T Bind<T>(IReadOnlyList<KeyValuePair<string, string>> settings) where T : class, IModelConfig, new()
     {
         ArgumentNullException.ThrowIfNull(settings);
-        T config;
-        try { config = Apply(new T(), settings); }
-        catch (ArgumentException e) when (e is not SettingException) { throw new SettingException(e.Message, e); }
+        var config = Apply(new T(), settings);
         try
         {
             config.Validate();
@@ -104,9 +103,9 @@ public static class ConfigBinder
             for (int n = 1; n <= settings.Count; n++)
             {
                 try { Apply(new T(), settings.Take(n)).Validate(); }
-                catch (ArgumentException) { throw new SettingException($"Bad setting {settings[n - 1].Key}={settings[n - 1].Value}: {e.Message}", e); }
+                catch (ArgumentException) { throw new ArgumentException($"Bad setting {settings[n - 1].Key}={settings[n - 1].Value}: {e.Message}", e); }
             }
-            throw new SettingException($"Bad settings {string.Join(" ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}: {e.Message}", e);
+            throw new ArgumentException($"Bad settings {string.Join(" ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}: {e.Message}", e);
         }
     }
 
@@ -167,6 +166,6 @@ public interface IModelConfig
     void Validate();
 }
 
-/// <summary>A model setting the kit refuses (unknown key, unconvertible value, out of range): a one-line message naming
-/// the setting. The command line reports it with exit code 2, before any data is loaded.</summary>
+/// <summary>A model setting refused where settings enter the kit (<see cref="ModelEntry.CheckSettings"/>): a one-line
+/// message naming the setting. The command line reports it with exit code 2, before any data is loaded.</summary>
 internal sealed class SettingException(string message, Exception? inner = null) : ArgumentException(message, inner);

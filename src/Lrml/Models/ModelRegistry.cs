@@ -38,8 +38,8 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
     internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
 
     /// <summary>Binds key=value settings to the model's config record and validates them (<see cref="ConfigBinder.Bind{T}"/>),
-    /// without building anything: what the command line calls once, before any data is loaded. Throws an
-    /// <see cref="ArgumentException"/> naming the bad setting. The default refuses every setting (a model without any).</summary>
+    /// without building anything: what the command line calls once, before any data is loaded. Throws a
+    /// <see cref="SettingException"/> naming the bad setting. The default refuses every setting (a model without any).</summary>
     public Action<IReadOnlyList<KeyValuePair<string, string>>> CheckSettings { get; init; } = NoSettings;
 
     private static void NoSettings(IReadOnlyList<KeyValuePair<string, string>> settings)
@@ -55,7 +55,11 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
         Func<T, ModelBuildContext, BuiltModel> build) where T : class, IModelConfig, new() =>
         new(name, display, paper, engines, c => build(ConfigBinder.Bind<T>(c.Settings), c), () => ConfigBinder.ToJson(new T()))
         {
-            CheckSettings = s => ConfigBinder.Bind<T>(s),
+            CheckSettings = s =>
+            {
+                try { ConfigBinder.Bind<T>(s); }
+                catch (ArgumentException e) { throw new SettingException(e.Message, e); }
+            },
         };
 
     /// <summary>The entry of a TorchSharp model (one engine, "torch", on the context's device): <paramref name="make"/> gets the

@@ -123,7 +123,8 @@ public class AddAModelTests
         var unknown = Assert.Throws<SettingException>(() => ModelRegistry.Get("item-bias").CheckSettings([new("dim", "8")]));
         Assert.Equal("Unknown setting 'dim' for ItemBiasConfig. Valid settings: learning_rate.", unknown.Message);
         string root = Directory.CreateTempSubdirectory("lrml-add-model").FullName;
-        Assert.Throws<SettingException>(() => Experiment.Run(Spec("learning_rate=0"), Context(root), Path.Combine(root, "run")));
+        var run = Assert.Throws<ArgumentException>(() => Experiment.Run(Spec("learning_rate=0"), Context(root), Path.Combine(root, "run")));
+        Assert.StartsWith("Bad setting learning_rate=0: LearningRate must be", run.Message);
     }
 
     [Fact]

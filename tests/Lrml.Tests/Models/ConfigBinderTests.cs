@@ -50,8 +50,8 @@ public class SettingKeyTests
     public void BindNamesTheSettingTheRecordRefuses()
     {
         Assert.Equal(64, ConfigBinder.Bind<LrmlConfig>([new("dim", "64"), new("slots", "4")]).Dim);
-        var e = Assert.Throws<SettingException>(() => ConfigBinder.Bind<LrmlConfig>([new("dim", "64"), new("margin", "-1"), new("slots", "4")]));
+        var e = Assert.Throws<ArgumentException>(() => ConfigBinder.Bind<LrmlConfig>([new("dim", "64"), new("margin", "-1"), new("slots", "4")]));
         Assert.Equal("Bad setting margin=-1: Margin must be a finite value ≥ 0 (got -1).", e.Message);
-        Assert.Throws<SettingException>(() => ConfigBinder.Bind<LrmlConfig>([new("dimension", "64")]));
+        Assert.Throws<ArgumentException>(() => ConfigBinder.Bind<LrmlConfig>([new("dimension", "64")]));
     }
 }

@@ -19,7 +19,7 @@ public sealed class PopularityModel : IRecommender
     internal static ModelEntry Entry { get; } = new("pop", "Popularity", "Item popularity in the training split (non-personalised baseline).",
         ["none"], c =>
         {
-            if (c.Settings.Count > 0) throw new SettingException("The popularity model has no settings.");
+            if (c.Settings.Count > 0) throw new ArgumentException("The popularity model has no settings.");
             return new BuiltModel(Fit(c.Train), "none", new JsonObject());
         }, () => new JsonObject());
 
