@@ -44,7 +44,7 @@ internal static class BenchCommand
             if (p.GetValue(noReference)) options = options with { Reference = false };
             if (p.GetValue(noEval)) options = options with { Evaluate = false };
             if (p.GetValue(optimizer) is string opt)
-                options = options with { Optimizer = ConfigBinder.Apply(new Lrml.Models.LrmlConfig(), [new("optimizer", opt)]).Optimizer };
+                options = options with { Optimizer = ConfigBinder.Apply(new Lrml.Models.LrmlConfig(), [ConfigBinder.Pair<Lrml.Models.LrmlConfig>(c => c.Optimizer, opt)]).Optimizer };
             var report = BenchRunner.Run(options);
             Console.WriteLine(report.ToMarkdown());
             AnsiConsole.MarkupLine($"Report written to [bold]{Markup.Escape(path)}[/]");

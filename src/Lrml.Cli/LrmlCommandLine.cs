@@ -31,10 +31,16 @@ internal static class LrmlCommandLine
     }
 
     /// <summary>Runs a command body, turning expected failures (bad input, missing data, a full disk, a permission
-    /// error, a diverged run) into one clear message on standard error, never a stack trace, and exit code 1.</summary>
+    /// error, a diverged run) into one clear message on standard error, never a stack trace, and exit code 1; a bad model
+    /// setting (<see cref="SettingException"/>) is a usage error: exit code 2.</summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
+        catch (SettingException ex)
+        {
+            PrintError(ex.Message);
+            return 2;
+        }
         catch (Exception ex) when (ex is DataFormatException or DatasetNotFoundException or ArgumentException or IOException
                                        or InvalidDataException or TrainingDivergedException or UnauthorizedAccessException
                                        or Lrml.Evaluation.NonFiniteScoreException)

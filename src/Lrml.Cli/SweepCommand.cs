@@ -78,8 +78,8 @@ internal static class SweepCommand
         }
         var settings = ConfigBinder.ParsePairs(p.GetValue(TrainCommand.Set) ?? []);
         // explicit --batch-size / --negatives become fixed trainer settings only when given
-        if (p.GetResult(TrainCommand.BatchSize) is { Implicit: false }) settings.Add(new("batch_size", p.GetValue(TrainCommand.BatchSize).ToString(CultureInfo.InvariantCulture)));
-        if (p.GetResult(TrainCommand.Negatives) is { Implicit: false }) settings.Add(new("negatives", p.GetValue(TrainCommand.Negatives).ToString(CultureInfo.InvariantCulture)));
+        if (p.GetResult(TrainCommand.BatchSize) is { Implicit: false }) settings.Add(ConfigBinder.Pair<Lrml.Training.TrainConfig>(t => t.BatchSize, p.GetValue(TrainCommand.BatchSize).ToString(CultureInfo.InvariantCulture)));
+        if (p.GetResult(TrainCommand.Negatives) is { Implicit: false }) settings.Add(new(Sweep.NegativesAlias, p.GetValue(TrainCommand.Negatives).ToString(CultureInfo.InvariantCulture)));
         return new SweepSpec
         {
             Dataset = p.GetValue(TrainCommand.Dataset)!,

@@ -68,6 +68,7 @@ internal static class TrainCommand
         if (others.Count > 0)
             throw new ArgumentException($"--spec runs exactly the spec in its file: {string.Join(", ", others)} cannot be combined with it.");
         var file = Lrml.Reproduction.Backends.RunSpecFile.Load(Path.GetFullPath(path));
+        ModelRegistry.Get(file.Spec.Model).CheckSettings(file.Spec.Settings);
         var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite);
         string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : file.RunDirectory;
         StoredRun run;
@@ -82,23 +83,31 @@ internal static class TrainCommand
         return 0;
     }
 
-    /// <summary>Builds a run spec from the parsed options.</summary>
+    /// <summary>Builds a run spec from the parsed options. The model settings (--set and the shortcuts) are bound to the
+    /// model's config record and validated here, once, before any data is loaded: a bad key or value is a one-line
+    /// <see cref="SettingException"/> naming it (exit code 2).</summary>
     public static RunSpec SpecFrom(ParseResult p)
     {
-        var settings = ConfigBinder.ParsePairs(p.GetValue(Set) ?? []);
-        void Shortcut<T>(Option<T?> o, string key) where T : struct
+        string model = p.GetValue(Model)!;
+        List<KeyValuePair<string, string>> settings;
+        try { settings = ConfigBinder.ParsePairs(p.GetValue(Set) ?? []); }
+        catch (ArgumentException e) { throw new SettingException(e.Message, e); }
+        void Shortcut<T>(Option<T?> o, System.Linq.Expressions.Expression<Func<LrmlConfig, object?>> key) where T : struct
         {
-            if (p.GetValue(o) is T v) settings.Add(new(key, Convert.ToString(v, CultureInfo.InvariantCulture)!));
+            if (p.GetValue(o) is T v) settings.Add(ConfigBinder.Pair(key, Convert.ToString(v, CultureInfo.InvariantCulture)!));
         }
-        Shortcut(Lr, "learning_rate");
-        Shortcut(Dim, "dim");
-        Shortcut(Slots, "slots");
-        Shortcut(Margin, "margin");
+        // keys named through LRML's record (the default model); every other record with these settings uses the same names
+        Shortcut(Lr, c => c.LearningRate);
+        Shortcut(Dim, c => c.Dim);
+        Shortcut(Slots, c => c.Slots);
+        Shortcut(Margin, c => c.Margin);
+        ModelRegistry.Get(model).CheckSettings(settings);
         return new RunSpec
         {
             Dataset = p.GetValue(Dataset)!,
             Protocol = p.GetValue(Protocol),
-            Model = p.GetValue(Model)!,
+            Model = model,
+            // the validated settings travel as key=value text: the run identity's stable representation (RunIdentity hashes it)
             Settings = settings,
             Engine = p.GetValue(Engine),
             SplitSeed = p.GetValue(SplitSeed),

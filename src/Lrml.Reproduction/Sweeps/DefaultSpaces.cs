@@ -1,4 +1,6 @@
+using System.Linq.Expressions;
 using Lrml.Models;
+using Lrml.Training;
 
 namespace Lrml.Reproduction.Sweeps;
 
@@ -25,34 +27,50 @@ namespace Lrml.Reproduction.Sweeps;
 /// </summary>
 public static class DefaultSpaces
 {
-    /// <summary>The default space of a model (a new instance; unknown models get an empty space).</summary>
-    public static SearchSpace For(string model, bool pretrainedNeuMf = false)
+    /// <summary>The default space of a model (a new instance; a model that declares none gets an empty space: one trial with
+    /// its defaults, see <see cref="Declares"/>).</summary>
+    public static SearchSpace For(string model, bool pretrainedNeuMf = false) =>
+        Declared(ModelRegistry.Get(model).Name, pretrainedNeuMf) ?? new SearchSpace();
+
+    /// <summary>Whether a model declares a default space here (a model added without one still trains and sweeps: its sweep
+    /// runs one trial with its default settings unless given a space).</summary>
+    public static bool Declares(string model) => Declared(ModelRegistry.Get(model).Name, false) is not null;
+
+    private static SearchSpace? Declared(string name, bool pretrainedNeuMf)
     {
-        string name = ModelRegistry.Get(model).Name;
         var s = new SearchSpace();
-        void V(string key, params string[] values) => s.Add(new Dimension(key, DimensionKind.Values, values));
+        // keys are named through each model's config record (a renamed property breaks the build); values stay setting text,
+        // which is part of each trial's identity
+        void V<T>(Expression<Func<T, object?>> key, params string[] values) where T : class => s.Add(new Dimension(ConfigBinder.Key(key), DimensionKind.Values, values));
         switch (name)
         {
             case "gmf":
-                V("dim", "8", "16", "32", "64"); V("learning_rate", "5e-4", "1e-3", "2e-3"); Ncf(); break;
+                V<GmfConfig>(c => c.Dim, "8", "16", "32", "64"); V<GmfConfig>(c => c.LearningRate, "5e-4", "1e-3", "2e-3"); Ncf(); break;
             case "mlp":
-                V("layers", "[32,16,8]", "[64,32,16,8]", "[128,64,32,16]"); V("learning_rate", "5e-4", "1e-3", "2e-3"); Ncf(); break;
+                V<MlpConfig>(c => c.Layers, "[32,16,8]", "[64,32,16,8]", "[128,64,32,16]"); V<MlpConfig>(c => c.LearningRate, "5e-4", "1e-3", "2e-3"); Ncf(); break;
             case "neumf" when pretrainedNeuMf:
-                V("optimizer", "sgd"); V("learning_rate", "1e-3", "3e-3", "1e-2", "3e-2"); Ncf(); break;
+                V<NeuMfConfig>(c => c.Optimizer, "sgd"); V<NeuMfConfig>(c => c.LearningRate, "1e-3", "3e-3", "1e-2", "3e-2"); Ncf(); break;
             case "neumf":
-                V("dim", "8", "16", "32"); V("layers", "[64,32,16,8]", "[128,64,32,16]"); V("learning_rate", "5e-4", "1e-3", "2e-3"); Ncf(); break;
+                V<NeuMfConfig>(c => c.Dim, "8", "16", "32"); V<NeuMfConfig>(c => c.Layers, "[64,32,16,8]", "[128,64,32,16]");
+                V<NeuMfConfig>(c => c.LearningRate, "5e-4", "1e-3", "2e-3"); Ncf(); break;
             case "bpr":
-                V("dim", "32", "64", "128"); V("learning_rate", "1e-3", "3e-3"); V("l2", "1e-3", "1e-2"); Pairwise(); break;
+                V<BprConfig>(c => c.Dim, "32", "64", "128"); V<BprConfig>(c => c.LearningRate, "1e-3", "3e-3"); V<BprConfig>(c => c.L2, "1e-3", "1e-2"); Pairwise(); break;
             case "cml":
-                V("dim", "64", "100"); V("margin", "0.1", "0.5", "1.0"); V("learning_rate", "3e-4", "1e-3"); Pairwise(); break;
+                V<CmlConfig>(c => c.Dim, "64", "100"); V<CmlConfig>(c => c.Margin, "0.1", "0.5", "1.0"); V<CmlConfig>(c => c.LearningRate, "3e-4", "1e-3"); Pairwise(); break;
             case "transcf":
-                V("dim", "64", "100"); V("margin", "0.1", "0.5", "1.0"); V("learning_rate", "3e-4", "1e-3"); V("distance_weight", "0", "0.1"); Pairwise(); break;
+                V<TransCfConfig>(c => c.Dim, "64", "100"); V<TransCfConfig>(c => c.Margin, "0.1", "0.5", "1.0"); V<TransCfConfig>(c => c.LearningRate, "3e-4", "1e-3");
+                V<TransCfConfig>(c => c.DistanceWeight, "0", "0.1"); Pairwise(); break;
             case "lrml":
-                V("negative_relation", "reuse", "recompute"); V("dim", "64", "100"); V("slots", "10", "20"); V("margin", "0.1", "0.5", "1.0"); V("learning_rate", "3e-4", "1e-3"); Pairwise(); break;
+                V<LrmlConfig>(c => c.NegativeRelation, "reuse", "recompute"); V<LrmlConfig>(c => c.Dim, "64", "100"); V<LrmlConfig>(c => c.Slots, "10", "20");
+                V<LrmlConfig>(c => c.Margin, "0.1", "0.5", "1.0"); V<LrmlConfig>(c => c.LearningRate, "3e-4", "1e-3"); Pairwise(); break;
+            case "pop":
+                break;   // no settings: one trial
+            default:
+                return null;
         }
         return s;
 
-        void Ncf() { V("batch_size", "256"); V("negatives", "4"); }
-        void Pairwise() { V("batch_size", "1024"); V("negatives", "1"); }
+        void Ncf() { V<TrainConfig>(t => t.BatchSize, "256"); s.Add(Dimension.Fixed(Sweep.NegativesAlias, "4")); }
+        void Pairwise() { V<TrainConfig>(t => t.BatchSize, "1024"); s.Add(Dimension.Fixed(Sweep.NegativesAlias, "1")); }
     }
 }

@@ -39,8 +39,9 @@ public static class NcfPretraining
                 throw new ArgumentException($"The {name} pre-training run must use NeuMF's dataset, protocol and split.");
         string g = EnsureRun(gmf, context, Path.Combine(directory, "gmf"));
         string m = EnsureRun(mlp, context, Path.Combine(directory, "mlp"));
-        var settings = neumf.Settings.Where(kv => ConfigBinder.Normalise(kv.Key) != "pretrain").ToList();
-        settings.Add(new("pretrain", g + "," + m));
+        var pretrain = ConfigBinder.Pair<NeuMfConfig>(c => c.Pretrain, g + "," + m);
+        var settings = neumf.Settings.Where(kv => ConfigBinder.Normalise(kv.Key) != ConfigBinder.Normalise(pretrain.Key)).ToList();
+        settings.Add(pretrain);
         var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints };
         return Experiment.Run(neumf with { Settings = settings }, ctx, Path.Combine(directory, "neumf"));
     }

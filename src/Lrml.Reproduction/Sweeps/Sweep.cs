@@ -125,7 +125,11 @@ public sealed class SweepResult
 /// </summary>
 public static class Sweep
 {
-    private static readonly Dictionary<string, string> TrainAliases = new() { ["negatives"] = "negatives_per_positive" };
+    /// <summary>The sweep's short name of the trainer setting negatives_per_positive (as <c>--negatives</c>); it is part of the
+    /// trial keys and identities of existing sweeps, so it stays.</summary>
+    public const string NegativesAlias = "negatives";
+
+    private static readonly Dictionary<string, string> TrainAliases = new() { [NegativesAlias] = ConfigBinder.Key<TrainConfig>(t => t.NegativesPerPositive) };
 
     /// <summary>The default directory: results/sweeps/&lt;dataset&gt;/&lt;protocol&gt;/&lt;name or model&gt;.</summary>
     public static string DefaultDirectory(SweepSpec spec, ExperimentContext context) =>
@@ -159,11 +163,15 @@ public static class Sweep
             var g = Pretrained.Read(from.Gmf, "gmf");
             var m = Pretrained.Read(from.Mlp, "mlp");
             pretrain = (g, m);
-            fixedSettings.Add(new("dim", g.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == "dim").Value));
-            fixedSettings.Add(new("layers", m.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == "layers").Value));
+            fixedSettings.Add(ConfigBinder.Pair<NeuMfConfig>(c => c.Dim, g.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == Normalised<GmfConfig>(c => c.Dim)).Value));
+            fixedSettings.Add(ConfigBinder.Pair<NeuMfConfig>(c => c.Layers, m.Settings.First(kv => ConfigBinder.Normalise(kv.Key) == Normalised<MlpConfig>(c => c.Layers)).Value));
         }
+        if (spec.Space is null && !DefaultSpaces.Declares(spec.Model))
+            context.Observer.Message($"{entry.Display} declares no default search space (DefaultSpaces): the sweep runs one trial with its default settings; " +
+                                     "give --space key=v1,v2 to search.");
         var space = spec.Space ?? DefaultSpaces.For(spec.Model, pretrain is not null);
-        if (pretrain is not null && space.Dimensions.Any(d => ConfigBinder.Normalise(d.Key) is "dim" or "layers"))
+        if (pretrain is not null && space.Dimensions.Any(d => ConfigBinder.Normalise(d.Key) == Normalised<NeuMfConfig>(c => c.Dim)
+                                                            || ConfigBinder.Normalise(d.Key) == Normalised<NeuMfConfig>(c => c.Layers)))
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
         CheckSearchedAndFixed(space, fixedSettings);
@@ -318,7 +326,7 @@ public static class Sweep
         {
             string g = p.Gmf.RunFor(seed, spec, context, Path.Combine(sweepDir, "pretrain", $"gmf-seed{seed}"));
             string m = p.Mlp.RunFor(seed, spec, context, Path.Combine(sweepDir, "pretrain", $"mlp-seed{seed}"));
-            runSpec = runSpec with { Settings = modelSettings.Append(new("pretrain", g + "," + m)).ToList() };
+            runSpec = runSpec with { Settings = modelSettings.Append(ConfigBinder.Pair<NeuMfConfig>(c => c.Pretrain, g + "," + m)).ToList() };
         }
         return new PlannedRun(runSpec, runDir);
     }
@@ -369,6 +377,9 @@ public static class Sweep
                                             $"trainer settings: negatives, {string.Join(", ", ConfigBinder.ToJson(new TrainConfig()).Select(kv => kv.Key))}.");
         }
     }
+
+    private static string Normalised<T>(System.Linq.Expressions.Expression<Func<T, object?>> property) where T : class =>
+        ConfigBinder.Normalise(ConfigBinder.Key(property));
 
     private static string CanonicalKey(string key) => ConfigBinder.Normalise(TrainAliases.GetValueOrDefault(key.ToLowerInvariant(), key));
 

@@ -93,10 +93,20 @@ public static class Ablations
         new Dictionary<string, IReadOnlyList<KeyValuePair<string, string>>>
         {
             ["preset"] = [],
-            ["tau-0.01"] = [new("attention_temperature", "0.01")],
-            ["tau-0.01+memory-lr-5e-5"] = [new("attention_temperature", "0.01"), new("memory_learning_rate", "5e-5")],
-            ["tau-0.003+memory-lr-5e-5"] = [new("attention_temperature", "0.003"), new("memory_learning_rate", "5e-5")],
+            ["tau-0.01"] = [Set(c => c.AttentionTemperature, "0.01")],
+            ["tau-0.01+memory-lr-5e-5"] = [Set(c => c.AttentionTemperature, "0.01"), Set(c => c.MemoryLearningRate, "5e-5")],
+            ["tau-0.003+memory-lr-5e-5"] = [Set(c => c.AttentionTemperature, "0.003"), Set(c => c.MemoryLearningRate, "5e-5")],
         };
+
+    /// <summary>The table column of an ablation of bundles (a label for each bundle of settings, not a setting itself).</summary>
+    public const string BundleColumn = "memory_setting";
+
+    /// <summary>The key of an LRML setting, named through its config record (a renamed property breaks the build).</summary>
+    private static string Key(System.Linq.Expressions.Expression<Func<LrmlConfig, object?>> property) => ConfigBinder.Key(property);
+
+    /// <summary>An LRML setting as a key=value pair (values stay setting text: the text is part of a run's identity).</summary>
+    private static KeyValuePair<string, string> Set(System.Linq.Expressions.Expression<Func<LrmlConfig, object?>> property, string value) =>
+        ConfigBinder.Pair(property, value);
 
     /// <summary>The profile a study trains with: the quick profile capped at <see cref="QuickMaxEpochs"/> epochs, others as given.</summary>
     public static Profile StudyProfile(Profile profile) =>
@@ -108,19 +118,19 @@ public static class Ablations
         bool quick = profile.Name == "quick";
         return
         [
-            new("slots", "Memory slots N", "slots", quick ? ["1", "5", "20", "50"] : ["1", "2", "5", "10", "20", "50", "100"], true, LogX: true),
-            new("dim", "Embedding dimension d", "dim", quick ? ["25", "100"] : ["10", "25", "50", "100", "200"], true, LogX: true),
-            new("margin", "Hinge margin", "margin", quick ? ["0.1", "0.5", "1.0"] : ["0.1", "0.25", "0.5", "1.0", "2.0"], true),
-            new("distance", "Distance", "distance", ["sqrt-l2", "squared-l2", "l1"], false),
-            new("negative-relation", "Relation of the negative pair", "negative_relation", ["reuse", "recompute"], false),
-            new("norm", "Norm constraint", "norm_constraint", ["clip", "project", "none"], false),
-            new("memory", "Memory trained or frozen", "train_memory", ["true", "false"], false),
-            new("temperature", "Attention temperature τ (softmax(s·K/τ))", "attention_temperature",
+            new("slots", "Memory slots N", Key(c => c.Slots), quick ? ["1", "5", "20", "50"] : ["1", "2", "5", "10", "20", "50", "100"], true, LogX: true),
+            new("dim", "Embedding dimension d", Key(c => c.Dim), quick ? ["25", "100"] : ["10", "25", "50", "100", "200"], true, LogX: true),
+            new("margin", "Hinge margin", Key(c => c.Margin), quick ? ["0.1", "0.5", "1.0"] : ["0.1", "0.25", "0.5", "1.0", "2.0"], true),
+            new("distance", "Distance", Key(c => c.Distance), ["sqrt-l2", "squared-l2", "l1"], false),
+            new("negative-relation", "Relation of the negative pair", Key(c => c.NegativeRelation), ["reuse", "recompute"], false),
+            new("norm", "Norm constraint", Key(c => c.NormConstraint), ["clip", "project", "none"], false),
+            new("memory", "Memory trained or frozen", Key(c => c.TrainMemory), ["true", "false"], false),
+            new("temperature", "Attention temperature τ (softmax(s·K/τ))", Key(c => c.AttentionTemperature),
                 quick ? ["1", "0.1", "0.01"] : ["1", "0.3", "0.1", "0.03", "0.01", "0.003"], true, LogX: true),
-            new("memory-init", "Initial scale σ of K and M", "memory_init_scale", quick ? ["0.1", "1", "3"] : ["0.03", "0.1", "0.3", "1", "3"], true, LogX: true),
-            new("memory-lr", "Learning rate of K and M", "memory_learning_rate", quick ? ["5e-5", "5e-3"] : ["5e-5", "1.5e-4", "1.5e-3", "5e-3", "5e-2"], true, LogX: true),
-            new("rank-weighting", "Rank weighting of the hinge terms", "rank_weighting", ["none", "warp"], false),
-            new("used-memory", "Settings that make the memory used", "memory_setting", UsedMemoryBundles.Keys.ToList(), false) { Bundles = UsedMemoryBundles },
+            new("memory-init", "Initial scale σ of K and M", Key(c => c.MemoryInitScale), quick ? ["0.1", "1", "3"] : ["0.03", "0.1", "0.3", "1", "3"], true, LogX: true),
+            new("memory-lr", "Learning rate of K and M", Key(c => c.MemoryLearningRate), quick ? ["5e-5", "5e-3"] : ["5e-5", "1.5e-4", "1.5e-3", "5e-3", "5e-2"], true, LogX: true),
+            new("rank-weighting", "Rank weighting of the hinge terms", Key(c => c.RankWeighting), ["none", "warp"], false),
+            new("used-memory", "Settings that make the memory used", BundleColumn, UsedMemoryBundles.Keys.ToList(), false) { Bundles = UsedMemoryBundles },
         ];
     }
 

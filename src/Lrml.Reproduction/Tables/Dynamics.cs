@@ -103,7 +103,7 @@ public static class Dynamics
             runs.Add(new PlannedRun(new RunSpec
             {
                 Dataset = dataset, Model = "lrml",
-                Settings = [new("slots", n.ToString(CultureInfo.InvariantCulture)), new("dim", d.ToString(CultureInfo.InvariantCulture))],
+                Settings = [ConfigBinder.Pair<LrmlConfig>(c => c.Slots, n.ToString(CultureInfo.InvariantCulture)), ConfigBinder.Pair<LrmlConfig>(c => c.Dim, d.ToString(CultureInfo.InvariantCulture))],
                 Train = new TrainConfig { Epochs = 1 + TimingRepeats, Seed = 1, Threads = options.Threads, EvalEvery = 0 },
             }, Path.Combine(outDir, "cost", $"N{n}-d{d}")));
         return DurationEstimator.Estimate($"dynamics and cost on {dataset} ({options.Profile.Name} profile)", runs, context);
@@ -272,7 +272,7 @@ public static class Dynamics
             var built = ModelRegistry.Build("lrml", new ModelBuildContext
             {
                 NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = 1, Threads = options.Threads,
-                Settings = [new("slots", n.ToString(CultureInfo.InvariantCulture)), new("dim", d.ToString(CultureInfo.InvariantCulture))],
+                Settings = [ConfigBinder.Pair<LrmlConfig>(c => c.Slots, n.ToString(CultureInfo.InvariantCulture)), ConfigBinder.Pair<LrmlConfig>(c => c.Dim, d.ToString(CultureInfo.InvariantCulture))],
             });
             engines.Add(built.Engine);
             using var model = built.Model;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Lrml.Data;
 using Lrml.Training;
 
 using Lrml.Experiments;
@@ -23,8 +24,41 @@ public static class Presets
     {
         using var s = typeof(Presets).Assembly.GetManifestResourceStream("Lrml.Reproduction.presets.json")
                       ?? throw new InvalidOperationException("presets.json is not embedded in the Lrml assembly.");
-        return JsonNode.Parse(s)!.AsObject();
+        using var reader = new StreamReader(s);
+        return Parse(reader.ReadToEnd(), "presets.json");
     });
+
+    /// <summary>
+    /// Parses a presets file and checks every entry when it is loaded: the model must be registered, its settings must bind
+    /// to the model's config record and validate (<see cref="ModelEntry.CheckSettings"/>), its train settings to
+    /// <see cref="TrainConfig"/>. A bad entry fails with the file, the entry (e.g. datasets.ml-1m.lrml.settings) and the key.
+    /// </summary>
+    internal static JsonObject Parse(string json, string file)
+    {
+        JsonObject root;
+        try { root = JsonNode.Parse(json) as JsonObject ?? throw new DataFormatException(file, 0, "not a JSON object."); }
+        catch (JsonException e) { throw new DataFormatException(file, (e.LineNumber ?? -1) + 1, $"not valid JSON ({e.Message})", e); }
+        var entries = (root["default"] as JsonObject ?? throw new DataFormatException(file, 0, "no \"default\" object."))
+            .Select(kv => ("default." + kv.Key, kv.Key, kv.Value)).ToList();
+        if (root["datasets"] is JsonObject datasets)
+            foreach (var (dataset, models) in datasets)
+                entries.AddRange((models as JsonObject ?? throw new DataFormatException(file, 0, $"datasets.{dataset} is not an object."))
+                    .Select(kv => ($"datasets.{dataset}.{kv.Key}", kv.Key, kv.Value)));
+        foreach (var (where, model, entry) in entries)
+        {
+            ModelEntry? registered = null;
+            Check(where, () => registered = ModelRegistry.Get(model));
+            Check(where + ".settings", () => registered!.CheckSettings(Pairs(entry?["settings"])));
+            Check(where + ".train", () => ConfigBinder.Apply(new TrainConfig(), Pairs(entry?["train"])).Validate());
+        }
+        return root;
+
+        void Check(string part, Action check)
+        {
+            try { check(); }
+            catch (ArgumentException e) { throw new DataFormatException(file, 0, $"{part}: {e.Message}", e); }
+        }
+    }
 
     /// <summary>Models with a preset (in main-table order).</summary>
     public static IReadOnlyList<string> Models => Root.Value["default"]!.AsObject().Select(kv => kv.Key).ToArray();

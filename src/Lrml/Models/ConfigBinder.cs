@@ -1,3 +1,5 @@
+using System.Linq.Expressions;
+using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -58,6 +60,55 @@ public static class ConfigBinder
         }
     }
 
+    /// <summary>
+    /// The setting key of a property of a config record: the JSON name this binder reads and writes (snake_case), so
+    /// code names a setting through its record and a renamed property breaks the build, not a run:
+    /// <c>ConfigBinder.Key&lt;LrmlConfig&gt;(c =&gt; c.Slots)</c> is "slots".
+    /// </summary>
+    public static string Key<T>(Expression<Func<T, object?>> property) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(property);
+        var body = property.Body is UnaryExpression { NodeType: ExpressionType.Convert } u ? u.Operand : property.Body;
+        if (body is not MemberExpression { Member: PropertyInfo p, Expression: ParameterExpression })
+            throw new ArgumentException($"'{property}' does not name a property of {typeof(T).Name}.");
+        // a setting is a property the binder can set (derived read-only values such as LrmlConfig.EffectiveMemoryLearningRate are not)
+        return Json.GetTypeInfo(typeof(T)).Properties.FirstOrDefault(x => x.AttributeProvider is PropertyInfo q && q.Name == p.Name && x.Set is not null
+                                                                            && q.GetCustomAttribute<System.Text.Json.Serialization.JsonIgnoreAttribute>() is null)?.Name
+               ?? throw new ArgumentException($"{typeof(T).Name}.{p.Name} is not a setting (the binder does not set it).");
+    }
+
+    /// <summary>A setting of a config record as a key=value pair, its key named through the record (see <see cref="Key{T}"/>)
+    /// and its value as setting text, e.g. <c>Pair&lt;LrmlConfig&gt;(c =&gt; c.AttentionTemperature, "0.01")</c>.</summary>
+    public static KeyValuePair<string, string> Pair<T>(Expression<Func<T, object?>> property, string value) where T : class =>
+        new(Key(property), value);
+
+    /// <summary>
+    /// Binds key=value settings to a config record and validates it, once, where the settings enter the kit (the command
+    /// line, presets.json, a spec file — see <see cref="ModelEntry.CheckSettings"/>) and by every model factory: an unknown
+    /// key, an unconvertible value or a value the record's <see cref="IModelConfig.Validate"/> refuses is a one-line
+    /// <see cref="ArgumentException"/> naming the setting.
+    /// </summary>
+    public static T Bind<T>(IReadOnlyList<KeyValuePair<string, string>> settings) where T : class, IModelConfig, new()
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var config = Apply(new T(), settings);
+        try
+        {
+            config.Validate();
+            return config;
+        }
+        catch (ArgumentException e)
+        {
+            // name the setting: the first one after which the record no longer validates
+            for (int n = 1; n <= settings.Count; n++)
+            {
+                try { Apply(new T(), settings.Take(n)).Validate(); }
+                catch (ArgumentException) { throw new ArgumentException($"Bad setting {settings[n - 1].Key}={settings[n - 1].Value}: {e.Message}", e); }
+            }
+            throw new ArgumentException($"Bad settings {string.Join(" ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Parses "key=value" strings into pairs.</summary>
     public static List<KeyValuePair<string, string>> ParsePairs(IEnumerable<string> items)
     {
@@ -107,3 +158,14 @@ public static class ConfigBinder
         }
     }
 }
+
+/// <summary>A model's config record: its settings are checked by <see cref="Validate"/> (see <see cref="ConfigBinder.Bind{T}"/>).</summary>
+public interface IModelConfig
+{
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the bad field.</summary>
+    void Validate();
+}
+
+/// <summary>A model setting refused where settings enter the kit (<see cref="ModelEntry.CheckSettings"/>): a one-line
+/// message naming the setting. The command line reports it with exit code 2, before any data is loaded.</summary>
+internal sealed class SettingException(string message, Exception? inner = null) : ArgumentException(message, inner);

@@ -26,17 +26,71 @@ public sealed class ModelBuildContext
 /// <summary>A built model and the exact configuration it runs with (for result records).</summary>
 public sealed record BuiltModel(IRecommender Model, string Engine, JsonObject Config);
 
-/// <summary>One model the kit can train: its name, the paper it comes from, its engines and its factory.</summary>
+/// <summary>
+/// One model the kit can train: its name, the paper it comes from, its engines, its factory and what it needs in memory.
+/// A model declares its entry next to its code (a static <c>Entry</c>, usually made by <see cref="Torch{T}"/> or
+/// <see cref="Of{T}"/>) and <see cref="ModelRegistry"/> registers it in one line.
+/// </summary>
 public sealed record ModelEntry(string Name, string Display, string Paper, IReadOnlyList<string> Engines,
     Func<ModelBuildContext, BuiltModel> Build, Func<JsonObject> DefaultConfig)
 {
     /// <summary>What the model needs in memory for a build context (null: not estimated).</summary>
     internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
+
+    /// <summary>Binds key=value settings to the model's config record and validates them (<see cref="ConfigBinder.Bind{T}"/>),
+    /// without building anything: what the command line calls once, before any data is loaded. Throws a
+    /// <see cref="SettingException"/> naming the bad setting. The default refuses every setting (a model without any).</summary>
+    public Action<IReadOnlyList<KeyValuePair<string, string>>> CheckSettings { get; init; } = NoSettings;
+
+    private static void NoSettings(IReadOnlyList<KeyValuePair<string, string>> settings)
+    {
+        if (settings.Count > 0) throw new SettingException($"This model has no settings (got {settings[0].Key}={settings[0].Value}).");
+    }
+
+    /// <summary>
+    /// The entry of a model with config record <typeparamref name="T"/>: its settings are bound to the record and validated
+    /// (<see cref="ConfigBinder.Bind{T}"/>), then <paramref name="build"/> builds the model; the defaults are <c>new T()</c>.
+    /// </summary>
+    public static ModelEntry Of<T>(string name, string display, string paper, IReadOnlyList<string> engines,
+        Func<T, ModelBuildContext, BuiltModel> build) where T : class, IModelConfig, new() =>
+        new(name, display, paper, engines, c => build(ConfigBinder.Bind<T>(c.Settings), c), () => ConfigBinder.ToJson(new T()))
+        {
+            CheckSettings = s =>
+            {
+                try { ConfigBinder.Bind<T>(s); }
+                catch (ArgumentException e) { throw new SettingException(e.Message, e); }
+            },
+        };
+
+    /// <summary>The entry of a TorchSharp model (one engine, "torch", on the context's device): <paramref name="make"/> gets the
+    /// validated config, the build context and the device (see <see cref="Of{T}"/>).</summary>
+    public static ModelEntry Torch<T>(string name, string display, string paper, Func<T, ModelBuildContext, TorchSharp.torch.Device, IRecommender> make)
+        where T : class, IModelConfig, new() =>
+        Of<T>(name, display, paper, ["torch"], (cfg, c) =>
+        {
+            var json = TorchConfig(cfg, c);
+            return new BuiltModel(make(cfg, c, TorchSharp.torch.device(c.Device)), "torch", json);
+        });
+
+    /// <summary>This entry with a memory estimate (<see cref="ModelMemory"/>) from the validated config record
+    /// <typeparamref name="T"/> and the build context, checked before anything is allocated.</summary>
+    internal ModelEntry Sized<T>(Func<T, ModelBuildContext, ModelMemory> memory) where T : class, IModelConfig, new() =>
+        this with { Memory = c => memory(ConfigBinder.Bind<T>(c.Settings), c) };
+
+    /// <summary>The configuration record of a torch-engine model as stored with its results (config, engine, device).</summary>
+    internal static JsonObject TorchConfig<T>(T config, ModelBuildContext c)
+    {
+        var json = ConfigBinder.ToJson(config);
+        json["engine"] = "torch";
+        json["device"] = c.Device;
+        return json;
+    }
 }
 
 /// <summary>
-/// The models of the kit by name. Each entry builds a model from key=value settings applied to its typed
-/// config record (<see cref="ConfigBinder"/>), so the CLI, sweeps and notebooks share one path.
+/// The models of the kit by name. Each entry builds a model from key=value settings bound to its typed config record
+/// (<see cref="ConfigBinder.Bind{T}"/>), so the CLI, sweeps and notebooks share one path. Adding a model: write its file
+/// (config record, model, and a static <c>Entry</c> beside them) and register it here in one line.
 /// </summary>
 public static class ModelRegistry
 {
@@ -44,47 +98,14 @@ public static class ModelRegistry
 
     static ModelRegistry()
     {
-        Register(new ModelEntry("lrml", "LRML", "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.",
-            ["torch"], BuildLrml, () => ConfigBinder.ToJson(new LrmlConfig()))
-        {
-            Memory = Sized(new LrmlConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Lrml(cfg, c.NumUsers, c.NumItems, c.NegativesPerPositive,
-                fused: LrmlEngine(c) == "fused")),
-        });
-        Register(new ModelEntry("cml", "CML", "Hsieh et al. Collaborative Metric Learning. WWW 2017.",
-            ["torch"], c => Torch(c, new CmlConfig(), (cfg, d) => new CmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, d, positives: c.Train)),
-            () => ConfigBinder.ToJson(new CmlConfig()))
-        {
-            Memory = Sized(new CmlConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, Math.Max(c.NegativesPerPositive, cfg.WarpNegatives))),
-        });
-        Register(new ModelEntry("bpr", "BPR-MF", "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.",
-            ["torch"], c => Torch(c, new BprConfig(), (cfg, d) => new BprMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)),
-            () => ConfigBinder.ToJson(new BprConfig()))
-        {
-            Memory = Sized(new BprConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extra: cfg.ItemBias ? c.NumItems : 0)),
-        });
-        Register(new ModelEntry("gmf", "GMF", "He et al. Neural Collaborative Filtering. WWW 2017 (generalized matrix factorization).", ["torch"], c => Torch(c, new GmfConfig(), (cfg, d) => new GmfModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new GmfConfig()))
-        {
-            Memory = Sized(new GmfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(cfg.Dim, null, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
-        });
-        Register(new ModelEntry("mlp", "MLP", "He et al. Neural Collaborative Filtering. WWW 2017 (multi-layer perceptron).", ["torch"], c => Torch(c, new MlpConfig(), (cfg, d) => new MlpModel(cfg, c.NumUsers, c.NumItems, c.Seed, d)), () => ConfigBinder.ToJson(new MlpConfig()))
-        {
-            Memory = Sized(new MlpConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(0, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
-        });
-        Register(new ModelEntry("neumf", "NeuMF", "He et al. Neural Collaborative Filtering. WWW 2017 (NeuMF; pretrain=gmf_run_dir,mlp_run_dir for §3.4.1 pre-training).", ["torch"], NeuMfModel.Build, () => ConfigBinder.ToJson(new NeuMfConfig()))
-        {
-            Memory = Sized(new NeuMfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Ncf(cfg.Dim, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive)),
-        });
-        Register(new ModelEntry("transcf", "TransCF", "Park, Kim, Xie, Yu. Collaborative Translational Metric Learning. ICDM 2018.", ["torch"], c => Torch(c, new TransCfConfig(), (cfg, d) => new TransCfModel(cfg, c.Train, c.Seed, d)), () => ConfigBinder.ToJson(new TransCfConfig()))
-        {
-            // the neighbourhood means of every user and item are held next to the embeddings
-            Memory = Sized(new TransCfConfig(), x => x.Validate(), (cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extraCopies: 2)),
-        });
-        Register(new ModelEntry("pop", "Popularity", "Item popularity in the training split (non-personalised baseline).",
-            ["none"], c =>
-            {
-                if (c.Settings.Count > 0) throw new ArgumentException("The popularity model has no settings.");
-                return new BuiltModel(PopularityModel.Fit(c.Train), "none", new JsonObject());
-            }, () => new JsonObject()));
+        Register(LrmlEntry);
+        Register(CmlModel.Entry);
+        Register(BprMfModel.Entry);
+        Register(GmfModel.Entry);
+        Register(MlpModel.Entry);
+        Register(NeuMfModel.Entry);
+        Register(TransCfModel.Entry);
+        Register(PopularityModel.Entry);
     }
 
     /// <summary>Adds a model (used by extensions such as the NCF baselines).</summary>
@@ -124,22 +145,17 @@ public static class ModelRegistry
         entry.Memory(context).Check(entry.Display, context.NumUsers, context.NumItems, batch, context.NegativesPerPositive, availableBytes);
     }
 
-    /// <summary>A memory estimate from the model's validated configuration with the context's settings applied.</summary>
-    private static Func<ModelBuildContext, ModelMemory> Sized<T>(T defaults, Action<T> validate, Func<T, ModelBuildContext, ModelMemory> size)
-        where T : class => c =>
-    {
-        var cfg = ConfigBinder.Apply(defaults, c.Settings);
-        validate(cfg);
-        return size(cfg, c);
-    };
+    /// <summary>LRML (its code in Models/Lrml): the torch engine here; the fused CPU engine, the default on a CPU, is added by
+    /// Lrml.Fast through <see cref="RegisterEngine"/>.</summary>
+    private static readonly ModelEntry LrmlEntry = ModelEntry.Of<LrmlConfig>("lrml", "LRML",
+        "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.", ["torch"], BuildLrml)
+        .Sized<LrmlConfig>((cfg, c) => ModelMemory.Lrml(cfg, c.NumUsers, c.NumItems, c.NegativesPerPositive, fused: LrmlEngine(c) == "fused"));
 
     private static string LrmlEngine(ModelBuildContext c) =>
         (c.Engine ?? (c.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
 
-    private static BuiltModel BuildLrml(ModelBuildContext c)
+    private static BuiltModel BuildLrml(LrmlConfig cfg, ModelBuildContext c)
     {
-        var cfg = ConfigBinder.Apply(new LrmlConfig(), c.Settings);
-        cfg.Validate();
         string engine = LrmlEngine(c);
         var json = ConfigBinder.ToJson(cfg);
         json["engine"] = engine;
@@ -174,14 +190,5 @@ public static class ModelRegistry
         return build?.Invoke(c) ?? throw new InvalidOperationException(
             $"The '{engine}' engine of {model} is not registered in this process: it lives in Lrml.Fast — call " +
             "Lrml.Fast.FastEngines.Register() first (the lrml CLI and Notebook.Setup do), or choose the torch engine.");
-    }
-
-    private static BuiltModel Torch<T>(ModelBuildContext c, T defaults, Func<T, TorchSharp.torch.Device, IRecommender> make) where T : class
-    {
-        var cfg = ConfigBinder.Apply(defaults, c.Settings);
-        var json = ConfigBinder.ToJson(cfg);
-        json["engine"] = "torch";
-        json["device"] = c.Device;
-        return new BuiltModel(make(cfg, TorchSharp.torch.device(c.Device)), "torch", json);
     }
 }

@@ -29,3 +29,29 @@ public class ConfigBinderTests
         Assert.Throws<ArgumentException>(() => ConfigBinder.ParsePairs(new[] { "dim" }));
     }
 }
+
+/// <summary>Setting keys named through the config records (issue 12): the key is the JSON name the binder uses, and
+/// <see cref="ConfigBinder.Bind{T}"/> names the setting a record refuses.</summary>
+public class SettingKeyTests
+{
+    [Fact]
+    public void AKeyIsTheNameTheBinderReadsAndWrites()
+    {
+        Assert.Equal("slots", ConfigBinder.Key<LrmlConfig>(c => c.Slots));
+        Assert.Equal("learning_rate", ConfigBinder.Key<LrmlConfig>(c => c.LearningRate));
+        Assert.Equal("memory_init_scale", ConfigBinder.Key<LrmlConfig>(c => c.MemoryInitScale));
+        Assert.Equal("l2", ConfigBinder.Key<BprConfig>(c => c.L2));
+        Assert.Equal("negatives_per_positive", ConfigBinder.Key<Lrml.Training.TrainConfig>(t => t.NegativesPerPositive));
+        Assert.Throws<ArgumentException>(() => ConfigBinder.Key<LrmlConfig>(c => c.EffectiveMemoryLearningRate));   // not a setting ([JsonIgnore])
+        Assert.Equal(new KeyValuePair<string, string>("attention_temperature", "0.01"), ConfigBinder.Pair<LrmlConfig>(c => c.AttentionTemperature, "0.01"));
+    }
+
+    [Fact]
+    public void BindNamesTheSettingTheRecordRefuses()
+    {
+        Assert.Equal(64, ConfigBinder.Bind<LrmlConfig>([new("dim", "64"), new("slots", "4")]).Dim);
+        var e = Assert.Throws<ArgumentException>(() => ConfigBinder.Bind<LrmlConfig>([new("dim", "64"), new("margin", "-1"), new("slots", "4")]));
+        Assert.Equal("Bad setting margin=-1: Margin must be a finite value ≥ 0 (got -1).", e.Message);
+        Assert.Throws<ArgumentException>(() => ConfigBinder.Bind<LrmlConfig>([new("dimension", "64")]));
+    }
+}

@@ -167,8 +167,8 @@ public class FiniteDivergenceTests
         string root = Directory.CreateTempSubdirectory("lrml-finite").FullName;
         var (code, stdout, stderr) = CliRunner.Run(root, "train", "--dataset", "synthetic", "--model", "lrml", "--set", "learning_rate=Infinity",
             "--out", Path.Combine(root, "run"));
-        Assert.Equal(1, code);
-        Assert.StartsWith("error: LearningRate must be a finite number > 0", CliRunner.SingleErrorLine(stdout, stderr));
+        Assert.Equal(2, code);   // a bad setting is a usage error, refused before any data is read (issue 12)
+        Assert.StartsWith("error: Bad setting learning_rate=Infinity: LearningRate must be a finite number > 0", CliRunner.SingleErrorLine(stdout, stderr));
     }
 
     /// <summary>A run that finishes no better than popularity on validation is flagged in result.json and warned about;

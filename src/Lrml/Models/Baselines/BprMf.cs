@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Lrml.Models;
 
 /// <summary>BPR-MF hyper-parameters (Rendle et al., UAI 2009). Defaults are the kit's choice.</summary>
-public sealed record BprConfig
+public sealed record BprConfig : IModelConfig
 {
     /// <summary>Embedding dimension d (kit's choice, as LRML's default).</summary>
     public int Dim { get; init; } = 100;
@@ -53,6 +53,12 @@ public sealed record BprConfig
 /// </remarks>
 public sealed class BprMfModel : ITrainableRecommender
 {
+    /// <summary>The registry entry "bpr" (factory and memory sizing).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Torch<BprConfig>("bpr", "BPR-MF",
+        "Rendle et al. BPR: Bayesian Personalized Ranking from Implicit Feedback. UAI 2009.",
+        (cfg, c, device) => new BprMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, device))
+        .Sized<BprConfig>((cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extra: cfg.ItemBias ? c.NumItems : 0));
+
     private const int StateVersion = 1;
 
     private readonly BprConfig _config;

@@ -30,7 +30,7 @@ public enum CmlWarpHinge
 /// CML hyper-parameters (Hsieh et al., WWW 2017). Defaults are the kit's choice for the LRML comparison
 /// (same d, margin and optimiser grid as LRML), not the CML paper's.
 /// </summary>
-public sealed record CmlConfig
+public sealed record CmlConfig : IModelConfig
 {
     /// <summary>Embedding dimension d (kit's choice, as LRML's default).</summary>
     public int Dim { get; init; } = 100;
@@ -100,6 +100,11 @@ public sealed record CmlConfig
 /// </remarks>
 public sealed class CmlModel : ITrainableRecommender
 {
+    /// <summary>The registry entry "cml" (factory and memory sizing).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Torch<CmlConfig>("cml", "CML", "Hsieh et al. Collaborative Metric Learning. WWW 2017.",
+        (cfg, c, device) => new CmlModel(cfg, c.NumUsers, c.NumItems, c.Seed, device, positives: c.Train))
+        .Sized<CmlConfig>((cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, Math.Max(c.NegativesPerPositive, cfg.WarpNegatives)));
+
     private const int StateVersion = 1;
 
     private readonly CmlConfig _config;

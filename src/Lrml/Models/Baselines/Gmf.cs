@@ -5,7 +5,7 @@ namespace Lrml.Models;
 
 /// <summary>GMF hyper-parameters (He et al., WWW 2017). Defaults are NCF's released settings (batch 256 and 4 negatives
 /// are set on the trainer).</summary>
-public sealed record GmfConfig
+public sealed record GmfConfig : IModelConfig
 {
     /// <summary>Predictive factors = embedding size (NCF's num_factors; the paper uses 8–64).</summary>
     public int Dim { get; init; } = 8;
@@ -40,6 +40,12 @@ public sealed record GmfConfig
 /// </remarks>
 public sealed class GmfModel : NcfModel<GmfConfig>
 {
+    /// <summary>The registry entry "gmf" (factory and memory sizing).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Torch<GmfConfig>("gmf", "GMF",
+        "He et al. Neural Collaborative Filtering. WWW 2017 (generalized matrix factorization).",
+        (cfg, c, device) => new GmfModel(cfg, c.NumUsers, c.NumItems, c.Seed, device))
+        .Sized<GmfConfig>((cfg, c) => ModelMemory.Ncf(cfg.Dim, null, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive));
+
     /// <summary>Creates a seeded model.</summary>
     public GmfModel(GmfConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : this(config, NcfWeights.Init(numUsers, numItems, Checked(config).Dim, null, seed), device, dtype) { }

@@ -5,7 +5,7 @@ namespace Lrml.Models;
 
 /// <summary>MLP hyper-parameters (He et al., WWW 2017). Defaults are NCF's released settings (batch 256 and 4 negatives
 /// are set on the trainer).</summary>
-public sealed record MlpConfig
+public sealed record MlpConfig : IModelConfig
 {
     /// <summary>Tower as in NCF's code: Layers[0] is the concatenated embedding size (each embedding Layers[0]/2), Layers[1..]
     /// the ReLU hidden layers; the last is the predictive factors (NCF: [64,32,16,8]).</summary>
@@ -37,6 +37,12 @@ public sealed record MlpConfig
 /// </remarks>
 public sealed class MlpModel : NcfModel<MlpConfig>
 {
+    /// <summary>The registry entry "mlp" (factory and memory sizing).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Torch<MlpConfig>("mlp", "MLP",
+        "He et al. Neural Collaborative Filtering. WWW 2017 (multi-layer perceptron).",
+        (cfg, c, device) => new MlpModel(cfg, c.NumUsers, c.NumItems, c.Seed, device))
+        .Sized<MlpConfig>((cfg, c) => ModelMemory.Ncf(0, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive));
+
     /// <summary>Creates a seeded model.</summary>
     public MlpModel(MlpConfig config, int numUsers, int numItems, long seed, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : this(config, NcfWeights.Init(numUsers, numItems, 0, Checked(config).Layers, seed), device, dtype) { }

@@ -20,7 +20,7 @@ public enum LossReduction
 /// NeuMF hyper-parameters (He et al., WWW 2017). Defaults are NCF's released settings (factors 8, MLP
 /// [64,32,16,8], Adam lr 1e-3; batch 256 and 4 negatives are set on the trainer).
 /// </summary>
-public sealed record NeuMfConfig
+public sealed record NeuMfConfig : IModelConfig
 {
     /// <summary>GMF factors (NCF's num_factors / mf_dim; the paper uses 8–64).</summary>
     public int Dim { get; init; } = 8;
@@ -83,15 +83,17 @@ public sealed record NeuMfConfig
 /// </list>
 /// </remarks>
 public sealed class NeuMfModel : NcfModel<NeuMfConfig>
-{    /// <summary>The registry factory of "neumf": plain NeuMF, or NeuMF initialised from the runs named by its pretrain setting.</summary>
-    internal static BuiltModel Build(ModelBuildContext c)
+{
+    /// <summary>The registry entry "neumf" (factory and memory sizing).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Of<NeuMfConfig>("neumf", "NeuMF",
+        "He et al. Neural Collaborative Filtering. WWW 2017 (NeuMF; pretrain=gmf_run_dir,mlp_run_dir for §3.4.1 pre-training).", ["torch"], Build)
+        .Sized<NeuMfConfig>((cfg, c) => ModelMemory.Ncf(cfg.Dim, cfg.Layers, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive));
+
+    /// <summary>The registry factory of "neumf": plain NeuMF, or NeuMF initialised from the runs named by its pretrain setting.</summary>
+    private static BuiltModel Build(NeuMfConfig cfg, ModelBuildContext c)
     {
-        var cfg = ConfigBinder.Apply(new NeuMfConfig(), c.Settings);
-        cfg.Validate();
         var device = TorchSharp.torch.device(c.Device);
-        var json = ConfigBinder.ToJson(cfg);
-        json["engine"] = "torch";
-        json["device"] = c.Device;
+        var json = ModelEntry.TorchConfig(cfg, c);
         if (cfg.Pretrain.Length == 0) return new BuiltModel(new NeuMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, device), "torch", json);
         var dirs = cfg.Pretrain.Split(',', StringSplitOptions.TrimEntries);
         using var gmf = LoadPretrained<GmfConfig, GmfModel>(dirs[0], "GMF", c, cfg => new GmfModel(cfg, c.NumUsers, c.NumItems, 0, device));

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Lrml.Protocols;
 
 namespace Lrml.Models;
@@ -14,6 +15,14 @@ namespace Lrml.Models;
 /// </remarks>
 public sealed class PopularityModel : IRecommender
 {
+    /// <summary>The registry entry "pop": fitted once from the training split, no settings and no training step.</summary>
+    internal static ModelEntry Entry { get; } = new("pop", "Popularity", "Item popularity in the training split (non-personalised baseline).",
+        ["none"], c =>
+        {
+            if (c.Settings.Count > 0) throw new ArgumentException("The popularity model has no settings.");
+            return new BuiltModel(Fit(c.Train), "none", new JsonObject());
+        }, () => new JsonObject());
+
     private readonly int[] _counts;
     private readonly float[] _scores;
 

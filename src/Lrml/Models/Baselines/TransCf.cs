@@ -21,7 +21,7 @@ public enum TransCfProjection
 /// TransCF hyper-parameters (Park et al., ICDM 2018). Defaults are the kit's choice for the LRML comparison (same d,
 /// margin and optimiser as LRML/CML); the authors' code used SGD and averaged the hinge over the batch.
 /// </summary>
-public sealed record TransCfConfig
+public sealed record TransCfConfig : IModelConfig
 {
     /// <summary>Embedding dimension d (kit's choice, as LRML's default).</summary>
     public int Dim { get; init; } = 100;
@@ -90,6 +90,13 @@ public sealed record TransCfConfig
 /// </remarks>
 public sealed class TransCfModel : ITrainableRecommender
 {
+    /// <summary>The registry entry "transcf" (factory and memory sizing: the neighbourhood means of every user and item are
+    /// held next to the embeddings).</summary>
+    internal static ModelEntry Entry { get; } = ModelEntry.Torch<TransCfConfig>("transcf", "TransCF",
+        "Park, Kim, Xie, Yu. Collaborative Translational Metric Learning. ICDM 2018.",
+        (cfg, c, device) => new TransCfModel(cfg, c.Train, c.Seed, device))
+        .Sized<TransCfConfig>((cfg, c) => ModelMemory.Embeddings(cfg.Dim, cfg.Optimizer, c.NumUsers, c.NumItems, c.NegativesPerPositive, extraCopies: 2));
+
     private const int StateVersion = 1;
     private const int PairChunk = 1 << 14;
 

@@ -65,7 +65,7 @@ public enum LrmlRankWeighting
 /// (formulas, options and sources: README.md in this folder, section "Options where public ports disagree"); values the
 /// paper does not state are marked as the kit's choice.
 /// </summary>
-public sealed record LrmlConfig
+public sealed record LrmlConfig : IModelConfig
 {
     /// <summary>Embedding dimension d (kit's choice; later work uses 50 or 100).</summary>
     public int Dim { get; init; } = 100;
