@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace Lrml.Fast;
 
@@ -169,74 +168,6 @@ internal static class FusedMath
         }
         var vs = new Vector<float>(Vector.Sum(sum));
         for (int y = 0; y < np; y += vw) St(Ld(ref a, y) / vs, ref a, y);
-    }
-
-    /// <summary>
-    /// Attention backward for one pair, given s = p⊙q, the attention a and the gradient gr of the loss with
-    /// respect to r = a·M. Writes gs = ∂loss/∂s; when <paramref name="train"/> adds a[n]·gr to gm (row n) and
-    /// gl[n]·s to gkt (row n), with gl the gradient of the logits. ga and gl are scratch of length ≥ n.
-    /// </summary>
-    public static void AttentionBackward(ref float s, ref float a, ref float gr, ref float gs, ref float ga, ref float gl,
-        ref float kt, ref float m, ref float gkt, ref float gm, int n, int dp, bool train)
-    {
-        int vw = Vector<float>.Count;
-        float dotag = 0f;
-        for (int y = 0; y < n; y++)
-        {
-            ref float my = ref Unsafe.Add(ref m, (nint)y * dp);
-            float ay = Unsafe.Add(ref a, y);
-            var acc = Vector<float>.Zero;
-            if (train)
-            {
-                ref float gmy = ref Unsafe.Add(ref gm, (nint)y * dp);
-                var va = new Vector<float>(ay);
-                for (int i = 0; i < dp; i += vw)
-                {
-                    var g = Ld(ref gr, i);
-                    acc = Fma(Ld(ref my, i), g, acc);
-                    St(Fma(va, g, Ld(ref gmy, i)), ref gmy, i);
-                }
-            }
-            else
-            {
-                for (int i = 0; i < dp; i += vw) acc = Fma(Ld(ref my, i), Ld(ref gr, i), acc);
-            }
-            float gay = Vector.Sum(acc);
-            Unsafe.Add(ref ga, y) = gay;
-            dotag += ay * gay;
-        }
-        for (int y = 0; y < n; y++) Unsafe.Add(ref gl, y) = Unsafe.Add(ref a, y) * (Unsafe.Add(ref ga, y) - dotag);
-        for (int i = 0; i < dp; i += vw)
-        {
-            var acc = Vector<float>.Zero;
-            ref float kti = ref Unsafe.Add(ref kt, i);
-            if (train)
-            {
-                var sv = Ld(ref s, i);
-                ref float gkti = ref Unsafe.Add(ref gkt, i);
-                for (int y = 0; y < n; y++)
-                {
-                    var g = new Vector<float>(Unsafe.Add(ref gl, y));
-                    nint o = (nint)y * dp;
-                    acc = Fma(g, Ld(ref kti, o), acc);
-                    St(Fma(g, sv, Ld(ref gkti, o)), ref gkti, o);
-                }
-            }
-            else
-            {
-                for (int y = 0; y < n; y++) acc = Fma(new Vector<float>(Unsafe.Add(ref gl, y)), Ld(ref kti, (nint)y * dp), acc);
-            }
-            St(acc, ref gs, i);
-        }
-    }
-
-    /// <summary>Hints the CPU to fetch a row (len floats) into cache; no-op where unsupported. Prefetches never
-    /// fault, so a stale address after a GC move is harmless.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Prefetch(ref float row, int len)
-    {
-        if (!Sse.IsSupported) return;
-        for (int i = 0; i < len; i += 16) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, i)));
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using static Lrml.Fast.FusedMath;
 
 using Lrml.Models;
+using Lrml.Util;
 
 namespace Lrml.Fast;
 
@@ -398,12 +399,12 @@ public sealed unsafe partial class LrmlFused
             }
         }
         _chunkLoss[chunk] = loss;
-        if (ca > 0) ChunkBackward(S, chunk, c, ca, ref gkt, ref gm);
+        if (ca > 0) ChunkBackward(S, ca, ref gkt, ref gm);
         EmitRows(S, e0, c);
     }
 
     /// <summary>Stages 6–10 of <see cref="RunChunk"/>: attention backward of the ca collected pairs.</summary>
-    private void ChunkBackward(Scratch S, int chunk, int c, int ca, ref float gkt, ref float gm)
+    private void ChunkBackward(Scratch S, int ca, ref float gkt, ref float gm)
     {
         int dp = _dp, np = _np, n = _n, d = _d, T = _k + 1;
         bool train = TrainMemory;
@@ -504,9 +505,9 @@ public sealed unsafe partial class LrmlFused
     {
         var batch = _batch!;
         int dp = _dp, k = _k;
-        Prefetch(ref At(_p, (nint)batch.Users[x] * dp), dp);
-        Prefetch(ref At(_q, (nint)batch.Positives[x] * dp), dp);
-        for (int j = 0; j < k; j++) Prefetch(ref At(_q, (nint)batch.Negatives[x * k + j] * dp), dp);
+        CacheHint.PrefetchRange(_p, (nint)batch.Users[x] * dp, dp);
+        CacheHint.PrefetchRange(_q, (nint)batch.Positives[x] * dp, dp);
+        for (int j = 0; j < k; j++) CacheHint.PrefetchRange(_q, (nint)batch.Negatives[x * k + j] * dp, dp);
     }
 
     /// <summary>Clip-aware row load: dst = x / max(‖x‖, 1) under Clip, else x. Returns ‖x‖ (0 when not clipping).</summary>
@@ -598,9 +599,9 @@ public sealed unsafe partial class LrmlFused
                 if (fuse && s + 2 < count)
                 {
                     nint po = (nint)uniq[s + 2] * dp;
-                    Prefetch(ref At(table, po), dp);
-                    if (st1 is not null) Prefetch(ref At(st1, po), dp);
-                    if (st2 is not null) Prefetch(ref At(st2, po), dp);
+                    CacheHint.PrefetchRange(table, po, dp);
+                    if (st1 is not null) CacheHint.PrefetchRange(st1, po, dp);
+                    if (st2 is not null) CacheHint.PrefetchRange(st2, po, dp);
                 }
                 int a = off[s], e = off[s + 1];
                 // fused: a row that occurs once is finished on its per-example gradient row (scratch) in place
@@ -766,9 +767,9 @@ public sealed unsafe partial class LrmlFused
                 if (s + 2 < count)
                 {
                     nint po = (nint)uniq[s + 2] * dp;
-                    Prefetch(ref At(table, po), dp);
-                    if (s1 is not null) Prefetch(ref At(s1, po), dp);
-                    if (s2 is not null) Prefetch(ref At(s2, po), dp);
+                    CacheHint.PrefetchRange(table, po, dp);
+                    if (s1 is not null) CacheHint.PrefetchRange(s1, po, dp);
+                    if (s2 is not null) CacheHint.PrefetchRange(s2, po, dp);
                 }
                 nint o = (nint)uniq[s] * dp;
                 ref float g = ref At(grads, (nint)s * dp);

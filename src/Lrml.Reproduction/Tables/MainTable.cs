@@ -139,7 +139,6 @@ public static class MainTable
     public static MainTableReport Run(MainTableOptions options, ExperimentContext context, Backends.IRunBackend? backend)
     {
         var profile = options.Profile;
-        int seeds = options.Seeds ?? profile.Seeds;
         string outDir = OutputDirectory(options, context);
         var datasets = DatasetsFor(options, context);
         var models = ModelsFor(options);
@@ -157,7 +156,7 @@ public static class MainTable
         }
         var missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList();
 
-        var table = BuildTable(datasets, models, byCell, seeds, profile, d => Experiment.DefaultProtocol(d, context));
+        var table = BuildTable(datasets, models, byCell, profile, d => Experiment.DefaultProtocol(d, context));
         foreach (var m in missing)
             table.Notes.Add($"Missing from the means: {m.Planned.Spec.Dataset} {ModelRegistry.Get(m.Planned.Spec.Model).Display} seed {m.Planned.Spec.Train.Seed} " +
                             $"({(m.State == Backends.RunState.Diverged ? "diverged: " : "")}{m.Message}; run directory {m.Planned.Directory}).");
@@ -350,7 +349,7 @@ public static class MainTable
     private static string Signed(double v) => double.IsNaN(v) ? "n/a" : (v >= 0 ? "+" : "−") + Math.Abs(v).ToString("0.0000", CultureInfo.InvariantCulture);
 
     private static ResultTable BuildTable(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
-        Dictionary<(string, string), List<StoredRun>> byCell, int seeds, Profile profile, Func<string, string> defaultProtocol)
+        Dictionary<(string, string), List<StoredRun>> byCell, Profile profile, Func<string, string> defaultProtocol)
     {
         var t = new ResultTable($"Main results ({profile.Name} profile): test metrics, mean ± std over seeds",
             "dataset", "protocol", "model", "seeds");

@@ -37,7 +37,4 @@ public sealed record Profile
         "full" => Full,
         _ => throw new ArgumentException($"Unknown profile '{name}'. Known: quick, full."),
     };
-
-    /// <summary>The profile named by the LRML_PROFILE environment variable, else quick.</summary>
-    public static Profile FromEnvironment() => Get(Environment.GetEnvironmentVariable("LRML_PROFILE") is { Length: > 0 } p ? p : "quick");
 }

@@ -161,7 +161,7 @@ public static class KnnProbe
 
         var votes = new int[classes];
         var predicted = new int[n];
-        Predict(neighbours, labels, classes, votes, predicted);
+        Predict(neighbours, labels, votes, predicted);
         var confusion = new int[classes * classes];
         int correct = 0;
         for (int i = 0; i < n; i++)
@@ -183,7 +183,7 @@ public static class KnnProbe
             for (int s = 0; s < shuffles; s++)
             {
                 rng.Shuffle(perm.AsSpan());
-                Predict(neighbours, perm, classes, votes, pred);
+                Predict(neighbours, perm, votes, pred);
                 Array.Clear(conf);
                 int ok = 0;
                 for (int i = 0; i < n; i++)
@@ -211,7 +211,7 @@ public static class KnnProbe
     }
 
     /// <summary>Majority vote over each row's neighbours; ties go to the tied class met first in distance order.</summary>
-    private static void Predict(KnnNeighbours nb, int[] labels, int classes, int[] votes, int[] predicted)
+    private static void Predict(KnnNeighbours nb, int[] labels, int[] votes, int[] predicted)
     {
         int n = nb.N, k = nb.K;
         var idx = nb.Index;

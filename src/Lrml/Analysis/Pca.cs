@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Lrml.Util;
+using MathNet.Numerics.LinearAlgebra;
 
 namespace Lrml.Analysis;
 
@@ -71,8 +72,7 @@ public sealed class PcaModel
 
 /// <summary>
 /// Exact principal component analysis: the covariance matrix (dim × dim, accumulated in double) and its full
-/// eigendecomposition by the cyclic Jacobi method, which is accurate to working precision for the symmetric
-/// matrices of the relation vectors (dim ≤ a few hundred). No randomised approximation.
+/// eigendecomposition (<see cref="SymmetricEigen"/>, MathNet.Numerics). No randomised approximation.
 /// </summary>
 public static class Pca
 {
@@ -104,6 +104,8 @@ public static class Pca
             int o = i * dim;
             for (int d = 0; d < dim; d++) cols[(long)d * n + i] = x[o + d] - mean[d];
         }
+        // The kit's own covariance loop (not MathNet's matrix product): it runs on `threads` cores with SIMD dot
+        // products, and each entry is one sequential dot product, so the fit is bit-identical for any thread count.
         var cov = new double[dim * dim];
         double inv = 1.0 / (n - 1);
         Par.For(0, dim, threads, a =>
@@ -140,7 +142,8 @@ public static class Pca
         Fit(x, n, dim, components, threads).Transform(x, n);
 }
 
-/// <summary>Eigendecomposition of a real symmetric matrix by the cyclic Jacobi rotation method.</summary>
+/// <summary>Eigendecomposition of a real symmetric matrix (MathNet.Numerics: Householder tridiagonalisation, then
+/// the implicit QL algorithm; exact to working precision, no randomised approximation).</summary>
 public static class SymmetricEigen
 {
     /// <summary>
@@ -150,42 +153,23 @@ public static class SymmetricEigen
     /// <exception cref="ArgumentException">The matrix is not square-sized, not symmetric or not finite.</exception>
     public static (double[] Values, double[] Vectors) Decompose(double[] matrix, int m)
     {
+        // The kit checks its input itself: MathNet's symmetric solver reads the lower triangle only (it decomposes
+        // [[1, 2], [3, 4]] as [[1, 3], [3, 4]] without a word) and throws IndexOutOfRangeException on a NaN.
         ArgumentNullException.ThrowIfNull(matrix);
         if (m < 1 || matrix.Length != m * m) throw new ArgumentException($"Expected an {m} × {m} matrix, got {matrix.Length} values.", nameof(matrix));
-        double scale = 0;
         for (int i = 0; i < m; i++)
             for (int j = 0; j < m; j++)
             {
                 double e = matrix[i * m + j];
                 if (!double.IsFinite(e)) throw new ArgumentException($"matrix[{i},{j}] = {e} is not finite.", nameof(matrix));
-                scale = Math.Max(scale, Math.Abs(e));
                 if (j > i && Math.Abs(e - matrix[j * m + i]) > 1e-9 * Math.Max(1, Math.Abs(e)))
                     throw new ArgumentException($"matrix is not symmetric at [{i},{j}].", nameof(matrix));
             }
 
-        var a = (double[])matrix.Clone();
-        var v = new double[m * m];
-        for (int i = 0; i < m; i++) v[i * m + i] = 1;
-        if (scale > 0)
-        {
-            double frob = 0;
-            foreach (double e in a) frob += e * e;
-            double tol = frob * 1e-30;
-            for (int sweep = 0; sweep < 100; sweep++)
-            {
-                double off = 0;
-                for (int p = 0; p < m; p++)
-                    for (int q = p + 1; q < m; q++) off += a[p * m + q] * a[p * m + q];
-                if (off <= tol) break;
-                for (int p = 0; p < m - 1; p++)
-                    for (int q = p + 1; q < m; q++)
-                        Rotate(a, v, m, p, q);
-            }
-        }
-
+        var evd = Matrix<double>.Build.DenseOfRowMajor(m, m, matrix).Evd(Symmetricity.Symmetric);
         var values = new double[m];
         var order = new int[m];
-        for (int i = 0; i < m; i++) { values[i] = a[i * m + i]; order[i] = i; }
+        for (int i = 0; i < m; i++) { values[i] = evd.EigenValues[i].Real; order[i] = i; }
         // Descending by value, ties by index: a stable, deterministic order.
         Array.Sort(order, (i, j) => values[j].CompareTo(values[i]) is var c && c != 0 ? c : i.CompareTo(j));
         var sortedValues = new double[m];
@@ -193,40 +177,8 @@ public static class SymmetricEigen
         for (int c = 0; c < m; c++)
         {
             sortedValues[c] = values[order[c]];
-            for (int r = 0; r < m; r++) sortedVectors[r * m + c] = v[r * m + order[c]];
+            for (int r = 0; r < m; r++) sortedVectors[r * m + c] = evd.EigenVectors[r, order[c]];
         }
         return (sortedValues, sortedVectors);
-    }
-
-    /// <summary>One Jacobi rotation A ← JᵀAJ zeroing A[p,q], V ← VJ.</summary>
-    private static void Rotate(double[] a, double[] v, int m, int p, int q)
-    {
-        double apq = a[p * m + q];
-        if (apq == 0) return;
-        double app = a[p * m + p], aqq = a[q * m + q];
-        double theta = (aqq - app) / (2 * apq);
-        // Smaller root of t² + 2θt − 1 = 0 (|rotation angle| ≤ π/4), written to avoid overflow for large θ.
-        double t = (theta >= 0 ? 1.0 : -1.0) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-        double c = 1 / Math.Sqrt(t * t + 1), s = t * c;
-        for (int k = 0; k < m; k++)
-        {
-            double akp = a[k * m + p], akq = a[k * m + q];
-            a[k * m + p] = c * akp - s * akq;
-            a[k * m + q] = s * akp + c * akq;
-        }
-        int rp = p * m, rq = q * m;
-        for (int k = 0; k < m; k++)
-        {
-            double apk = a[rp + k], aqk = a[rq + k];
-            a[rp + k] = c * apk - s * aqk;
-            a[rq + k] = s * apk + c * aqk;
-        }
-        a[rp + q] = 0; a[rq + p] = 0;
-        for (int k = 0; k < m; k++)
-        {
-            double vkp = v[k * m + p], vkq = v[k * m + q];
-            v[k * m + p] = c * vkp - s * vkq;
-            v[k * m + q] = s * vkp + c * vkq;
-        }
     }
 }

@@ -63,8 +63,6 @@ internal sealed class IntIdInterner
         return _sparse is not null && _sparse.TryGetValue(raw, out int i) ? i : -1;
     }
 
-    public long RawAt(int index) => _raw[index];
-
     public IdMap ToIdMap()
     {
         var strings = new string[Count];

@@ -351,12 +351,4 @@ internal static class TextParse
     /// Returns the encoding used so provenance can record it.</summary>
     public static Encoding DetectUtf8OrLatin1(ReadOnlySpan<byte> bytes) =>
         System.Text.Unicode.Utf8.IsValid(bytes) ? StrictUtf8 : Encoding.Latin1;
-
-    /// <summary>Decodes bytes as strict UTF-8, or throws a format error that names Latin-1 as the likely cause.</summary>
-    public static string DecodeUtf8Strict(LineReader r, ReadOnlySpan<byte> s, string what)
-    {
-        if (!System.Text.Unicode.Utf8.IsValid(s))
-            throw r.Error($"{what} \"{Preview(s, 60)}\" is not valid UTF-8 (Latin-1/Windows-1252 bytes?); the file must be UTF-8");
-        return Encoding.UTF8.GetString(s);
-    }
 }

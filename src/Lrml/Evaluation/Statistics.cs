@@ -1,4 +1,6 @@
 using Lrml.Util;
+using MathNet.Numerics;
+using MathNet.Numerics.Distributions;
 
 namespace Lrml.Evaluation;
 
@@ -50,8 +52,7 @@ public sealed record BootstrapResult(double MeanDifference, double CiLow, double
 /// <summary>
 /// Statistics for comparing models over per-user metric values (e.g. <see cref="EvaluationResult.PerUser"/> of two
 /// models on the same users) and over seeds: summaries with Student-t confidence intervals, the paired t-test, the
-/// Wilcoxon signed-rank test and a seeded paired bootstrap. The distribution functions are implemented here
-/// (regularised incomplete beta and gamma functions), accurate to about 1e-12.
+/// Wilcoxon signed-rank test and a seeded paired bootstrap. The distributions come from MathNet.Numerics.
 /// </summary>
 public static class Statistics
 {
@@ -180,27 +181,33 @@ public static class Statistics
     }
 
     // ------------------------------------------------------------------------------------- distributions
+    // MathNet.Numerics computes the distributions and special functions; the kit adds its argument checks (a clear
+    // error or NaN instead of MathNet's exceptions for NaN and edge arguments) and keeps its own t quantile.
 
-    /// <summary>Student t CDF P(T ≤ t) with <paramref name="df"/> degrees of freedom, via
-    /// P(|T| ≥ |t|) = I_{df/(df+t²)}(df/2, 1/2).</summary>
+    /// <summary>Student t CDF P(T ≤ t) with <paramref name="df"/> degrees of freedom.</summary>
     public static double StudentTCdf(double t, double df)
     {
-        if (!(df > 0)) throw new ArgumentOutOfRangeException(nameof(df), "Degrees of freedom must be positive.");
-        if (double.IsNaN(t)) return double.NaN;
-        if (double.IsPositiveInfinity(t)) return 1;
-        if (double.IsNegativeInfinity(t)) return 0;
-        double tail = 0.5 * RegularizedIncompleteBeta(df / 2, 0.5, df / (df + t * t));
-        return t > 0 ? 1 - tail : tail;
+        CheckDegreesOfFreedom(df);
+        return double.IsNaN(t) ? double.NaN : StudentT.CDF(0, 1, df, t);
     }
 
-    /// <summary>Two-sided p-value P(|T| ≥ |t|).</summary>
-    public static double StudentTTwoSidedP(double t, double df) =>
-        double.IsInfinity(t) ? 0 : RegularizedIncompleteBeta(df / 2, 0.5, df / (df + t * t));
+    /// <summary>Two-sided p-value P(|T| ≥ |t|) = I_{df/(df+t²)}(df/2, 1/2), exact in the far tail (no 1 − CDF).</summary>
+    public static double StudentTTwoSidedP(double t, double df)
+    {
+        CheckDegreesOfFreedom(df);
+        if (double.IsNaN(t)) return double.NaN;
+        return double.IsInfinity(t) ? 0 : SpecialFunctions.BetaRegularized(df / 2, 0.5, df / (df + t * t));
+    }
 
-    /// <summary>Quantile of the Student t distribution (inverse CDF), by bisection to machine precision.</summary>
+    /// <summary>Quantile of the Student t distribution (inverse CDF), by bisection on <see cref="StudentTCdf"/> to
+    /// machine precision.</summary>
+    /// <remarks>Kept instead of MathNet's <c>StudentT.InvCDF</c>: that one searches the root only in [−800, 800] with
+    /// tolerance 1e-12 and throws NonConvergenceException beyond it, e.g. for df = 1 and p = 0.99995 (a 99.99 %
+    /// interval from two seeds, t = 6366.2).</remarks>
     public static double StudentTQuantile(double p, double df)
     {
         if (!(p > 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), "p must be in (0, 1).");
+        CheckDegreesOfFreedom(df);
         if (p == 0.5) return 0;
         if (p < 0.5) return -StudentTQuantile(1 - p, df);
         double lo = 0, hi = 1;
@@ -213,108 +220,36 @@ public static class Statistics
         return 0.5 * (lo + hi);
     }
 
-    /// <summary>Standard normal CDF Φ(z), via the regularised incomplete gamma function (erf(x) = P(½, x²)).</summary>
-    public static double NormalCdf(double z)
-    {
-        if (double.IsNaN(z)) return double.NaN;
-        double tail = 0.5 * RegularizedGammaQ(0.5, z * z / 2); // P(Z > |z|)
-        return z >= 0 ? 1 - tail : tail;
-    }
+    /// <summary>Standard normal CDF Φ(z).</summary>
+    public static double NormalCdf(double z) => double.IsNaN(z) ? double.NaN : Normal.CDF(0, 1, z);
 
-    /// <summary>Two-sided normal p-value P(|Z| ≥ |z|) = Q(½, z²/2), accurate in the far tail.</summary>
-    public static double NormalTwoSidedP(double z) => double.IsNaN(z) ? double.NaN : RegularizedGammaQ(0.5, z * z / 2);
+    /// <summary>Two-sided normal p-value P(|Z| ≥ |z|) = erfc(|z|/√2), accurate in the far tail.</summary>
+    public static double NormalTwoSidedP(double z) => double.IsNaN(z) ? double.NaN : SpecialFunctions.Erfc(Math.Abs(z) / Math.Sqrt(2));
 
-    /// <summary>Regularised incomplete beta function I_x(a, b), by the continued fraction (modified Lentz), using
-    /// I_x(a, b) = 1 − I_{1−x}(b, a) where that converges faster.</summary>
+    /// <summary>Regularised incomplete beta function I_x(a, b) (0 for x ≤ 0, 1 for x ≥ 1).</summary>
     public static double RegularizedIncompleteBeta(double a, double b, double x)
     {
         if (!(a > 0 && b > 0)) throw new ArgumentOutOfRangeException(nameof(a), "a and b must be positive.");
         if (double.IsNaN(x)) return double.NaN;
-        if (x <= 0) return 0;
-        if (x >= 1) return 1;
-        double lnFront = a * Math.Log(x) + b * Math.Log(1 - x) - LogBeta(a, b);
-        if (x < (a + 1) / (a + b + 2)) return Math.Exp(lnFront) * BetaContinuedFraction(a, b, x) / a;
-        return 1 - Math.Exp(lnFront) * BetaContinuedFraction(b, a, 1 - x) / b;
+        return x <= 0 ? 0 : x >= 1 ? 1 : SpecialFunctions.BetaRegularized(a, b, x);
     }
 
-    private static double BetaContinuedFraction(double a, double b, double x)
-    {
-        const double tiny = 1e-300, eps = 1e-16;
-        // Continued fraction 1/(1+ d1/(1+ d2/(1+ …))) with
-        // d_{2m+1} = −(a+m)(a+b+m)x / ((a+2m)(a+2m+1)),  d_{2m} = m(b−m)x / ((a+2m−1)(a+2m)).
-        double c = 1, dd = 1 - (a + b) * x / (a + 1);
-        if (Math.Abs(dd) < tiny) dd = tiny;
-        dd = 1 / dd;
-        double h = dd;
-        for (int m = 1; m <= 10_000; m++)
-        {
-            double m2 = 2.0 * m;
-            double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
-            dd = 1 + num * dd; if (Math.Abs(dd) < tiny) dd = tiny;
-            c = 1 + num / c; if (Math.Abs(c) < tiny) c = tiny;
-            dd = 1 / dd; h *= dd * c;
-            num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
-            dd = 1 + num * dd; if (Math.Abs(dd) < tiny) dd = tiny;
-            c = 1 + num / c; if (Math.Abs(c) < tiny) c = tiny;
-            dd = 1 / dd;
-            double delta = dd * c;
-            h *= delta;
-            if (Math.Abs(delta - 1) < eps) return h;
-        }
-        throw new ArithmeticException($"Incomplete beta continued fraction did not converge (a={a}, b={b}, x={x}).");
-    }
-
-    /// <summary>Upper regularised incomplete gamma Q(a, x) = Γ(a, x)/Γ(a): series for x &lt; a + 1, else continued fraction.</summary>
+    /// <summary>Upper regularised incomplete gamma Q(a, x) = Γ(a, x)/Γ(a) (1 for x ≤ 0).</summary>
     public static double RegularizedGammaQ(double a, double x)
     {
         if (!(a > 0)) throw new ArgumentOutOfRangeException(nameof(a));
         if (double.IsNaN(x)) return double.NaN;
-        if (x <= 0) return 1;
-        if (double.IsPositiveInfinity(x)) return 0;
-        double lnFront = a * Math.Log(x) - x - LogGamma(a);
-        if (x < a + 1)
-        {
-            // P(a, x) = e^{-x} x^a / Γ(a) · Σ x^n / (a (a+1) … (a+n))
-            double term = 1 / a, sum = term;
-            for (int n = 1; n < 10_000; n++)
-            {
-                term *= x / (a + n);
-                sum += term;
-                if (Math.Abs(term) < Math.Abs(sum) * 1e-17) break;
-            }
-            return 1 - Math.Exp(lnFront) * sum;
-        }
-        // Continued fraction for Γ(a, x) (modified Lentz): 1/(x+1−a− 1(1−a)/(x+3−a− 2(2−a)/(x+5−a− …)))
-        const double tiny = 1e-300;
-        double bb = x + 1 - a, c = 1 / tiny, d = 1 / bb, h = d;
-        for (int i = 1; i < 10_000; i++)
-        {
-            double an = -i * (i - a);
-            bb += 2;
-            d = an * d + bb; if (Math.Abs(d) < tiny) d = tiny;
-            c = bb + an / c; if (Math.Abs(c) < tiny) c = tiny;
-            d = 1 / d;
-            double delta = d * c;
-            h *= delta;
-            if (Math.Abs(delta - 1) < 1e-16) break;
-        }
-        return Math.Exp(lnFront) * h;
+        return x <= 0 ? 1 : double.IsPositiveInfinity(x) ? 0 : SpecialFunctions.GammaUpperRegularized(a, x);
     }
 
-    /// <summary>ln Γ(x) for x &gt; 0: Stirling's series after shifting x above 15 with the recurrence Γ(x+1) = xΓ(x).</summary>
-    public static double LogGamma(double x)
+    /// <summary>ln Γ(x) for x &gt; 0.</summary>
+    public static double LogGamma(double x) =>
+        x > 0 ? SpecialFunctions.GammaLn(x) : throw new ArgumentOutOfRangeException(nameof(x), "LogGamma needs x > 0.");
+
+    private static void CheckDegreesOfFreedom(double df)
     {
-        if (!(x > 0)) throw new ArgumentOutOfRangeException(nameof(x), "LogGamma needs x > 0.");
-        double shift = 0;
-        while (x < 15) { shift += Math.Log(x); x += 1; }
-        double inv = 1 / x, inv2 = inv * inv;
-        // Bernoulli-number terms B_{2k} / (2k (2k−1) x^{2k−1}), k = 1..7
-        double series = inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260 - inv2 * (1.0 / 1680
-                      - inv2 * (1.0 / 1188 - inv2 * (691.0 / 360360 - inv2 * (1.0 / 156)))))));
-        return (x - 0.5) * Math.Log(x) - x + 0.5 * Math.Log(2 * Math.PI) + series - shift;
+        if (!(df > 0)) throw new ArgumentOutOfRangeException(nameof(df), "Degrees of freedom must be positive.");
     }
-
-    private static double LogBeta(double a, double b) => LogGamma(a) + LogGamma(b) - LogGamma(a + b);
 
     private static double[] Differences(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {

@@ -90,7 +90,7 @@ internal static class TorchSupport
     /// x / sqrt(max(1, ‖x‖²)), i.e. x·min(1, 1/‖x‖). Gradients flow through the scaling when ‖x‖ &gt; 1;
     /// rows inside the unit ball pass unchanged (the clamp keeps the gradient finite at x = 0).
     /// </summary>
-    public static Tensor ClipRows(Tensor x) => x / x.square().sum(-1, keepdim: true).clamp_min(1.0).sqrt();
+    public static Tensor ClipRows(Tensor x) => x / x.Squared().sum(-1, keepdim: true).clamp_min(KeptScalars.OneD).sqrt();
 
     /// <summary>
     /// Projects the given stored rows of <paramref name="table"/> onto the unit ball in place
@@ -150,11 +150,16 @@ internal static class TorchSupport
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        if (value > 0) grad.clamp_(-value, value);
+        if (value > 0)
+        {
+            using Scalar lo = (-value).ToScalar(), hi = value.ToScalar();
+            grad.clamp_(lo, hi);
+        }
         if (norm > 0)
         {
-            var n = grad.square().sum().sqrt();
-            grad.mul_(n.clamp_min(norm).reciprocal().mul_(norm));
+            using var s = norm.ToScalar();
+            var n = grad.Squared().sum().sqrt();
+            grad.mul_(n.clamp_min(s).reciprocal().mul_(s));
         }
     }
 
@@ -400,7 +405,7 @@ internal sealed record BatchViews(Tensor PTable, Tensor QTable, Tensor? BTable, 
     /// <summary>The table's own gradient (dense views), or the row copies' gradient scattered into zeros (lazy views).</summary>
     private static double[] Dense(Tensor table, Tensor rows, Tensor? rowLeaf) => rowLeaf is null
         ? TorchSupport.ToDoubles(table.grad!)
-        : TorchSupport.ToDoubles(zeros_like(table).index_add_(0, rows, rowLeaf.grad!, 1.0));
+        : TorchSupport.ToDoubles(zeros_like(table).index_add_(0, rows, rowLeaf.grad!, KeptScalars.OneD));
 }
 
 /// <summary>
@@ -474,6 +479,9 @@ internal sealed class EmbeddingNet : nn.Module
 internal sealed class ModelOptimizer : IDisposable
 {
     public const double Beta1 = 0.9, Beta2 = 0.999, AdamEpsilon = 1e-8, AdagradEpsilon = 1e-10;
+    // the lazy step's constants as kept-alive Scalars (see KeptScalars)
+    private static readonly Scalar SBeta1 = Beta1.ToScalar(), SBeta2 = Beta2.ToScalar(), SOneMinusBeta1 = (1 - Beta1).ToScalar(),
+        SOneMinusBeta2 = (1 - Beta2).ToScalar(), SEpsilon = AdamEpsilon.ToScalar();
 
     private readonly OptimizerKind _kind;
     private readonly double[] _lr;
@@ -559,6 +567,7 @@ internal sealed class ModelOptimizer : IDisposable
         if (grads.Length != _params.Length) throw new ArgumentException("One gradient per parameter is required.");
         _t++;
         double bc1 = 1 - Math.Pow(Beta1, _t), bc2 = 1 - Math.Pow(Beta2, _t);
+        using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         for (int k = 0; k < _params.Length; k++)
@@ -571,17 +580,19 @@ internal sealed class ModelOptimizer : IDisposable
             if (rows is null)
             {
                 // dense tensors (K, M) get PyTorch's dense Adam form, as TF's LazyAdam does for dense gradients
-                _m[k].mul_(Beta1).add_(g, alpha: 1 - Beta1);
-                _v[k].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-                p.addcdiv_(_m[k], _v[k].sqrt().div_(Math.Sqrt(bc2)).add_(AdamEpsilon), value: -lrk / bc1);
+                using var step = (-lrk / bc1).ToScalar();
+                _m[k].mul_(SBeta1).add_(g, alpha: SOneMinusBeta1);
+                _v[k].mul_(SBeta2).addcmul_(g, g, value: SOneMinusBeta2);
+                p.addcdiv_(_m[k], _v[k].sqrt().div_(sqrtBc2).add_(SEpsilon, KeptScalars.One), value: step);
             }
             else
             {
-                var m = _m[k].index_select(0, rows).mul_(Beta1).add_(g, alpha: 1 - Beta1);
-                var v = _v[k].index_select(0, rows).mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+                using var step = (-stepSize).ToScalar();
+                var m = _m[k].index_select(0, rows).mul_(SBeta1).add_(g, alpha: SOneMinusBeta1);
+                var v = _v[k].index_select(0, rows).mul_(SBeta2).addcmul_(g, g, value: SOneMinusBeta2);
                 _m[k].index_copy_(0, rows, m);
                 _v[k].index_copy_(0, rows, v);
-                var updated = p.index_select(0, rows).addcdiv_(m, v.sqrt().add_(AdamEpsilon), value: -stepSize);
+                var updated = p.index_select(0, rows).addcdiv_(m, v.sqrt().add_(SEpsilon, KeptScalars.One), value: step);
                 p.index_copy_(0, rows, updated);
             }
         }
@@ -613,4 +624,49 @@ internal sealed class ModelOptimizer : IDisposable
         if (_m is not null) foreach (var t in _m) t.Dispose();
         if (_v is not null) foreach (var t in _v) t.Dispose();
     }
+}
+
+/// <summary>
+/// Scalars that stay alive, and the tensor ops the per-batch code of the torch models writes with them.
+/// Why: TorchSharp turns each C# number given to a tensor op (and, inside <c>a + b</c>, <c>square()</c> and
+/// <c>softplus</c>, numbers of its own) into a <see cref="Scalar"/> that owns a native handle and has a finaliser, and
+/// passes the handle to native code without keeping the object alive. A garbage collection during that call can run
+/// the finaliser and free the Scalar the op is still reading: a rare crash of torch-engine training. Static Scalars
+/// are never finalised; a per-step value is held by <c>using</c> (alive to the end of the step, freed there). Each op
+/// calls the TorchSharp overload the plain form calls, with a Scalar of the same type and value: results are
+/// bit-identical. (TorchSharp's own optimisers, used by the dense Adam/SGD/Adagrad kinds, still make such temporaries.)
+/// </summary>
+internal static class KeptScalars
+{
+    /// <summary>int 1: the alpha that TorchSharp's <c>a + b</c> passes.</summary>
+    public static readonly Scalar One = 1.ToScalar();
+    /// <summary>int 2: the exponent that TorchSharp's <c>square()</c> passes.</summary>
+    public static readonly Scalar Two = 2.ToScalar();
+    /// <summary>double 0.</summary>
+    public static readonly Scalar Zero = 0.0.ToScalar();
+    /// <summary>double 1.</summary>
+    public static readonly Scalar OneD = 1.0.ToScalar();
+    /// <summary>double 20: the threshold of <c>softplus</c>.</summary>
+    private static readonly Scalar Twenty = 20.0.ToScalar();
+
+    // TorchSharp's public softplus(double beta, double threshold) converts both to temporary Scalars and calls this
+    // private overload; it is called directly with kept Scalars (the public form remains the fallback).
+    private static readonly Func<Tensor, Scalar, Scalar, Tensor>? SoftplusCore =
+        typeof(Tensor).GetMethod("softplus1", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance,
+            [typeof(Scalar), typeof(Scalar)])?.CreateDelegate<Func<Tensor, Scalar, Scalar, Tensor>>();
+
+    /// <summary>Whether <see cref="Softplus"/> reaches TorchSharp's Scalar overload (false after a TorchSharp change).</summary>
+    internal static bool SoftplusIsKept => SoftplusCore is not null;
+
+    /// <summary><c>a + b</c>.</summary>
+    public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary><c>a + s</c>.</summary>
+    public static Tensor Plus(this Tensor a, Scalar s) => a.add(s, One);
+
+    /// <summary><c>x.square()</c>.</summary>
+    public static Tensor Squared(this Tensor x) => x.pow(Two);
+
+    /// <summary><c>nn.functional.softplus(x)</c> = log(1 + eˣ) (β = 1, linear above 20).</summary>
+    public static Tensor Softplus(this Tensor x) => SoftplusCore is null ? nn.functional.softplus(x) : SoftplusCore(x, OneD, Twenty);
 }

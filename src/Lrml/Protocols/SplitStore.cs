@@ -129,7 +129,7 @@ public static class SplitStore
         catch (JsonException ex) { throw new DataFormatException(json, 0, $"not valid JSON: {ex.Message}", ex); }
         if (jsonHash != actual)
             throw new DataFormatException(json, 0, $"checksum mismatch: {JsonFileName} records sha256 {jsonHash ?? "(none)"} but {BinaryFileName} holds {actual}; the two files do not belong together.");
-        try { return Deserialize(bytes, HeaderLength, bin); }
+        try { return Deserialize(bytes, HeaderLength); }
         catch (Exception ex) when (ex is EndOfStreamException or ArgumentException or InvalidDataException)
         {
             throw new DataFormatException(bin, 0, $"payload is inconsistent: {ex.Message}", ex);
@@ -151,7 +151,7 @@ public static class SplitStore
         return ms.ToArray();
     }
 
-    private static Split Deserialize(byte[] bytes, int offset, string path)
+    private static Split Deserialize(byte[] bytes, int offset)
     {
         using var ms = new MemoryStream(bytes, offset, bytes.Length - offset, writable: false);
         using var r = new BinaryReader(ms, Encoding.UTF8);

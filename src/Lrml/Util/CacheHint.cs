@@ -14,4 +14,14 @@ public static class CacheHint
         if (!Sse.IsSupported || (ulong)index >= (ulong)a.LongLength) return;
         Sse.Prefetch0(Unsafe.AsPointer(ref a[index]));
     }
+
+    /// <summary>Hints the CPU to fetch <paramref name="a"/>[<paramref name="start"/> .. <paramref name="start"/> +
+    /// <paramref name="length"/>), one hint per 64-byte cache line (e.g. a row of a row-major table). Indices outside the
+    /// array are skipped like those of <see cref="Prefetch{T}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void PrefetchRange<T>(T[] a, long start, int length) where T : unmanaged
+    {
+        int step = Math.Max(1, 64 / sizeof(T));
+        for (long i = start, end = start + length; i < end; i += step) Prefetch(a, i);
+    }
 }

@@ -84,7 +84,7 @@ public class PcaTests
     }
 
     [Fact]
-    public void JacobiMatchesHandEigenpairsAndThreadsDoNotChangeTheFit()
+    public void EigenMatchesHandEigenpairsAndThreadsDoNotChangeTheFit()
     {
         var (values, vectors) = SymmetricEigen.Decompose([2, 1, 1, 2], 2);
         Assert.Equal(3, values[0], 1e-14);
@@ -101,6 +101,24 @@ public class PcaTests
         var b = Pca.Fit(x, 300, 20, 5, threads: 2);
         Assert.Equal(a.Components, b.Components);
         Assert.Equal(a.ExplainedVariance, b.ExplainedVariance);
+    }
+
+    [Fact]
+    public void ExplainedVarianceOfFourPointsMatchesTheHandComputation()
+    {
+        // (3, 3), (−3, −3), (1, −1), (−1, 1): mean 0, covariance (n − 1 = 3) [[20, 16], [16, 20]] / 3, whose
+        // eigenvalues are (20 ± 16) / 3 = 12 and 4/3 along (1, 1)/√2 and (1, −1)/√2; ratios 0.9 and 0.1.
+        float[] x = [3, 3, -3, -3, 1, -1, -1, 1];
+        var pca = Pca.Fit(x, 4, 2, 2);
+        Assert.Equal(12, pca.ExplainedVariance[0], 1e-12);
+        Assert.Equal(4.0 / 3, pca.ExplainedVariance[1], 1e-12);
+        Assert.Equal(40.0 / 3, pca.TotalVariance, 1e-12);
+        Assert.Equal(0.9, pca.ExplainedVarianceRatio[0], 1e-12);
+        Assert.Equal(0.1, pca.ExplainedVarianceRatio[1], 1e-12);
+        float r = (float)Math.Sqrt(0.5);
+        Assert.Equal([r, r], pca.Components[0..2], (a, b) => Math.Abs(a - b) < 1e-6);
+        Assert.Equal(r, Math.Abs(pca.Components[2]), 1e-6);
+        Assert.Equal(-pca.Components[2], pca.Components[3], 1e-6);
     }
 
     [Fact]

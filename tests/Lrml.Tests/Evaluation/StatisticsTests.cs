@@ -38,6 +38,35 @@ public class StatisticsTests
         Assert.Equal(2 * (1 - p), Statistics.StudentTTwoSidedP(t, df), 1e-10);
     }
 
+    [Theory]
+    [InlineData(0.975)]
+    [InlineData(0.9995)]
+    [InlineData(0.99995)]      // df = 1: t = 6366.2, beyond the [−800, 800] bracket of MathNet's StudentT.InvCDF
+    [InlineData(0.9999995)]
+    public void StudentTQuantileMatchesClosedFormsInTheHeavyTail(double p)
+    {
+        // df = 1 (Cauchy): t = tan(π(p − ½));  df = 2: t = (2p − 1) / √(2p(1 − p))
+        double t1 = Math.Tan(Math.PI * (p - 0.5)), t2 = (2 * p - 1) / Math.Sqrt(2 * p * (1 - p));
+        Assert.Equal(t1, Statistics.StudentTQuantile(p, 1), 1e-9 * t1);
+        Assert.Equal(-t1, Statistics.StudentTQuantile(1 - p, 1), 1e-9 * t1);
+        Assert.Equal(t2, Statistics.StudentTQuantile(p, 2), 1e-9 * t2);
+        var s = Statistics.Summarize([1.0, 2.0], 2 * p - 1); // two seeds: mean 1.5, std √½, half-width t_{p,1}·½
+        Assert.Equal(1.5 + t1 / 2, s.CiHigh, 1e-9 * t1);
+    }
+
+    [Fact]
+    public void PairedTTestPValueMatchesTheHandComputation()
+    {
+        // d = [1, 2, 3]: mean 2, s = 1, t = 2 / (1/√3) = 2√3 = 3.4641; df = 2 closed form p = 1 − t/√(t² + 2)
+        // = 1 − 2√3/√14 = 0.0741799. Tables: t_{0.95,2} = 2.920 < 3.464 < t_{0.975,2} = 4.303, so 0.05 < p < 0.10.
+        var r = Statistics.PairedTTest([4.0, 6.0, 8.0], [3.0, 4.0, 5.0]);
+        Assert.Equal(2 * Math.Sqrt(3), r.T, 1e-12);
+        Assert.Equal(1 - 2 * Math.Sqrt(3) / Math.Sqrt(14), r.PValue, 1e-12);
+        Assert.Equal(0.0741799, r.PValue, 1e-7);
+        Assert.Equal(4.302652729749462, Statistics.StudentTQuantile(0.975, 2), 1e-12);
+        Assert.Equal(2.9199855803537242, Statistics.StudentTQuantile(0.95, 2), 1e-12);
+    }
+
     [Fact]
     public void NormalCdfAndLogGammaMatchKnownValues()
     {

@@ -148,19 +148,23 @@ public sealed class BprMfModel : ITrainableRecommender
         var qNeg = v.QTable.index_select(0, v.NegIdx).view(batch.Count, k, -1);
         var xPos = (p * qPos).sum(-1);                                  // B
         var xNeg = (p.unsqueeze(1) * qNeg).sum(-1);                     // B × k
-        var regRows = p.square().sum(-1) + qPos.square().sum(-1);       // B
-        var regNeg = qNeg.square().sum(-1);                             // B × k
+        // Plus, Squared, Softplus: a + b, square(), softplus with kept-alive Scalars (see KeptScalars)
+        var regRows = p.Squared().sum(-1).Plus(qPos.Squared().sum(-1)); // B
+        var regNeg = qNeg.Squared().sum(-1);                            // B × k
         if (v.BTable is not null)
         {
             var bPos = v.BTable.index_select(0, v.PosIdx);
             var bNeg = v.BTable.index_select(0, v.NegIdx).view(batch.Count, k);
-            xPos = xPos + bPos; xNeg = xNeg + bNeg;
-            regRows = regRows + bPos.square(); regNeg = regNeg + bNeg.square();
+            xPos = xPos.Plus(bPos); xNeg = xNeg.Plus(bNeg);
+            regRows = regRows.Plus(bPos.Squared()); regNeg = regNeg.Plus(bNeg.Squared());
         }
-        var ranking = nn.functional.softplus(xNeg - xPos.unsqueeze(1)).sum();
+        var ranking = (xNeg - xPos.unsqueeze(1)).Softplus().sum();
         var loss = ranking;
         if (_config.L2 > 0)
-            loss = loss + (regRows.sum() * k + regNeg.sum()) * (0.5 * _config.L2);
+        {
+            using Scalar kS = k.ToScalar(), l2 = (0.5 * _config.L2).ToScalar();
+            loss = loss.Plus(regRows.sum().mul(kS).Plus(regNeg.sum()).mul(l2));
+        }
         if (backward) { _net.zero_grad(); loss.backward(); }
         return (loss, v);
     }
@@ -170,7 +174,7 @@ public sealed class BprMfModel : ITrainableRecommender
         TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (uIdx, iIdx) =>
         {
             var x = (_net.P.index_select(0, uIdx) * _net.Q.index_select(0, iIdx)).sum(-1);
-            return _net.B is null ? x : x + _net.B.index_select(0, iIdx);
+            return _net.B is null ? x : x.Plus(_net.B.index_select(0, iIdx));
         });
 
     /// <inheritdoc/>
@@ -180,7 +184,7 @@ public sealed class BprMfModel : ITrainableRecommender
             (uIdx, i0, n) =>
             {
                 var x = _net.P.index_select(0, uIdx).matmul(_net.Q.narrow(0, i0, n).t());
-                return _net.B is null ? x : x + _net.B.narrow(0, i0, n).unsqueeze(0);
+                return _net.B is null ? x : x.Plus(_net.B.narrow(0, i0, n).unsqueeze(0));
             });
 
     /// <summary>User and item embeddings and item biases (empty without bias), as row-major copies.</summary>

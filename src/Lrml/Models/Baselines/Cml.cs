@@ -220,18 +220,20 @@ public sealed class CmlModel : ITrainableRecommender
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);
         var qAll = v.QTable.index_select(0, v.NegIdx).view(count, k + u, -1);
-        var dPos = (p - qPos).square().sum(-1);                        // B
-        var dAll = (p.unsqueeze(1) - qAll).square().sum(-1);          // B × (k + U)
+        // Plus, Squared: a + b, square() with kept-alive Scalars (see KeptScalars)
+        using var margin = ((double)_config.Margin).ToScalar();
+        var dPos = (p - qPos).Squared().sum(-1);                       // B
+        var dAll = (p.unsqueeze(1) - qAll).Squared().sum(-1);         // B × (k + U)
         var dNeg = u == 0 ? dAll : dAll.narrow(1, 0, k);               // B × k (the trainer's negatives)
         Tensor hinge;
-        if (u == 0) hinge = (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0).sum();
+        if (u == 0) hinge = (dPos.unsqueeze(1) - dNeg).Plus(margin).clamp_min(KeptScalars.Zero).sum();
         else
         {
             var dWarp = dAll.narrow(1, k, u);                          // B × U
             var w = PairWeights(dPos, dWarp);                          // B
             var terms = _config.WarpHinge == CmlWarpHinge.Closest
-                ? (dPos - dWarp.min(1).values + (double)_config.Margin).clamp_min(0.0)
-                : (dPos.unsqueeze(1) - dNeg + (double)_config.Margin).clamp_min(0.0).sum(1);
+                ? (dPos - dWarp.min(1).values).Plus(margin).clamp_min(KeptScalars.Zero)
+                : (dPos.unsqueeze(1) - dNeg).Plus(margin).clamp_min(KeptScalars.Zero).sum(1);
             hinge = (terms * w).sum();
         }
         Tensor? cov = null;
@@ -240,11 +242,12 @@ public sealed class CmlModel : ITrainableRecommender
             var x = cat([p, qPos], 0);
             long n = x.shape[0];
             var xc = x - x.mean([0L], keepdim: true);
-            var c = xc.t().matmul(xc) / (double)n;
-            var offDiagonal = c.square().sum() - c.diagonal().square().sum();
-            cov = offDiagonal * ((double)_config.CovarianceWeight / n);
+            using Scalar nS = ((double)n).ToScalar(), weight = ((double)_config.CovarianceWeight / n).ToScalar();
+            var c = xc.t().matmul(xc).div(nS);
+            var offDiagonal = c.Squared().sum() - c.diagonal().Squared().sum();
+            cov = offDiagonal.mul(weight);
         }
-        var loss = cov is null ? hinge : hinge + cov;
+        var loss = cov is null ? hinge : hinge.Plus(cov);
         if (backward) { _net.zero_grad(); loss.backward(); }
         return new Pass(loss, hinge, cov, v);
     }
@@ -283,15 +286,16 @@ public sealed class CmlModel : ITrainableRecommender
     private Tensor WarpWeights(Tensor dPos, Tensor dWarp)
     {
         long u = dWarp.shape[1];
-        var impostors = (dPos.unsqueeze(1) - dWarp + (double)_config.Margin).gt(0).sum(1).to(dPos.dtype);
-        var rank = (impostors * ((double)NumItems / u)).floor();
+        using Scalar margin = ((double)_config.Margin).ToScalar(), zero = 0.ToScalar(), scale = ((double)NumItems / u).ToScalar();
+        var impostors = (dPos.unsqueeze(1) - dWarp).Plus(margin).gt(zero).sum(1).to(dPos.dtype);
+        var rank = impostors.mul(scale).floor();
         return rank.log1p();
     }
 
     /// <inheritdoc/>
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores) =>
         TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device,
-            (uIdx, iIdx) => (_net.P.index_select(0, uIdx) - _net.Q.index_select(0, iIdx)).square().sum(-1).neg());
+            (uIdx, iIdx) => (_net.P.index_select(0, uIdx) - _net.Q.index_select(0, iIdx)).Squared().sum(-1).neg());
 
     /// <inheritdoc/>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>
@@ -300,7 +304,7 @@ public sealed class CmlModel : ITrainableRecommender
             {
                 var p = _net.P.index_select(0, uIdx).unsqueeze(1);
                 var q = _net.Q.narrow(0, i0, n).unsqueeze(0);
-                return (p - q).square().sum(-1).neg();
+                return (p - q).Squared().sum(-1).neg();
             });
 
     /// <summary>User and item embeddings (row-major copies).</summary>

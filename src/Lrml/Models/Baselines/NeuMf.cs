@@ -409,7 +409,7 @@ internal sealed class NcfCore : IDisposable
             for (int l = 0; l < _net.W.Length; l++) x = nn.functional.relu(nn.functional.linear(x, _net.W[l], _net.B[l]));
             parts = parts is null ? x : cat([parts, x], 1);
         }
-        return parts!.matmul(_net.H) + _net.HBias;
+        return parts!.matmul(_net.H).Plus(_net.HBias); // Plus: a + b with a kept-alive Scalar (see KeptScalars)
     }
 
     /// <summary>Per-example squared norms of every embedding row the pairs look up.</summary>
@@ -419,8 +419,8 @@ internal sealed class NcfCore : IDisposable
         void Add(Parameter? t, Tensor idx)
         {
             if (t is null) return;
-            var v = t.index_select(0, idx).square().sum(-1);
-            s = s is null ? v : s + v;
+            var v = t.index_select(0, idx).Squared().sum(-1);
+            s = s is null ? v : s.Plus(v);
         }
         Add(_net.GmfP, users); Add(_net.GmfQ, items); Add(_net.MlpP, users); Add(_net.MlpQ, items);
         return s!;
@@ -436,10 +436,12 @@ internal sealed class NcfCore : IDisposable
         var negUsers = users.repeat_interleave(k);
         var zPos = Logits(users, pos);
         var zNeg = Logits(negUsers, neg);
-        var summed = nn.functional.softplus(-zPos).sum() + nn.functional.softplus(zNeg).sum();
+        // Plus, Softplus: a + b, softplus with kept-alive Scalars (see KeptScalars)
+        var summed = (-zPos).Softplus().sum().Plus(zNeg.Softplus().sum());
         var loss = summed;
-        if (_l2 > 0) loss = loss + (RowNorms(users, pos).sum() + RowNorms(negUsers, neg).sum()) * (double)_l2;
-        if (_reduction == LossReduction.Mean) loss = loss / (double)(n * (1 + k));
+        using Scalar l2 = ((double)_l2).ToScalar(), count = ((double)(n * (1 + k))).ToScalar();
+        if (_l2 > 0) loss = loss.Plus(RowNorms(users, pos).sum().Plus(RowNorms(negUsers, neg).sum()).mul(l2));
+        if (_reduction == LossReduction.Mean) loss = loss.div(count);
         return (loss, summed);
     }
 
@@ -497,15 +499,15 @@ internal sealed class NcfCore : IDisposable
                     long e = pu.shape[1];
                     var w1 = _net.W[0];
                     var a = pu.matmul(w1.narrow(1, 0, e).t());                          // uc × h1
-                    var b = qi.matmul(w1.narrow(1, e, e).t()) + _net.B[0];              // ic × h1
-                    x = nn.functional.relu(a.unsqueeze(1) + b.unsqueeze(0));            // uc × ic × h1
+                    var b = qi.matmul(w1.narrow(1, e, e).t()).Plus(_net.B[0]);          // ic × h1
+                    x = nn.functional.relu(a.unsqueeze(1).Plus(b.unsqueeze(0)));        // uc × ic × h1
                     for (int l = 1; l < _net.W.Length; l++) x = nn.functional.relu(nn.functional.linear(x, _net.W[l], _net.B[l]));
                 }
                 var hm = _net.H.narrow(0, _gmfDim, _net.H.shape[0] - _gmfDim);
                 var zm = x.matmul(hm);
-                z = z is null ? zm : z + zm;
+                z = z is null ? zm : z.Plus(zm);
             }
-            return z! + _net.HBias;
+            return z!.Plus(_net.HBias);
         });
     }
 

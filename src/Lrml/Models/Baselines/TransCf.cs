@@ -229,12 +229,15 @@ public sealed class TransCfModel : ITrainableRecommender
         var au = nbrU.index_select(0, uIdx);                                                                  // B × d
         var rPos = au * nbrI.index_select(0, posIdx);
         var rNeg = au.unsqueeze(1) * nbrI.index_select(0, negIdx).view(n, k, -1);
-        var sPos = (a + rPos - bPos).square().sum(-1);                                                        // B
-        var sNeg = (a.unsqueeze(1) + rNeg - bNeg).square().sum(-1);                                           // B × k
-        var hinge = (sPos.unsqueeze(1) - sNeg + (double)_config.Margin).clamp_min(0.0).sum();
-        var dist = sPos.sum() * (double)(_config.DistanceWeight * k);
-        var nbr = ((a - au).square().sum() + (bPos - nbrI.index_select(0, posIdx)).square().sum()) * (double)(_config.NeighbourhoodWeight * k);
-        return new Pass(hinge + dist + nbr, hinge, dist, nbr);
+        // Plus, Squared: a + b, square() with kept-alive Scalars (see KeptScalars)
+        using Scalar margin = ((double)_config.Margin).ToScalar(), distanceWeight = ((double)(_config.DistanceWeight * k)).ToScalar(),
+            neighbourhoodWeight = ((double)(_config.NeighbourhoodWeight * k)).ToScalar();
+        var sPos = (a.Plus(rPos) - bPos).Squared().sum(-1);                                                   // B
+        var sNeg = (a.unsqueeze(1).Plus(rNeg) - bNeg).Squared().sum(-1);                                      // B × k
+        var hinge = (sPos.unsqueeze(1) - sNeg).Plus(margin).clamp_min(KeptScalars.Zero).sum();
+        var dist = sPos.sum().mul(distanceWeight);
+        var nbr = (a - au).Squared().sum().Plus((bPos - nbrI.index_select(0, posIdx)).Squared().sum()).mul(neighbourhoodWeight);
+        return new Pass(hinge.Plus(dist).Plus(nbr), hinge, dist, nbr);
     }
 
     /// <summary>Hinge part of the last step's loss.</summary>
@@ -319,7 +322,7 @@ public sealed class TransCfModel : ITrainableRecommender
         TorchSupport.ScorePairsChunked(users, items, scores, NumUsers, NumItems, _device, (u, i) =>
         {
             var r = nu.index_select(0, u) * ni.index_select(0, i);
-            return (_net.P.index_select(0, u) + r - _net.Q.index_select(0, i)).square().sum(-1).neg();
+            return (_net.P.index_select(0, u).Plus(r) - _net.Q.index_select(0, i)).Squared().sum(-1).neg();
         }, PairChunk);
     }
 
@@ -331,7 +334,7 @@ public sealed class TransCfModel : ITrainableRecommender
         {
             var a = _net.P.index_select(0, uIdx).unsqueeze(1);
             var r = nu.index_select(0, uIdx).unsqueeze(1) * ni.narrow(0, i0, n).unsqueeze(0);
-            return (a + r - _net.Q.narrow(0, i0, n).unsqueeze(0)).square().sum(-1).neg();
+            return (a.Plus(r) - _net.Q.narrow(0, i0, n).unsqueeze(0)).Squared().sum(-1).neg();
         });
     }
 
