@@ -1,8 +1,7 @@
 using System.Runtime.CompilerServices;
-using Lrml.Protocols;
 using Lrml.Util;
 
-namespace Lrml.Training;
+namespace Lrml.Protocols;
 
 /// <summary>
 /// Draws training negatives uniformly over the items a user has no training interaction with: draw an item
