@@ -23,7 +23,7 @@ namespace Lrml.Reproduction.Sweeps;
 /// <item><term>pop</term><description>no settings: one trial.</description></item>
 /// </list>
 /// </summary>
-public static class DefaultSpaces
+internal static class DefaultSpaces
 {
     /// <summary>The default space of a model (a new instance; unknown models get an empty space).</summary>
     public static SearchSpace For(string model, bool pretrainedNeuMf = false)

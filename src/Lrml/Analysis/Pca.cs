@@ -141,7 +141,7 @@ public static class Pca
 }
 
 /// <summary>Eigendecomposition of a real symmetric matrix by the cyclic Jacobi rotation method.</summary>
-public static class SymmetricEigen
+internal static class SymmetricEigen
 {
     /// <summary>
     /// Eigenvalues (descending) and eigenvectors of a symmetric row-major m × m matrix (only symmetry is assumed;

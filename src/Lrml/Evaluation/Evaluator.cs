@@ -337,4 +337,4 @@ public static class Evaluator
 }
 
 /// <summary>A model returned a NaN score during evaluation: its parameters have diverged.</summary>
-public sealed class NonFiniteScoreException(string message) : InvalidOperationException(message);
+internal sealed class NonFiniteScoreException(string message) : InvalidOperationException(message);

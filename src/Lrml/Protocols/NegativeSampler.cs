@@ -25,7 +25,7 @@ namespace Lrml.Protocols;
 /// <para>Users with more than half of all items draw among their complement directly (the k-th non-positive),
 /// which consumes one random number per draw and no rejections.</para>
 /// </remarks>
-public sealed class NegativeSampler
+internal sealed class NegativeSampler
 {
     private readonly UserItems _positives;
     private readonly int[] _offsets, _items;

@@ -16,6 +16,9 @@ public sealed class PublicApiTests
     /// <summary>The variable that accepts the current public API (rewrites the listings).</summary>
     public const string AcceptVariable = "LRML_ACCEPT_PUBLIC_API";
 
+    /// <summary>The most public types the paper library (src/Lrml) may have: each one a deliberate API for a researcher.</summary>
+    public const int MaxLibraryPublicTypes = 90;
+
     public static TheoryData<string> Libraries() => new("Lrml", "Lrml.Reproduction", "Lrml.Fast", "Lrml.Notebooks");
 
     /// <summary>The listing of an assembly's public API (no assembly attributes: they carry the build's commit).</summary>
@@ -46,6 +49,18 @@ public sealed class PublicApiTests
         Assert.Fail(expected is null
             ? $"The public API of {assembly} has no committed listing ({path} is missing). {how}"
             : $"The public API of {assembly} differs from {path} (- committed, + built):\n{ShortDiff(expected, actual)}\n{how}");
+    }
+
+    [Fact]
+    public void The_paper_library_has_at_most_90_public_types()
+    {
+        var visible = typeof(Interactions).Assembly.GetTypes().Where(t => t.IsVisible).ToList();
+        Assert.True(visible.Count <= MaxLibraryPublicTypes,
+            $"src/Lrml has {visible.Count} public types (nested ones included), more than {MaxLibraryPublicTypes}: make internal what a researcher " +
+            "does not call from a notebook or their own code.");
+        // The count is of the same surface the listing shows (a type in the listing is a public type).
+        string listing = Listing(typeof(Interactions).Assembly);
+        Assert.All(visible.Where(t => !t.IsNested), t => Assert.Contains(" " + t.Name.Split('`')[0], listing));
     }
 
     [Fact]
