@@ -64,7 +64,7 @@ public interface IRunBackend
 }
 
 /// <summary>Trains each run in this process, one after the other (the kit's default).</summary>
-public sealed class LocalBackend : IRunBackend
+internal sealed class LocalBackend : IRunBackend
 {
     /// <summary>The one instance.</summary>
     public static readonly LocalBackend Instance = new();
@@ -106,7 +106,7 @@ public sealed class LocalBackend : IRunBackend
 
 /// <summary>Trains nothing: loads the runs that finished (e.g. on a cluster, after <c>--no-wait</c>) and reports the others as
 /// missing, so a table can be built from what is there.</summary>
-public sealed class CollectBackend : IRunBackend
+internal sealed class CollectBackend : IRunBackend
 {
     /// <summary>The one instance.</summary>
     public static readonly CollectBackend Instance = new();
@@ -131,7 +131,7 @@ public sealed class CollectBackend : IRunBackend
 
 /// <summary>How a run ended, read from its directory: finished (result.json with a spec.json of the same key) or diverged
 /// (diverged.json of the same key, written by a cluster task whose training diverged).</summary>
-public static class RunEnd
+internal static class RunEnd
 {
     /// <summary>Name of the divergence record a task writes into its run directory.</summary>
     public const string DivergedFile = "diverged.json";
@@ -171,7 +171,7 @@ public static class RunEnd
 /// on the cluster (submitted with <c>--no-wait</c>, or planned in a dry run), or they ended without a result after every
 /// retry. Running the same command again picks up what finished.
 /// </summary>
-public sealed class RunsOutstandingException(string message, IReadOnlyList<BackendRun> runs) : Exception(message)
+internal sealed class RunsOutstandingException(string message, IReadOnlyList<BackendRun> runs) : Exception(message)
 {
     /// <summary>The runs that have not ended (state Queued or Missing).</summary>
     public IReadOnlyList<BackendRun> Runs { get; } = runs;

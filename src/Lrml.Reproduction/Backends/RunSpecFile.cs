@@ -18,7 +18,7 @@ namespace Lrml.Reproduction.Backends;
 /// <param name="RunDirectory">Where it is written.</param>
 /// <param name="Overwrite">Whether the task may replace a finished run of another configuration in that directory (as the
 /// submitting experiment would).</param>
-public sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overwrite)
+internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overwrite)
 {
     /// <summary>The format tag of the file.</summary>
     public const string Format = "lrml-run-spec/1";

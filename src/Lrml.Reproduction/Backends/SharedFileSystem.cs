@@ -7,7 +7,7 @@ namespace Lrml.Reproduction.Backends;
 /// /run); then every task first checks a probe file written here just before the submission and stops with a clear
 /// message when it cannot read it, and a task that left no trace at all is reported as probably not seeing the folder.
 /// </summary>
-public static class SharedFileSystem
+internal static class SharedFileSystem
 {
     /// <summary>File systems that live in one machine's memory.</summary>
     public static readonly IReadOnlySet<string> MemoryFileSystems = new HashSet<string>(StringComparer.Ordinal) { "tmpfs", "ramfs", "devtmpfs" };

@@ -30,7 +30,7 @@ namespace Lrml.Reproduction.Backends;
 /// </list>
 /// The kit's result.json in each run directory, not Slurm's bookkeeping, says whether a run finished.
 /// </summary>
-public sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client = null) : IRunBackend
+internal sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client = null) : IRunBackend
 {
     private readonly ISlurmClient _client = client ?? new SlurmCommands();
 

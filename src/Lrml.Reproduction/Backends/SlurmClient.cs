@@ -5,10 +5,10 @@ using System.Text.RegularExpressions;
 namespace Lrml.Reproduction.Backends;
 
 /// <summary>One array task in the queue: array job id, task index, state (PENDING, RUNNING, COMPLETING, …) and reason.</summary>
-public sealed record QueuedTask(string JobId, int Task, string State, string Reason);
+internal sealed record QueuedTask(string JobId, int Task, string State, string Reason);
 
 /// <summary>What the kit asks of Slurm: submit a job script, list this user's queued tasks, and tell how a task ended.</summary>
-public interface ISlurmClient
+internal interface ISlurmClient
 {
     /// <summary>Submits <paramref name="script"/> with sbatch (with <c>--array=</c><paramref name="array"/> overriding the
     /// script's when given) and returns the job id.</summary>
@@ -25,7 +25,7 @@ public interface ISlurmClient
 
 /// <summary>The real client: runs sbatch, squeue, sacct and scontrol (found on PATH, configured by the usual SLURM_CONF or
 /// /etc/slurm).</summary>
-public sealed class SlurmCommands : ISlurmClient
+internal sealed class SlurmCommands : ISlurmClient
 {
     /// <summary>Whether sbatch is on the PATH.</summary>
     public static bool Installed() => FindOnPath("sbatch") is not null;

@@ -10,7 +10,7 @@ namespace Lrml.Reproduction.Backends;
 /// and runs the same lrml binary with <c>train --spec</c>, which trains the run into its directory through
 /// <see cref="RunStore.RunOrLoad"/> (reusing it when it finished, resuming it from its checkpoint when it was interrupted).
 /// </summary>
-public static class SlurmScript
+internal static class SlurmScript
 {
     /// <summary>File name of the script inside the job folder.</summary>
     public const string FileName = "job.sh";

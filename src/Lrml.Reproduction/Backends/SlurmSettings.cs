@@ -8,7 +8,7 @@ namespace Lrml.Reproduction.Backends;
 /// the kit (time and memory from its estimate of the run, CPUs from the runs' threads) or to the cluster's defaults
 /// (partition, account).
 /// </summary>
-public sealed record SlurmSettings
+internal sealed record SlurmSettings
 {
     /// <summary>The command that starts the kit on a node, e.g. ["/home/me/lrml/Lrml.Cli"] or ["/usr/bin/dotnet", ".../Lrml.Cli.dll"].
     /// It must be reachable from the nodes (the same binary the submitting command runs).</summary>

@@ -18,7 +18,7 @@ namespace Lrml.Reproduction.Backends;
 /// <param name="MemoryMb">--mem of one task.</param>
 /// <param name="Cpus">--cpus-per-task.</param>
 /// <param name="Explanation">One sentence on where the values come from.</param>
-public sealed record TaskResources(TimeSpan Time, int MemoryMb, int Cpus, string Explanation)
+internal sealed record TaskResources(TimeSpan Time, int MemoryMb, int Cpus, string Explanation)
 {
     /// <summary>Memory of the runtime itself (.NET, TorchSharp's native libraries) before any data, in MB.</summary>
     public const int BaselineMb = 512;

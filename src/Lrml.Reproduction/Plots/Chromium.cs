@@ -12,7 +12,7 @@ namespace Lrml.Reproduction.Plots;
 /// google-chrome(-stable) found on the PATH or in /usr/bin. Every call uses a fresh temporary profile, no network
 /// services, and a virtual-time budget so scripts finish before the capture.</para>
 /// </summary>
-public static class Chromium
+internal static class Chromium
 {
     /// <summary>Environment variable naming the browser executable explicitly.</summary>
     public const string EnvironmentVariable = "LRML_CHROMIUM";

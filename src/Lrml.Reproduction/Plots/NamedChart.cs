@@ -24,7 +24,7 @@ public sealed record NamedChart(string Name, GenericChart Chart)
 }
 
 /// <summary>Writes a report's charts next to its tables.</summary>
-public static class ChartFiles
+internal static class ChartFiles
 {
     /// <summary>
     /// Writes each chart as a self-contained HTML page (<c>Name.html</c>, plotly.js inline, opens offline) under

@@ -14,7 +14,7 @@ namespace Lrml.Reproduction.Plots;
 /// plotly.js is present on the page) and <see cref="Document"/> (a complete self-contained page with plotly.js inline,
 /// what <see cref="Charts.SaveHtml(GenericChart, string, string?)"/> writes).</para>
 /// </summary>
-public static class PlotlyHtml
+internal static class PlotlyHtml
 {
     /// <summary>Version of the plotly.js bundle embedded in Plotly.NET.dll and inlined by this class.</summary>
     public const string PlotlyJsVersion = "2.28.0";

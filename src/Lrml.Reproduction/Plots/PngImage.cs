@@ -8,7 +8,7 @@ namespace Lrml.Reproduction.Plots;
 /// Reads what browsers write: bit depth 8, colour types greyscale, RGB, palette, greyscale + alpha and RGBA,
 /// non-interlaced. Other files raise <see cref="InvalidDataException"/> naming the reason.
 /// </summary>
-public sealed class PngImage
+internal sealed class PngImage
 {
     private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 

@@ -25,7 +25,7 @@ namespace Lrml.Reproduction.Sweeps;
 /// <item><term>pop</term><description>no settings: one trial.</description></item>
 /// </list>
 /// </summary>
-public static class DefaultSpaces
+internal static class DefaultSpaces
 {
     /// <summary>The default space of a model (a new instance; a model that declares none gets an empty space: one trial with
     /// its defaults, see <see cref="Declares"/>).</summary>

@@ -15,7 +15,7 @@ namespace Lrml.Reproduction.Sweeps;
 /// <c>lrml train --model neumf --set pretrain=A,B --set optimizer=sgd</c> works like any run. <see cref="Run"/> orchestrates the
 /// three runs (GMF, MLP, then NeuMF, same split and seed, resumable), and sweeps call <see cref="EnsureRun"/> per seed.</para>
 /// </summary>
-public static class NcfPretraining
+internal static class NcfPretraining
 {
     /// <summary>Runs <paramref name="spec"/> into <paramref name="directory"/> unless it already holds a finished run of the same
     /// <see cref="RunIdentity"/> (then that run is used; a run of another computation there is trained again,

@@ -79,7 +79,7 @@ public sealed record Dimension(string Key, DimensionKind Kind, IReadOnlyList<str
     private static bool TryNumber(string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v);
 
     /// <summary>Draws one value (as setting text) for random search.</summary>
-    public string Draw(Rng rng) => Kind switch
+    internal string Draw(Rng rng) => Kind switch
     {
         DimensionKind.Values => Values[rng.NextInt(Values.Count)],
         DimensionKind.Uniform => Format(Low + (High - Low) * rng.NextDouble()),

@@ -4,6 +4,7 @@ using Lrml.Data;
 using Lrml.Evaluation;
 using Lrml.Reproduction.Plots;
 using Lrml.Models;
+using Lrml.Protocols;
 using Lrml.Training;
 
 using Lrml.Experiments;

@@ -78,7 +78,7 @@ public sealed class DurationEstimate
 }
 
 /// <summary>Measures training and scoring throughput per configuration and turns planned runs into a <see cref="DurationEstimate"/>.</summary>
-public static class DurationEstimator
+internal static class DurationEstimator
 {
     /// <summary>Seconds of fixed cost per run (building the model, writing the run directory, per-user files).</summary>
     public const double OverheadSecondsPerRun = 1.0;

@@ -3,13 +3,13 @@ using System.Globalization;
 namespace Lrml.Reproduction;
 
 /// <summary>One cell of the paper's tables that is known.</summary>
-public sealed record PaperCell(string Dataset, string Model, string Metric, double Value, bool Approximate, string Source);
+internal sealed record PaperCell(string Dataset, string Model, string Metric, double Value, bool Approximate, string Source);
 
 /// <summary>
 /// The numbers known to belong to the LRML paper's tables, read from the embedded data file
 /// paper-numbers.csv. Unknown cells are absent (never invented): <see cref="Get"/> returns null for them.
 /// </summary>
-public static class PaperNumbers
+internal static class PaperNumbers
 {
     private static readonly Lazy<IReadOnlyList<PaperCell>> Cells = new(Load);
 

@@ -1,7 +1,7 @@
 namespace Lrml.Analysis;
 
 /// <summary>Correlation coefficients between two equally long samples.</summary>
-public static class Correlation
+internal static class Correlation
 {
     /// <summary>Pearson's product-moment correlation (NaN when either sample is constant or has fewer than 2 values).</summary>
     public static double Pearson(ReadOnlySpan<double> a, ReadOnlySpan<double> b)

@@ -3,7 +3,7 @@ using Lrml.Util;
 namespace Lrml.Analysis;
 
 /// <summary>Settings of <see cref="KnnProbe"/> and <see cref="KnnRegression"/>.</summary>
-public sealed record KnnOptions
+internal sealed record KnnOptions
 {
     /// <summary>Neighbours per prediction.</summary>
     public int K { get; init; } = 10;
@@ -26,7 +26,7 @@ public sealed record KnnOptions
 }
 
 /// <summary>Cross-validated k-NN classification of labels from vectors, with its chance baselines.</summary>
-public sealed record KnnClassificationResult
+internal sealed record KnnClassificationResult
 {
     /// <summary>Number of rows.</summary>
     public required int N { get; init; }
@@ -71,7 +71,7 @@ public sealed record KnnClassificationResult
 }
 
 /// <summary>Cross-validated k-NN regression of a continuous target from vectors, with its chance baselines.</summary>
-public sealed record KnnRegressionResult
+internal sealed record KnnRegressionResult
 {
     /// <summary>Number of rows.</summary>
     public required int N { get; init; }
@@ -116,7 +116,7 @@ public sealed record KnnRegressionResult
 /// probe with labels permuted (folds and neighbour lists kept, so each permutation is cheap); the z-score places
 /// the observed accuracy in the permutation distribution.
 /// </summary>
-public static class KnnProbe
+internal static class KnnProbe
 {
     /// <summary>Probe with stratified folds drawn from <see cref="KnnOptions.Seed"/>.</summary>
     /// <param name="x">Row-major n × dim vectors.</param>
@@ -144,7 +144,7 @@ public static class KnnProbe
     }
 
     /// <summary>Scores precomputed neighbours (lets several label sets share one neighbour search).</summary>
-    public static KnnClassificationResult FromNeighbours(KnnNeighbours neighbours, int[] labels, int classes, int shuffles, long seed, KnnMetric metric)
+    internal static KnnClassificationResult FromNeighbours(KnnNeighbours neighbours, int[] labels, int classes, int shuffles, long seed, KnnMetric metric)
     {
         ArgumentNullException.ThrowIfNull(neighbours);
         int n = neighbours.N, k = neighbours.K;
@@ -259,7 +259,7 @@ public static class KnnProbe
 /// target of the k nearest rows from the other folds (random K-fold), and reports MAE and Spearman correlation
 /// against two chance levels: the training-median constant and the same probe with targets permuted.
 /// </summary>
-public static class KnnRegression
+internal static class KnnRegression
 {
     /// <summary>Probe with random folds drawn from <see cref="KnnOptions.Seed"/>.</summary>
     public static KnnRegressionResult Evaluate(float[] x, int n, int dim, double[] targets, KnnOptions? options = null)
@@ -281,7 +281,7 @@ public static class KnnRegression
     }
 
     /// <summary>Scores precomputed neighbours.</summary>
-    public static KnnRegressionResult FromNeighbours(KnnNeighbours neighbours, double[] targets, int shuffles, long seed, KnnMetric metric)
+    internal static KnnRegressionResult FromNeighbours(KnnNeighbours neighbours, double[] targets, int shuffles, long seed, KnnMetric metric)
     {
         ArgumentNullException.ThrowIfNull(neighbours);
         int n = neighbours.N;

@@ -4,7 +4,7 @@ using Lrml.Util;
 namespace Lrml.Analysis;
 
 /// <summary>Distance used by the k-nearest-neighbour probes.</summary>
-public enum KnnMetric
+internal enum KnnMetric
 {
     /// <summary>Euclidean distance ‖a − b‖.</summary>
     Euclidean,
@@ -18,14 +18,14 @@ public enum KnnMetric
 /// <param name="Index">Row-major n × k original row indices, nearest first (ties: smaller index first).</param>
 /// <param name="Distance">Row-major n × k distances in the chosen metric, ascending.</param>
 /// <param name="Folds">Fold of each row (length n).</param>
-public sealed record KnnNeighbours(int N, int K, int[] Index, float[] Distance, int[] Folds);
+internal sealed record KnnNeighbours(int N, int K, int[] Index, float[] Distance, int[] Folds);
 
 /// <summary>
 /// Exact k-nearest-neighbour search for cross-validation: every row is a query against the rows of all other folds.
 /// Distances come from a register-blocked SIMD kernel on ‖b‖² − 2 a·b of centred rows (Euclidean) or −a·b of unit
 /// rows (cosine); each query is handled by one thread in a fixed order, so results do not depend on the thread count.
 /// </summary>
-public static class KnnSearch
+internal static class KnnSearch
 {
     /// <summary>
     /// Stratified fold assignment: the members of each class, in a seeded random order, are dealt to folds

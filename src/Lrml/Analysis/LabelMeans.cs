@@ -8,11 +8,11 @@ namespace Lrml.Analysis;
 /// <param name="Means">Row-major C × dim means (NaN rows for labels without rows).</param>
 /// <param name="Counts">Rows of each label.</param>
 /// <param name="OverallMean">Mean over all rows (length dim), e.g. to plot per-label deviations.</param>
-public sealed record LabelMeansResult(int Classes, int Dim, double[] Means, int[] Counts, double[] OverallMean);
+internal sealed record LabelMeansResult(int Classes, int Dim, double[] Means, int[] Counts, double[] OverallMean);
 
 /// <summary>Mutual information between two discrete variables (here: arg-max attention slot and label), with a
 /// permutation baseline, since the plug-in estimate is biased upwards on finite samples.</summary>
-public sealed record MutualInformationResult
+internal sealed record MutualInformationResult
 {
     /// <summary>Rows.</summary>
     public required int N { get; init; }
@@ -39,7 +39,7 @@ public sealed record MutualInformationResult
 }
 
 /// <summary>Per-label means and slot/label mutual information for the attention analyses.</summary>
-public static class LabelMeans
+internal static class LabelMeans
 {
     /// <summary>Means of the rows of each label (double accumulation).</summary>
     /// <param name="values">Row-major n × dim values (e.g. attention weights).</param>
@@ -169,7 +169,7 @@ public static class LabelMeans
 
 /// <summary>Turns a continuous value (e.g. a timestamp) into ordinal labels for colouring, heat maps and the
 /// classification probe.</summary>
-public static class Binning
+internal static class Binning
 {
     /// <summary>
     /// Quantile bins: label b for values between the b-th and (b+1)-th of <paramref name="bins"/> empirical

@@ -144,7 +144,7 @@ public static class Pca
 
 /// <summary>Eigendecomposition of a real symmetric matrix (MathNet.Numerics: Householder tridiagonalisation, then
 /// the implicit QL algorithm; exact to working precision, no randomised approximation).</summary>
-public static class SymmetricEigen
+internal static class SymmetricEigen
 {
     /// <summary>
     /// Eigenvalues (descending) and eigenvectors of a symmetric row-major m × m matrix (only symmetry is assumed;

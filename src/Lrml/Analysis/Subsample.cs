@@ -4,7 +4,7 @@ namespace Lrml.Analysis;
 
 /// <summary>Seeded row subsampling for the O(n²) analyses (t-SNE, silhouette) and for balanced plots. Every
 /// result is a sorted array of distinct row indices, so the kept rows stay in their original order.</summary>
-public static class Subsample
+internal static class Subsample
 {
     /// <summary>m distinct rows of [0, n) chosen uniformly at random (all n rows when m ≥ n), ascending.</summary>
     public static int[] Uniform(int n, int m, long seed)

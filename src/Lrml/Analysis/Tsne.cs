@@ -69,7 +69,7 @@ public sealed record TsneResult(float[] Embedding, int N, double LearningRate, i
 /// <param name="Conditional">Row-major n × n, row i is p(·|i) (p(i|i) = 0, each row sums to 1).</param>
 /// <param name="Beta">Precision 1 / (2σ_i²) of each row's Gaussian kernel on squared distances.</param>
 /// <param name="Entropy">Achieved entropy of each row in nats (target ln perplexity).</param>
-public sealed record TsneAffinities(float[] Conditional, double[] Beta, double[] Entropy);
+internal sealed record TsneAffinities(float[] Conditional, double[] Beta, double[] Entropy);
 
 /// <summary>
 /// Exact t-SNE (van der Maaten &amp; Hinton 2008): Gaussian conditional affinities calibrated per point by binary
@@ -106,7 +106,7 @@ public static class Tsne
     /// Conditional affinities p(j|i) ∝ exp(−β_i ‖x_i − x_j‖²), with β_i found by binary search so that each row's
     /// entropy is ln <paramref name="perplexity"/> within <paramref name="tolerance"/> nats.
     /// </summary>
-    public static TsneAffinities ConditionalAffinities(float[] x, int n, int dim, double perplexity, double tolerance = 1e-5, int threads = 1)
+    internal static TsneAffinities ConditionalAffinities(float[] x, int n, int dim, double perplexity, double tolerance = 1e-5, int threads = 1)
     {
         Guard.Matrix(x, n, dim);
         Guard.Threads(threads, nameof(threads));
@@ -117,7 +117,7 @@ public static class Tsne
     }
 
     /// <summary>Symmetrised joint affinities P = (C + Cᵀ) / 2n from conditional affinities (row-major n × n).</summary>
-    public static float[] JointAffinities(TsneAffinities conditional)
+    internal static float[] JointAffinities(TsneAffinities conditional)
     {
         int n = conditional.Beta.Length;
         var p = (float[])conditional.Conditional.Clone();

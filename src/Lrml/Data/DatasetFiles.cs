@@ -6,7 +6,7 @@ namespace Lrml.Data;
 /// A dataset (or one of its required files) is not where the kit looked. The message lists every folder
 /// and file that was tried and the command that downloads the dataset.
 /// </summary>
-public sealed class DatasetNotFoundException : FileNotFoundException
+internal sealed class DatasetNotFoundException : FileNotFoundException
 {
     /// <summary>Registry name of the dataset, e.g. "ml-1m".</summary>
     public string Dataset { get; }

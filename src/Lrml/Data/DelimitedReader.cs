@@ -4,7 +4,7 @@ using System.Text;
 namespace Lrml.Data;
 
 /// <summary>How raw ids of a column are read.</summary>
-public enum IdKind
+internal enum IdKind
 {
     /// <summary>Non-negative integers (ASCII digits); "12a" is rejected. Raw ids are kept in canonical decimal form.</summary>
     Integer,
@@ -13,7 +13,7 @@ public enum IdKind
 }
 
 /// <summary>How the timestamp column is written.</summary>
-public enum TimestampFormat
+internal enum TimestampFormat
 {
     /// <summary>Unix seconds (integer; like every timestamp, 0 to 4,102,444,799: 1970-01-01 to 2099-12-31 UTC).</summary>
     UnixSeconds,
@@ -25,7 +25,7 @@ public enum TimestampFormat
 
 /// <summary>The ratings a format allows: <see cref="Min"/> to <see cref="Max"/> in steps of <see cref="Step"/> from
 /// <see cref="Min"/> (e.g. MovieLens-100K 1 to 5 in steps of 1, later MovieLens releases 0.5 to 5 in steps of 0.5).</summary>
-public sealed record RatingScale(float Min, float Max, float Step)
+internal sealed record RatingScale(float Min, float Max, float Step)
 {
     /// <summary>Whether <paramref name="rating"/> is one of the scale's values.</summary>
     public bool Contains(float rating)
@@ -43,7 +43,7 @@ public sealed record RatingScale(float Min, float Max, float Step)
 /// Layout of a delimited interaction file for <see cref="DelimitedReader"/>: separator, header, which column
 /// holds what. Columns are 0-based.
 /// </summary>
-public sealed record DelimitedFormat
+internal sealed record DelimitedFormat
 {
     /// <summary>Field separator, one or more characters (e.g. "," "\t" "::").</summary>
     public string Separator { get; init; } = ",";
@@ -102,7 +102,7 @@ public sealed record DelimitedFormat
 /// Reads any delimited user–item file (CSV, TSV, "::"-separated, …) into <see cref="Interactions"/> with a
 /// span-based, allocation-free loop. The other readers of the kit are configurations of this one.
 /// </summary>
-public static class DelimitedReader
+internal static class DelimitedReader
 {
     /// <summary>Reads <paramref name="path"/> with <paramref name="format"/>. Raw ids are numbered in order of
     /// first appearance; provenance records the path and SHA-256 of the file.</summary>

@@ -69,7 +69,7 @@ internal sealed class InteractionBuilder
 /// Keys of <see cref="Interactions.Provenance"/> written by the kit's readers and preprocessing steps.
 /// Side files add the same keys with a prefix, e.g. "items.file", "items.sha256".
 /// </summary>
-public static class ProvenanceKeys
+internal static class ProvenanceKeys
 {
     /// <summary>Full path of the main interaction file (or folder for multi-file formats).</summary>
     public const string File = "file";

@@ -8,7 +8,7 @@ namespace Lrml.Data;
 /// names from <c>artists.dat</c> (<c>id name url pictureURL</c>) into the catalog. Use
 /// <see cref="Preprocess.ToImplicit"/> to treat every listened artist as a positive.
 /// </summary>
-public static class LastFm
+internal static class LastFm
 {
     /// <summary>The format of user_artists.dat.</summary>
     public static DelimitedFormat UserArtistsFormat { get; } = new()

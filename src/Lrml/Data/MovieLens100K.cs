@@ -9,7 +9,7 @@ namespace Lrml.Data;
 /// id | title | release date | video release date | IMDb URL | 19 genre flags) and genre names from
 /// <c>u.genre</c> when present.
 /// </summary>
-public static class MovieLens100K
+internal static class MovieLens100K
 {
     /// <summary>The 19 genres of u.item's flag columns, in column order (used when u.genre is absent).</summary>
     public static IReadOnlyList<string> DefaultGenres { get; } =

@@ -11,7 +11,7 @@ namespace Lrml.Data;
 /// split numbers ML-1M items (1193 → 0, 661 → 1, 914 → 2, 3408 → 3). The catalog comes from
 /// <c>movies.dat</c> (<c>MovieID::Title::Genres</c>; Latin-1 in ML-1M, UTF-8 in later releases: detected).
 /// </summary>
-public static class MovieLens1M
+internal static class MovieLens1M
 {
     /// <summary>The 18 genres of the ML-1M README, in its order (ML-10M adds "IMAX", appended when seen).</summary>
     public static IReadOnlyList<string> DefaultGenres { get; } =

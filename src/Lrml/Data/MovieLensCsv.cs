@@ -9,7 +9,7 @@ namespace Lrml.Data;
 /// quotes; <c>|</c>-separated genres; "(no genres listed)" means none). The catalog holds every movie of
 /// movies.csv, including unrated ones.
 /// </summary>
-public static class MovieLensCsv
+internal static class MovieLensCsv
 {
     /// <summary>The format of ratings.csv.</summary>
     public static DelimitedFormat RatingsFormat { get; } = new()

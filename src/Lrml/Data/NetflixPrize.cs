@@ -19,7 +19,7 @@ namespace Lrml.Data;
 /// about 2 GB and no per-line allocation. An optional <c>movie_titles.csv</c> (Latin-1,
 /// <c>MovieID,Year,Title</c>, where Title may contain commas and Year may be NULL) gives the catalog.
 /// </summary>
-public static class NetflixPrize
+internal static class NetflixPrize
 {
     /// <summary>Reads a Netflix Prize copy: <paramref name="path"/> is a folder (holding <c>training_set/</c>,
     /// <c>mv_*.txt</c> files or <c>combined_data_*.txt</c> files) or one combined_data file.</summary>

@@ -8,7 +8,7 @@ namespace Lrml.Data;
 /// Options of <see cref="SyntheticData.Generate"/>. The defaults make the kit's embedded dataset: about
 /// 1,000 users × 500 items × 30 interactions per user, generated in a few milliseconds.
 /// </summary>
-public sealed record SyntheticOptions
+internal sealed record SyntheticOptions
 {
     /// <summary>Number of users.</summary>
     public int Users { get; init; } = 1000;
@@ -60,7 +60,7 @@ public sealed record SyntheticOptions
 /// <summary>
 /// A generated dataset together with the truth it was generated from.
 /// </summary>
-public sealed class SyntheticDataset
+internal sealed class SyntheticDataset
 {
     /// <summary>The interactions. Rating = 1 + relation type (so a "rating histogram" is the type histogram);
     /// Timestamp = planted time; Catalog: titles "item-17", one genre "cluster-3" per item. Raw ids carry the
@@ -148,7 +148,7 @@ public sealed class SyntheticDataset
 /// chance, the top 10 % of items hold ≈ 40 % of the interactions, and every item is used.
 /// Cost O(Σ_u |types_u|·Items·Dim): the default takes about 0.1 s.
 /// </summary>
-public static class SyntheticData
+internal static class SyntheticData
 {
     /// <summary>Generates a dataset; the same options (seed included) give identical arrays on a given platform
     /// (provenance "sha256" hashes the generated columns so runs can be compared).</summary>

@@ -16,15 +16,6 @@ public enum CandidateMode
     Full,
 }
 
-/// <summary>Which held-out set to evaluate.</summary>
-public enum EvalTarget
-{
-    /// <summary>The validation set (tuning and early stopping).</summary>
-    Validation,
-    /// <summary>The test set (reported once).</summary>
-    Test,
-}
-
 /// <summary>Options of <see cref="Evaluator.Evaluate"/>.</summary>
 public sealed record EvaluationOptions
 {
@@ -346,4 +337,4 @@ public static class Evaluator
 }
 
 /// <summary>A model returned a NaN score during evaluation: its parameters have diverged.</summary>
-public sealed class NonFiniteScoreException(string message) : InvalidOperationException(message);
+internal sealed class NonFiniteScoreException(string message) : InvalidOperationException(message);

@@ -11,7 +11,7 @@ namespace Lrml.Evaluation;
 /// <param name="CiLow">Lower end of the Student-t confidence interval of the mean.</param>
 /// <param name="CiHigh">Upper end of the Student-t confidence interval of the mean.</param>
 /// <param name="Confidence">Confidence level of the interval (e.g. 0.95).</param>
-public sealed record Summary(int N, double Mean, double Std, double CiLow, double CiHigh, double Confidence);
+internal sealed record Summary(int N, double Mean, double Std, double CiLow, double CiHigh, double Confidence);
 
 /// <summary>Paired Student t-test of mean(a − b) = 0.</summary>
 /// <param name="N">Number of pairs.</param>
@@ -20,10 +20,10 @@ public sealed record Summary(int N, double Mean, double Std, double CiLow, doubl
 /// <param name="T">t statistic = mean / (std / √n).</param>
 /// <param name="DegreesOfFreedom">n − 1.</param>
 /// <param name="PValue">Two-sided p-value.</param>
-public sealed record PairedTTestResult(int N, double MeanDifference, double StdDifference, double T, int DegreesOfFreedom, double PValue);
+internal sealed record PairedTTestResult(int N, double MeanDifference, double StdDifference, double T, int DegreesOfFreedom, double PValue);
 
 /// <summary>How the Wilcoxon signed-rank test treats zero differences.</summary>
-public enum WilcoxonZeroMethod
+internal enum WilcoxonZeroMethod
 {
     /// <summary>Drop zero differences before ranking (Wilcoxon's original proposal).</summary>
     Wilcox,
@@ -39,7 +39,7 @@ public enum WilcoxonZeroMethod
 /// <param name="WMinus">Sum of ranks of negative differences.</param>
 /// <param name="Z">Standardised W+ (positive when a tends to exceed b).</param>
 /// <param name="PValue">Two-sided p-value from the normal approximation.</param>
-public sealed record WilcoxonResult(int N, int Zeros, double WPlus, double WMinus, double Z, double PValue);
+internal sealed record WilcoxonResult(int N, int Zeros, double WPlus, double WMinus, double Z, double PValue);
 
 /// <summary>Paired bootstrap of the mean difference.</summary>
 /// <param name="MeanDifference">Observed mean of a − b.</param>
@@ -47,14 +47,14 @@ public sealed record WilcoxonResult(int N, int Zeros, double WPlus, double WMinu
 /// <param name="CiHigh">Upper percentile bound.</param>
 /// <param name="Resamples">Number of bootstrap resamples.</param>
 /// <param name="Confidence">Confidence level.</param>
-public sealed record BootstrapResult(double MeanDifference, double CiLow, double CiHigh, int Resamples, double Confidence);
+internal sealed record BootstrapResult(double MeanDifference, double CiLow, double CiHigh, int Resamples, double Confidence);
 
 /// <summary>
 /// Statistics for comparing models over per-user metric values (e.g. <see cref="EvaluationResult.PerUser"/> of two
 /// models on the same users) and over seeds: summaries with Student-t confidence intervals, the paired t-test, the
 /// Wilcoxon signed-rank test and a seeded paired bootstrap. The distributions come from MathNet.Numerics.
 /// </summary>
-public static class Statistics
+internal static class Statistics
 {
     /// <summary>Arithmetic mean (NaN for an empty sample).</summary>
     public static double Mean(ReadOnlySpan<double> x)

@@ -20,14 +20,14 @@ public interface IRunObserver
 }
 
 /// <summary>An observer that ignores everything.</summary>
-public sealed class SilentObserver : IRunObserver
+internal sealed class SilentObserver : IRunObserver
 {
     public static readonly SilentObserver Instance = new();
     public void Message(string text) { }
 }
 
 /// <summary>Writes one plain line per message and per epoch to a TextWriter (notebooks, logs, CI).</summary>
-public sealed class LineObserver(TextWriter writer) : IRunObserver
+internal sealed class LineObserver(TextWriter writer) : IRunObserver
 {
     /// <summary>The indented second line of an epoch with LRML's memory usage (<see cref="Lrml.Models.MemoryUsage.Format"/>).</summary>
     public static string MemoryLine(IReadOnlyDictionary<string, double> diagnostics) => "             memory: " + Lrml.Models.MemoryUsage.Format(diagnostics);

@@ -8,7 +8,7 @@ using Lrml.Models;
 namespace Lrml.Experiments;
 
 /// <summary>Where a number came from: code commit, machine, runtime, package versions.</summary>
-public static class Provenance
+internal static class Provenance
 {
     private static string? _commit;
 

@@ -14,7 +14,7 @@ namespace Lrml.Experiments;
 /// requested run's <see cref="RunIdentity"/> (same data checksums, same settings) and that holds a result.json is reused
 /// instead of trained again.
 /// </summary>
-public static class RunStore
+internal static class RunStore
 {
     /// <summary>The identity key recorded in a run directory's spec.json, or null (no or unreadable spec.json).</summary>
     public static string? StoredKey(string dir) => (string?)ReadSpec(dir)?["key"];

@@ -18,9 +18,15 @@ public sealed class ModelBuildContext
     /// <summary>TorchSharp device for the torch engine ("cpu", "cuda", "cuda:1").</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>Positives per training batch (sizes the memory check; batches never exceed the training set).</summary>
-    public int BatchSize { get; init; } = new Training.TrainConfig().BatchSize;
+    public int BatchSize { get; init; } = DefaultBatchSize;
     /// <summary>Sampled negatives per positive (sizes the memory check).</summary>
-    public int NegativesPerPositive { get; init; } = new Training.TrainConfig().NegativesPerPositive;
+    public int NegativesPerPositive { get; init; } = DefaultNegativesPerPositive;
+
+    /// <summary>The trainer's default positives per batch (<see cref="Training.TrainConfig.BatchSize"/> starts from it);
+    /// kept here because Models sits below Training in the layer order.</summary>
+    public const int DefaultBatchSize = 1024;
+    /// <summary>The trainer's default negatives per positive (<see cref="Training.TrainConfig.NegativesPerPositive"/> starts from it).</summary>
+    public const int DefaultNegativesPerPositive = 1;
 }
 
 /// <summary>A built model and the exact configuration it runs with (for result records).</summary>

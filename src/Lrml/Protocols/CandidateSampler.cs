@@ -15,7 +15,7 @@ namespace Lrml.Protocols;
 /// <para>A user with fewer than K never-interacted items gets all of them (counted in <c>usersShort</c> and in the
 /// split notes <c>candidates.*.users_short</c>).</para>
 /// </summary>
-public static class CandidateSampler
+internal static class CandidateSampler
 {
     /// <summary>Stream name of the Rng for one target.</summary>
     public static string StreamName(EvalTarget target) => target == EvalTarget.Validation ? "candidates/validation" : "candidates/test";

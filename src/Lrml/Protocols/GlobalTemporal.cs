@@ -12,7 +12,7 @@ namespace Lrml.Protocols;
 /// appears in train are dropped and counted (<c>global-temporal.*_dropped_cold</c>). Repeated pairs are merged
 /// into their earliest occurrence first. Deterministic; <c>seed</c> only seeds the sampled candidates.
 /// </summary>
-public static class GlobalTemporal
+internal static class GlobalTemporal
 {
     /// <summary>Protocol name stored in <see cref="Split.Protocol"/>.</summary>
     public const string ProtocolName = "global-temporal";

@@ -5,7 +5,7 @@ using Lrml.Data;
 namespace Lrml.Protocols;
 
 /// <summary>Rows of an NCF <c>.rating</c> file (<c>user \t item \t rating \t timestamp</c>, 0-based NCF ids).</summary>
-public sealed class NcfRatingFile
+internal sealed class NcfRatingFile
 {
     /// <summary>The file read.</summary>
     public required string Path { get; init; }
@@ -26,7 +26,7 @@ public sealed class NcfRatingFile
 }
 
 /// <summary>Rows of an NCF <c>.test.negative</c> file (<c>(user,item) \t neg1 \t … \t negK</c>).</summary>
-public sealed class NcfNegativeFile
+internal sealed class NcfNegativeFile
 {
     /// <summary>The file read.</summary>
     public required string Path { get; init; }
@@ -54,7 +54,7 @@ public sealed class NcfNegativeFile
 /// are refused by name); a leading UTF-8 byte-order mark is skipped; ratings must be finite and non-negative; timestamps lie
 /// in 1970–2099; a NUL byte (binary data) or another non-ASCII byte in a number is refused naming it.
 /// </summary>
-public static class NcfFiles
+internal static class NcfFiles
 {
     /// <summary>Reads a <c>.rating</c> file (train or test).</summary>
     public static NcfRatingFile ReadRatings(string path, int numUsers, int numItems)

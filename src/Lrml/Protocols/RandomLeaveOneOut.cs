@@ -10,7 +10,7 @@ namespace Lrml.Protocols;
 /// Repeated (user, item) pairs are merged first. Users with fewer than 2 distinct items stay in train only,
 /// users with exactly 2 get no validation item (both counted in <see cref="Split.Notes"/>).
 /// </summary>
-public static class RandomLeaveOneOut
+internal static class RandomLeaveOneOut
 {
     /// <summary>Protocol name stored in <see cref="Split.Protocol"/>.</summary>
     public const string ProtocolName = "random-leave-one-out";

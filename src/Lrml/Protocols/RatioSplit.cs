@@ -16,7 +16,7 @@ namespace Lrml.Protocols;
 /// </list>
 /// Repeated (user, item) pairs are merged first.
 /// </summary>
-public static class RatioSplit
+internal static class RatioSplit
 {
     /// <summary>Protocol name stored in <see cref="Split.Protocol"/>.</summary>
     public const string ProtocolName = "ratio";

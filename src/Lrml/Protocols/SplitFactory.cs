@@ -7,7 +7,7 @@ namespace Lrml.Protocols;
 /// <c>leave-last-out</c>, <c>random-leave-one-out</c>, <c>ratio</c>, <c>global-temporal</c>, <c>ncf</c>.
 /// Each protocol's own class (<see cref="LeaveLastOut"/>, …) exposes the full options.
 /// </summary>
-public static class SplitFactory
+internal static class SplitFactory
 {
     /// <summary>The protocol names <see cref="Build"/> accepts.</summary>
     public static IReadOnlyList<string> Protocols { get; } =

@@ -19,14 +19,14 @@ public sealed record LeaveLastOutOptions : SplitOptions
 }
 
 /// <summary>Options of <see cref="RandomLeaveOneOut"/>.</summary>
-public sealed record RandomLeaveOneOutOptions : SplitOptions
+internal sealed record RandomLeaveOneOutOptions : SplitOptions
 {
     /// <summary>Hold out a second random item per user as validation (users with at least 3 interactions).</summary>
     public bool HoldOutValidation { get; init; } = true;
 }
 
 /// <summary>Options of <see cref="RatioSplit"/>. The three ratios must be non-negative and sum to 1.</summary>
-public sealed record RatioSplitOptions : SplitOptions
+internal sealed record RatioSplitOptions : SplitOptions
 {
     /// <summary>Fraction of interactions for training.</summary>
     public double TrainRatio { get; init; } = 0.8;
@@ -42,7 +42,7 @@ public sealed record RatioSplitOptions : SplitOptions
 }
 
 /// <summary>Options of <see cref="GlobalTemporal"/>: the cut times are the quantiles of the interaction times.</summary>
-public sealed record GlobalTemporalOptions : SplitOptions
+internal sealed record GlobalTemporalOptions : SplitOptions
 {
     /// <summary>Quantile of interaction time where validation starts (train = strictly before it).</summary>
     public double TrainFraction { get; init; } = 0.8;

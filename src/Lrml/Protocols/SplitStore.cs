@@ -23,7 +23,7 @@ namespace Lrml.Protocols;
 /// <see cref="Load"/> checks the magic, the version, the length (a truncated file is reported as such), the SHA-256
 /// and that split.json describes the same payload; any mismatch raises <see cref="DataFormatException"/>.
 /// </summary>
-public static class SplitStore
+internal static class SplitStore
 {
     /// <summary>Binary file name inside a split directory.</summary>
     public const string BinaryFileName = "split.bin";

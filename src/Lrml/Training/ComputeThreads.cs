@@ -6,7 +6,7 @@ namespace Lrml.Training;
 /// Sets the number of compute threads once for the process: TorchSharp's intra-op pool (OpenMP inside
 /// LibTorch) and the kit's own kernels read the same value, so two pools never oversubscribe the cores.
 /// </summary>
-public static class ComputeThreads
+internal static class ComputeThreads
 {
     private static int _threads = Math.Max(1, Math.Min(Environment.ProcessorCount, 2));
 

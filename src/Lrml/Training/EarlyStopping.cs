@@ -4,7 +4,7 @@ namespace Lrml.Training;
 /// Early stopping on a validation metric where higher is better: training stops once the metric has not
 /// improved by more than <see cref="MinDelta"/> for <see cref="Patience"/> consecutive evaluations.
 /// </summary>
-public sealed class EarlyStopping
+internal sealed class EarlyStopping
 {
     public int Patience { get; }
     public double MinDelta { get; }

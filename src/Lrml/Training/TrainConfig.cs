@@ -7,10 +7,10 @@ public sealed record TrainConfig
     public int Epochs { get; init; } = 30;
 
     /// <summary>Positives per mini-batch.</summary>
-    public int BatchSize { get; init; } = 1024;
+    public int BatchSize { get; init; } = Models.ModelBuildContext.DefaultBatchSize;
 
     /// <summary>Uniformly sampled negatives per positive (the paper's period used 1).</summary>
-    public int NegativesPerPositive { get; init; } = 1;
+    public int NegativesPerPositive { get; init; } = Models.ModelBuildContext.DefaultNegativesPerPositive;
 
     /// <summary>Evaluate on the validation split every this many epochs (0 = never; then the last epoch is kept).</summary>
     public int EvalEvery { get; init; } = 1;

@@ -65,7 +65,7 @@ public sealed class TrainingDivergedException(int epoch, int step, string messag
 /// steps since the last good state with a check after each one, so the step reported is the first bad one.</item>
 /// </list>
 /// </summary>
-public static class DivergenceRules
+internal static class DivergenceRules
 {
     /// <summary>How far above its initial level the epoch's loss per positive may go.</summary>
     public const double LossFactor = 1000;

@@ -8,7 +8,7 @@ namespace Lrml.Util;
 /// previous file intact and no half-written file behind; the error is an <see cref="IOException"/> whose
 /// message names the destination and the cause in one line.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>Suffix of the temporary files (".&lt;name&gt;.&lt;pid&gt;.&lt;guid&gt;.lrml-tmp" next to the destination).</summary>
     public const string TempSuffix = ".lrml-tmp";

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Lrml.Util;
 
 /// <summary>Software prefetch for random reads of big arrays (pair lists, CSR rows, bitmaps).</summary>
-public static class CacheHint
+internal static class CacheHint
 {
     /// <summary>Hints the CPU to fetch the cache line holding <paramref name="a"/>[<paramref name="index"/>]. Out-of-range
     /// indices and CPUs without SSE do nothing; a prefetch never faults and never changes a result.</summary>

@@ -4,7 +4,7 @@ using System.Text;
 namespace Lrml.Util;
 
 /// <summary>Writing RFC-4180 CSV: quoting fields and formatting numbers invariantly.</summary>
-public static class CsvText
+internal static class CsvText
 {
     /// <summary>Quotes a field when it contains a separator, quote or line break.</summary>
     public static string Quote(string field) =>

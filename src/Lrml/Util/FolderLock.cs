@@ -205,7 +205,7 @@ internal sealed class FolderLock : IDisposable
 }
 
 /// <summary>A folder is locked by another process (or another thread of this one): "… is in use by pid N …".</summary>
-public sealed class FolderInUseException : IOException
+internal sealed class FolderInUseException : IOException
 {
     internal FolderInUseException(string folder, string what, FolderLock.Owner? holder, string advice)
         : base($"{what} '{Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder))}' is in use by " +

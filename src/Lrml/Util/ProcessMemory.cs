@@ -7,7 +7,7 @@ namespace Lrml.Util;
 /// This process's memory as the kernel sees it: resident set (VmRSS) and its peak (VmHWM) from /proc/self/status on
 /// Linux, the .NET working set elsewhere. One reader for run results, the bench and the soak.
 /// </summary>
-public static class ProcessMemory
+internal static class ProcessMemory
 {
     /// <summary>Current resident set in bytes (VmRSS), or the working set where /proc is absent.</summary>
     public static long ResidentBytes()

@@ -9,7 +9,7 @@ namespace Lrml.Util;
 /// this type, so a seed fixes a run on every machine and .NET version, and the full state can be saved
 /// and restored for an exact resume.
 /// </summary>
-public sealed class Rng
+internal sealed class Rng
 {
     private ulong _s0, _s1, _s2, _s3;
 

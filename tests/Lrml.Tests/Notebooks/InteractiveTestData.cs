@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lrml.Evaluation;
+using Lrml.Protocols;
 using Lrml.Experiments;
 
 namespace Lrml.Tests.Notebooks;

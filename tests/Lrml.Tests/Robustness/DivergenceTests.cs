@@ -85,7 +85,7 @@ public class DivergenceTests
         var liar = new LyingModel(model);
         var trainer = new Trainer(new TrainConfig { Epochs = 3, BatchSize = 3, Seed = 1, Threads = 1 });
         var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(liar, split.Train,
-            m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Evaluation.EvalTarget.Validation,
+            m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Protocols.EvalTarget.Validation,
                 new Lrml.Evaluation.EvaluationOptions { Mode = Lrml.Evaluation.CandidateMode.Sampled }).Metrics, TestContext.Current.CancellationToken));
         Assert.Equal(1, ex.Epoch);
         Assert.Contains("NaN in validation", ex.Message);

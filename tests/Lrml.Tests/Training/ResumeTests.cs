@@ -21,7 +21,7 @@ public class ResumeTests
         var trainer = new Trainer(new TrainConfig { Epochs = epochs, BatchSize = 64, Seed = 9, Threads = 1, Patience = 2 });
         hook?.Invoke(trainer);
         var outcome = trainer.Fit(model, split.Train,
-            m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Evaluation.EvalTarget.Validation, new()).Metrics, resume: resume);
+            m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Protocols.EvalTarget.Validation, new()).Metrics, resume: resume);
         var users = Enumerable.Range(0, split.NumUsers).ToArray();
         var scores = new float[users.Length * split.NumItems];
         model.ScoreAllItems(users, scores);

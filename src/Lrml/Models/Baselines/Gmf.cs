@@ -51,7 +51,7 @@ public sealed class GmfModel : NcfModel<GmfConfig>
         : this(config, NcfWeights.Init(numUsers, numItems, Checked(config).Dim, null, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied; MLP parts must be null).</summary>
-    public GmfModel(GmfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    internal GmfModel(GmfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("GMF", "GMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
     private static GmfConfig Checked(GmfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }

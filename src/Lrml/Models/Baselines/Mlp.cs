@@ -48,7 +48,7 @@ public sealed class MlpModel : NcfModel<MlpConfig>
         : this(config, NcfWeights.Init(numUsers, numItems, 0, Checked(config).Layers, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied; GMF parts must be null).</summary>
-    public MlpModel(MlpConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    internal MlpModel(MlpConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("MLP", "MLP-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
     private static MlpConfig Checked(MlpConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }

@@ -141,7 +141,7 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
         : this(config, NcfWeights.Init(numUsers, numItems, config.Dim, Checked(config).Layers, seed), device, dtype) { }
 
     /// <summary>Creates a model from given weights (copied).</summary>
-    public NeuMfModel(NeuMfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    internal NeuMfModel(NeuMfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("NeuMF", "NEUMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
     private static NeuMfConfig Checked(NeuMfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
@@ -206,7 +206,7 @@ public abstract class NcfModel<TConfig> : ITrainableRecommender where TConfig : 
     /// <inheritdoc/>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) => Core.ScoreAllItems(users, scores);
     /// <summary>The model's weights (copies).</summary>
-    public NcfWeights ExportWeights() => Core.Export();
+    internal NcfWeights ExportWeights() => Core.Export();
     /// <inheritdoc/>
     public byte[] SaveState() => Core.Save(_stateMagic);
     /// <inheritdoc/>
@@ -231,7 +231,7 @@ public abstract class NcfModel<TConfig> : ITrainableRecommender where TConfig : 
 /// The weights of an NCF model (row-major float copies). GMF parts are null for MLP, MLP parts null/empty for GMF.
 /// Hidden layer l has W[l] (out × in) and B[l] (out); the output layer is H (GMF factors then MLP factors) and HBias.
 /// </summary>
-public sealed record NcfWeights(int NumUsers, int NumItems, float[]? GmfP, float[]? GmfQ, float[]? MlpP, float[]? MlpQ,
+internal sealed record NcfWeights(int NumUsers, int NumItems, float[]? GmfP, float[]? GmfQ, float[]? MlpP, float[]? MlpQ,
     float[][] W, float[][] B, float[] H, float HBias)
 {
     /// <summary>Seeded initialisation as NCF's code (see <see cref="NeuMfModel"/>); <paramref name="gmfDim"/> 0 = no GMF part,

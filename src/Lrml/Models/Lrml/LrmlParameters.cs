@@ -288,7 +288,7 @@ public sealed record MemoryUsage(int Pairs, int Slots, double AttentionEntropy, 
 /// Measures a relational model's <see cref="MemoryUsage"/> on one fixed sample of training pairs (drawn once), taking the
 /// memory gradient norms the model accumulated since the last measurement; the trainer calls it after every epoch.
 /// </summary>
-public sealed class MemoryUsageProbe
+internal sealed class MemoryUsageProbe
 {
     private readonly int[] _users, _items;
 

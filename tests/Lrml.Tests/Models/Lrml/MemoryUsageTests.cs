@@ -162,7 +162,7 @@ public class MemoryUsageTests
                 trainer.EpochDiagnostics = m => probe.Measure((IRelationalModel)m).ToDictionary();
             }
             var outcome = trainer.Fit((ITrainableRecommender)model, split.Train,
-                m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Evaluation.EvalTarget.Validation, new()).Metrics);
+                m => Lrml.Evaluation.Evaluator.Evaluate(m, split, Lrml.Protocols.EvalTarget.Validation, new()).Metrics);
             return (outcome, ((ITrainableRecommender)model).SaveState());
         }
         var (plain, plainState) = Run(false);

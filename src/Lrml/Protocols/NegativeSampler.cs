@@ -1,8 +1,7 @@
 using System.Runtime.CompilerServices;
-using Lrml.Protocols;
 using Lrml.Util;
 
-namespace Lrml.Training;
+namespace Lrml.Protocols;
 
 /// <summary>
 /// Draws training negatives uniformly over the items a user has no training interaction with: draw an item
@@ -26,7 +25,7 @@ namespace Lrml.Training;
 /// <para>Users with more than half of all items draw among their complement directly (the k-th non-positive),
 /// which consumes one random number per draw and no rejections.</para>
 /// </remarks>
-public sealed class NegativeSampler
+internal sealed class NegativeSampler
 {
     private readonly UserItems _positives;
     private readonly int[] _offsets, _items;

@@ -1,8 +1,7 @@
 using Lrml.Protocols;
-using Lrml.Training;
 using Lrml.Util;
 
-namespace Lrml.Tests.Training;
+namespace Lrml.Tests.Protocols;
 
 public class NegativeSamplerTests
 {
