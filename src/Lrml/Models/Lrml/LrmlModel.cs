@@ -43,6 +43,10 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     private readonly Device _device;
     private readonly ScalarType _dtype;
     private readonly LrmlWarp? _warp;
+    // the config's numbers as Scalars kept for the model's lifetime (disposed with it): the per-batch ops read them
+    // instead of temporaries that a GC could finalise mid-op (see KeptScalars); each has the type and value of the
+    // plain form it replaces, so results are bit-identical
+    private readonly Scalar _margin, _distanceEpsilon, _attentionTemperature, _l2, _halfL2, _zeroInt;
 
     /// <summary>Creates a model from the shared seeded initialisation <see cref="LrmlParameters.Initialize"/>.
     /// <paramref name="positives"/> (the training interactions) is required for WARP rank weighting.</summary>
@@ -62,6 +66,12 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
             throw new ArgumentException($"Parameters are {parameters.Dim}-dimensional with {parameters.Slots} slots; the config asks for {config.Dim} and {config.Slots}.");
         if (parameters.NumUsers < 1 || parameters.NumItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
         _config = config;
+        _margin = ((double)config.Margin).ToScalar();
+        _distanceEpsilon = ((double)config.DistanceEpsilon).ToScalar();
+        _attentionTemperature = ((double)config.AttentionTemperature).ToScalar();
+        _l2 = ((double)config.L2).ToScalar();
+        _halfL2 = (0.5 * config.L2).ToScalar();
+        _zeroInt = 0.ToScalar();
         _device = device ?? CPU;
         _dtype = TorchSupport.CheckDType(dtype);
         _net = new LrmlNet(parameters, _dtype, _device, config.TrainMemory);
@@ -123,7 +133,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     private (Tensor A, Tensor R) Relation(Tensor p, Tensor q)
     {
         var logits = (p * q).matmul(_net.K);
-        if (_config.AttentionTemperature != 1f) logits = logits / (double)_config.AttentionTemperature;
+        if (_config.AttentionTemperature != 1f) logits = logits.div(_attentionTemperature);
         var a = logits.softmax(-1);
         return (a, a.matmul(_net.M));
     }
@@ -131,8 +141,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     /// <summary>D of the translation residual p + r − q over the last dimension.</summary>
     private Tensor Distance(Tensor diff) => _config.Distance switch
     {
-        LrmlDistance.SqrtL2 => diff.square().sum(-1).add((double)_config.DistanceEpsilon).sqrt(),
-        LrmlDistance.SquaredL2 => diff.square().sum(-1),
+        LrmlDistance.SqrtL2 => diff.Squared().sum(-1).add(_distanceEpsilon, KeptScalars.One).sqrt(),
+        LrmlDistance.SquaredL2 => diff.Squared().sum(-1),
         LrmlDistance.L1 => diff.abs().sum(-1),
         _ => throw new InvalidOperationException($"Unknown distance {_config.Distance}."),
     };
@@ -147,14 +157,14 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         var qPos = Constrain(qTable.index_select(0, posIdx));
         var qNeg = Constrain(qTable.index_select(0, negIdx));
         var (_, r) = Relation(p, qPos);
-        var dPos = Distance(p + r - qPos);
+        var dPos = Distance(p.Plus(r) - qPos);
         var pNeg = k == 1 ? p : p.repeat_interleave(k, dim: 0);
         var rNeg = _config.NegativeRelation == NegativeRelation.Reuse
             ? (k == 1 ? r : r.repeat_interleave(k, dim: 0))
             : Relation(pNeg, qNeg).R;
-        var dNeg = Distance(pNeg + rNeg - qNeg);
+        var dNeg = Distance(pNeg.Plus(rNeg) - qNeg);
         var dPosK = k == 1 ? dPos : dPos.repeat_interleave(k, dim: 0);
-        var terms = (dPosK - dNeg + (double)_config.Margin).clamp_min(0.0);
+        var terms = (dPosK - dNeg).Plus(_margin).clamp_min(KeptScalars.Zero);
         if (weights is not null) terms = terms * (k == 1 ? weights : weights.repeat_interleave(k, dim: 0));
         return terms.sum();
     }
@@ -168,11 +178,11 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         var qPos = Constrain(_net.Q.index_select(0, TorchSupport.Index(batch.Positives.AsSpan(0, n), _device)));
         var qW = Constrain(_net.Q.index_select(0, TorchSupport.Index(drawn, _device)));
         var (_, r) = Relation(p, qPos);
-        var dPos = Distance(p + r - qPos);
+        var dPos = Distance(p.Plus(r) - qPos);
         var pW = p.repeat_interleave(u, dim: 0);
         var rW = _config.NegativeRelation == NegativeRelation.Reuse ? r.repeat_interleave(u, dim: 0) : Relation(pW, qW).R;
-        var dW = Distance(pW + rW - qW).view(n, u);
-        var impostors = (dPos.unsqueeze(1) - dW + (double)_config.Margin).gt(0).sum(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
+        var dW = Distance(pW.Plus(rW) - qW).view(n, u);
+        var impostors = (dPos.unsqueeze(1) - dW).Plus(_margin).gt(_zeroInt).sum(1).to(ScalarType.Int64).cpu().data<long>().ToArray();
         var w = impostors.Select(m => _warp.Weight((int)m)).ToArray();
         LastWarpNegatives = drawn;
         return tensor(w, dtype: _dtype, device: _device);
@@ -195,11 +205,11 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         {
             // under lazy Adam the tables are the touched rows only: an L2 over whole tables would touch every row and
             // turn the lazy update dense; frozen memory is not regularised
-            var sq = v.PTable.square().sum() + v.QTable.square().sum();
-            if (_config.TrainMemory) sq = sq + _net.K.square().sum() + _net.M.square().sum();
-            l2 = sq * (0.5 * _config.L2);
+            var sq = v.PTable.Squared().sum().Plus(v.QTable.Squared().sum());
+            if (_config.TrainMemory) sq = sq.Plus(_net.K.Squared().sum()).Plus(_net.M.Squared().sum());
+            l2 = sq.mul(_halfL2);
         }
-        var loss = l2 is null ? hinge : hinge + l2;
+        var loss = l2 is null ? hinge : hinge.Plus(l2);
         if (backward)
         {
             _net.zero_grad();
@@ -255,8 +265,8 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
         double Norm(Parameter w)
         {
             if (w.grad is not { } g) return 0;
-            var hinge = _config.L2 > 0 ? g - w * (double)_config.L2 : g;
-            return TorchSupport.Scalar(hinge.square().sum().sqrt());
+            var hinge = _config.L2 > 0 ? g - w.mul(_l2) : g;
+            return TorchSupport.Scalar(hinge.Squared().sum().sqrt());
         }
         _gradSumK += Norm(_net.K);
         _gradSumM += Norm(_net.M);
@@ -315,7 +325,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
             var p = Constrain(_net.P.index_select(0, uIdx));
             var q = Constrain(_net.Q.index_select(0, iIdx));
             var (_, r) = Relation(p, q);
-            return Distance(p + r - q).neg();
+            return Distance(p.Plus(r) - q).neg();
         });
 
     /// <inheritdoc/>
@@ -328,7 +338,7 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
                 var p = Constrain(_net.P.index_select(0, uIdx)).unsqueeze(1);   // users × 1 × d
                 var q = Constrain(_net.Q.narrow(0, i0, n)).unsqueeze(0);        // 1 × items × d
                 var (_, r) = Relation(p, q);                                    // users × items × d
-                return Distance(r.add_(p).sub_(q)).neg_();
+                return Distance(r.add_(p, KeptScalars.One).sub_(q)).neg_();
             });
 
     /// <inheritdoc/>
@@ -436,5 +446,6 @@ public sealed class LrmlModel : ITrainableRecommender, IRelationalModel
     {
         _optimizer.Dispose();
         _net.Dispose();
+        foreach (var s in new[] { _margin, _distanceEpsilon, _attentionTemperature, _l2, _halfL2, _zeroInt }) s.Dispose();
     }
 }
