@@ -276,8 +276,9 @@ public static class Relations
                 $"{name} of r(u,i), coloured by genre (single-genre items; grey: several genres)", hoverText: Pick(hover, byGenreOrder),
                 backgroundLabel: "several genres")));
         }
-        charts.Add(("attention-by-rating", Heat(byRating, $"Mean attention per slot by {ratingMeaning} (deviation)")));
-        if (genreRows.Length > 0) charts.Add(("attention-by-genre", Heat(byGenre, "Mean attention per slot by genre (deviation)")));
+        charts.Add(("attention-by-rating", Heat(byRating, $"Mean attention per slot by {ratingMeaning} (deviation)", usage.EntropyRatio)));
+        if (genreRows.Length > 0) charts.Add(("attention-by-genre", Heat(byGenre, "Mean attention per slot by genre (deviation)", usage.EntropyRatio)));
+        findings.Add(HeatmapSentence(MaxDeviation(byRating), slots, usage.EntropyRatio));
 
         Directory.CreateDirectory(outDir);
         probes.Save(outDir, "probes");
@@ -393,13 +394,36 @@ public static class Relations
         return t;
     }
 
-    private static GenericChart Heat(ResultTable t, string title)
+    private static GenericChart Heat(ResultTable t, string title, double entropyRatio)
     {
         var slotCols = t.Columns.Skip(2).ToArray();
         var z = Enumerable.Range(0, t.Rows.Count)
             .Select(r => (IReadOnlyList<double>)slotCols.Select(c => Convert.ToDouble(t.Get(r, c), CultureInfo.InvariantCulture)).ToArray()).ToArray();
         var rows = Enumerable.Range(0, t.Rows.Count).Select(r => t.Text(r, t.Columns[0])).ToArray();
-        return Charts.Heatmap(z, rows, slotCols, title, "attention − mean", colorScale: "RdBu");
+        string scale = string.Create(CultureInfo.InvariantCulture, $"; largest |deviation| {MaxDeviation(t):0.0000}, entropy / ln N {entropyRatio:0.0000}");
+        return Charts.Heatmap(z, rows, slotCols, title + scale, "attention − mean", colorScale: "RdBu");
+    }
+
+    /// <summary>The largest |mean attention of a class − overall mean attention| over the slots of a heat-map table.</summary>
+    private static double MaxDeviation(ResultTable t) =>
+        Enumerable.Range(0, t.Rows.Count).SelectMany(r => t.Columns.Skip(2).Select(c => Math.Abs(Convert.ToDouble(t.Get(r, c), CultureInfo.InvariantCulture))))
+            .DefaultIfEmpty(0).Max();
+
+    /// <summary>
+    /// What the attention heat maps can be read for: with a (near) uniform attention (entropy / ln N at or above
+    /// <see cref="Ablations.UsedMemoryEntropyRatio"/>) their colours span deviations far below the uniform weight 1/N,
+    /// and the sentence says so instead of letting a colour scale suggest structure.
+    /// </summary>
+    internal static string HeatmapSentence(double maxDeviation, int slots, double entropyRatio)
+    {
+        double uniform = 1.0 / slots;
+        string scale = string.Create(CultureInfo.InvariantCulture,
+            $"The attention heat maps colour deviations of at most ±{maxDeviation:0.0000} from the mean attention per slot (uniform weight 1/N = {uniform:0.000}, " +
+            $"attention entropy / ln N = {entropyRatio:0.0000}): ");
+        return entropyRatio >= Ablations.UsedMemoryEntropyRatio
+            ? scale + string.Create(CultureInfo.InvariantCulture,
+                $"the attention is near uniform, so these colours show differences of {100 * maxDeviation / uniform:0.##} % of a slot's weight, not slots that rating or genre select.")
+            : scale + "the attention is not uniform, so a slot that stands out for a class is one that class's pairs select more often.";
     }
 
     private static T[] Pick<T>(IReadOnlyList<T> values, int[] order) => order.Select(k => values[k]).ToArray();

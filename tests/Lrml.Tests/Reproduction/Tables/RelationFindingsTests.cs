@@ -132,3 +132,25 @@ public class AblationGridTests
         Assert.Equal("none", values[1], ignoreCase: true);
     }
 }
+
+public sealed class HeatmapSentenceTests
+{
+    [Fact]
+    public void NearUniformAttentionIsSaidWithTheEntropyAndTheScaleOfTheColours()
+    {
+        string s = Lrml.Reproduction.Relations.HeatmapSentence(0.0002, 20, 0.9995);
+        Assert.Contains("at most ±0.0002", s);
+        Assert.Contains("entropy / ln N = 0.9995", s);
+        Assert.Contains("the attention is near uniform", s);
+        Assert.Contains("0.4 % of a slot's weight", s);       // 0.0002 / (1/20)
+        Assert.DoesNotContain("stands out", s);
+    }
+
+    [Fact]
+    public void AUsedMemoryIsNotCalledUniform()
+    {
+        string s = Lrml.Reproduction.Relations.HeatmapSentence(0.12, 10, 0.42);
+        Assert.DoesNotContain("near uniform", s);
+        Assert.Contains("the attention is not uniform", s);
+    }
+}
