@@ -66,13 +66,17 @@ public static class RenderCheck
         return (divs, figures, bundles, problems);
     }
 
+    /// <summary>Width of the window a page is laid out in before it is measured (the screenshot grows to wider content).</summary>
+    public const int PageWidth = 1100;
+
     /// <summary>
     /// Checks an HTML file: the static checks, and with a browser (<see cref="Chromium.Find"/>) the drawn charts and a
-    /// screenshot written to <paramref name="screenshotPath"/> (when given) of <paramref name="width"/> ×
-    /// <paramref name="height"/> pixels.
+    /// screenshot written to <paramref name="screenshotPath"/> (when given). The screenshot is sized to the page — the
+    /// width and height the laid-out page occupies (at least <see cref="PageWidth"/> wide), measured in the same
+    /// browser run that counts the drawn charts — unless <paramref name="width"/> and <paramref name="height"/> fix it.
     /// </summary>
     public static RenderReport CheckFile(string htmlPath, string? screenshotPath, bool expectCharts = false, string? browser = null,
-        int width = 1100, int height = 12000, TimeSpan? timeout = null)
+        int? width = null, int? height = null, TimeSpan? timeout = null)
     {
         string html = File.ReadAllText(htmlPath);
         var (divs, figures, bundles, problems) = CheckStatic(html, expectCharts);
@@ -80,7 +84,8 @@ public static class RenderCheck
         if (browser is null) return new RenderReport(divs, figures, bundles, null, null, null, problems);
         var limit = timeout ?? TimeSpan.FromSeconds(120);
 
-        string dom = Chromium.DumpDom(browser, htmlPath, limit);
+        string dom = DumpMeasured(browser, htmlPath, html, limit);
+        var (pageWidth, pageHeight) = PageSize(dom) ?? (PageWidth, 12000);
         int drawn = DrawnDiv.Matches(dom).Count;
         if (drawn < divs) problems.Add($"{divs - drawn} of {divs} chart(s) not drawn by plotly.js in Chromium");
         if (Fallback.IsMatch(dom)) problems.Add("a chart found no plotly.js on the page");
@@ -88,7 +93,8 @@ public static class RenderCheck
         long? chromatic = null;
         if (screenshotPath is not null)
         {
-            Chromium.Screenshot(browser, htmlPath, screenshotPath, width, height, limit);
+            Chromium.Screenshot(browser, htmlPath, screenshotPath, width ?? Math.Clamp(pageWidth, PageWidth, 4000),
+                height ?? Math.Clamp(pageHeight + 16, 200, 60000), limit);
             var image = PngImage.Load(screenshotPath);
             chromatic = image.CountChromatic();
             if (image.CountNonWhite() == 0) problems.Add("the screenshot is blank");
@@ -96,5 +102,32 @@ public static class RenderCheck
                 problems.Add($"the screenshot has only {chromatic} coloured pixels (charts look blank)");
         }
         return new RenderReport(divs, figures, bundles, drawn, chromatic, screenshotPath, problems);
+    }
+
+    private const string SizeAttribute = "data-lrml-page-size";
+
+    /// <summary>The page's DOM after its scripts ran, from a copy beside it (same relative links) with a script that
+    /// records the laid-out size (scrollWidth × scrollHeight) on the root element once the page has loaded.</summary>
+    private static string DumpMeasured(string browser, string htmlPath, string html, TimeSpan limit)
+    {
+        string probe = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(htmlPath))!, $".{Path.GetFileNameWithoutExtension(htmlPath)}.measure-{Environment.ProcessId}.html");
+        const string script = "<script>(function () { function m() { var d = document.documentElement, b = document.body || d; " +
+            "d.setAttribute('" + SizeAttribute + "', Math.max(d.scrollWidth, b.scrollWidth) + 'x' + Math.max(d.scrollHeight, b.scrollHeight)); } " +
+            "window.addEventListener('load', function () { m(); setTimeout(m, 1500); }); })();</script>";
+        int at = html.LastIndexOf("</body>", StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            File.WriteAllText(probe, at >= 0 ? html.Insert(at, script) : html + script);
+            return Chromium.DumpDom(browser, probe, limit, windowWidth: PageWidth);
+        }
+        finally { File.Delete(probe); }
+    }
+
+    /// <summary>The size recorded by <see cref="DumpMeasured"/>, or null when the page did not report one.</summary>
+    internal static (int Width, int Height)? PageSize(string dom)
+    {
+        var m = Regex.Match(dom, SizeAttribute + "=\"(\\d+)x(\\d+)\"");
+        return m.Success && int.TryParse(m.Groups[1].Value, out int w) && int.TryParse(m.Groups[2].Value, out int h) && w > 0 && h > 0
+            ? (w, h) : null;
     }
 }

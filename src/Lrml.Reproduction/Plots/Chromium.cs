@@ -53,9 +53,11 @@ internal static class Chromium
     }
 
     /// <summary>The page's DOM serialised after its scripts ran (up to <paramref name="virtualTimeMs"/> of virtual time).</summary>
-    public static string DumpDom(string browser, string htmlPath, TimeSpan timeout, int virtualTimeMs = 5000)
+    public static string DumpDom(string browser, string htmlPath, TimeSpan timeout, int virtualTimeMs = 5000, int? windowWidth = null)
     {
-        Run(browser, [$"--virtual-time-budget={virtualTimeMs.ToString(CultureInfo.InvariantCulture)}", "--dump-dom", FileUrl(htmlPath)], timeout, out string stdout);
+        var args = new List<string> { $"--virtual-time-budget={virtualTimeMs.ToString(CultureInfo.InvariantCulture)}", "--dump-dom", FileUrl(htmlPath) };
+        if (windowWidth is int w) args.Insert(0, $"--window-size={w.ToString(CultureInfo.InvariantCulture)},800");
+        Run(browser, args, timeout, out string stdout);
         return stdout;
     }
 

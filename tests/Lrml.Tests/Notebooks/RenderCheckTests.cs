@@ -59,4 +59,37 @@ public class RenderCheckTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public void TheScreenshotIsSizedToThePage()
+    {
+        string? browser = Chromium.Find();
+        if (browser is null) Assert.Skip(Chromium.NotFoundMessage);
+        string dir = Directory.CreateTempSubdirectory("lrml-render").FullName;
+        try
+        {
+            string tall = Path.Combine(dir, "tall.html");
+            File.WriteAllText(tall, PlotlyHtml.Document([Chart("one")]).Replace("</body>", "<div style=\"height:3000px\"></div></body>"));
+            var report = RenderCheck.CheckFile(tall, Path.Combine(dir, "tall.png"), expectCharts: true, browser: browser);
+            Assert.True(report.Ok, report.ToString());
+            var image = Lrml.Reproduction.Plots.PngImage.Load(Path.Combine(dir, "tall.png"));
+            Assert.InRange(image.Height, 3000, 4200);                 // the page, not a fixed 12,000-pixel window
+            Assert.InRange(image.Width, RenderCheck.PageWidth, RenderCheck.PageWidth + 100);
+
+            string wide = Path.Combine(dir, "wide.html");
+            File.WriteAllText(wide, PlotlyHtml.Document([Chart("two")]).Replace("</body>", "<table><tr><td style=\"min-width:2000px\">wide</td></tr></table></body>"));
+            RenderCheck.CheckFile(wide, Path.Combine(dir, "wide.png"), expectCharts: true, browser: browser);
+            var wideImage = Lrml.Reproduction.Plots.PngImage.Load(Path.Combine(dir, "wide.png"));
+            Assert.True(wideImage.Width >= 2000, $"a wide table widens the screenshot (got {wideImage.Width} px)");
+            Assert.Empty(Directory.GetFiles(dir, ".*measure*"));        // the measuring copy is removed
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void PageSizeIsReadFromTheMeasuredDom()
+    {
+        Assert.Equal((1100, 4321), RenderCheck.PageSize("<html data-lrml-page-size=\"1100x4321\"><body></body></html>"));
+        Assert.Null(RenderCheck.PageSize("<html><body></body></html>"));
+    }
 }
