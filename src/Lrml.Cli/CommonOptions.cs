@@ -21,10 +21,14 @@ internal static class CommonOptions
 
     public static readonly Option<int> Threads = new("--threads")
     {
-        Description = "Compute threads (TorchSharp and the kit's kernels share this budget)",
-        DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount),
+        Description = "Compute threads (TorchSharp and the kit's kernels share this budget; default: the machine's cores). " +
+                      "Part of a run's identity: torch-engine numbers can differ with the thread count, the fused engine's do not",
+        DefaultValueFactory = _ => DefaultThreads(Environment.ProcessorCount),
         Recursive = true,
     };
+
+    /// <summary>The --threads default on a machine with <paramref name="cores"/> logical cores: all of them.</summary>
+    internal static int DefaultThreads(int cores) => Math.Max(1, cores);
 
     public static ExperimentContext Context(ParseResult p, IRunObserver observer, bool overwrite = false) =>
         new()

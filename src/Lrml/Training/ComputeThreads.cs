@@ -8,7 +8,7 @@ namespace Lrml.Training;
 /// </summary>
 internal static class ComputeThreads
 {
-    private static int _threads = Math.Max(1, Math.Min(Environment.ProcessorCount, 2));
+    private static int _threads = Math.Max(1, Environment.ProcessorCount);
 
     /// <summary>The current thread budget.</summary>
     public static int Current => _threads;
