@@ -25,6 +25,7 @@ internal static class TrainCommand
     public static readonly Option<long> Seed = new("--seed") { Description = "Run seed (initialisation, shuffling, negatives)", DefaultValueFactory = _ => 1 };
     public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
     public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
+    public static readonly Option<string?> Ks = new("--ks") { Description = "Metric cut-offs, comma-separated (HR@k, nDCG@k, … for each), e.g. --ks 5,10,20 (default: 10)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
     public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory: the new run is trained beside it and replaces it only once finished" };
@@ -40,7 +41,7 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Ks, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -83,6 +84,24 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>The cut-offs of --ks ("5,10,20": distinct, ascending), checked before any data is loaded; they must include
+    /// the validation metric's own cut-off. Null keeps the default (10).</summary>
+    internal static int[] CutOffs(string? text, string validationMetric)
+    {
+        if (text is null) return new RunSpec { Dataset = "", Model = "" }.Ks;
+        var ks = new SortedSet<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int k) || k < 1)
+                throw new SettingException($"--ks {text}: '{part}' is not a cut-off (a whole number ≥ 1); e.g. --ks 5,10,20.");
+            ks.Add(k);
+        }
+        int at = validationMetric.LastIndexOf('@');
+        if (at >= 0 && int.TryParse(validationMetric[(at + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int vk) && !ks.Contains(vk))
+            throw new SettingException($"--ks {text} leaves out {vk}, the cut-off of the validation metric {validationMetric}: add it, or choose another --validation-metric.");
+        return ks.ToArray();
+    }
+
     /// <summary>Builds a run spec from the parsed options. The model settings (--set and the shortcuts) are bound to the
     /// model's config record and validated here, once, before any data is loaded: a bad key or value is a one-line
     /// <see cref="SettingException"/> naming it (exit code 2).</summary>
@@ -113,6 +132,7 @@ internal static class TrainCommand
             SplitSeed = p.GetValue(SplitSeed),
             SampledNegatives = p.GetValue(SampledNegatives),
             FullRanking = !p.GetValue(NoFull),
+            Ks = CutOffs(p.GetValue(Ks), p.GetValue(ValidationMetric)!),
             CheckpointEverySteps = p.GetValue(CheckpointEvery),
             Train = new TrainConfig
             {
