@@ -461,7 +461,9 @@ internal sealed class EmbeddingNet : nn.Module
 /// <list type="bullet">
 /// <item><b>Adam</b>: <c>torch.optim.Adam</c>, β₁ = 0.9, β₂ = 0.999 (passed explicitly: TorchSharp's
 /// <c>torch.optim.Adam</c> factory defaults β₂ to 0.99), ε = 1e-8, PyTorch form
-/// θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε); every element's moments decay every step.</item>
+/// θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε); every element's moments decay every step. The step is
+/// TorchSharp's own, op for op, run here with kept Scalars (<see cref="KeptAdam"/>); its state (and so the checkpoint
+/// format) stays TorchSharp's.</item>
 /// <item><b>LazyAdam</b> (TF LazyAdam / PyTorch SparseAdam): for a table, only the rows present in the batch
 /// (even when their gradient is zero) get m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − α_t · m / (√v + ε)
 /// with α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), where t is the GLOBAL step count (number of optimiser steps taken,
@@ -487,6 +489,7 @@ internal sealed class ModelOptimizer : IDisposable
     private readonly double[] _lr;
     private readonly Parameter[] _params;
     private readonly OptimizerHelper? _dense;
+    private readonly KeptAdam.Adam? _adam;
     private readonly Tensor[]? _m, _v;
     private long _t;
 
@@ -505,10 +508,9 @@ internal sealed class ModelOptimizer : IDisposable
         switch (kind)
         {
             case OptimizerKind.Adam:
-                _dense = single
-                    ? new Adam(_params, lr: learningRate, beta1: Beta1, beta2: Beta2, eps: AdamEpsilon)
-                    : new Adam(groups.Select(g => new Adam.ParamGroup(g.Params, new Adam.Options { LearningRate = g.Lr })), lr: learningRate,
-                        beta1: Beta1, beta2: Beta2, eps: AdamEpsilon);
+                _dense = _adam = single
+                    ? new KeptAdam.Adam(_params, groups[0].Lr)
+                    : new KeptAdam.Adam(groups.Select(g => new Adam.ParamGroup(g.Params, new Adam.Options { LearningRate = g.Lr })), learningRate);
                 break;
             case OptimizerKind.Sgd:
                 _dense = single
@@ -553,7 +555,35 @@ internal sealed class ModelOptimizer : IDisposable
                 var g = p.grad;
                 if (g is not null) TorchSupport.ClipGradient(g, clipValue, clipNorm);
             }
-        _dense.step();
+        if (_adam is not null) StepAdam();
+        else _dense.step();
+    }
+
+    /// <summary>
+    /// TorchSharp 0.107's <c>Adam.step</c> (β₁, β₂, ε as constructed; no weight decay, amsgrad or maximize), op for op on
+    /// its own state tensors, but with kept Scalars instead of the temporaries it converts per parameter per step (see
+    /// <see cref="KeptScalars"/>): for each parameter with a gradient, t ← t + 1, m ← m·β₁ + (1−β₁)·g,
+    /// v ← v·β₂ + (1−β₂)·g·conj(g), θ ← θ − (lr/(1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε), the bias corrections in double as
+    /// there. Same ops, same Scalar types and values: bit-identical to <c>_dense.step()</c>.
+    /// </summary>
+    private void StepAdam()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        for (int k = 0; k < _params.Length; k++)
+        {
+            var p = _params[k];
+            var state = _adam!.StateOf(p);
+            var g = p.grad;
+            if (g is null) continue;
+            state.step++;
+            double bc1 = 1 - Math.Pow(Beta1, state.step), bc2 = 1 - Math.Pow(Beta2, state.step);
+            state.exp_avg.mul_(SBeta1).add_(g, SOneMinusBeta1);
+            state.exp_avg_sq.mul_(SBeta2).addcmul_(g, g.conj(), SOneMinusBeta2);
+            using Scalar sqrtBc2 = Math.Sqrt(bc2).ToScalar(), step = (-(_lr[k] / bc1)).ToScalar();
+            var denom = state.exp_avg_sq.sqrt().div(sqrtBc2).add_(SEpsilon, KeptScalars.One);
+            p.addcdiv_(state.exp_avg, denom, step);
+        }
     }
 
     /// <summary>
@@ -627,6 +657,29 @@ internal sealed class ModelOptimizer : IDisposable
 }
 
 /// <summary>
+/// TorchSharp's <c>Adam</c> (β₁ = <see cref="ModelOptimizer.Beta1"/>, β₂ = <see cref="ModelOptimizer.Beta2"/>, ε =
+/// <see cref="ModelOptimizer.AdamEpsilon"/>) that lets <see cref="ModelOptimizer"/> reach each parameter's state (step count and
+/// moments) to run the step with kept Scalars; saving and loading are TorchSharp's, so checkpoints keep their format.
+/// </summary>
+internal static class KeptAdam
+{
+    /// <summary>Named <c>Adam</c> on purpose: TorchSharp writes the optimiser's type name into its saved state and refuses to
+    /// load a state saved under another name, so this name keeps existing checkpoints loadable (and new ones readable by
+    /// builds that use TorchSharp's Adam directly).</summary>
+    internal sealed class Adam : TorchSharp.Modules.Adam
+    {
+        public Adam(IEnumerable<Parameter> parameters, double lr)
+            : base(parameters, lr, ModelOptimizer.Beta1, ModelOptimizer.Beta2, ModelOptimizer.AdamEpsilon) { }
+
+        public Adam(IEnumerable<ParamGroup> groups, double lr)
+            : base(groups, lr, ModelOptimizer.Beta1, ModelOptimizer.Beta2, ModelOptimizer.AdamEpsilon) { }
+
+        /// <summary>The state TorchSharp keeps for <paramref name="p"/> (created with the optimiser; its tensors are loaded in place).</summary>
+        public State StateOf(Parameter p) => (State)_state[p.Handle];
+    }
+}
+
+/// <summary>
 /// Scalars that stay alive, and the tensor ops the per-batch code of the torch models writes with them.
 /// Why: TorchSharp turns each C# number given to a tensor op (and, inside <c>a + b</c>, <c>square()</c> and
 /// <c>softplus</c>, numbers of its own) into a <see cref="Scalar"/> that owns a native handle and has a finaliser, and
@@ -634,7 +687,8 @@ internal sealed class ModelOptimizer : IDisposable
 /// the finaliser and free the Scalar the op is still reading: a rare crash of torch-engine training. Static Scalars
 /// are never finalised; a per-step value is held by <c>using</c> (alive to the end of the step, freed there). Each op
 /// calls the TorchSharp overload the plain form calls, with a Scalar of the same type and value: results are
-/// bit-identical. (TorchSharp's own optimisers, used by the dense Adam/SGD/Adagrad kinds, still make such temporaries.)
+/// bit-identical. (TorchSharp's own SGD and Adagrad steps still make such temporaries; dense Adam runs here, see
+/// <see cref="ModelOptimizer"/>.)
 /// </summary>
 internal static class KeptScalars
 {
