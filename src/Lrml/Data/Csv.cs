@@ -10,7 +10,7 @@ namespace Lrml.Data;
 internal static class Csv
 {
     /// <summary>One record: the 1-based line it starts on and its fields.</summary>
-    public readonly record struct Record(long Line, string[] Fields);
+    internal readonly record struct Record(long Line, string[] Fields);
 
     /// <summary>Longest accepted field (1 Mi characters, as <see cref="LineReader.DefaultMaxLineBytes"/> for lines): a
     /// longer one means a wrong or binary file, or a quote that is never closed.</summary>
