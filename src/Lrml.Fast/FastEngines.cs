@@ -1,4 +1,3 @@
-using Lrml.Experiments;
 using Lrml.Models;
 
 namespace Lrml.Fast;
