@@ -25,6 +25,7 @@ internal static class TrainCommand
     public static readonly Option<long> Seed = new("--seed") { Description = "Run seed (initialisation, shuffling, negatives)", DefaultValueFactory = _ => 1 };
     public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
     public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
+    public static readonly Option<string?> Preset = new("--preset") { Description = "tuned: start from the validation-chosen settings and training options of presets.json for this dataset and model (what lrml reproduce runs); --set and explicit options override them" };
     public static readonly Option<string?> Ks = new("--ks") { Description = "Metric cut-offs, comma-separated (HR@k, nDCG@k, … for each), e.g. --ks 5,10,20 (default: 10)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
@@ -41,13 +42,17 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, Ks, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Preset, Ks, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             if (p.GetValue(SpecFile) is string specFile) return RunSpecFile(p, cmd, specFile);
             var spec = SpecFrom(p);
             var observer = new ConsoleObserver();
+            if (PresetOf(p, spec.Model) is { } preset)
+                observer.Message($"Preset tuned for {preset.Model} on {preset.Dataset}: " +
+                                 string.Join(", ", preset.Settings.Concat(preset.Train).Select(kv => $"{kv.Key}={kv.Value}")) +
+                                 $" ({preset.ChosenBy}); options given on the command line override it.");
             var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite));
             string protocol = spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, ctx);
             bool resume = p.GetValue(Resume);
@@ -120,7 +125,17 @@ internal static class TrainCommand
         Shortcut(Dim, c => c.Dim);
         Shortcut(Slots, c => c.Slots);
         Shortcut(Margin, c => c.Margin);
+        var preset = PresetOf(p, model);
+        if (preset is not null) settings = [.. preset.Settings.Where(kv => !settings.Any(s => ConfigBinder.Normalise(s.Key) == ConfigBinder.Normalise(kv.Key))), .. settings];
         ModelRegistry.Get(model).CheckSettings(settings);
+        var train = new TrainConfig
+        {
+            Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), NegativesPerPositive = p.GetValue(Negatives),
+            Patience = p.GetValue(Patience), EvalEvery = p.GetValue(EvalEvery), ValidationMetric = p.GetValue(ValidationMetric)!,
+            Seed = p.GetValue(Seed), Threads = p.GetValue(CommonOptions.Threads),
+        };
+        if (preset is not null)
+            train = ConfigBinder.Apply(train, preset.Train.Where(kv => !ExplicitTrainOption(p, kv.Key)).ToList());
         return new RunSpec
         {
             Dataset = p.GetValue(Dataset)!,
@@ -134,13 +149,37 @@ internal static class TrainCommand
             FullRanking = !p.GetValue(NoFull),
             Ks = CutOffs(p.GetValue(Ks), p.GetValue(ValidationMetric)!),
             CheckpointEverySteps = p.GetValue(CheckpointEvery),
-            Train = new TrainConfig
-            {
-                Epochs = p.GetValue(Epochs), BatchSize = p.GetValue(BatchSize), NegativesPerPositive = p.GetValue(Negatives),
-                Patience = p.GetValue(Patience), EvalEvery = p.GetValue(EvalEvery), ValidationMetric = p.GetValue(ValidationMetric)!,
-                Seed = p.GetValue(Seed), Threads = p.GetValue(CommonOptions.Threads),
-            },
+            Train = train,
         };
+    }
+
+    /// <summary>The preset --preset names for the run's dataset and model (the dataset's entry, else the model's default
+    /// entry), or null without --preset.</summary>
+    internal static Lrml.Reproduction.Preset? PresetOf(ParseResult p, string model)
+    {
+        if (p.GetValue(Preset) is not string name) return null;
+        if (!string.Equals(name, "tuned", StringComparison.OrdinalIgnoreCase))
+            throw new SettingException($"--preset {name}: the only preset is 'tuned' (the validation-chosen settings of presets.json).");
+        string canonical = ModelRegistry.Get(model).Name;
+        if (!Lrml.Reproduction.Presets.Models.Contains(canonical))
+            throw new SettingException($"--preset tuned: presets.json has no entry for model '{canonical}'.");
+        return Lrml.Reproduction.Presets.Get(canonical, Lrml.Data.Datasets.Get(p.GetValue(Dataset)!).Name);
+    }
+
+    /// <summary>Whether the command line sets the training option a presets.json train key names (then it wins).</summary>
+    private static bool ExplicitTrainOption(ParseResult p, string key)
+    {
+        Option? option = ConfigBinder.Normalise(key) switch
+        {
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.Epochs) => Epochs,
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.BatchSize) => BatchSize,
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.NegativesPerPositive) => Negatives,
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.Patience) => Patience,
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.EvalEvery) => EvalEvery,
+            var k when k == ConfigBinder.Key<TrainConfig>(t => t.ValidationMetric) => ValidationMetric,
+            _ => null,
+        };
+        return option is not null && p.GetResult(option) is { Implicit: false };
     }
 
     /// <summary>Prints a run's result table.</summary>
