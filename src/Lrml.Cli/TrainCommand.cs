@@ -26,6 +26,7 @@ internal static class TrainCommand
     public static readonly Option<long> SplitSeed = new("--split-seed") { Description = "Seed of the split and its frozen candidates (fixed across runs)", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
     public static readonly Option<int?> SampledNegatives = new("--sampled-negatives") { Description = "Frozen sampled candidates per held-out item (default: 99 for ncf, as its published negatives; 100 otherwise)" };
     public static readonly Option<string?> Preset = new("--preset") { Description = "tuned: start from the validation-chosen settings and training options of presets.json for this dataset and model (what lrml reproduce runs); --set and explicit options override them" };
+    public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N — the TorchSharp engine's device (CUDA needs the CUDA build: dotnet build -p:TorchBackend=cuda, see environment.md); the fused engine is CPU only", DefaultValueFactory = _ => "cpu" };
     public static readonly Option<string?> Ks = new("--ks") { Description = "Metric cut-offs, comma-separated (HR@k, nDCG@k, … for each), e.g. --ks 5,10,20 (default: 10)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
@@ -42,7 +43,7 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, Preset, Ks, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -87,6 +88,22 @@ internal static class TrainCommand
         Render(run.Result);
         AnsiConsole.MarkupLine($"Run directory: [bold]{Markup.Escape(dir)}[/]");
         return 0;
+    }
+
+    /// <summary>The --device value, checked before any data is loaded: "cpu", "cuda" or "cuda:N"; CUDA must be available
+    /// in this build (the default build carries TorchSharp's CPU natives), and the fused engine runs on the CPU only.</summary>
+    internal static string CheckDevice(string device, string? engine, Func<bool>? cudaAvailable = null)
+    {
+        string d = device.Trim().ToLowerInvariant();
+        if (d == "cpu") return d;
+        if (!System.Text.RegularExpressions.Regex.IsMatch(d, @"^cuda(:\d+)?$"))
+            throw new SettingException($"--device {device}: not a device; use cpu, cuda or cuda:N.");
+        if (string.Equals(engine, "fused", StringComparison.OrdinalIgnoreCase))
+            throw new SettingException($"--device {device} with --engine fused: the fused engine runs on the CPU only; use --engine torch.");
+        if (!(cudaAvailable ?? (() => TorchSharp.torch.cuda.is_available()))())
+            throw new SettingException($"--device {device}: CUDA is not available here — this build uses TorchSharp's CPU natives, or the machine has " +
+                                       "no usable GPU. Build with `dotnet build -c Release -p:TorchBackend=cuda` on a CUDA machine (environment.md).");
+        return d;
     }
 
     /// <summary>The cut-offs of --ks ("5,10,20": distinct, ascending), checked before any data is loaded; they must include
@@ -148,6 +165,7 @@ internal static class TrainCommand
             SampledNegatives = p.GetValue(SampledNegatives),
             FullRanking = !p.GetValue(NoFull),
             Ks = CutOffs(p.GetValue(Ks), p.GetValue(ValidationMetric)!),
+            Device = CheckDevice(p.GetValue(Device)!, p.GetValue(Engine)),
             CheckpointEverySteps = p.GetValue(CheckpointEvery),
             Train = train,
         };

@@ -295,7 +295,7 @@ public static class Experiment
     private static BuiltModel BuildModel(RunSpec spec, Split split) => ModelRegistry.Build(spec.Model, new ModelBuildContext
     {
         NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = spec.Train.Seed,
-        Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine,
+        Threads = spec.Train.Threads, Settings = spec.Settings, Engine = spec.Engine, Device = spec.Device,
         BatchSize = spec.Train.BatchSize, NegativesPerPositive = spec.Train.NegativesPerPositive,
     });
 

@@ -52,7 +52,7 @@ public sealed class RunIdentity
         string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
         var settings = new JsonObject();
         foreach (var kv in spec.Settings) settings[ConfigBinder.Normalise(kv.Key)] = kv.Value.Trim();   // the last value wins, as when applied
-        return new RunIdentity(new JsonObject
+        var parts = new JsonObject
         {
             ["numerics_version"] = NumericsVersion,
             ["split"] = Experiment.SplitIdentity(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), context),
@@ -63,8 +63,13 @@ public sealed class RunIdentity
             ["full_ranking"] = spec.FullRanking,
             ["sampled_validation"] = spec.SampledValidation,
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
-        });
+        };
+        if (!IsCpu(spec.Device)) parts["device"] = spec.Device.ToLowerInvariant();   // absent for CPU: earlier identities stay valid
+        return new RunIdentity(parts);
     }
+
+    /// <summary>Whether a device name is the CPU (the default).</summary>
+    internal static bool IsCpu(string device) => string.Equals(device, "cpu", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// What differs between stored identity parts and current ones, one entry per leaf, e.g. "train.epochs: 2 (stored) vs 6

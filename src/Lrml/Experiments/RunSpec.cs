@@ -47,6 +47,10 @@ public sealed record RunSpec
     /// <summary>Metric cut-offs.</summary>
     public int[] Ks { get; init; } = [10];
 
+    /// <summary>TorchSharp device of the torch engine: "cpu", "cuda" or "cuda:N" (CUDA needs the CUDA build, see
+    /// environment.md). Part of the identity only when it is not "cpu", so CPU runs keep their identities.</summary>
+    public string Device { get; init; } = "cpu";
+
     /// <summary>Write a resumable checkpoint every this many batches inside an epoch (0 = at epoch ends only).
     /// Not part of the run's identity: changing it does not change results.</summary>
     public int CheckpointEverySteps { get; init; }

@@ -41,7 +41,7 @@ internal static class RunStore
         var settings = new JsonObject();
         foreach (var kv in spec.Settings.OrderBy(k => ConfigBinder.Normalise(k.Key), StringComparer.Ordinal))
             settings[ConfigBinder.Normalise(kv.Key)] = kv.Value.Trim();
-        return new JsonObject
+        var json = new JsonObject
         {
             ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = spec.Model.ToLowerInvariant(),
             ["engine"] = spec.Engine, ["settings"] = settings, ["train"] = ConfigBinder.ToJson(spec.Train),
@@ -49,6 +49,8 @@ internal static class RunStore
             ["full_ranking"] = spec.FullRanking, ["sampled_validation"] = spec.SampledValidation,
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
         };
+        if (!RunIdentity.IsCpu(spec.Device)) json["device"] = spec.Device;   // absent for CPU: earlier spec keys stay valid
+        return json;
     }
 
     /// <summary>The run spec that <see cref="SpecJson"/> wrote: the inverse of SpecJson, so that
@@ -99,6 +101,7 @@ internal static class RunStore
             FullRanking = Field("full_ranking", true),
             SampledValidation = Field("sampled_validation", true),
             Ks = ks,
+            Device = Field("device", "cpu"),
         };
     }
 
