@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Lrml.Cli;
 using Lrml.Data;
 using Lrml.Tests.Data;
@@ -25,7 +24,7 @@ public sealed class DataFetchTests
     {
         using var t = new TempDir();
         string script = DataFetch.ExtractEmbedded(t.Path);
-        var (code, output) = Bash(script, "--list", "--data-dir", Path.Combine(t.Path, "data"));
+        var (code, output) = ScriptProcess.Bash([script, "--list", "--data-dir", Path.Combine(t.Path, "data")]);
         Assert.True(code == 0, output);
         Assert.Contains("ml-1m-ncf", output);          // the checksums file beside it was found and read
         Assert.False(Directory.Exists(Path.Combine(t.Path, "data")), "listing leaves no empty data folder behind");
@@ -43,16 +42,5 @@ public sealed class DataFetchTests
         var (present, text) = LrmlProcess.Run("data", "fetch", "ml-100k", "--data-dir", real!);
         Assert.True(present == 0, text);
         Assert.Contains("already present and verified", text);
-    }
-
-    private static (int Code, string Output) Bash(params string[] args)
-    {
-        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000)) { p.Kill(true); throw new TimeoutException("fetch.sh did not finish in a minute"); }
-        return (p.ExitCode, o.Result + e.Result);
     }
 }
