@@ -18,6 +18,8 @@ internal static class SweepCommand
     private static readonly Option<string> Profile = new("--profile") { Description = "quick | full (default trials, seeds, epochs, patience)", DefaultValueFactory = _ => "quick" };
     private static readonly Option<int?> SweepEpochs = new("--epochs", "-e") { Description = "Maximum epochs per run (default: 20 quick, 50 full)" };
     private static readonly Option<int?> SweepPatience = new("--patience") { Description = "Early-stopping patience (default: 3 quick, 5 full)" };
+    private static readonly Option<int?> MinEpochs = new("--min-epochs") { Description = "Epochs before early stopping may end a run (default: 5 quick, 10 full), so a slow starter is not cut off at popularity level" };
+    private static readonly Option<bool> NoDefaultTrial = new("--no-default-trial") { Description = "Do not make the model's default configuration trial 0 (by default it is, so a search never chooses below the default)" };
     private static readonly Option<string> Select = new("--select") { Description = "Validation metric that selects the config", DefaultValueFactory = _ => "nDCG@10" };
     private static readonly Option<string?> Name = new("--name") { Description = "Sweep folder name (default: the model name), e.g. cml-warp" };
     private static readonly Option<string?> Out = new("--out", "-o") { Description = "Sweep directory (default: results/sweeps/<dataset>/<protocol>/<name>)" };
@@ -29,7 +31,7 @@ internal static class SweepCommand
     {
         var cmd = new Command("sweep", "Tune a model with a fixed trial budget (grid or random search), select on validation only, then run the chosen config with several seeds (mean ± std). Resumable.");
         foreach (var o in new Option[] { TrainCommand.Dataset, TrainCommand.Protocol, TrainCommand.Model, TrainCommand.Set, TrainCommand.Engine, Space, Search, Trials, Seeds,
-                     Profile, SweepEpochs, SweepPatience, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
+                     Profile, SweepEpochs, SweepPatience, MinEpochs, NoDefaultTrial, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
                      TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull }.Concat(BackendOptions.All))
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
@@ -103,7 +105,7 @@ internal static class SweepCommand
                 var s => throw new ArgumentException($"--profile must be quick or full (got '{s}')."),
             },
             Epochs = p.GetValue(SweepEpochs),
-            Patience = p.GetValue(SweepPatience),
+            Patience = p.GetValue(SweepPatience), MinEpochs = p.GetValue(MinEpochs), DefaultFirst = !p.GetValue(NoDefaultTrial),
             SelectionMetric = p.GetValue(Select)!,
             Name = p.GetValue(Name),
             PretrainFrom = pretrain,

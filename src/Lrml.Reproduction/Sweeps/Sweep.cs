@@ -38,6 +38,9 @@ public sealed record TrialRecord
     public int BestEpoch { get; init; }
     /// <summary>Run directory.</summary>
     public string RunDir { get; init; } = "";
+    /// <summary>Whether the run ended no better than the popularity model on validation (same split, candidates and metric):
+    /// a trial that did not train, flagged in the trial table.</summary>
+    public bool NoBetterThanPopularity { get; init; }
     /// <summary>Failure message for a diverged run.</summary>
     public string? Error { get; init; }
 }
@@ -175,7 +178,7 @@ public static class Sweep
             throw new ArgumentException("A pre-trained NeuMF takes dim and layers from its GMF and MLP sweeps: remove them from the space.");
         CheckKeys(entry, space.Dimensions.Select(d => d.Key).Concat(fixedSettings.Select(kv => kv.Key)));
         CheckSearchedAndFixed(space, fixedSettings);
-        ConfigBinder.Apply(spec.Train with { Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience }, Route(fixedSettings).Train).Validate();
+        ConfigBinder.Apply(spec.Train with { Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience, MinEpochs = spec.EffectiveMinEpochs }, Route(fixedSettings).Train).Validate();
         var identity = Identity(spec, fixedSettings,
             pretrain is { } pre ? new JsonObject { ["gmf"] = pre.Gmf.IdentityJson(), ["mlp"] = pre.Mlp.IdentityJson() } : null, context);
 
@@ -194,7 +197,12 @@ public static class Sweep
 
         var trialsPath = Path.Combine(dir, "trials.json");
         var records = ReadRecords(trialsPath);
-        var configs = space.Trials(spec.Search, spec.EffectiveTrials, spec.SearchSeed);
+        var configs = spec.DefaultFirst && spec.Space is null
+            ? WithDefaultFirst(space, spec, entry, fixedSettings)
+            : space.Trials(spec.Search, spec.EffectiveTrials, spec.SearchSeed);
+        int seeds = entry.Deterministic ? 1 : spec.EffectiveSeeds;
+        if (entry.Deterministic && spec.EffectiveSeeds > 1)
+            context.Observer.Message($"{entry.Display} is not trained (its scores do not depend on the seed): one run, no extra seeds.");
         context.Observer.Message($"Sweep {entry.Name} on {spec.Dataset}: {configs.Count} trials ({spec.Search.ToString().ToLowerInvariant()}, budget {spec.EffectiveTrials}), " +
                                  $"{records.Count} already finished; space {space}");
         var trials = new TrialRecord?[configs.Count];
@@ -227,22 +235,21 @@ public static class Sweep
 
         var chosen = Choose(trialList, spec.SelectionMetric)
             ?? throw new InvalidOperationException($"No trial of the {entry.Name} sweep finished (all diverged): see {Path.Combine(dir, "trials.csv")}.");
-        context.Observer.Message($"Chosen on validation {spec.SelectionMetric}: trial {chosen.Trial} ({chosen.Key}), " +
-                                 $"{spec.SelectionMetric} {chosen.Validation.GetValueOrDefault(spec.SelectionMetric, double.NaN):F4}");
+        context.Observer.Message(ChosenMessage(chosen, spec.SelectionMetric, trialList));
 
         var finalsPath = Path.Combine(dir, "finals.json");
         var finalRecords = ReadRecords(finalsPath);
-        var finals = new TrialRecord?[spec.EffectiveSeeds];
+        var finals = new TrialRecord?[seeds];
         finals[0] = chosen;
         var chosenConfig = configs[chosen.Trial];
         var finalRuns = new List<(int Index, PlannedRun Run)>();
-        for (int s = 1; s < spec.EffectiveSeeds; s++)
+        for (int s = 1; s < seeds; s++)
         {
             long seed = spec.FirstSeed + s;
             var done = finalRecords.FirstOrDefault(r => r.Key == chosen.Key && r.Seed == seed);
             if (done is not null) { finals[s] = done; continue; }
             var run = Plan(spec, context, chosenConfig, fixedSettings, seed, Path.Combine(dir, "finals", $"seed{seed}-{KeyHash(chosen.Key)}"), pretrain, dir);
-            finalRuns.Add((s, run with { Label = $"Final run seed {seed} ({s + 1}/{spec.EffectiveSeeds}): {chosen.Key}" }));
+            finalRuns.Add((s, run with { Label = $"Final run seed {seed} ({s + 1}/{seeds}): {chosen.Key}" }));
         }
         var missing = new List<BackendRun>();
         if (finalRuns.Count > 0)
@@ -285,6 +292,72 @@ public static class Sweep
         return result;
     }
 
+    /// <summary>What the sweep says it chose: the trial, its settings and validation value, and whether it was the default
+    /// configuration (trial 0). A model without settings or validation (popularity) says so instead of "() … NaN".</summary>
+    internal static string ChosenMessage(TrialRecord chosen, string metric, IReadOnlyList<TrialRecord> trials)
+    {
+        string settings = chosen.Key.Length == 0 ? "no settings" : chosen.Key;
+        string value = chosen.Validation.TryGetValue(metric, out double v) && double.IsFinite(v)
+            ? string.Create(CultureInfo.InvariantCulture, $"validation {metric} {v:F4}")
+            : "no validation metric (the model is not trained, so there was nothing to choose)";
+        string origin = chosen.Trial == 0 && trials.Count > 1 ? ", the model's default configuration" : "";
+        int flagged = trials.Count(t => t.NoBetterThanPopularity);
+        string flag = flagged == 0 ? "" : $"; {flagged} of {trials.Count} trials ended no better than popularity on validation (column no_better_than_pop)";
+        return $"Chosen on validation {metric}: trial {chosen.Trial} ({settings}{origin}), {value}{flag}";
+    }
+
+    /// <summary>
+    /// The trial list with the model's default configuration as trial 0, so a search can never choose a configuration that
+    /// scores below the default on validation. The default takes each searched key's default value (the model's config record or
+    /// the trainer's; a one-value dimension keeps its value). When it is a point of the search anyway it is moved to the front;
+    /// otherwise it takes one slot of the budget, so every model still gets the same number of trials.
+    /// </summary>
+    internal static List<IReadOnlyList<KeyValuePair<string, string>>> WithDefaultFirst(SearchSpace space, SweepSpec spec, ModelEntry entry,
+        IReadOnlyList<KeyValuePair<string, string>> fixedSettings)
+    {
+        int budget = spec.EffectiveTrials;
+        var defaults = entry.DefaultConfig();
+        var (_, trainFixed) = Route(fixedSettings);
+        var train = ConfigBinder.ToJson(ConfigBinder.Apply(spec.Train, trainFixed));
+        var modelDefaults = defaults.ToDictionary(kv => ConfigBinder.Normalise(kv.Key), kv => kv.Value);
+        var trainDefaults = train.ToDictionary(kv => ConfigBinder.Normalise(kv.Key), kv => kv.Value);
+        var dflt = new List<KeyValuePair<string, string>>();
+        foreach (var d in space.Dimensions)
+        {
+            string value;
+            if (d.Kind == DimensionKind.Values && d.Values.Count == 1) value = d.Values[0];
+            else
+            {
+                string key = CanonicalKey(d.Key);
+                JsonNode? node = modelDefaults.TryGetValue(key, out var m) ? m : trainDefaults.GetValueOrDefault(key);
+                value = node switch
+                {
+                    null => throw new InvalidOperationException($"No default value for '{d.Key}'."),
+                    JsonValue v when v.TryGetValue(out string? text) => text,
+                    _ => node.ToJsonString(),
+                };
+            }
+            dflt.Add(new(d.Key, value));
+        }
+        var trials = space.Trials(spec.Search, budget, spec.SearchSeed);
+        int same = trials.FindIndex(t => SameConfig(t, dflt));
+        if (same >= 0) { var t = trials[same]; trials.RemoveAt(same); trials.Insert(0, t); return trials; }
+        if (trials.Count >= budget) trials = budget > 1 ? space.Trials(spec.Search, budget - 1, spec.SearchSeed) : [];
+        trials.Insert(0, dflt);
+        return trials;
+    }
+
+    /// <summary>Whether two configurations of the same keys have equal values: numbers compared as numbers (1e-3 = 0.001),
+    /// text case-insensitively and without blanks.</summary>
+    private static bool SameConfig(IReadOnlyList<KeyValuePair<string, string>> a, IReadOnlyList<KeyValuePair<string, string>> b)
+    {
+        static bool Equal(string x, string y) =>
+            double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out double dx) && double.TryParse(y, NumberStyles.Float, CultureInfo.InvariantCulture, out double dy)
+                ? dx == dy
+                : string.Equals(x.Replace(" ", ""), y.Replace(" ", ""), StringComparison.OrdinalIgnoreCase);
+        return a.Count == b.Count && a.Zip(b).All(p => p.First.Key == p.Second.Key && Equal(p.First.Value, p.Second.Value));
+    }
+
     /// <summary>8 hex digits of the SHA-256 of a configuration key. Run directories carry it, so two configurations never
     /// share a directory even when a larger budget or another grid subsample renumbers the trials.</summary>
     internal static string KeyHash(string key) =>
@@ -314,7 +387,7 @@ public static class Sweep
         var (modelSettings, trainSettings) = Route(all);
         var train = spec.Train with
         {
-            Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience, ValidationMetric = spec.SelectionMetric, Seed = seed,
+            Epochs = spec.EffectiveEpochs, Patience = spec.EffectivePatience, MinEpochs = spec.EffectiveMinEpochs, ValidationMetric = spec.SelectionMetric, Seed = seed,
         };
         train = ConfigBinder.Apply(train, trainSettings);
         var runSpec = new RunSpec
@@ -346,6 +419,7 @@ public static class Sweep
         {
             Seed = seed, Key = key, Settings = settings, Validation = result.ValidationMetrics, Test = result.Metrics,
             Seconds = r.Seconds, Epochs = result.Epochs, BestEpoch = result.BestEpoch, RunDir = r.Planned.Directory,
+            NoBetterThanPopularity = result.NoBetterThanPopularity,
         };
     }
 
@@ -404,8 +478,8 @@ public static class Sweep
     {
         string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
         int negatives = new RunSpec { Dataset = spec.Dataset, Model = spec.Model, SampledNegatives = spec.SampledNegatives }.SampledNegativesFor(protocol);
-        var train = ConfigBinder.ToJson(spec.Train);
-        foreach (var k in new[] { "epochs", "patience", "validation_metric", "seed" }) train.Remove(k);   // set by the sweep itself
+        var train = spec.Train.IdentityJson();
+        foreach (var k in new[] { "epochs", "patience", "min_epochs", "validation_metric", "seed" }) train.Remove(k);   // set by the sweep itself
         var fixedJson = new JsonObject();
         foreach (var (k, v) in fixedSettings) fixedJson[CanonicalKey(k)] = v.Trim();
         return new JsonObject
@@ -414,7 +488,7 @@ public static class Sweep
             ["split"] = Experiment.SplitIdentity(spec.Dataset, protocol, spec.SplitSeed, negatives, context),
             ["model"] = ModelRegistry.Get(spec.Model).Name, ["engine"] = spec.Engine?.ToLowerInvariant(),
             ["epochs"] = spec.EffectiveEpochs, ["patience"] = spec.EffectivePatience, ["selection_metric"] = spec.SelectionMetric,
-            ["first_seed"] = spec.FirstSeed, ["full_ranking"] = spec.FullRanking, ["fixed"] = RunIdentity.Sorted(fixedJson), ["train"] = train,
+            ["min_epochs"] = spec.EffectiveMinEpochs, ["first_seed"] = spec.FirstSeed, ["full_ranking"] = spec.FullRanking, ["fixed"] = RunIdentity.Sorted(fixedJson), ["train"] = train,
             ["pretrain_from"] = pretrain,
         };
     }
@@ -460,7 +534,7 @@ public static class Sweep
             ["dataset"] = spec.Dataset, ["protocol"] = spec.Protocol, ["model"] = ModelRegistry.Get(spec.Model).Name, ["engine"] = spec.Engine,
             ["search"] = spec.Search.ToString().ToLowerInvariant(), ["trials"] = spec.EffectiveTrials, ["seeds"] = spec.EffectiveSeeds,
             ["first_seed"] = spec.FirstSeed, ["profile"] = spec.Profile.ToString().ToLowerInvariant(), ["epochs"] = spec.EffectiveEpochs,
-            ["patience"] = spec.EffectivePatience, ["selection_metric"] = spec.SelectionMetric, ["split_seed"] = spec.SplitSeed,
+            ["patience"] = spec.EffectivePatience, ["min_epochs"] = spec.EffectiveMinEpochs, ["selection_metric"] = spec.SelectionMetric, ["split_seed"] = spec.SplitSeed,
             ["sampled_negatives"] = spec.SampledNegatives, ["search_seed"] = spec.SearchSeed,
             ["space"] = new JsonArray(space.Dimensions.Select(d => (JsonNode)d.ToString()).ToArray()),
             ["fixed"] = new JsonArray(fixedSettings.Select(kv => (JsonNode)$"{kv.Key}={kv.Value}").ToArray()),
@@ -494,7 +568,8 @@ public static class Sweep
             ["space"] = new JsonArray(r.Space.Dimensions.Select(d => (JsonNode)d.ToString()).ToArray()),
             ["final_runs"] = new JsonArray(r.Finals.Select(f => (JsonNode)new JsonObject
             {
-                ["seed"] = f.Seed, ["status"] = f.Status, ["run_dir"] = f.RunDir, ["seconds"] = f.Seconds, ["test"] = Dict(f.Test), ["validation"] = Dict(f.Validation),
+                ["seed"] = f.Seed, ["status"] = f.Status, ["run_dir"] = f.RunDir, ["seconds"] = f.Seconds, ["epochs"] = f.Epochs,
+                ["test"] = Dict(f.Test), ["validation"] = Dict(f.Validation),
             }).ToArray()),
             ["mean"] = Dict(r.Summary.Select(kv => new KeyValuePair<string, double>(kv.Key, kv.Value.Mean))),
             ["std"] = Dict(r.Summary.Select(kv => new KeyValuePair<string, double>(kv.Key, kv.Value.Std))),
@@ -513,14 +588,15 @@ public static class Sweep
         var testKeys = records.SelectMany(r => r.Test.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         foreach (var k in valKeys) t.AddColumn("val/" + k, "F4");
         foreach (var k in testKeys) t.AddColumn("test/" + k, "F4");
-        t.AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("run_dir");
+        t.AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("no_better_than_pop").AddColumn("run_dir");
         foreach (var r in records)
         {
             var cells = new List<(string, object?)> { ("trial", r.Trial), ("status", r.Status), ("seed", r.Seed) };
             foreach (var d in space.Dimensions) cells.Add((d.Key, r.Settings.GetValueOrDefault(d.Key)));
             foreach (var k in valKeys) cells.Add(("val/" + k, r.Validation.TryGetValue(k, out double v) ? v : null));
             foreach (var k in testKeys) cells.Add(("test/" + k, r.Test.TryGetValue(k, out double v) ? v : null));
-            cells.Add(("seconds", r.Seconds)); cells.Add(("epochs", r.Epochs)); cells.Add(("best_epoch", r.BestEpoch)); cells.Add(("run_dir", r.RunDir));
+            cells.Add(("seconds", r.Seconds)); cells.Add(("epochs", r.Epochs)); cells.Add(("best_epoch", r.BestEpoch));
+            cells.Add(("no_better_than_pop", r.NoBetterThanPopularity ? "yes" : "")); cells.Add(("run_dir", r.RunDir));
             t.AddRow(cells.ToArray());
         }
         return t;
@@ -567,7 +643,7 @@ public static class Sweep
             var (m, t) = Route(Settings);
             var train = ConfigBinder.Apply(neumf.Train with
             {
-                Epochs = neumf.EffectiveEpochs, Patience = neumf.EffectivePatience, ValidationMetric = neumf.SelectionMetric, Seed = seed,
+                Epochs = neumf.EffectiveEpochs, Patience = neumf.EffectivePatience, MinEpochs = neumf.EffectiveMinEpochs, ValidationMetric = neumf.SelectionMetric, Seed = seed,
             }, t);
             var spec = new RunSpec
             {

@@ -65,6 +65,15 @@ public sealed record SweepSpec
     /// <summary>Early-stopping patience; null = the profile's (3 quick, 5 full).</summary>
     public int? Patience { get; init; }
 
+    /// <summary>Epochs before early stopping may end a run; null = the profile's (5 quick, 10 full). Without it a slow starter
+    /// (a BPR-MF trial whose validation metric is flat for its first epochs) is ended at popularity level while its loss still
+    /// falls fast, and the search discards a configuration it never saw train.</summary>
+    public int? MinEpochs { get; init; }
+
+    /// <summary>Whether trial 0 of a search over the model's declared default space is the model's default configuration (on by
+    /// default; see <see cref="Sweep.WithDefaultFirst"/>). A space given with <see cref="Space"/> is searched exactly as given.</summary>
+    public bool DefaultFirst { get; init; } = true;
+
     /// <summary>Base training settings (threads, batch size, negatives, evaluation cadence); space/setting keys override.</summary>
     public TrainConfig Train { get; init; } = new();
 
@@ -96,6 +105,9 @@ public sealed record SweepSpec
     /// <summary>Patience in effect.</summary>
     public int EffectivePatience => Patience ?? (Profile == SweepProfile.Full ? 5 : 3);
 
+    /// <summary>Minimum epochs in effect (never above the epoch cap).</summary>
+    public int EffectiveMinEpochs => Math.Min(EffectiveEpochs, MinEpochs ?? (Profile == SweepProfile.Full ? 10 : 5));
+
     /// <summary>Checks the spec; throws <see cref="ArgumentException"/> naming the bad field.</summary>
     public void Validate()
     {
@@ -105,6 +117,7 @@ public sealed record SweepSpec
         if (EffectiveSeeds < 1) throw new ArgumentException($"Seeds must be ≥ 1 (got {EffectiveSeeds}).");
         if (EffectiveEpochs < 1) throw new ArgumentException($"Epochs must be ≥ 1 (got {EffectiveEpochs}).");
         if (EffectivePatience < 0) throw new ArgumentException($"Patience must be ≥ 0 (got {EffectivePatience}).");
+        if (MinEpochs < 0) throw new ArgumentException($"MinEpochs must be ≥ 0 (got {MinEpochs}).");
         if (string.IsNullOrWhiteSpace(SelectionMetric)) throw new ArgumentException("A sweep needs a selection metric.");
         if (SelectionMetric.StartsWith("full/", StringComparison.Ordinal) || SelectionMetric.StartsWith("test", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"The selection metric '{SelectionMetric}' must be a validation metric name such as nDCG@10.");

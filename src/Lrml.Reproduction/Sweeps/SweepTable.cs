@@ -22,7 +22,7 @@ public static class SweepTable
         metrics ??= DefaultMetrics;
         var t = new ResultTable("Tuned baselines: mean ± std over final seeds (chosen on validation " + "nDCG@10" + ")", "dataset", "protocol", "sweep", "model", "seeds");
         foreach (var m in metrics) { t.AddColumn(m, "F4"); t.AddColumn(m + " std", "F4"); }
-        t.AddColumn("chosen").AddColumn("trials").AddColumn("commit");
+        t.AddColumn("chosen").AddColumn("trainer").AddColumn("s/epoch", "F2").AddColumn("trials").AddColumn("commit");
         if (!Directory.Exists(sweepsRoot)) return t;
         var rows = new List<(string Dataset, string Protocol, double Key, (string, object?)[] Cells)>();
         foreach (var path in Directory.EnumerateFiles(sweepsRoot, "chosen.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
@@ -40,9 +40,12 @@ public static class SweepTable
                 cells.Add((m, o["mean"]?[m] is JsonNode v ? (double)v : null));
                 cells.Add((m + " std", o["std"]?[m] is JsonNode s ? (double)s : null));
             }
-            var settings = o["settings"]!.AsObject().Where(kv => kv.Key is not ("batch_size" or "negatives"))
-                .Select(kv => $"{kv.Key}={(string?)kv.Value}").Where(s => !s.StartsWith("pretrain=", StringComparison.Ordinal));
-            cells.Add(("chosen", string.Join(" ", settings)));
+            var pairs = o["settings"]!.AsObject().Select(kv => new KeyValuePair<string, string>(kv.Key, (string?)kv.Value ?? ""))
+                .Where(kv => kv.Key != "pretrain").ToList();
+            var (modelSettings, trainerSettings) = Sweep.Route(pairs);
+            cells.Add(("chosen", string.Join(" ", modelSettings.Select(kv => $"{kv.Key}={kv.Value}"))));
+            cells.Add(("trainer", string.Join(" ", trainerSettings.Select(kv => $"{kv.Key}={kv.Value}"))));
+            cells.Add(("s/epoch", SecondsPerEpoch(o)));
             cells.Add(("trials", (int?)o["trials_run"]));
             string commit = (string?)o["commit"] ?? "";
             cells.Add(("commit", commit[..Math.Min(12, commit.Length)]));
@@ -53,6 +56,16 @@ public static class SweepTable
             t.AddRow(r.Cells);
         t.Notes.Add("Each row: the configuration with the best validation metric among the sweep's trials, re-run with its final seeds; test metrics never selected anything.");
         return t;
+    }
+
+    /// <summary>Mean wall seconds per epoch over the final runs (training, validation and test evaluation included), or null
+    /// for a sweep recorded before final runs kept their epoch count.</summary>
+    private static double? SecondsPerEpoch(JsonObject chosen)
+    {
+        var perRun = (chosen["final_runs"] as JsonArray ?? [])
+            .Where(f => (string?)f!["status"] == "ok" && f["epochs"] is JsonNode e && (int)e > 0)
+            .Select(f => (double)f!["seconds"]! / (int)f["epochs"]!).ToList();
+        return perRun.Count == 0 ? null : perRun.Average();
     }
 
     /// <summary>

@@ -110,7 +110,7 @@ public static class MainTable
             foreach (var model in models)
             {
                 var preset = Presets.Get(model, dataset);
-                int modelSeeds = model == "pop" ? 1 : seeds;
+                int modelSeeds = ModelRegistry.Get(model).Deterministic ? 1 : seeds;
                 for (int s = 1; s <= modelSeeds; s++)
                     plan.Add(new PlannedRun(Presets.Spec(preset, profile, s, options.Threads), Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}")));
             }

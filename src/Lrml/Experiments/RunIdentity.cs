@@ -59,7 +59,7 @@ public sealed class RunIdentity
             ["model"] = ModelRegistry.Get(spec.Model).Name,
             ["engine"] = spec.Engine?.ToLowerInvariant(),
             ["settings"] = Sorted(settings),
-            ["train"] = ConfigBinder.ToJson(spec.Train),
+            ["train"] = spec.Train.IdentityJson(),
             ["full_ranking"] = spec.FullRanking,
             ["sampled_validation"] = spec.SampledValidation,
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),

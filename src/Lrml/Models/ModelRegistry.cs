@@ -40,6 +40,10 @@ public sealed record BuiltModel(IRecommender Model, string Engine, JsonObject Co
 public sealed record ModelEntry(string Name, string Display, string Paper, IReadOnlyList<string> Engines,
     Func<ModelBuildContext, BuiltModel> Build, Func<JsonObject> DefaultConfig)
 {
+    /// <summary>Whether the model is not trained (its only engine is "none", as popularity's): its scores do not depend on the
+    /// seed, so a sweep or reproduction runs it once.</summary>
+    internal bool Deterministic => Engines is ["none"];
+
     /// <summary>What the model needs in memory for a build context (null: not estimated).</summary>
     internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
 

@@ -164,7 +164,7 @@ public sealed class Trainer
                 { Diagnostics = diagnostics };
             run.Epochs.Add(record);
             EpochCompleted?.Invoke(record);
-            bool stop = evaluate && c.Patience > 0 && run.Stopper.ShouldStop && epoch < c.Epochs;
+            bool stop = evaluate && c.Patience > 0 && run.Stopper.ShouldStop && epoch < c.Epochs && epoch >= c.MinEpochs;
             run.CheckpointEpochEnd(epoch);
             if (stop) { stoppedEarly = true; break; }
         }
@@ -269,7 +269,7 @@ public sealed class Trainer
             (_initialLoss, _initialMaxAbs) = (r.InitialLoss, r.InitialMaxAbs);
             // a checkpoint from before the references were recorded: the first epoch's mean loss and the resumed state
             if (double.IsNaN(_initialLoss) && Epochs.Count > 0) _initialLoss = Epochs[0].MeanLoss;
-            if (r.Step == 0 && Epochs.Count > 0 && _c.Patience > 0 && Stopper.ShouldStop)
+            if (r.Step == 0 && Epochs.Count > 0 && _c.Patience > 0 && Stopper.ShouldStop && Epochs[^1].Epoch >= _c.MinEpochs)
                 FirstEpoch = _c.Epochs + 1; // the interrupted run had already decided to stop
         }
 

@@ -60,6 +60,12 @@ public class RunIdentityTests
         Assert.NotEqual(a.Key, epochs.Key);
         Assert.Equal(["train.epochs: 2 (stored) vs 6 (now)"], RunIdentity.Differences(a.Parts, epochs.Parts));
 
+        // a minimum epoch count changes when a run may stop, so it is part of the identity; 0 (the default) is left out, so the
+        // identities of runs from before the setting existed stay valid
+        var minEpochs = Pop(2) with { Train = Pop(2).Train with { MinEpochs = 2 } };
+        Assert.Null(a.Parts["train"]!["min_epochs"]);
+        Assert.Equal(["train.min_epochs: (none) (stored) vs 2 (now)"], RunIdentity.Differences(a.Parts, RunIdentity.Of(minEpochs, Context(data, results)).Parts));
+
         var b = RunIdentity.Of(Pop(2), Context(other, results));
         string shaA = Sha256(Path.Combine(data, "ml-100k", "u.data"))[..12], shaB = Sha256(Path.Combine(other, "ml-100k", "u.data"))[..12];
         Assert.Equal([$"checksum of u.data: {shaA} (stored) vs {shaB} (now)"], RunIdentity.Differences(a.Parts, b.Parts));

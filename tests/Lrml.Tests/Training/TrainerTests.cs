@@ -80,6 +80,27 @@ public class TrainerTests
         Assert.Equal(4, model.Version);             // 2 steps per epoch, state of epoch 2 restored
     }
 
+    /// <summary>Issue 13 §2b: patience counts only from MinEpochs on — a slow starter whose validation is flat for its first
+    /// epochs and then improves is not cut off; the best epoch is still chosen over every epoch.</summary>
+    [Fact]
+    public void EarlyStoppingWaitsForTheMinimumNumberOfEpochs()
+    {
+        var script = new[] { 0.1, 0.1, 0.1, 0.1, 0.4, 0.3, 0.2, 0.2 };
+        TrainingOutcome Fit(int minEpochs)
+        {
+            int call = 0;
+            var trainer = new Trainer(new TrainConfig { Epochs = 8, BatchSize = 5, Patience = 1, MinEpochs = minEpochs, Seed = 1, Threads = 1 });
+            return trainer.Fit(new RecordingModel(4, 10), Train(), _ => new Dictionary<string, double> { ["nDCG@10"] = script[call++] },
+                TestContext.Current.CancellationToken);
+        }
+        var without = Fit(0);
+        Assert.Equal((2, 1, 0.1), (without.Epochs.Count, without.BestEpoch, without.BestValidation));   // stopped at the first flat epoch
+        var with = Fit(5);
+        Assert.True(with.StoppedEarly);
+        Assert.Equal((6, 5, 0.4), (with.Epochs.Count, with.BestEpoch, with.BestValidation));   // waited to epoch 5, then patience 1
+        Assert.Throws<ArgumentException>(() => new TrainConfig { MinEpochs = -1 }.Validate());
+    }
+
     [Fact]
     public void NonFiniteLossStopsWithEpochAndStep()
     {

@@ -108,6 +108,7 @@ public class SweepTests
         {
             Dataset = "synthetic", Model = "bpr", Space = SearchSpace.Parse(["dim=8,16", "learning_rate=1e-2,1e30"]),
             Trials = 3, Seeds = 2, Epochs = 1, Train = new TrainConfig { BatchSize = 1024, Threads = 1 }, SearchSeed = 2,
+            Settings = [new("batch_size", "1024"), new("negatives", "1")],
         };
         string dir = Path.Combine(root, "bpr");                            // a sweep named after its model (becomes a preset)
         var r = Sweep.Run(spec, Context(root), dir);
@@ -139,6 +140,9 @@ public class SweepTests
         Assert.Equal("BPR-MF", collected.Get(0, "model"));
         Assert.Equal(r.Summary["full/Recall@10"].Mean, (double)collected.Get(0, "full/Recall@10")!, 12);
         Assert.Equal(r.Summary["nDCG@10"].Std, (double)collected.Get(0, "nDCG@10 std")!, 12);
+        // the trainer settings of the run and its seconds per epoch are in the table (batch size and negatives were dropped before)
+        Assert.Equal("batch_size=1024 negatives_per_positive=1", collected.Get(0, "trainer"));
+        Assert.Equal(r.Finals.Average(f => f.Seconds / f.Epochs), (double)collected.Get(0, "s/epoch")!, 9);
         var preset = SweepTable.Presets(root)["datasets"]!["synthetic"]!["bpr"]!;
         Assert.Equal(r.Chosen.Settings["dim"], (string?)preset["settings"]!["dim"]);
         Assert.Equal(1, (int)preset["train"]!["epochs"]!);
@@ -169,5 +173,68 @@ public class SweepTests
         Assert.Equal(2, lines.Length);
         Assert.Contains(",8,", lines[1]);
         Assert.Throws<ArgumentException>(() => Sweep.Run(spec with { Space = SearchSpace.Parse(["dimm=8"]) }, Context(root), dir));   // typo caught up front
+    }
+
+    /// <summary>Issue 13 §2a: a search over a model's declared space starts with the model's default configuration, so it can
+    /// never choose below the default; the budget stays the same, and a default that is a grid point anyway is moved, not added.</summary>
+    [Fact]
+    public void TheDefaultConfigurationIsTrialZeroOfADeclaredSpaceWithinTheSameBudget()
+    {
+        var bpr = ModelRegistry.Get("bpr");
+        var spec = new SweepSpec { Dataset = "synthetic", Model = "bpr", Trials = 5 };
+        var space = DefaultSpaces.For("bpr");                              // dim × learning_rate × l2 = 18 points > 5
+        var trials = Sweep.WithDefaultFirst(space, spec, bpr, []);
+        Assert.Equal(5, trials.Count);
+        var defaults = new BprConfig();
+        var first = trials[0].ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(defaults.Dim, int.Parse(first["dim"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.LearningRate, float.Parse(first["learning_rate"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.L2, float.Parse(first["l2"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(("1024", "1"), (first["batch_size"], first["negatives"]));
+        Assert.Equal(5, trials.Select(SearchSpace.Key).Distinct().Count());
+
+        // the default written differently inside the grid (1e-3 for 0.001) is the same point: moved to the front, not repeated
+        var small = new SearchSpace([new Dimension("dim", DimensionKind.Values, ["16", defaults.Dim.ToString(System.Globalization.CultureInfo.InvariantCulture)]),
+            new Dimension("learning_rate", DimensionKind.Values, ["1e-2", defaults.LearningRate.ToString("E0", System.Globalization.CultureInfo.InvariantCulture)])]);
+        var moved = Sweep.WithDefaultFirst(small, spec with { Trials = 10 }, bpr, []);
+        Assert.Equal(4, moved.Count);
+        Assert.Equal($"dim={defaults.Dim};learning_rate={defaults.LearningRate.ToString("E0", System.Globalization.CultureInfo.InvariantCulture)}", SearchSpace.Key(moved[0]));
+    }
+
+    /// <summary>Issue 13 §2e: popularity is not trained, so its sweep runs once whatever the number of seeds, and says what it
+    /// chose without "() … NaN".</summary>
+    [Fact]
+    public void APopularitySweepRunsOnceAndSaysItHadNothingToChoose()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-sweep").FullName;
+        var messages = new List<string>();
+        var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root, Observer = new MessageLog(messages) };
+        var r = Sweep.Run(new SweepSpec { Dataset = "synthetic", Model = "pop", Seeds = 3, Train = new TrainConfig { Threads = 1 } }, ctx);
+        Assert.Single(r.Trials);
+        Assert.Single(r.Finals);
+        var chosen = Assert.Single(messages, m => m.StartsWith("Chosen on validation", StringComparison.Ordinal));
+        Assert.DoesNotContain("NaN", chosen);
+        Assert.DoesNotContain("()", chosen);
+        Assert.Contains("trial 0 (no settings)", chosen);
+        Assert.Contains(messages, m => m.Contains("one run, no extra seeds", StringComparison.Ordinal));
+    }
+
+    /// <summary>Issue 13 §2b: the trial table flags a run that ended no better than popularity on validation, and the chosen
+    /// line counts them.</summary>
+    [Fact]
+    public void TrialsNoBetterThanPopularityAreFlaggedAndCounted()
+    {
+        var good = new TrialRecord { Trial = 0, Key = "dim=8", Settings = new() { ["dim"] = "8" }, Validation = new() { ["nDCG@10"] = 0.3 } };
+        var flat = new TrialRecord { Trial = 1, Key = "dim=0.5", Settings = new() { ["dim"] = "16" }, Validation = new() { ["nDCG@10"] = 0.1 }, NoBetterThanPopularity = true };
+        string line = Sweep.ChosenMessage(good, "nDCG@10", [good, flat]);
+        Assert.Equal("Chosen on validation nDCG@10: trial 0 (dim=8, the model's default configuration), validation nDCG@10 0.3000; " +
+                     "1 of 2 trials ended no better than popularity on validation (column no_better_than_pop)", line);
+        var table = Sweep.Table("t", [good, flat], SearchSpace.Parse(["dim=8,16"]));
+        Assert.Equal(["", "yes"], new[] { table.Get(0, "no_better_than_pop"), table.Get(1, "no_better_than_pop") });
+    }
+
+    private sealed class MessageLog(List<string> messages) : IRunObserver
+    {
+        public void Message(string text) => messages.Add(text);
     }
 }
