@@ -36,7 +36,7 @@ internal sealed class ConsoleObserver : IRunObserver
         string val = r.Validation is null ? "" : "  " + string.Join("  ", r.Validation.Where(kv => !kv.Key.StartsWith("AUC")).Select(kv => $"{kv.Key} {kv.Value:F4}"));
         string line = $"  epoch {r.Epoch,3}  loss {r.MeanLoss:F4}  {r.TrainSeconds:F1}s{val}";
         AnsiConsole.MarkupLine(r.IsBest ? $"{Markup.Escape(line)}  [green]best[/]" : Markup.Escape(line));
-        if (r.Diagnostics is not null) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(LineObserver.MemoryLine(r.Diagnostics))}[/]");
+        foreach (var extra in LineObserver.DiagnosticLines(r.Diagnostics)) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(extra)}[/]");
     });
 
     private void ClearLineThen(Action write)

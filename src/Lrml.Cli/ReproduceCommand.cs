@@ -14,6 +14,7 @@ internal static class ReproduceCommand
     private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none)", AllowMultipleArgumentsPerToken = true, Recursive = true };
     private static readonly Option<string[]> ModelsOption = new("--models") { Description = "Models (default: every model with a preset)", AllowMultipleArgumentsPerToken = true };
     private static readonly Option<int?> SeedsOption = new("--seeds") { Description = "Seeds per model (default: the profile's)", Recursive = true };
+    private static readonly Option<bool> OracleOption = new("--oracle-epoch") { Description = "Also report what choosing each run's epoch on test would give, beside the honest numbers (oracle-epoch.md; runs in <profile>-oracle)" };
     private static readonly Option<bool> CollectOption = new("--collect") { Description = "Train and submit nothing: build the tables from the runs that finished (e.g. a Slurm job submitted with --no-wait) and list the missing ones" };
     private static readonly Option<bool> EstimateOption = new("--estimate") { Description = "Only print the expected duration (measured throughput × planned work) and exit; the full profile prints it before starting anyway", Recursive = true };
 
@@ -26,6 +27,7 @@ internal static class ReproduceCommand
         cmd.Options.Add(EstimateOption);
         var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
         main.Options.Add(ModelsOption);
+        main.Options.Add(OracleOption);
         AddBackendOptions(main);
         main.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -37,6 +39,7 @@ internal static class ReproduceCommand
                 Models = Split(p.GetValue(ModelsOption)),
                 Seeds = p.GetValue(SeedsOption),
                 Threads = p.GetValue(CommonOptions.Threads),
+                OracleEpoch = p.GetValue(OracleOption),
             };
             AnsiConsole.MarkupLine($"[bold]Main results[/], profile {options.Profile.Name}, models {string.Join(", ", MainTable.ModelsFor(options))}");
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(MainTable.Estimate(options, ctx));
@@ -48,6 +51,7 @@ internal static class ReproduceCommand
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
+            if (report.Oracle is not null) TableRendering.Write(report.Oracle);
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);
             return BackendOptions.ReportMissing(report.Missing, collecting: p.GetValue(CollectOption));
         }));

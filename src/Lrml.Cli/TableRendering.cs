@@ -25,6 +25,13 @@ internal static class TableRendering
     /// <summary>Renders <paramref name="t"/> into <paramref name="console"/> within <paramref name="width"/> columns.</summary>
     public static void Write(IAnsiConsole console, ResultTable t, int width)
     {
+        if (t.Rows.Count == 0 || t.Columns.Count == 0)
+        {
+            // an empty grid says nothing (and a table without columns renders as a column of ellipses): the title and why
+            console.MarkupLine($"[bold]{Markup.Escape(t.Title)}[/]: no rows.");
+            foreach (var n in t.Notes) console.MarkupLine($"[grey]{Markup.Escape(n)}[/]");
+            return;
+        }
         var cells = new string[t.Rows.Count][];
         for (int r = 0; r < t.Rows.Count; r++) cells[r] = t.Columns.Select(c => t.Text(r, c)).ToArray();
         var numeric = t.Columns.Select(t.IsNumeric).ToArray();

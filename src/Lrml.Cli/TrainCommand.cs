@@ -28,6 +28,7 @@ internal static class TrainCommand
     public static readonly Option<string?> Preset = new("--preset") { Description = "tuned: start from the validation-chosen settings and training options of presets.json for this dataset and model (what lrml reproduce runs); --set and explicit options override them" };
     public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N — the TorchSharp engine's device (CUDA needs the CUDA build: dotnet build -p:TorchBackend=cuda, see environment.md); the fused engine is CPU only", DefaultValueFactory = _ => "cpu" };
     public static readonly Option<string?> Ks = new("--ks") { Description = "Metric cut-offs, comma-separated (HR@k, nDCG@k, … for each), e.g. --ks 5,10,20 (default: 10)" };
+    public static readonly Option<bool> Oracle = new("--oracle-epoch") { Description = "Also evaluate test after every epoch and show, beside the honest result, what choosing the epoch on test would report (never used for any choice)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
     public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory: the new run is trained beside it and replaces it only once finished" };
@@ -43,7 +44,7 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -167,6 +168,7 @@ internal static class TrainCommand
             Ks = CutOffs(p.GetValue(Ks), p.GetValue(ValidationMetric)!),
             Device = CheckDevice(p.GetValue(Device)!, p.GetValue(Engine)),
             CheckpointEverySteps = p.GetValue(CheckpointEvery),
+            OracleEpoch = p.GetValue(Oracle),
             Train = train,
         };
     }
@@ -204,9 +206,16 @@ internal static class TrainCommand
     public static void Render(RunResult r)
     {
         var table = new Table().Title($"{r.Model} on {r.Dataset} ({r.Protocol}), seed {r.Seed}").AddColumns("metric", "test", "validation (best epoch)");
+        var oracle = r.OracleTestMetrics;
+        if (oracle is not null) table.AddColumn($"test at the oracle epoch {r.OracleEpoch} (chosen on test: optimistic)");
         foreach (var (k, v) in r.Metrics)
-            table.AddRow(k, v.ToString("F4", CultureInfo.InvariantCulture),
-                r.ValidationMetrics.TryGetValue(k, out double val) ? val.ToString("F4", CultureInfo.InvariantCulture) : "");
+        {
+            var cells = new List<string> { k, v.ToString("F4", CultureInfo.InvariantCulture),
+                r.ValidationMetrics.TryGetValue(k, out double val) ? val.ToString("F4", CultureInfo.InvariantCulture) : "" };
+            if (oracle is not null)
+                cells.Add(oracle.TryGetValue(k, out double o) ? string.Create(CultureInfo.InvariantCulture, $"{o:F4} ({o - v:+0.0000;-0.0000;0.0000})") : "");
+            table.AddRow(cells.ToArray());
+        }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"epochs {r.Epochs} (best {r.BestEpoch}{(r.StoppedEarly ? ", stopped early" : "")}), " +
                                $"train {r.TrainSeconds:F1}s ({r.SecondsPerEpoch:F2}s/epoch), eval {r.EvalSeconds:F1}s, peak memory {r.PeakMemoryMb:F0} MB, " +

@@ -24,6 +24,10 @@ public sealed record MainTableOptions
     public IReadOnlyList<string> MetricLearningBaselines { get; init; } = ["cml", "transcf"];
     /// <summary>Also write PNG copies of the charts when headless Chromium is installed (the HTML is always written).</summary>
     public bool ChartImages { get; init; } = true;
+    /// <summary>Also evaluate test after every epoch and report, beside the honest numbers, what choosing each run's epoch on
+    /// the test set would give (<see cref="RunSpec.OracleEpoch"/>; oracle-epoch.{csv,md}). Its runs live in their own folder
+    /// (&lt;profile&gt;-oracle), as their identity differs.</summary>
+    public bool OracleEpoch { get; init; }
 }
 
 /// <summary>The main-results table, the headline improvement and the paired tests, with every run behind them.</summary>
@@ -40,6 +44,9 @@ public sealed class MainTableReport
 
     /// <summary>Chart files written next to the tables (HTML, and PNG when Chromium was found).</summary>
     public IReadOnlyList<string> ChartFiles { get; init; } = [];
+    /// <summary>With <see cref="MainTableOptions.OracleEpoch"/>: per dataset, model and metric, the honest mean beside the mean a
+    /// test-chosen epoch would report, and the gain; null otherwise.</summary>
+    public ResultTable? Oracle { get; init; }
 
     /// <summary>The charts of the table: sampled HR@10/nDCG@10 and full-ranking Recall@10/nDCG@10 per dataset and model
     /// (see <see cref="MainTable.Charts(ResultTable)"/>).</summary>
@@ -112,14 +119,15 @@ public static class MainTable
                 var preset = Presets.Get(model, dataset);
                 int modelSeeds = ModelRegistry.Get(model).Deterministic ? 1 : seeds;
                 for (int s = 1; s <= modelSeeds; s++)
-                    plan.Add(new PlannedRun(Presets.Spec(preset, profile, s, options.Threads), Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}")));
+                    plan.Add(new PlannedRun(Presets.Spec(preset, profile, s, options.Threads) with { OracleEpoch = options.OracleEpoch },
+                        Path.Combine(outDir, "runs", dataset, $"{model}-seed{s}")));
             }
         return plan;
     }
 
     /// <summary>Where a reproduction writes: results/reproduce/main-table/&lt;profile&gt;/.</summary>
     public static string OutputDirectory(MainTableOptions options, ExperimentContext context) =>
-        Path.Combine(context.ResultsRoot, "reproduce", "main-table", options.Profile.Name);
+        Path.Combine(context.ResultsRoot, "reproduce", "main-table", options.Profile.Name + (options.OracleEpoch ? "-oracle" : ""));
 
     /// <summary>How long <see cref="Run(MainTableOptions, ExperimentContext)"/> is expected to take with these options, said before starting (see
     /// <see cref="DurationEstimator.Estimate"/>: an estimate from throughputs measured here, runs already on disk count zero).</summary>
@@ -167,9 +175,12 @@ public static class MainTable
         headline.Save(outDir, "headline");
         significance.Save(outDir, "significance");
         var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
+        var oracle = options.OracleEpoch ? BuildOracle(datasets, models, byCell) : null;
+        oracle?.Save(outDir, "oracle-epoch");
         var report = new MainTableReport
         {
             Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files, Missing = missing,
+            Oracle = oracle,
         };
         report.Findings().Save(Path.Combine(outDir, "findings.md"));
         return report;
@@ -330,6 +341,14 @@ public static class MainTable
                 ? $"Every trained run ({trained.Count}) reached its best validation score before its last epoch."
                 : $"{stillImproving} of {trained.Count} trained runs had their best validation score at their last epoch (at most " +
                   $"{trained.Max(r => r.Result.Epochs)} epochs here): those models were still improving, so these numbers understate them.");
+        if (report.Oracle is { Rows.Count: > 0 } o)
+        {
+            var gains = Enumerable.Range(0, o.Rows.Count).Where(r => o.Text(r, "metric") == "HR@10").ToList();
+            int largest = gains.OrderByDescending(r => Reproduction.Findings.Num(o, r, "gain")).First();
+            points.Add($"Choosing each run's epoch on the test set (the oracle epoch) would add {Reproduction.Findings.F4(gains.Average(r => Reproduction.Findings.Num(o, r, "gain")))} " +
+                       $"HR@10 on average over the honest validation-chosen epoch (largest: {o.Text(largest, "model")} on {o.Text(largest, "dataset")}, " +
+                       $"{Signed(Reproduction.Findings.Num(o, largest, "gain"))}): the inflation a test-selected 'best' carries (oracle-epoch.md).");
+        }
         return new Findings("What the main table found", points);
     }
 
@@ -422,14 +441,42 @@ public static class MainTable
             }
         }
         t.Format("LRML", "F4").Format("baseline", "F4").Format("relative improvement %", "F2").Format("paired t-test p", "G3").Format("mean per-user diff", "F4");
-        t.Notes.Add("Per-user values are averaged over seeds before the paired test (users evaluated in every run).");
+        t.Notes.Add(t.Rows.Count == 0
+            ? "No headline: it needs LRML and one of the metric-learning baselines (" + string.Join(", ", baselines) + ") on the same dataset."
+            : "Per-user values are averaged over seeds before the paired test (users evaluated in every run).");
+        return t;
+    }
+
+    /// <summary>The oracle-epoch table: for each trained model, the honest test mean (epoch chosen on validation) beside the mean
+    /// over the same runs when each run's epoch is chosen on test, and the gain — how much test-epoch selection inflates a number.</summary>
+    internal static ResultTable BuildOracle(IReadOnlyList<string> datasets, IReadOnlyList<string> models, Dictionary<(string, string), List<StoredRun>> byCell)
+    {
+        var t = new ResultTable("Honest vs oracle epoch: test metrics when each run's epoch is chosen on validation (honest) or on test (oracle, optimistic)",
+            "dataset", "model", "metric", "honest", "oracle", "gain", "gain %", "runs");
+        foreach (var dataset in datasets)
+            foreach (var model in models)
+            {
+                if (!byCell.TryGetValue((dataset, model), out var runs)) continue;
+                var withOracle = runs.Where(r => r.Result.OracleTestMetrics is not null).ToList();
+                if (withOracle.Count == 0) continue;
+                foreach (var metric in new[] { "HR@10", "nDCG@10" })
+                {
+                    double honest = withOracle.Average(r => r.Result.Metrics.GetValueOrDefault(metric, double.NaN));
+                    double oracle = withOracle.Average(r => r.Result.OracleTestMetrics!.GetValueOrDefault(metric, double.NaN));
+                    t.AddRow(("dataset", dataset), ("model", withOracle[0].Result.Model), ("metric", metric), ("honest", honest), ("oracle", oracle),
+                        ("gain", oracle - honest), ("gain %", 100 * (oracle - honest) / honest), ("runs", withOracle.Count));
+                }
+            }
+        t.Format("honest", "F4").Format("oracle", "F4").Format("gain", "F4").Format("gain %", "F2");
+        t.Notes.Add("The oracle epoch is the epoch with the highest test value of the validation metric, as a 'best' taken over test evaluations " +
+                    "during training reports it; it is shown only to measure that inflation, never as a result.");
         return t;
     }
 
     private static ResultTable BuildSignificance(IReadOnlyList<string> datasets, IReadOnlyList<string> models,
         Dictionary<(string, string), List<StoredRun>> byCell)
     {
-        var t = new ResultTable("Paired tests over per-user nDCG@10: LRML minus each model");
+        var t = new ResultTable("Paired tests over per-user nDCG@10: LRML minus each model", "dataset", "versus", "users", "mean diff", "t", "t-test p", "Wilcoxon p");
         foreach (var dataset in datasets)
         {
             if (!byCell.TryGetValue((dataset, "lrml"), out var lrml)) continue;
@@ -445,6 +492,7 @@ public static class MainTable
             }
         }
         t.Format("mean diff", "F4").Format("t", "F2").Format("t-test p", "G3").Format("Wilcoxon p", "G3");
+        if (t.Rows.Count == 0) t.Notes.Add("No paired test: it needs LRML and another model on the same dataset, with per-user values.");
         return t;
     }
 

@@ -343,6 +343,19 @@ public static class Experiment
             var probe = new MemoryUsageProbe(split.Train, spec.Train.Seed);
             trainer.EpochDiagnostics = _ => probe.Measure(relational).ToDictionary();
         }
+        if (spec.OracleEpoch)
+        {
+            // the test metrics of every epoch, kept with the epoch's diagnostics (so a resumed run has them too); they never
+            // reach the trainer's choice of the best epoch, which reads validation only
+            var measure = trainer.EpochDiagnostics;
+            var testOptions = validationOptions with { Mode = split.TestNegatives is not null ? CandidateMode.Sampled : CandidateMode.Full };
+            trainer.EpochDiagnostics = m =>
+            {
+                var d = new Dictionary<string, double>(measure?.Invoke(m) ?? new Dictionary<string, double>(), StringComparer.Ordinal);
+                foreach (var kv in Evaluator.Evaluate(m, split, EvalTarget.Test, testOptions).Metrics) d[OraclePrefix + kv.Key] = kv.Value;
+                return d;
+            };
+        }
         var epochs = new List<EpochRecord>(checkpoint?.Epochs ?? []);
         trainer.EpochCompleted += r =>
         {
@@ -360,6 +373,26 @@ public static class Experiment
         return trainer.Fit(model, split.Train, split.Validation.Count > 0
             ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, validationOptions).Metrics
             : null, resume: checkpoint);
+    }
+
+    /// <summary>Prefix of the per-epoch test metrics of an oracle-epoch run in each epoch's diagnostics (epochs.jsonl).</summary>
+    internal const string OraclePrefix = "oracle_test/";
+
+    /// <summary>The oracle epoch of a run trained with <see cref="RunSpec.OracleEpoch"/>: the epoch whose test value of
+    /// <paramref name="metric"/> is highest (the earliest on ties), and that epoch's test metrics — or null when no epoch has them.</summary>
+    internal static (int Epoch, SortedDictionary<string, double> Metrics)? OracleOf(IReadOnlyList<EpochRecord> epochs, string metric)
+    {
+        (int Epoch, SortedDictionary<string, double> Metrics)? best = null;
+        double bestValue = double.NegativeInfinity;
+        foreach (var e in epochs)
+        {
+            if (e.Diagnostics is not { } d || !d.TryGetValue(OraclePrefix + metric, out double v) || !(v > bestValue)) continue;
+            bestValue = v;
+            var m = new SortedDictionary<string, double>(StringComparer.Ordinal);
+            foreach (var kv in d) if (kv.Key.StartsWith(OraclePrefix, StringComparison.Ordinal)) m[kv.Key[OraclePrefix.Length..]] = kv.Value;
+            best = (e.Epoch, m);
+        }
+        return best;
     }
 
     /// <summary>The test evaluations (sampled candidates when the split has them; all items when asked or when it has
@@ -391,6 +424,7 @@ public static class Experiment
         var validation = new SortedDictionary<string, double>(StringComparer.Ordinal);
         var best = outcome?.Epochs.FirstOrDefault(e => e.Epoch == outcome.BestEpoch)?.Validation;
         if (best is not null) foreach (var kv in best) validation[kv.Key] = kv.Value;
+        var oracle = spec.OracleEpoch && outcome is not null ? OracleOf(outcome.Epochs, spec.Train.ValidationMetric) : null;
         return new RunResult
         {
             Dataset = data.Name,
@@ -422,6 +456,8 @@ public static class Experiment
             Machine = new Dictionary<string, string>(Provenance.Machine()),
             StartedUtc = started,
             PopularityBaseline = popularity,
+            OracleEpoch = oracle?.Epoch,
+            OracleTestMetrics = oracle?.Metrics,
         };
     }
 

@@ -32,12 +32,24 @@ internal sealed class LineObserver(TextWriter writer) : IRunObserver
     /// <summary>The indented second line of an epoch with LRML's memory usage (<see cref="Lrml.Models.MemoryUsage.Format"/>).</summary>
     public static string MemoryLine(IReadOnlyDictionary<string, double> diagnostics) => "             memory: " + Lrml.Models.MemoryUsage.Format(diagnostics);
 
+    /// <summary>The indented lines under an epoch for its diagnostics: LRML's memory usage when measured, and the epoch's test
+    /// metrics of an oracle-epoch run (said to be unused for any choice).</summary>
+    public static IEnumerable<string> DiagnosticLines(IReadOnlyDictionary<string, double>? diagnostics)
+    {
+        if (diagnostics is null) yield break;
+        if (diagnostics.Keys.Any(k => !k.StartsWith(Experiment.OraclePrefix, StringComparison.Ordinal))) yield return MemoryLine(diagnostics);
+        var oracle = diagnostics.Where(kv => kv.Key.StartsWith(Experiment.OraclePrefix, StringComparison.Ordinal) && !kv.Key.Contains("AUC", StringComparison.Ordinal)).ToList();
+        if (oracle.Count > 0)
+            yield return "             test (for the oracle-epoch report only): " +
+                         string.Join("  ", oracle.Select(kv => FormattableString.Invariant($"{kv.Key[Experiment.OraclePrefix.Length..]} {kv.Value:F4}")));
+    }
+
     public void Message(string text) => writer.WriteLine(text);
     public void RunStarted(RunSpec spec, string description) => writer.WriteLine(description);
     public void Epoch(EpochRecord r)
     {
         string val = r.Validation is null ? "" : "  " + string.Join("  ", r.Validation.Select(kv => $"{kv.Key} {kv.Value:F4}"));
         writer.WriteLine($"  epoch {r.Epoch,3}  loss {r.MeanLoss:F4}  {r.TrainSeconds:F1}s{val}{(r.IsBest ? "  *" : "")}");
-        if (r.Diagnostics is not null) writer.WriteLine(MemoryLine(r.Diagnostics));
+        foreach (var line in DiagnosticLines(r.Diagnostics)) writer.WriteLine(line);
     }
 }

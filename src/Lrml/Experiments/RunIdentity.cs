@@ -65,6 +65,7 @@ public sealed class RunIdentity
             ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
         };
         if (!IsCpu(spec.Device)) parts["device"] = spec.Device.ToLowerInvariant();   // absent for CPU: earlier identities stay valid
+        if (spec.OracleEpoch) parts["oracle_epoch"] = true;   // its result has the oracle numbers; absent when off, as before
         return new RunIdentity(parts);
     }
 

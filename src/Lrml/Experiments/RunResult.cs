@@ -45,6 +45,14 @@ public sealed class RunResult
     [JsonPropertyName("popularity_baseline")] public PopularityBaseline? PopularityBaseline { get; init; }
     /// <summary>Whether the run ended no better than popularity on validation (see <see cref="PopularityBaseline"/>).</summary>
     [JsonPropertyName("no_better_than_popularity")] public bool NoBetterThanPopularity => PopularityBaseline?.NoBetter ?? false;
+    /// <summary>With <see cref="RunSpec.OracleEpoch"/>: the epoch a choice on the test set would have kept (highest test value
+    /// of the validation metric) — optimistic by construction, shown only beside the honest <see cref="Metrics"/>.</summary>
+    [JsonPropertyName("oracle_epoch"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? OracleEpoch { get; init; }
+    /// <summary>The test metrics of <see cref="OracleEpoch"/> (sampled candidates when the split has them, else full ranking).</summary>
+    [JsonPropertyName("oracle_test_metrics"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public SortedDictionary<string, double>? OracleTestMetrics { get; init; }
+    /// <summary>How much choosing the epoch on test adds to <paramref name="metric"/> (oracle minus honest), or null.</summary>
+    public double? OracleGain(string metric) =>
+        OracleTestMetrics is { } o && o.TryGetValue(metric, out double a) && Metrics.TryGetValue(metric, out double h) ? a - h : null;
     [JsonPropertyName("kit_version")] public string KitVersion { get; init; } = typeof(RunResult).Assembly.GetName().Version?.ToString() ?? "";
 
     /// <summary>The warning printed for a run no better than popularity, or null.</summary>

@@ -58,4 +58,9 @@ public sealed record RunSpec
     /// <summary>Validate with sampled candidates (true) or full ranking (false).</summary>
     public bool SampledValidation { get; init; } = true;
 
+    /// <summary>Also evaluate the test split after every epoch and report the epoch a test-set choice would have kept (the
+    /// "oracle epoch", as reported-best numbers of the NCF code choose it) beside the honest result, to show how much
+    /// choosing the epoch on test inflates a number. Never used for any choice; part of the identity only when on.</summary>
+    public bool OracleEpoch { get; init; }
+
 }

@@ -49,6 +49,34 @@ public class TerminalOutputTests
         Assert.Equal(parts, lines.Count(l => l.Contains("BPR-MF")));
     }
 
+    /// <summary>A table without rows (a main table run without LRML has no paired tests) prints its title, "no rows" and its
+    /// notes — not an empty grid, nor a column of ellipses for a table without columns.</summary>
+    [Fact]
+    public void AnEmptyTableSaysSoWithItsNotes()
+    {
+        var noColumns = new ResultTable("Paired tests");
+        noColumns.Notes.Add("No paired test: it needs LRML.");
+        string text = Render(noColumns, 100);
+        Assert.Equal("Paired tests: no rows.\nNo paired test: it needs LRML.\n", text.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("…", Render(new ResultTable("headline", "dataset", "metric"), 100));
+        Assert.Contains("headline: no rows.", Render(new ResultTable("headline", "dataset", "metric"), 100));
+    }
+
+    /// <summary>Under an epoch line: the memory line only for a model that measured its memory, and an oracle-epoch run's test
+    /// metrics on their own line that says they are not used.</summary>
+    [Fact]
+    public void EpochDiagnosticLinesShowTheMemoryOnlyWhenMeasured()
+    {
+        var oracleOnly = new Dictionary<string, double> { [Experiment.OraclePrefix + "HR@10"] = 0.5, [Experiment.OraclePrefix + "nDCG@10"] = 0.25 };
+        var line = Assert.Single(LineObserver.DiagnosticLines(oracleOnly));
+        Assert.Equal("             test (for the oracle-epoch report only): HR@10 0.5000  nDCG@10 0.2500", line);
+        var memory = new Dictionary<string, double>(oracleOnly) { ["attention_entropy_ratio"] = 0.99 };
+        var lines = LineObserver.DiagnosticLines(memory).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.StartsWith("             memory: H/lnN 0.9900", lines[0]);
+        Assert.Empty(LineObserver.DiagnosticLines(null));
+    }
+
     [Fact]
     public void ATableThatFitsIsOneTable()
     {

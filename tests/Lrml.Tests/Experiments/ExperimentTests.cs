@@ -113,4 +113,35 @@ public class ExperimentTests
         Assert.Throws<ArgumentException>(() => Experiment.Run(Spec("pop", settings: "dim=3"), ctx));
         Assert.Throws<ArgumentException>(() => Experiment.Run(Spec("nosuchmodel"), ctx));
     }
+
+    /// <summary>Issue 13 §2: the oracle epoch — the epoch a choice on the test set would keep — is reported beside the honest
+    /// result and changes nothing of it: the same run without the option has the same best epoch and test metrics, the oracle's
+    /// value is the highest per-epoch test value (so never below the honest one, which is one of the epochs' test values), and
+    /// epochs.jsonl holds every epoch's test metrics.</summary>
+    [Fact]
+    public void TheOracleEpochIsReportedBesideTheHonestResultAndChangesNothing()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        var spec = Spec("bpr", 3, 6, "dim=8", "learning_rate=0.05") with { FullRanking = false };
+        var honest = Experiment.Run(spec, Context(root), Path.Combine(root, "honest")).Result;
+        var withOracle = Experiment.Run(spec with { OracleEpoch = true }, Context(root), Path.Combine(root, "oracle")).Result;
+
+        Assert.Null(honest.OracleEpoch);
+        Assert.Null(honest.OracleTestMetrics);
+        Assert.DoesNotContain("oracle", File.ReadAllText(Path.Combine(root, "honest", "result.json")));
+        Assert.Equal(honest.BestEpoch, withOracle.BestEpoch);
+        Assert.Equal(honest.Metrics, withOracle.Metrics);
+
+        var perEpoch = File.ReadAllLines(Path.Combine(root, "oracle", "epochs.jsonl"))
+            .Select(l => JsonNode.Parse(l)!)
+            .Select(o => ((int)o["epoch"]!, (double)o["diagnostics"]!["oracle_test/nDCG@10"]!)).ToList();
+        Assert.Equal(withOracle.Epochs, perEpoch.Count);
+        var best = perEpoch.OrderByDescending(e => e.Item2).ThenBy(e => e.Item1).First();
+        Assert.Equal(best.Item1, withOracle.OracleEpoch);
+        Assert.Equal(best.Item2, withOracle.OracleTestMetrics!["nDCG@10"], 12);
+        // the honest number is the test value at the validation-chosen epoch, one of the values the oracle maximises over
+        Assert.Equal(perEpoch.Single(e => e.Item1 == honest.BestEpoch).Item2, honest.Metrics["nDCG@10"], 12);
+        Assert.True(withOracle.OracleGain("nDCG@10") >= 0);
+        Assert.NotEqual(RunIdentity.Of(spec, Context(root)).Key, RunIdentity.Of(spec with { OracleEpoch = true }, Context(root)).Key);
+    }
 }
