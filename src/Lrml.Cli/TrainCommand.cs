@@ -29,6 +29,7 @@ internal static class TrainCommand
     public static readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N — the TorchSharp engine's device (CUDA needs the CUDA build: dotnet build -p:TorchBackend=cuda, see environment.md); the fused engine is CPU only", DefaultValueFactory = _ => "cpu" };
     public static readonly Option<string?> Ks = new("--ks") { Description = "Metric cut-offs, comma-separated (HR@k, nDCG@k, … for each), e.g. --ks 5,10,20 (default: 10)" };
     public static readonly Option<bool> Oracle = new("--oracle-epoch") { Description = "Also evaluate test after every epoch and show, beside the honest result, what choosing the epoch on test would report (never used for any choice)" };
+    public static readonly Option<bool> Retrain = new("--retrain-on-validation") { Description = "After training, retrain on train + validation for the validation-chosen epochs and show its test metrics beside the honest ones (Rendle et al. 2019)" };
     public static readonly Option<bool> NoFull = new("--no-full-ranking") { Description = "Skip full-ranking test metrics" };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Run directory (default: results/runs/<dataset>/<protocol>/<model>-seed<seed>-<time>)" };
     public static readonly Option<bool> Overwrite = new("--overwrite") { Description = "Replace an existing run directory: the new run is trained beside it and replaces it only once finished" };
@@ -44,7 +45,7 @@ internal static class TrainCommand
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Retrain, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -169,6 +170,7 @@ internal static class TrainCommand
             Device = CheckDevice(p.GetValue(Device)!, p.GetValue(Engine)),
             CheckpointEverySteps = p.GetValue(CheckpointEvery),
             OracleEpoch = p.GetValue(Oracle),
+            RetrainOnValidation = p.GetValue(Retrain),
             Train = train,
         };
     }
@@ -208,12 +210,16 @@ internal static class TrainCommand
         var table = new Table().Title($"{r.Model} on {r.Dataset} ({r.Protocol}), seed {r.Seed}").AddColumns("metric", "test", "validation (best epoch)");
         var oracle = r.OracleTestMetrics;
         if (oracle is not null) table.AddColumn($"test at the oracle epoch {r.OracleEpoch} (chosen on test: optimistic)");
+        var retrained = r.RetrainedTestMetrics;
+        if (retrained is not null) table.AddColumn($"test retrained on train + validation ({r.BestEpoch} epochs)");
         foreach (var (k, v) in r.Metrics)
         {
             var cells = new List<string> { k, v.ToString("F4", CultureInfo.InvariantCulture),
                 r.ValidationMetrics.TryGetValue(k, out double val) ? val.ToString("F4", CultureInfo.InvariantCulture) : "" };
             if (oracle is not null)
                 cells.Add(oracle.TryGetValue(k, out double o) ? string.Create(CultureInfo.InvariantCulture, $"{o:F4} ({o - v:+0.0000;-0.0000;0.0000})") : "");
+            if (retrained is not null)
+                cells.Add(retrained.TryGetValue(k, out double t) ? string.Create(CultureInfo.InvariantCulture, $"{t:F4} ({t - v:+0.0000;-0.0000;0.0000})") : "");
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);

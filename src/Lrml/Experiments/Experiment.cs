@@ -282,6 +282,7 @@ public static class Experiment
 
         // the result: result.json and the per-user metrics
         var result = ResultOf(spec, data, split, config, training, test, popularity, started);
+        if (spec.RetrainOnValidation && training is not null) result.RetrainedTestMetrics = Retrain(spec, split, training.BestEpoch, evalOptions, context);
         if (result.PopularityWarning is string warning) context.Observer.Warning(warning);
         if (runDirectory is not null)
         {
@@ -373,6 +374,26 @@ public static class Experiment
         return trainer.Fit(model, split.Train, split.Validation.Count > 0
             ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, validationOptions).Metrics
             : null, resume: checkpoint);
+    }
+
+    /// <summary>
+    /// Trains the run's configuration again, from the same seed, on train + validation for <paramref name="epochs"/> (the
+    /// validation-chosen count) without validation or early stopping, and returns its test metrics (same candidates and
+    /// exclusions as the default result: the validation items were excluded from test ranking anyway). Null when the split has
+    /// no validation interactions to add.
+    /// </summary>
+    private static SortedDictionary<string, double>? Retrain(RunSpec spec, Split split, int epochs, EvaluationOptions evalOptions, ExperimentContext context)
+    {
+        if (split.Validation.Count == 0 || epochs < 1) return null;
+        var (tu, ti) = split.Train.ToPairs();
+        var (vu, vi) = split.Validation.ToPairs();
+        var merged = UserItems.FromPairs(split.NumUsers, split.NumItems, [.. tu, .. vu], [.. ti, .. vi]);
+        context.Observer.Message($"Retraining on train + validation ({merged.Count:N0} pairs) for {epochs} epoch(s), the validation-chosen count (Rendle et al. 2019) …");
+        using var built = BuildModel(spec, split.With(train: merged)).Model;
+        if (built is not ITrainableRecommender model) return null;
+        var trainer = new Trainer(spec.Train with { Epochs = epochs, EvalEvery = 0, Patience = 0 }) { Progress = new DirectProgress(context.Observer) };
+        trainer.Fit(model, merged, null);
+        return EvaluateTest(model, split, spec.FullRanking, evalOptions).Metrics;
     }
 
     /// <summary>Prefix of the per-epoch test metrics of an oracle-epoch run in each epoch's diagnostics (epochs.jsonl).</summary>

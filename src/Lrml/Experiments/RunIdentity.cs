@@ -66,6 +66,7 @@ public sealed class RunIdentity
         };
         if (!IsCpu(spec.Device)) parts["device"] = spec.Device.ToLowerInvariant();   // absent for CPU: earlier identities stay valid
         if (spec.OracleEpoch) parts["oracle_epoch"] = true;   // its result has the oracle numbers; absent when off, as before
+        if (spec.RetrainOnValidation) parts["retrain_on_validation"] = true;   // likewise: absent when off
         return new RunIdentity(parts);
     }
 

@@ -50,6 +50,9 @@ public sealed class RunResult
     [JsonPropertyName("oracle_epoch"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? OracleEpoch { get; init; }
     /// <summary>The test metrics of <see cref="OracleEpoch"/> (sampled candidates when the split has them, else full ranking).</summary>
     [JsonPropertyName("oracle_test_metrics"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public SortedDictionary<string, double>? OracleTestMetrics { get; init; }
+    /// <summary>With <see cref="RunSpec.RetrainOnValidation"/>: the test metrics of the model trained again on train + validation for
+    /// <see cref="BestEpoch"/> epochs (reported beside, never instead of, <see cref="Metrics"/>).</summary>
+    [JsonPropertyName("retrained_test_metrics"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public SortedDictionary<string, double>? RetrainedTestMetrics { get; set; }
     /// <summary>How much choosing the epoch on test adds to <paramref name="metric"/> (oracle minus honest), or null.</summary>
     public double? OracleGain(string metric) =>
         OracleTestMetrics is { } o && o.TryGetValue(metric, out double a) && Metrics.TryGetValue(metric, out double h) ? a - h : null;

@@ -63,4 +63,9 @@ public sealed record RunSpec
     /// choosing the epoch on test inflates a number. Never used for any choice; part of the identity only when on.</summary>
     public bool OracleEpoch { get; init; }
 
+    /// <summary>After training, train the same configuration again from scratch on train + validation for the validation-chosen
+    /// number of epochs, and report its test metrics separately (the protocol of Rendle et al. 2019/2020, which does not waste
+    /// the validation interactions); the default result stays the validation-held-out model's. Part of the identity only when on.</summary>
+    public bool RetrainOnValidation { get; init; }
+
 }

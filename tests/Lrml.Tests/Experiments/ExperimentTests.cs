@@ -144,4 +144,33 @@ public class ExperimentTests
         Assert.True(withOracle.OracleGain("nDCG@10") >= 0);
         Assert.NotEqual(RunIdentity.Of(spec, Context(root)).Key, RunIdentity.Of(spec with { OracleEpoch = true }, Context(root)).Key);
     }
+
+    /// <summary>Issue 13 §2: retraining on train + validation for the validation-chosen epoch count is reported beside the honest
+    /// result, which it leaves unchanged; it trains on the validation pairs too (its model differs), for exactly the chosen epochs.</summary>
+    [Fact]
+    public void RetrainingOnTrainPlusValidationIsReportedBesideTheHonestResult()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-exp").FullName;
+        var spec = Spec("bpr", 3, 4, "dim=8", "learning_rate=0.05") with { FullRanking = false };
+        var honest = Experiment.Run(spec, Context(root), Path.Combine(root, "honest")).Result;
+        var messages = new List<string>();
+        var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root, Observer = new Collect(messages) };
+        var retrained = Experiment.Run(spec with { RetrainOnValidation = true }, ctx, Path.Combine(root, "retrained")).Result;
+
+        Assert.Null(honest.RetrainedTestMetrics);
+        Assert.Equal(honest.Metrics, retrained.Metrics);
+        Assert.Equal(honest.BestEpoch, retrained.BestEpoch);
+        var r = retrained.RetrainedTestMetrics!;
+        Assert.Equal(honest.Metrics.Keys, r.Keys);
+        Assert.NotEqual(honest.Metrics["nDCG@10"], r["nDCG@10"]);
+        Assert.All(r.Values, v => Assert.InRange(v, 0, 1));
+        Assert.Contains(messages, m => m.StartsWith("Retraining on train + validation (28,963 pairs) for " + honest.BestEpoch + " epoch(s)", StringComparison.Ordinal));
+        Assert.Contains("retrained_test_metrics", File.ReadAllText(Path.Combine(root, "retrained", "result.json")));
+        Assert.NotEqual(RunIdentity.Of(spec, Context(root)).Key, RunIdentity.Of(spec with { RetrainOnValidation = true }, Context(root)).Key);
+    }
+
+    private sealed class Collect(List<string> messages) : IRunObserver
+    {
+        public void Message(string text) => messages.Add(text);
+    }
 }
