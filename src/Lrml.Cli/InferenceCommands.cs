@@ -24,6 +24,7 @@ internal static class InferenceCommands
         foreach (var o in new Option[] { run, user, k, keepValidation }) cmd.Options.Add(o);
         cmd.SetAction(p => Guard(() =>
         {
+            if (p.GetValue(k) < 1) throw new ArgumentException($"--k {p.GetValue(k)}: recommend at least one item.");
             using var model = Load(p, p.GetValue(run)!);
             string u = p.GetValue(user)!;
             bool keep = p.GetValue(keepValidation);

@@ -193,6 +193,7 @@ public sealed class TrainedModel : IDisposable
             ["train_pairs"] = split.Train.Count.ToString(CultureInfo.InvariantCulture),
             ["validation_pairs"] = split.Validation.Count.ToString(CultureInfo.InvariantCulture),
             ["test_pairs"] = split.Test.Count.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = split.Seed.ToString(CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in result.Split)
             if (now.TryGetValue(key, out var v) && v != value)
