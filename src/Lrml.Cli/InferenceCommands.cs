@@ -56,7 +56,8 @@ internal static class InferenceCommands
             var numeric = columns.Select(c => c is "score" or "share").ToArray();
             foreach (var part in TableRendering.Layout($"{model.Model.Name} top {recs.Count} for user {u}", columns, rows, numeric, TableRendering.OutputWidth))
                 AnsiConsole.Write(part);
-            if (relational)
+            if (recs.Count == 0) AnsiConsole.WriteLine("No item is left to recommend: the user knows every item.");
+            if (relational && recs.Count > 0)
             {
                 int slots = recs[0].Explanation.A!.Length;
                 AnsiConsole.WriteLine($"slot (a): the memory slot with the largest attention for the pair and its weight (uniform: {1.0 / slots:F3} over N = {slots}); " +
