@@ -25,6 +25,8 @@ internal static class LrmlCommandLine
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(SweepCommand.Build());
         root.Subcommands.Add(ReproduceCommand.Build());
+        root.Subcommands.Add(InferenceCommands.Recommend());
+        root.Subcommands.Add(InferenceCommands.Explain());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(SoakCommand.Build());
         return root;
