@@ -54,6 +54,7 @@ internal static class ReproduceCommand
             TableRendering.Write(report.Table);
             TableRendering.Write(report.Headline);
             TableRendering.Write(report.Significance);
+            if (report.Verdict is not null) TableRendering.Write(report.Verdict);
             if (report.Oracle is not null) TableRendering.Write(report.Oracle);
             if (report.Retrained is not null) TableRendering.Write(report.Retrained);
             SayFindings(report.Findings(), report.OutputDirectory, report.ChartFiles);

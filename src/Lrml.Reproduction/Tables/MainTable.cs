@@ -53,6 +53,8 @@ public sealed class MainTableReport
     /// <summary>With <see cref="MainTableOptions.RetrainOnValidation"/>: the honest mean beside the mean after retraining on train +
     /// validation; null otherwise.</summary>
     public ResultTable? Retrained { get; init; }
+    /// <summary>Per dataset with LRML: whether the paper's claim holds there (<see cref="MainTable.BuildVerdict"/>).</summary>
+    public ResultTable? Verdict { get; init; }
 
     /// <summary>The charts of the table: sampled HR@10/nDCG@10 and full-ranking Recall@10/nDCG@10 per dataset and model
     /// (see <see cref="MainTable.Charts(ResultTable)"/>).</summary>
@@ -176,10 +178,12 @@ public static class MainTable
                             $"({(m.State == Backends.RunState.Diverged ? "diverged: " : "")}{m.Message}; run directory {m.Planned.Directory}).");
         var headline = BuildHeadline(datasets, byCell, options.MetricLearningBaselines);
         var significance = BuildSignificance(datasets, models, byCell);
+        var verdict = BuildVerdict(headline, significance);
         Directory.CreateDirectory(outDir);
         table.Save(outDir, "main-table");
         headline.Save(outDir, "headline");
         significance.Save(outDir, "significance");
+        verdict.Save(outDir, "verdict");
         var files = ChartFiles.Save(Charts(table), outDir, options.ChartImages, context.Observer);
         var oracle = options.OracleEpoch ? BuildBeside(datasets, models, byCell, OracleKind) : null;
         oracle?.Save(outDir, "oracle-epoch");
@@ -188,7 +192,7 @@ public static class MainTable
         var report = new MainTableReport
         {
             Table = table, Headline = headline, Significance = significance, Runs = runs, OutputDirectory = outDir, ChartFiles = files, Missing = missing,
-            Oracle = oracle, Retrained = retrained,
+            Oracle = oracle, Retrained = retrained, Verdict = verdict,
         };
         report.Findings().Save(Path.Combine(outDir, "findings.md"));
         return report;
@@ -277,6 +281,10 @@ public static class MainTable
                 points.Add($"LRML against the best metric-learning baseline on {d} ({baseline}): {string.Join(", ", parts)}. " +
                            "The paper reports +6 % to +7.5 % on its large datasets (Netflix, MovieLens-20M).");
             }
+
+            // the verdict on the paper's claim, in one sentence
+            if (report.Verdict is { } v && Enumerable.Range(0, v.Rows.Count).FirstOrDefault(r => v.Text(r, "dataset") == d, -1) is int vr and >= 0)
+                points.Add("**Verdict:** " + v.Text(vr, "sentence"));
 
             // paired tests: which differences are within noise
             var sg = report.Significance;
@@ -459,6 +467,49 @@ public static class MainTable
         t.Notes.Add(t.Rows.Count == 0
             ? "No headline: it needs LRML and one of the metric-learning baselines (" + string.Join(", ", baselines) + ") on the same dataset."
             : "Per-user values are averaged over seeds before the paired test (users evaluated in every run).");
+        return t;
+    }
+
+    /// <summary>
+    /// The verdict on the paper's claim, one row per dataset with LRML: the claim is that LRML beats the metric-learning baselines
+    /// (the headline: +6 % to +7.5 % over the best of them on the large datasets) and the other models. It <b>holds</b> when LRML
+    /// is above the best metric-learning baseline on HR@10 and nDCG@10 with paired t-test p &lt; 0.05 and no model is significantly
+    /// above it (paired tests over per-user nDCG@10); it <b>does not hold</b> when the best metric-learning baseline is significantly
+    /// above LRML on either metric, or another model is; otherwise the differences are within noise and it is <b>not decided</b>.
+    /// </summary>
+    public static ResultTable BuildVerdict(ResultTable headline, ResultTable significance)
+    {
+        ArgumentNullException.ThrowIfNull(headline);
+        ArgumentNullException.ThrowIfNull(significance);
+        var t = new ResultTable("Verdict: does the paper's claim (LRML beats the metric-learning baselines and the other models) hold here?",
+            "dataset", "best metric-learning baseline", "HR@10 improvement %", "HR@10 p", "nDCG@10 improvement %", "nDCG@10 p",
+            "significantly above LRML", "significantly below LRML", "verdict", "sentence");
+        const double alpha = 0.05;
+        var datasets = Enumerable.Range(0, headline.Rows.Count).Select(r => headline.Text(r, "dataset")).Distinct().ToList();
+        foreach (var d in datasets)
+        {
+            var h = Enumerable.Range(0, headline.Rows.Count).Where(r => headline.Text(r, "dataset") == d)
+                .ToDictionary(r => headline.Text(r, "metric"), r => (Rel: Reproduction.Findings.Num(headline, r, "relative improvement %"), P: Reproduction.Findings.Num(headline, r, "paired t-test p")));
+            string baseline = headline.Text(Enumerable.Range(0, headline.Rows.Count).First(r => headline.Text(r, "dataset") == d), "best baseline");
+            var s = Enumerable.Range(0, significance.Rows.Count).Where(r => significance.Text(r, "dataset") == d && Reproduction.Findings.Num(significance, r, "t-test p") < alpha).ToList();
+            var above = s.Where(r => Reproduction.Findings.Num(significance, r, "mean diff") < 0).Select(r => significance.Text(r, "versus")).ToList();
+            var below = s.Where(r => Reproduction.Findings.Num(significance, r, "mean diff") > 0).Select(r => significance.Text(r, "versus")).ToList();
+            bool wins = h.Count > 0 && h.Values.All(x => x.Rel > 0 && x.P < alpha);
+            bool loses = h.Values.Any(x => x.Rel < 0 && x.P < alpha);
+            string verdict = loses || above.Count > 0 ? "does not hold" : wins ? "holds" : "not decided";
+            string Part(string m) => h.TryGetValue(m, out var x) ? $"{m} {Reproduction.Findings.Percent(x.Rel)} (p = {Reproduction.Findings.P(x.P)})" : $"{m} n/a";
+            string sentence = $"On {d} the paper's claim {(verdict == "not decided" ? "is not decided" : verdict)}: against the best metric-learning baseline, {baseline}, " +
+                              $"LRML is at {Part("HR@10")} and {Part("nDCG@10")}" +
+                              (above.Count > 0 ? $"; significantly above LRML on nDCG@10: {string.Join(", ", above)}" : "; no model is significantly above LRML on nDCG@10") +
+                              (verdict == "not decided" ? " — the differences are within seed and user noise (paired t-test, 5 %)." : ".");
+            t.AddRow(("dataset", d), ("best metric-learning baseline", baseline),
+                ("HR@10 improvement %", h.TryGetValue("HR@10", out var hr) ? hr.Rel : null), ("HR@10 p", h.TryGetValue("HR@10", out hr) ? hr.P : null),
+                ("nDCG@10 improvement %", h.TryGetValue("nDCG@10", out var nd) ? nd.Rel : null), ("nDCG@10 p", h.TryGetValue("nDCG@10", out nd) ? nd.P : null),
+                ("significantly above LRML", string.Join(", ", above)), ("significantly below LRML", string.Join(", ", below)),
+                ("verdict", verdict), ("sentence", sentence));
+        }
+        t.Format("HR@10 improvement %", "F2").Format("nDCG@10 improvement %", "F2").Format("HR@10 p", "G3").Format("nDCG@10 p", "G3");
+        if (t.Rows.Count == 0) t.Notes.Add("No verdict: it needs LRML and a metric-learning baseline on the same dataset.");
         return t;
     }
 
