@@ -27,10 +27,19 @@ internal static class CommonOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> KeepCheckpoints = new("--keep-checkpoints")
+    {
+        Description = "Keep each finished run's resumable checkpoint (checkpoint.ckpt, ≈ 2× the model). By default it is deleted when a run " +
+                      "finishes (an interrupted run keeps it and resumes); the model evaluated on test stays in best.ckpt. Not part of a run's identity",
+        Recursive = true,
+    };
+
     /// <summary>The --threads default on a machine with <paramref name="cores"/> logical cores: all of them.</summary>
     internal static int DefaultThreads(int cores) => Math.Max(1, cores);
 
-    public static ExperimentContext Context(ParseResult p, IRunObserver observer, bool overwrite = false) =>
+    /// <summary>The experiment context of a command; <paramref name="keepCheckpoints"/> (a spec or config file's) applies
+    /// unless --keep-checkpoints is given.</summary>
+    public static ExperimentContext Context(ParseResult p, IRunObserver observer, bool overwrite = false, bool? keepCheckpoints = null) =>
         new()
         {
             Data = DataDirectory.Resolve(p.GetValue(DataDir)),
@@ -38,5 +47,6 @@ internal static class CommonOptions
                 ?? Path.Combine(Provenance.FindRepoRoot(Environment.CurrentDirectory) ?? Environment.CurrentDirectory, "results")),
             Observer = observer,
             Overwrite = overwrite,
+            KeepCheckpoints = p.GetResult(KeepCheckpoints) is { Implicit: false } given ? given.GetValueOrDefault<bool>() : keepCheckpoints ?? false,
         };
 }

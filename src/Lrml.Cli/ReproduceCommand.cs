@@ -26,6 +26,7 @@ internal static class ReproduceCommand
         cmd.Options.Add(DatasetsOption);
         cmd.Options.Add(SeedsOption);
         cmd.Options.Add(EstimateOption);
+        cmd.Options.Add(CommonOptions.KeepCheckpoints);
         var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
         main.Options.Add(ModelsOption);
         main.Options.Add(OracleOption);

@@ -32,7 +32,7 @@ internal static class SweepCommand
         var cmd = new Command("sweep", "Tune a model with a fixed trial budget (grid or random search), select on validation only, then run the chosen config with several seeds (mean ± std). Resumable.");
         foreach (var o in new Option[] { TrainCommand.Dataset, TrainCommand.Protocol, TrainCommand.Model, TrainCommand.Set, TrainCommand.Engine, Space, Search, Trials, Seeds,
                      Profile, SweepEpochs, SweepPatience, MinEpochs, NoDefaultTrial, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
-                     TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull }.Concat(BackendOptions.All))
+                     TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull, CommonOptions.KeepCheckpoints }.Concat(BackendOptions.All))
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {

@@ -39,24 +39,26 @@ internal static class TrainCommand
     public static readonly Option<int?> Dim = new("--dim") { Description = "Shortcut for --set dim=…" };
     public static readonly Option<int?> Slots = new("--slots") { Description = "Shortcut for --set slots=… (LRML memory slots N)" };
     public static readonly Option<float?> Margin = new("--margin") { Description = "Shortcut for --set margin=…" };
+    public static readonly Option<string?> Config = new("--config") { Description = "Run the configuration in this JSON file: a run directory's config.json (written by every run: its effective, complete configuration, so `--config RUN/config.json` repeats that run with the same identity) or one written by hand with any of its keys. Options given on the command line override the file; the defaults apply to what neither says" };
     public static readonly Option<string?> SpecFile = new("--spec") { Description = "Run exactly the run spec in this file (what --backend slurm writes, one per array task) into its run directory (or --out): a finished run is reused, an interrupted one resumes from its checkpoint" };
 
     public static Command Build()
     {
         var cmd = new Command("train", "Train one model and evaluate it (sampled and full-ranking test metrics); writes a run directory with result.json.");
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
-                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Retrain, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, SpecFile })
+                     Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Retrain, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, Config, CommonOptions.KeepCheckpoints, SpecFile })
             cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             if (p.GetValue(SpecFile) is string specFile) return RunSpecFile(p, cmd, specFile);
-            var spec = SpecFrom(p);
+            var file = ConfigOf(p);
+            var spec = SpecFrom(p, file);
             var observer = new ConsoleObserver();
             if (PresetOf(p, spec.Model) is { } preset)
                 observer.Message($"Preset tuned for {preset.Model} on {preset.Dataset}: " +
                                  string.Join(", ", preset.Settings.Concat(preset.Train).Select(kv => $"{kv.Key}={kv.Value}")) +
                                  $" ({preset.ChosenBy}); options given on the command line override it.");
-            var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite));
+            var ctx = CommonOptions.Context(p, observer, p.GetValue(Overwrite), file?.KeepCheckpoints);
             string protocol = spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, ctx);
             bool resume = p.GetValue(Resume);
             if (resume && p.GetValue(Out) is null) throw new ArgumentException("--resume needs --out DIR, the directory of the interrupted run.");
@@ -73,12 +75,12 @@ internal static class TrainCommand
     /// reproduction would run it here (the array task of a Slurm job). A diverged run leaves diverged.json for the submitter.</summary>
     private static int RunSpecFile(ParseResult p, Command cmd, string path)
     {
-        var others = cmd.Options.Where(o => o != SpecFile && o != Out && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        var others = cmd.Options.Where(o => o != SpecFile && o != Out && o != CommonOptions.KeepCheckpoints && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
         if (others.Count > 0)
             throw new ArgumentException($"--spec runs exactly the spec in its file: {string.Join(", ", others)} cannot be combined with it.");
         var file = Lrml.Reproduction.Backends.RunSpecFile.Load(Path.GetFullPath(path));
         ModelRegistry.Get(file.Spec.Model).CheckSettings(file.Spec.Settings);
-        var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite);
+        var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite, file.KeepCheckpoints);
         string dir = p.GetValue(Out) is string o ? Path.GetFullPath(o) : file.RunDirectory;
         StoredRun run;
         try { run = RunStore.RunOrLoad(file.Spec, ctx, dir); }
@@ -129,9 +131,26 @@ internal static class TrainCommand
     /// <summary>Builds a run spec from the parsed options. The model settings (--set and the shortcuts) are bound to the
     /// model's config record and validated here, once, before any data is loaded: a bad key or value is a one-line
     /// <see cref="SettingException"/> naming it (exit code 2).</summary>
-    public static RunSpec SpecFrom(ParseResult p)
+    public static RunSpec SpecFrom(ParseResult p) => SpecFrom(p, ConfigOf(p));
+
+    /// <summary>The --config file, read and checked before any data is loaded (null without --config).</summary>
+    internal static RunConfig.File? ConfigOf(ParseResult p)
     {
-        string model = p.GetValue(Model)!;
+        if (p.GetValue(Config) is not string path) return null;
+        if (p.GetValue(Preset) is not null)
+            throw new SettingException("--preset cannot be combined with --config: the config file holds the run's settings (a run's config.json has its preset's values).");
+        return RunConfig.Load(path, Given(p, Model) ? p.GetValue(Model) : null, p.GetValue(Model)!);
+    }
+
+    /// <summary>Whether the command line gives <paramref name="o"/> (not its default).</summary>
+    private static bool Given(ParseResult p, Option o) => p.GetResult(o) is { Implicit: false };
+
+    /// <summary>The run spec of the options over a --config <paramref name="file"/>: an option given on the command line wins,
+    /// then what the file says, then the option's default.</summary>
+    internal static RunSpec SpecFrom(ParseResult p, RunConfig.File? file)
+    {
+        T Pick<T>(Option<T> o, object? fromFile) => fromFile is not null && !Given(p, o) ? (T)fromFile : p.GetValue(o)!;
+        string model = Pick(Model, file?.Model);
         List<KeyValuePair<string, string>> settings;
         try { settings = ConfigBinder.ParsePairs(p.GetValue(Set) ?? []); }
         catch (ArgumentException e) { throw new SettingException(e.Message, e); }
@@ -145,7 +164,8 @@ internal static class TrainCommand
         Shortcut(Slots, c => c.Slots);
         Shortcut(Margin, c => c.Margin);
         var preset = PresetOf(p, model);
-        if (preset is not null) settings = [.. preset.Settings.Where(kv => !settings.Any(s => ConfigBinder.Normalise(s.Key) == ConfigBinder.Normalise(kv.Key))), .. settings];
+        var underneath = preset?.Settings ?? file?.Settings;   // what the command line's settings override
+        if (underneath is not null) settings = [.. underneath.Where(kv => !settings.Any(s => ConfigBinder.Normalise(s.Key) == ConfigBinder.Normalise(kv.Key))), .. settings];
         ModelRegistry.Get(model).CheckSettings(settings);
         var train = new TrainConfig
         {
@@ -153,24 +173,30 @@ internal static class TrainCommand
             Patience = p.GetValue(Patience), EvalEvery = p.GetValue(EvalEvery), ValidationMetric = p.GetValue(ValidationMetric)!,
             Seed = p.GetValue(Seed), Threads = p.GetValue(CommonOptions.Threads),
         };
-        if (preset is not null)
-            train = ConfigBinder.Apply(train, preset.Train.Where(kv => !ExplicitTrainOption(p, kv.Key)).ToList());
+        var trainUnderneath = preset?.Train ?? file?.Train;
+        if (trainUnderneath is not null)
+        {
+            try { train = ConfigBinder.Apply(train, trainUnderneath.Where(kv => !ExplicitTrainOption(p, kv.Key)).ToList()); }
+            catch (ArgumentException e) { throw new SettingException(e.Message, e); }
+        }
+        string? engine = Pick(Engine, file?.Engine);
         return new RunSpec
         {
-            Dataset = p.GetValue(Dataset)!,
-            Protocol = p.GetValue(Protocol),
+            Dataset = Pick(Dataset, file?.Dataset),
+            Protocol = Pick(Protocol, file?.Protocol),
             Model = model,
             // the validated settings travel as key=value text: the run identity's stable representation (RunIdentity hashes it)
             Settings = settings,
-            Engine = p.GetValue(Engine),
-            SplitSeed = p.GetValue(SplitSeed),
-            SampledNegatives = p.GetValue(SampledNegatives),
-            FullRanking = !p.GetValue(NoFull),
-            Ks = CutOffs(p.GetValue(Ks), p.GetValue(ValidationMetric)!),
-            Device = CheckDevice(p.GetValue(Device)!, p.GetValue(Engine)),
-            CheckpointEverySteps = p.GetValue(CheckpointEvery),
-            OracleEpoch = p.GetValue(Oracle),
-            RetrainOnValidation = p.GetValue(Retrain),
+            Engine = engine,
+            SplitSeed = Pick(SplitSeed, file?.SplitSeed),
+            SampledNegatives = Pick(SampledNegatives, file?.SampledNegatives),
+            FullRanking = Given(p, NoFull) || file?.FullRanking is null ? !p.GetValue(NoFull) : file.FullRanking.Value,
+            SampledValidation = file?.SampledValidation ?? true,
+            Ks = CutOffs(Given(p, Ks) || file?.Ks is null ? p.GetValue(Ks) : string.Join(",", file.Ks), train.ValidationMetric),
+            Device = CheckDevice(Pick(Device, file?.Device), engine),
+            CheckpointEverySteps = Pick(CheckpointEvery, file?.CheckpointEvery),
+            OracleEpoch = Given(p, Oracle) || file?.OracleEpoch is null ? p.GetValue(Oracle) : file.OracleEpoch.Value,
+            RetrainOnValidation = Given(p, Retrain) || file?.RetrainOnValidation is null ? p.GetValue(Retrain) : file.RetrainOnValidation.Value,
             Train = train,
         };
     }
@@ -188,19 +214,14 @@ internal static class TrainCommand
         return Lrml.Reproduction.Presets.Get(canonical, Lrml.Data.Datasets.Get(p.GetValue(Dataset)!).Name);
     }
 
-    /// <summary>Whether the command line sets the training option a presets.json train key names (then it wins).</summary>
+    /// <summary>Whether the command line sets the training option a presets.json or config file's train key names (then it wins).</summary>
     private static bool ExplicitTrainOption(ParseResult p, string key)
     {
-        Option? option = ConfigBinder.Normalise(key) switch
-        {
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.Epochs) => Epochs,
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.BatchSize) => BatchSize,
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.NegativesPerPositive) => Negatives,
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.Patience) => Patience,
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.EvalEvery) => EvalEvery,
-            var k when k == ConfigBinder.Key<TrainConfig>(t => t.ValidationMetric) => ValidationMetric,
-            _ => null,
-        };
+        string n = ConfigBinder.Normalise(key);
+        bool Is(System.Linq.Expressions.Expression<Func<TrainConfig, object?>> property) => ConfigBinder.Normalise(ConfigBinder.Key(property)) == n;
+        Option? option = Is(t => t.Epochs) ? Epochs : Is(t => t.BatchSize) ? BatchSize : Is(t => t.NegativesPerPositive) ? Negatives
+            : Is(t => t.Patience) ? Patience : Is(t => t.EvalEvery) ? EvalEvery : Is(t => t.ValidationMetric) ? ValidationMetric
+            : Is(t => t.Seed) ? Seed : Is(t => t.Threads) ? CommonOptions.Threads : null;
         return option is not null && p.GetResult(option) is { Implicit: false };
     }
 

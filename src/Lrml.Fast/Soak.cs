@@ -153,7 +153,7 @@ public static class Soak
             var ctx = new ExperimentContext
             {
                 Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = recorder, Overwrite = true,
-                SaveCheckpoints = context.SaveCheckpoints,
+                SaveCheckpoints = context.SaveCheckpoints, KeepCheckpoints = context.KeepCheckpoints,
             };
             var outcome = Experiment.Run(spec, ctx, Path.Combine(directory, "runs", engine));
             description = $"{outcome.Result.Dataset} ({outcome.Result.Protocol})";

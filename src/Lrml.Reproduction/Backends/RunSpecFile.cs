@@ -18,7 +18,8 @@ namespace Lrml.Reproduction.Backends;
 /// <param name="RunDirectory">Where it is written.</param>
 /// <param name="Overwrite">Whether the task may replace a finished run of another configuration in that directory (as the
 /// submitting experiment would).</param>
-internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overwrite)
+/// <param name="KeepCheckpoints">Whether the finished run keeps its resumable checkpoint (<see cref="ExperimentContext.KeepCheckpoints"/>).</param>
+internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overwrite, bool KeepCheckpoints = false)
 {
     /// <summary>The format tag of the file.</summary>
     public const string Format = "lrml-run-spec/1";
@@ -30,6 +31,7 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
         ["key"] = RunStore.SpecKey(Spec),
         ["run_dir"] = RunDirectory,
         ["overwrite"] = Overwrite,
+        ["keep_checkpoints"] = KeepCheckpoints,
         ["checkpoint_every_steps"] = Spec.CheckpointEverySteps,
         ["spec"] = RunStore.SpecJson(Spec),
     };
@@ -64,6 +66,6 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
             throw new InvalidDataException($"{path}: the spec's key is {actual}, the file records {key}: it was written by a kit that " +
                                            "identifies runs differently. Submit it again from this version.");
         string dir = (string?)o["run_dir"] ?? throw new InvalidDataException($"{path}: the field 'run_dir' is missing.");
-        return new RunSpecFile(spec, dir, (bool?)o["overwrite"] ?? false);
+        return new RunSpecFile(spec, dir, (bool?)o["overwrite"] ?? false, (bool?)o["keep_checkpoints"] ?? false);
     }
 }

@@ -133,7 +133,7 @@ internal sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client 
         var index = new JsonArray();
         for (int k = 0; k < pending.Count; k++)
         {
-            new RunSpecFile(pending[k].Spec, pending[k].Directory, context.Overwrite).Save(Path.Combine(jobDir, "specs", $"{k}.json"));
+            new RunSpecFile(pending[k].Spec, pending[k].Directory, context.Overwrite, context.KeepCheckpoints).Save(Path.Combine(jobDir, "specs", $"{k}.json"));
             index.Add(new JsonObject { ["task"] = k, ["run_dir"] = pending[k].Directory, ["key"] = RunStore.SpecKey(pending[k].Spec), ["run"] = Describe(pending[k].Spec) });
         }
         AtomicFile.WriteAllText(Path.Combine(jobDir, "runs.json"), index.ToJsonString(ConfigBinder.Json) + "\n");

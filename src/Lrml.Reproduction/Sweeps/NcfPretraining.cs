@@ -22,7 +22,7 @@ internal static class NcfPretraining
     /// see <see cref="RunStore.RunOrLoad"/>); returns the directory.</summary>
     public static string EnsureRun(RunSpec spec, ExperimentContext context, string directory)
     {
-        var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = true };
+        var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = true, KeepCheckpoints = context.KeepCheckpoints };
         RunStore.RunOrLoad(spec, ctx, directory);
         return directory;
     }
@@ -42,7 +42,7 @@ internal static class NcfPretraining
         var pretrain = ConfigBinder.Pair<NeuMfConfig>(c => c.Pretrain, g + "," + m);
         var settings = neumf.Settings.Where(kv => ConfigBinder.Normalise(kv.Key) != ConfigBinder.Normalise(pretrain.Key)).ToList();
         settings.Add(pretrain);
-        var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints };
+        var ctx = new ExperimentContext { Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints, KeepCheckpoints = context.KeepCheckpoints };
         return Experiment.Run(neumf with { Settings = settings }, ctx, Path.Combine(directory, "neumf"));
     }
 }

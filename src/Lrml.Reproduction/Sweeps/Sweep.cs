@@ -192,7 +192,7 @@ public static class Sweep
         // every run of a sweep may replace a stale or unfinished directory of its own (the directory names carry the config hash)
         var ctx = new ExperimentContext
         {
-            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints,
+            Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer, Overwrite = true, SaveCheckpoints = context.SaveCheckpoints, KeepCheckpoints = context.KeepCheckpoints,
         };
 
         var trialsPath = Path.Combine(dir, "trials.json");

@@ -32,6 +32,11 @@ public sealed class ExperimentContext
     /// <summary>Write the best model state (best.ckpt) into each run directory.</summary>
     public bool SaveCheckpoints { get; init; } = true;
 
+    /// <summary>Keep each finished run's resumable checkpoint (checkpoint.ckpt, about twice the model's size: parameters and
+    /// optimiser state). By default it is deleted once the run has finished — only an interrupted run needs it — and the
+    /// model evaluated on test stays in best.ckpt. Not part of a run's identity: it changes no number.</summary>
+    public bool KeepCheckpoints { get; init; }
+
     /// <summary>Folder of the frozen split cache.</summary>
     public string SplitCache => Path.Combine(ResultsRoot, "splits");
 
@@ -262,7 +267,7 @@ public static class Experiment
         TrainerCheckpoint? checkpoint = null;
         if (resume && runDirectory is not null) checkpoint = ReadCheckpoint(runDirectory, identity, context.Observer);
         else if (workspace is not null) runDirectory = workspace.Prepare(context.Overwrite, context.Observer);
-        var config = ConfigJson(spec, built.Config, sampledNegatives);
+        var config = RunConfig.Json(spec, protocolName, built.Config, sampledNegatives, context.KeepCheckpoints);
         context.Observer.RunStarted(spec, $"{ModelRegistry.Get(spec.Model).Display} on {data.Name} ({split.Protocol}), seed {spec.Train.Seed}, " +
                                           $"{split.NumUsers:N0} users × {split.NumItems:N0} items, {split.Train.Count:N0} training pairs");
         if (runDirectory is not null) AtomicFile.WriteAllText(Path.Combine(runDirectory, "config.json"), config.ToJsonString(ConfigBinder.Json) + "\n");
@@ -288,6 +293,8 @@ public static class Experiment
         {
             WritePerUser(Path.Combine(runDirectory, "per_user_test.csv"), split, test.Sampled, test.Full);
             result.Save(Path.Combine(runDirectory, "result.json"));
+            // finished: only an interrupted run needs its resumable checkpoint (resuming a finished run is refused anyway)
+            if (!context.KeepCheckpoints) File.Delete(Path.Combine(runDirectory, CheckpointFile));
         }
         context.Observer.RunFinished(result);
         return new RunOutcome(result, test.Sampled, test.Full, training, runDirectory);
@@ -306,7 +313,9 @@ public static class Experiment
     {
         string path = Path.Combine(runDirectory, CheckpointFile);
         if (!File.Exists(path))
-            throw new IOException(RunDirectory.StoppedBeforeFirstCheckpoint(runDirectory)
+            throw new IOException(File.Exists(Path.Combine(runDirectory, "result.json"))
+                ? $"Nothing to resume in '{runDirectory}': the run there has finished (result.json), and its resumable checkpoint was dropped then (--keep-checkpoints keeps it)."
+                : RunDirectory.StoppedBeforeFirstCheckpoint(runDirectory)
                 ? $"No checkpoint to resume in '{runDirectory}': the run stopped before its first checkpoint. Start it again without --resume (the interrupted run there is replaced)."
                 : $"No checkpoint to resume in '{runDirectory}' ({CheckpointFile} is missing). Start the run without --resume.");
         var checkpoint = TrainerCheckpoint.FromBytes(File.ReadAllBytes(path), path);
@@ -317,17 +326,6 @@ public static class Experiment
         observer.Message($"Resuming from epoch {checkpoint.Epoch}, step {checkpoint.Step} ({path})");
         return checkpoint;
     }
-
-    /// <summary>The run's config.json: the model's resolved configuration and every setting of the run.</summary>
-    private static JsonObject ConfigJson(RunSpec spec, JsonObject modelConfig, int sampledNegatives) => new()
-    {
-        ["model"] = modelConfig,
-        ["train"] = ConfigBinder.ToJson(spec.Train),
-        ["split_seed"] = spec.SplitSeed,
-        ["sampled_negatives"] = sampledNegatives,
-        ["sampled_validation"] = spec.SampledValidation,
-        ["ks"] = new JsonArray(spec.Ks.Select(k => (JsonNode)k).ToArray()),
-    };
 
     /// <summary>
     /// Trains with the shared <see cref="Trainer"/>, validating on <paramref name="split"/>'s validation part when it has
@@ -371,9 +369,13 @@ public static class Experiment
             trainer.Checkpoint += ck => AtomicFile.WriteAllBytes(Path.Combine(runDirectory, CheckpointFile),
                 ck.WithRunIdentity(identity.Key, identity.Parts).ToBytes());
         }
-        return trainer.Fit(model, split.Train, split.Validation.Count > 0
+        var outcome = trainer.Fit(model, split.Train, split.Validation.Count > 0
             ? m => Evaluator.Evaluate(m, split, EvalTarget.Validation, validationOptions).Metrics
             : null, resume: checkpoint);
+        // without validation the last epoch is the result: best.ckpt holds it too, the model evaluated on test
+        string best = runDirectory is null ? "" : Path.Combine(runDirectory, "best.ckpt");
+        if (runDirectory is not null && context.SaveCheckpoints && !File.Exists(best)) AtomicFile.WriteAllBytes(best, model.SaveState());
+        return outcome;
     }
 
     /// <summary>

@@ -132,7 +132,7 @@ internal static class RunStore
         {
             Data = context.Data, ResultsRoot = context.ResultsRoot, Observer = context.Observer,
             Overwrite = true, // an unfinished or stale directory of this run is replaced
-            SaveCheckpoints = context.SaveCheckpoints,
+            SaveCheckpoints = context.SaveCheckpoints, KeepCheckpoints = context.KeepCheckpoints,
         };
         bool resume = Experiment.CanResume(dir, identity);             // an interrupted run continues from its checkpoint
         var outcome = Experiment.Run(spec, ctx, dir, resume);

@@ -47,6 +47,10 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
     /// <summary>What the model needs in memory for a build context (null: not estimated).</summary>
     internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
 
+    /// <summary>The model's configuration with key=value settings applied, as its record serialises (every setting; null: a
+    /// model without a config record). What a run's config.json lists under "model", before the engine and device.</summary>
+    internal Func<IReadOnlyList<KeyValuePair<string, string>>, JsonObject>? Resolve { get; init; }
+
     /// <summary>Binds key=value settings to the model's config record and validates them (<see cref="ConfigBinder.Bind{T}"/>),
     /// without building anything: what the command line calls once, before any data is loaded. Throws a
     /// <see cref="SettingException"/> naming the bad setting. The default refuses every setting (a model without any).</summary>
@@ -70,6 +74,7 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
                 try { ConfigBinder.Bind<T>(s); }
                 catch (ArgumentException e) { throw new SettingException(e.Message, e); }
             },
+            Resolve = s => ConfigBinder.ToJson(ConfigBinder.Bind<T>(s)),
         };
 
     /// <summary>The entry of a TorchSharp model (one engine, "torch", on the context's device): <paramref name="make"/> gets the
@@ -161,8 +166,13 @@ public static class ModelRegistry
         "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.", ["torch"], BuildLrml)
         .Sized<LrmlConfig>((cfg, c) => ModelMemory.Lrml(cfg, c.NumUsers, c.NumItems, c.NegativesPerPositive, fused: LrmlEngine(c) == "fused"));
 
-    private static string LrmlEngine(ModelBuildContext c) =>
-        (c.Engine ?? (c.Device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
+    private static string LrmlEngine(ModelBuildContext c) => DefaultEngine("lrml", c.Engine, c.Device);
+
+    /// <summary>The engine a model runs with when asked for <paramref name="engine"/> (null: its default — LRML's fused CPU
+    /// engine, the torch one on a CUDA device; a model's only engine otherwise).</summary>
+    internal static string DefaultEngine(string model, string? engine, string device) =>
+        (engine ?? (Get(model).Name != "lrml" ? Get(model).Engines.LastOrDefault() ?? ""
+            : device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
 
     private static BuiltModel BuildLrml(LrmlConfig cfg, ModelBuildContext c)
     {

@@ -68,7 +68,7 @@ public class KillAndResumeTests
         var killedAt = TrainerCheckpoint.FromBytes(File.ReadAllBytes(ckptPath), ckptPath);
         Assert.True(killedAt.Step > 0 || killedAt.Epoch >= 2);
 
-        (code, output) = RunToEnd(TrainArgs(root, crashed, "--checkpoint-every", "4", "--resume"));
+        (code, output) = RunToEnd(TrainArgs(root, crashed, "--checkpoint-every", "4", "--resume", "--keep-checkpoints"));   // kept for the check below
         Assert.True(code == 0, output);
         Assert.Contains("Resuming from epoch", output);
         var resumed = JsonNode.Parse(File.ReadAllText(Path.Combine(crashed, "result.json")))!["metrics"]!.ToJsonString();

@@ -106,7 +106,7 @@ public class StaleReuseTests
             "--set", "dim=4", "--epochs", "2", "--sampled-negatives", "20", "--no-full-ranking", "--out", run, .. extra,
         ];
 
-        var (code, output) = LrmlProcess.Run(Train(data));
+        var (code, output) = LrmlProcess.Run(Train(data, "--keep-checkpoints"));
         Assert.True(code == 0, output);
         Assert.True(File.Exists(Path.Combine(run, "checkpoint.ckpt")));
         File.Delete(Path.Combine(run, "result.json"));                         // as if killed after its last checkpoint

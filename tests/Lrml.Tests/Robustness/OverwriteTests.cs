@@ -176,18 +176,18 @@ public class OverwriteTests
     {
         string root = Directory.CreateTempSubdirectory("lrml-ow-full").FullName;
         string reference = Path.Combine(root, "reference");
-        var (code, o, e) = CliRunner.Run(root, Bpr(reference, "4", "1"));
+        var (code, o, e) = CliRunner.Run(root, Bpr(reference, "4", "1", "--keep-checkpoints"));   // sized with the checkpoint the runs below keep
         Assert.True(code == 0, o + e);
         long bytes = Directory.GetFiles(reference).Sum(f => new FileInfo(f).Length);
         long ck = new FileInfo(Path.Combine(reference, Experiment.CheckpointFile)).Length;
 
         using var disk = OsFaults.TinyDiskOrSkip((int)((bytes + ck / 2) / 1024 + 64));
         string run = Path.Combine(disk.Path, "run");
-        (code, o, e) = CliRunner.Run(root, Bpr(run, "4", "1"));
+        (code, o, e) = CliRunner.Run(root, Bpr(run, "4", "1", "--keep-checkpoints"));
         Assert.True(code == 0, o + e);
         var before = Snapshot(run);
 
-        (code, o, e) = CliRunner.Run(root, Bpr(run, "5", "1", "--overwrite"));
+        (code, o, e) = CliRunner.Run(root, Bpr(run, "5", "1", "--overwrite", "--keep-checkpoints"));
         Assert.Equal(1, code);
         string error = CliRunner.SingleErrorLine(o, e);
         Assert.Matches($@"^error: Could not write '{System.Text.RegularExpressions.Regex.Escape(run)}/[a-z_.]+': the disk is full \(no space left on device\)\. " +

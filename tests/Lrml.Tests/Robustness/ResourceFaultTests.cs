@@ -133,7 +133,7 @@ public class ResourceFaultTests
     public void DiskFullMidRunKeepsTheLastCheckpointAndResumeFinishesTheRun()
     {
         string root = Directory.CreateTempSubdirectory("lrml-full").FullName;
-        var (code, o, err) = CliRunner.Run(root, TrainArgs(Path.Combine(root, "reference")));
+        var (code, o, err) = CliRunner.Run(root, TrainArgs(Path.Combine(root, "reference"), "--keep-checkpoints"));   // to size the disk
         Assert.True(code == 0, o + err);
         string reference = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "reference", "result.json")))!["metrics"]!.ToJsonString();
         long ckBytes = new FileInfo(Path.Combine(root, "reference", Experiment.CheckpointFile)).Length;

@@ -81,7 +81,7 @@ public class TrainerCheckpointTests
         string root = Directory.CreateTempSubdirectory("lrml-ckpt").FullName;
         try
         {
-            var context = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root };
+            var context = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root, KeepCheckpoints = true };
             var spec = new RunSpec
             {
                 Dataset = "synthetic", Model = "bpr", Settings = ConfigBinder.ParsePairs(["dim=8"]),

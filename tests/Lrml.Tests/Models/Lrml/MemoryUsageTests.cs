@@ -187,7 +187,7 @@ public class MemoryUsageTests
             Dataset = "synthetic", Model = "lrml", Settings = ConfigBinder.ParsePairs(["dim=8", "slots=3", "train_memory=false"]),
             Train = new TrainConfig { Epochs = 2, BatchSize = 512, Seed = 3, Threads = 1 },
         };
-        var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root };
+        var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root, KeepCheckpoints = true };
         string dir = Path.Combine(root, "run");
         var outcome = Experiment.Run(spec, ctx, dir);
         var lines = File.ReadAllLines(Path.Combine(dir, "epochs.jsonl"));

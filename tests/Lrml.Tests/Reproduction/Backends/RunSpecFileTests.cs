@@ -33,8 +33,9 @@ public class RunSpecFileTests
         Assert.Equal(0, back.CheckpointEverySteps);                                  // not part of the spec's identity
 
         string path = Path.Combine(Directory.CreateTempSubdirectory("lrml-specfile").FullName, "0.json");
-        new RunSpecFile(spec, "/shared/run", Overwrite: true).Save(path);
+        new RunSpecFile(spec, "/shared/run", Overwrite: true, KeepCheckpoints: true).Save(path);
         var file = RunSpecFile.Load(path);
+        Assert.True(file.KeepCheckpoints);                                           // the submitter's --keep-checkpoints reaches the task
         Assert.Equal(RunStore.SpecKey(spec), RunStore.SpecKey(file.Spec));
         Assert.Equal(7, file.Spec.CheckpointEverySteps);                             // carried beside the spec
         Assert.Equal(("/shared/run", true), (file.RunDirectory, file.Overwrite));
