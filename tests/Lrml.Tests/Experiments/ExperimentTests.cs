@@ -128,7 +128,7 @@ public class ExperimentTests
 
         Assert.Null(honest.OracleEpoch);
         Assert.Null(honest.OracleTestMetrics);
-        Assert.DoesNotContain("oracle", File.ReadAllText(Path.Combine(root, "honest", "result.json")));
+        Assert.DoesNotContain("oracle_test_metrics", File.ReadAllText(Path.Combine(root, "honest", "result.json")));
         Assert.Equal(honest.BestEpoch, withOracle.BestEpoch);
         Assert.Equal(honest.Metrics, withOracle.Metrics);
 
