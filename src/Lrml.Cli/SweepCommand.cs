@@ -45,6 +45,7 @@ internal static class SweepCommand
                 {
                     table.Save(root, "baselines");
                     Lrml.Util.AtomicFile.WriteAllText(Path.Combine(root, "presets.json"), SweepTable.Presets(root).ToJsonString(ConfigBinder.Json) + "\n");
+                    if (SweepTable.SearchCurves(root) is { } curves) Lrml.Reproduction.Plots.Charts.SaveHtml(curves, Path.Combine(root, "search-curves.html"));
                 }
                 Console.WriteLine(table.ToMarkdown());
                 return 0;

@@ -83,6 +83,15 @@ public sealed class SweepResult
     /// status "missing"): the summary is over the others, and says so.</summary>
     public IReadOnlyList<BackendRun> Missing { get; init; } = [];
 
+    /// <summary>The best validation <see cref="SweepSpec.SelectionMetric"/> after each trial, in trial order (diverged trials keep the
+    /// best so far): the search curve. A budget is enough when the curve is flat at its end.</summary>
+    public IReadOnlyList<double> BestSoFar => Sweep.BestSoFar(Trials, Spec.SelectionMetric);
+
+    /// <summary>Whether doubling the budget helped: the best over the first half of the trials against the best over all of them,
+    /// next to the seed noise of the chosen configuration (the std of the selection metric over the final seeds).</summary>
+    public string BudgetSentence => Sweep.BudgetSentence(BestSoFar, Spec.SelectionMetric,
+        Summary.TryGetValue("val/" + Spec.SelectionMetric, out var noise) && noise.N > 1 ? noise.Std : double.NaN);
+
     /// <summary>Trials as a table (config, seed, validation and test metrics, seconds, run dir).</summary>
     public ResultTable TrialTable => Sweep.Table($"{Spec.Model} sweep on {Spec.Dataset}: trials", Trials, Space);
     /// <summary>Final runs as a table.</summary>
@@ -97,6 +106,7 @@ public sealed class SweepResult
             foreach (var (k, v) in Summary) t.AddRow(("metric", k), ("mean", v.Mean), ("std", v.Std), ("n", v.N));
             t.Format("mean", "F4").Format("std", "F4");
             t.Notes.Add("Chosen by validation " + Spec.SelectionMetric + ": " + string.Join(", ", Chosen.Settings.Select(kv => $"{kv.Key}={kv.Value}")));
+            t.Notes.Add(BudgetSentence);
             foreach (var f in Finals.Where(f => f.Status == "missing"))
                 t.Notes.Add($"Missing: the final run with seed {f.Seed} ended without a result and is not in the means ({f.Error}).");
             return t;
@@ -287,9 +297,42 @@ public static class Sweep
             Spec = spec, Directory = dir, Space = space, Trials = trialList, Chosen = chosen, Finals = finalList, Summary = summary, Missing = missing,
         };
         result.FinalTable.Save(dir, "finals");
+        context.Observer.Message(result.BudgetSentence);
         AtomicFile.WriteAllText(Path.Combine(dir, "summary.md"), result.SummaryTable.ToMarkdown());
         WriteChosen(result, fixedSettings, Path.Combine(dir, "chosen.json"));
         return result;
+    }
+
+    /// <summary>The best validation value of <paramref name="metric"/> after each trial (NaN until a trial succeeds).</summary>
+    internal static double[] BestSoFar(IReadOnlyList<TrialRecord> trials, string metric)
+    {
+        var curve = new double[trials.Count];
+        double best = double.NaN;
+        for (int i = 0; i < trials.Count; i++)
+        {
+            if (trials[i].Status == "ok" && trials[i].Validation.TryGetValue(metric, out double v) && double.IsFinite(v) && !(v <= best)) best = v;
+            curve[i] = best;
+        }
+        return curve;
+    }
+
+    /// <summary>
+    /// Whether the budget was enough: the best after the first half of the trials against the best after all of them (the budget
+    /// doubled once), compared with <paramref name="seedNoise"/> (the std of the chosen configuration over its final seeds). "Flat"
+    /// only when the second half added less than the seed noise; with fewer than 4 trials or one seed nothing is claimed.
+    /// </summary>
+    internal static string BudgetSentence(IReadOnlyList<double> bestSoFar, string metric, double seedNoise)
+    {
+        int n = bestSoFar.Count, half = n / 2;
+        if (n < 4 || double.IsNaN(bestSoFar[half - 1]) || double.IsNaN(bestSoFar[^1]))
+            return $"Search curve: {n} trial(s) — too few to tell whether the budget was enough (run at least 4).";
+        double gain = bestSoFar[^1] - bestSoFar[half - 1];
+        string head = FormattableString.Invariant($"Search curve: best validation {metric} {bestSoFar[half - 1]:F4} after the first {half} trials, {bestSoFar[^1]:F4} after all {n} (+{gain:F4})");
+        if (double.IsNaN(seedNoise)) return head + "; with one final seed there is no seed noise to compare the gain with (run ≥ 2 seeds).";
+        return head + FormattableString.Invariant($"; seed noise of the chosen configuration {seedNoise:F4} (std over its final seeds): ") +
+               (gain < seedNoise
+                   ? "the second half of the budget added less than the seed noise — flat, the budget was enough."
+                   : "the second half of the budget still improved by more than the seed noise — not flat: give the search a larger budget.");
     }
 
     /// <summary>What the sweep says it chose: the trial, its settings and validation value, and whether it was the default
@@ -507,7 +550,7 @@ public static class Sweep
                                   "choose another --out or --name, or delete the folder to start again.");
     }
 
-    private static List<TrialRecord> ReadRecords(string path)
+    internal static List<TrialRecord> ReadRecords(string path)
     {
         if (!File.Exists(path)) return new();
         try
@@ -588,13 +631,17 @@ public static class Sweep
         var testKeys = records.SelectMany(r => r.Test.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         foreach (var k in valKeys) t.AddColumn("val/" + k, "F4");
         foreach (var k in testKeys) t.AddColumn("test/" + k, "F4");
-        t.AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("no_better_than_pop").AddColumn("run_dir");
+        t.AddColumn("best_so_far", "F4").AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("no_better_than_pop").AddColumn("run_dir");
+        var metric = valKeys.Contains("nDCG@10") ? "nDCG@10" : valKeys.FirstOrDefault() ?? "nDCG@10";
+        var curve = BestSoFar(records.OrderBy(r => r.Trial).ToList(), metric);
+        var byTrial = records.OrderBy(r => r.Trial).Select((r, i) => (r, i)).ToDictionary(x => x.r, x => curve[x.i]);
         foreach (var r in records)
         {
             var cells = new List<(string, object?)> { ("trial", r.Trial), ("status", r.Status), ("seed", r.Seed) };
             foreach (var d in space.Dimensions) cells.Add((d.Key, r.Settings.GetValueOrDefault(d.Key)));
             foreach (var k in valKeys) cells.Add(("val/" + k, r.Validation.TryGetValue(k, out double v) ? v : null));
             foreach (var k in testKeys) cells.Add(("test/" + k, r.Test.TryGetValue(k, out double v) ? v : null));
+            cells.Add(("best_so_far", r.Trial >= 0 && byTrial.TryGetValue(r, out double b) && !double.IsNaN(b) ? b : null));
             cells.Add(("seconds", r.Seconds)); cells.Add(("epochs", r.Epochs)); cells.Add(("best_epoch", r.BestEpoch));
             cells.Add(("no_better_than_pop", r.NoBetterThanPopularity ? "yes" : "")); cells.Add(("run_dir", r.RunDir));
             t.AddRow(cells.ToArray());

@@ -58,6 +58,28 @@ public static class SweepTable
         return t;
     }
 
+    /// <summary>The search curves of every finished sweep under <paramref name="sweepsRoot"/> in one chart — the best validation value
+    /// of its selection metric so far against the trial number, one line per sweep (dataset/protocol/name) — or null when there
+    /// is none. Equal budgets and flat ends are what a fair comparison needs to show.</summary>
+    public static Plotly.NET.GenericChart? SearchCurves(string sweepsRoot)
+    {
+        if (!Directory.Exists(sweepsRoot)) return null;
+        var series = new List<Plots.Series>();
+        foreach (var path in Directory.EnumerateFiles(sweepsRoot, "chosen.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            string dir = Path.GetDirectoryName(path)!;
+            string trials = Path.Combine(dir, "trials.json");
+            if (!File.Exists(trials)) continue;
+            string metric = (string?)JsonNode.Parse(File.ReadAllText(path))?["selection_metric"] ?? "nDCG@10";
+            var curve = Sweep.BestSoFar(Sweep.ReadRecords(trials).Where(r => r.Trial >= 0).OrderBy(r => r.Trial).ToList(), metric);
+            var xs = Enumerable.Range(1, curve.Length).Where(i => !double.IsNaN(curve[i - 1])).ToList();
+            if (xs.Count == 0) continue;
+            string name = Path.GetRelativePath(sweepsRoot, dir).Replace(Path.DirectorySeparatorChar, '/');
+            series.Add(new Plots.Series(name, xs.Select(i => (double)i).ToList(), xs.Select(i => curve[i - 1]).ToList()));
+        }
+        return series.Count == 0 ? null : Plots.Charts.Line(series, "trial", "best validation metric so far", "Search curves: best validation score so far per sweep");
+    }
+
     /// <summary>Mean wall seconds per epoch over the final runs (training, validation and test evaluation included), or null
     /// for a sweep recorded before final runs kept their epoch count.</summary>
     private static double? SecondsPerEpoch(JsonObject chosen)

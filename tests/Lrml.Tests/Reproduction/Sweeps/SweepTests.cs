@@ -237,4 +237,23 @@ public class SweepTests
     {
         public void Message(string text) => messages.Add(text);
     }
+
+    /// <summary>Issue 13 §2: the search curve (best validation so far) and the budget sentence — "flat" only when the second half of
+    /// the trials added less than the seed noise; a gain above it says to give a larger budget; too few trials or one seed claim nothing.</summary>
+    [Fact]
+    public void TheSearchCurveSaysFlatOnlyWhenTheSecondHalfAddedLessThanSeedNoise()
+    {
+        TrialRecord T(int i, double v, string status = "ok") => new() { Trial = i, Status = status, Key = $"k={i}", Validation = new() { ["nDCG@10"] = v } };
+        var trials = new[] { T(0, 0.20), T(1, 0.25), T(2, 0.9, "diverged"), T(3, 0.24), T(4, 0.26), T(5, 0.255) };
+        Assert.Equal([0.20, 0.25, 0.25, 0.25, 0.26, 0.26], Sweep.BestSoFar(trials, "nDCG@10"));
+        var curve = Sweep.BestSoFar(trials, "nDCG@10");
+        Assert.Equal("Search curve: best validation nDCG@10 0.2500 after the first 3 trials, 0.2600 after all 6 (+0.0100); seed noise of the chosen " +
+                     "configuration 0.0150 (std over its final seeds): the second half of the budget added less than the seed noise — flat, the budget was enough.",
+            Sweep.BudgetSentence(curve, "nDCG@10", 0.015));
+        Assert.EndsWith("still improved by more than the seed noise — not flat: give the search a larger budget.", Sweep.BudgetSentence(curve, "nDCG@10", 0.005));
+        Assert.DoesNotContain("flat", Sweep.BudgetSentence(curve, "nDCG@10", double.NaN));
+        Assert.StartsWith("Search curve: 3 trial(s) — too few", Sweep.BudgetSentence(curve[..3], "nDCG@10", 0.01));
+        var table = Sweep.Table("t", trials, SearchSpace.Parse(["k=0,1,2,3,4,5"]));
+        Assert.Equal(0.26, (double)table.Get(5, "best_so_far")!, 12);
+    }
 }
