@@ -25,7 +25,8 @@ public sealed record DatasetLocation(string Name, string Folder);
 /// <c>ml-25m</c>, <c>ml-32m</c>, <c>ml-latest-small</c>, <c>lastfm-2k</c>, <c>netflix</c> and the embedded
 /// <c>synthetic</c> (always available). <see cref="Load"/> finds a dataset under a <see cref="DataDirectory"/>
 /// and reads it with the right reader; a missing dataset raises a <see cref="DatasetNotFoundException"/> that
-/// lists the folders and files looked for and the fetch command.
+/// lists the folders and files looked for and the fetch command. A data file of one's own (<see cref="FileDataset"/>) joins them
+/// under its name for the process with <see cref="Register"/>.
 /// </summary>
 public static class Datasets
 {
