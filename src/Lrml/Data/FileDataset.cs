@@ -40,8 +40,6 @@ internal sealed record FileDataset
     public float? MinRating { get; init; }
     /// <summary>Iterative k-core on users and items, counting interaction rows (0: off).</summary>
     public int KCore { get; init; }
-    /// <summary>The JSON dataset file it was read from, or null (given on the command line).</summary>
-    public string? Definition { get; init; }
 
     private static readonly Regex NamePattern = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant);
 
@@ -49,7 +47,7 @@ internal sealed record FileDataset
     /// is a tab for .tsv/.tab files, else a comma. The name is the file's name without extension.</summary>
     /// <exception cref="ArgumentException">A bad option or a missing file, naming the option.</exception>
     public static FileDataset FromOptions(string file, string? separator, bool header, string? columns, float? minRating, int? kCore) =>
-        Create(null, file, separator, header, columns?.Split(',').ToList(), minRating, kCore, definition: null,
+        Create(null, file, separator, header, columns?.Split(',').ToList(), minRating, kCore,
             (key, message) => new ArgumentException($"{CliName(key)}: {message}"));
 
     /// <summary>Reads a JSON dataset file strictly: unknown keys, wrong types, a missing file or bad column roles are a
@@ -95,11 +93,11 @@ internal sealed record FileDataset
         string file = Get<string>("file", "a path") ?? throw Fail("file", "is missing: name the interaction file (relative to this file's folder)");
         string anchored = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(origin) ?? ".", file));
         return Create(Get<string>("name", "a string"), anchored, Get<string>("separator", "a string"), Get<bool>("header", "true or false"), columns,
-            o["min_rating"] is null ? null : Get<float>("min_rating", "a number"), Get<int>("k_core", "a whole number"), origin, Fail, defaultName);
+            o["min_rating"] is null ? null : Get<float>("min_rating", "a number"), Get<int>("k_core", "a whole number"), Fail, defaultName);
     }
 
     private static FileDataset Create(string? name, string file, string? separator, bool header, List<string>? columns, float? minRating, int? kCore,
-        string? definition, Func<string, string, Exception> fail, string? defaultName = null)
+        Func<string, string, Exception> fail, string? defaultName = null)
     {
         string full = Path.GetFullPath(file);
         if (Directory.Exists(full)) throw fail("file", $"{full} is a directory; name the interaction file");
@@ -139,7 +137,7 @@ internal sealed record FileDataset
             throw fail("name", $"\"{name}\" is the name of a built-in dataset: rename the file, or give a dataset file (JSON) with another \"name\"");
         return new FileDataset
         {
-            Name = name, File = full, Separator = sep, Header = header, Columns = roles, MinRating = minRating, KCore = kCore ?? 0, Definition = definition,
+            Name = name, File = full, Separator = sep, Header = header, Columns = roles, MinRating = minRating, KCore = kCore ?? 0,
         };
     }
 
@@ -204,12 +202,11 @@ internal sealed record FileDataset
     {
         DelimitedReader.CoreResult core;
         try { core = DelimitedReader.ReadCore(File, Format); }
-        catch (DataFormatException e) when (!Header && e.Line == 1)
+        catch (DataFormatException e) when (!Header && e.Line == 1 && e.Reason.Contains("is not a", StringComparison.Ordinal))   // a word where a number goes
         {
             throw new DataFormatException(e.FilePath, 1, e.Reason + " (is the first line a header? Then say so: --header, or \"header\": true)", e);
         }
         var prov = DatasetFiles.MainProvenance(File, core, "own data: " + Describe());
-        if (Definition is not null) prov["definition"] = Definition;
         var data = core.Builder.Build(Name, core.Users, core.Items, null, prov);
         if (MinRating is float t) data = Preprocess.ToImplicit(data, t).Data;
         if (KCore > 0) data = Preprocess.KCore(data, KCore, KCore).Data;
