@@ -69,6 +69,9 @@ public sealed class OwnDataTests
         var headerGiven = Assert.Throws<DataFormatException>(() => Load(Options(t.File("n.csv", "1,2,5\n1,3,4\n"), ",", true, "user,item,rating")));
         Assert.Equal(1, headerGiven.Line);
         Assert.Contains("looks like data", headerGiven.Message);
+        var wrongSeparator = Assert.Throws<DataFormatException>(() => Load(Options(t.File("s.csv", "A;i1;5\n"), ",", false, "user,item,rating")));
+        Assert.Contains("it seems to use ';'", wrongSeparator.Message);
+        Assert.DoesNotContain("header", wrongSeparator.Message);                // the hint only where a word stands for a number
     }
 
     /// <summary>The JSON dataset file: file relative to its folder, name, threshold then k-core, hand-checked. With
@@ -123,6 +126,7 @@ public sealed class OwnDataTests
         Assert.Contains("\"header\": must be true or false (got \"yes\")", Json("{\"file\": \"r.csv\", \"columns\": \"user,item\", \"header\": \"yes\"}").Message);
         Assert.Contains("\"k_core\": must be a whole number", Json("{\"file\": \"r.csv\", \"columns\": \"user,item\", \"k_core\": 2.5}").Message);
         Assert.Contains("\"name\": \"my data\" is not a dataset name", Json("{\"name\": \"my data\", \"file\": \"r.csv\", \"columns\": \"user,item\"}").Message);
+        Assert.Contains("Duplicate property 'file'", Json("{\"file\": \"r.csv\", \"file\": \"x.csv\", \"columns\": \"user,item\"}").Message);
         var syntax = Json("{\n  \"file\": \"r.csv\"\n  \"columns\": []\n}");
         Assert.Equal(3, syntax.Line);
         Assert.Contains("not valid JSON", syntax.Reason);
