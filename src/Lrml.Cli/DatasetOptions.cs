@@ -15,14 +15,15 @@ internal static class DatasetOptions
 {
     public static readonly Option<string?> Sep = new("--sep") { Description = "Your own data: the field separator of the file given as the dataset: , ; | :: or tab (also \\t); default: tab for .tsv, else ,", Recursive = true };
     public static readonly Option<bool> Header = new("--header") { Description = "Your own data: the file's first line is a header (skipped)", Recursive = true };
-    public static readonly Option<string?> Columns = new("--columns") { Description = "Your own data: the role of each column in order, from user, item, rating, timestamp (Unix seconds), and _ (or skip) for a column to ignore; e.g. user,item,rating,timestamp. Ids are kept as text", Recursive = true };
+    public static readonly Option<string?> Columns = new("--columns") { Description = "Your own data: the role of each column in order, from user, item, rating, timestamp, and _ (or skip) for a column to ignore; e.g. user,item,rating,timestamp. Ids are kept as text", Recursive = true };
+    public static readonly Option<string?> Timestamps = new("--timestamps") { Description = "Your own data: how the timestamp column is written: seconds (Unix, the default), milliseconds (Unix) or date (YYYY-MM-DD[ HH:MM:SS], UTC)", Recursive = true };
     public static readonly Option<float?> MinRating = new("--min-rating") { Description = "Your own data: implicit feedback — only interactions with rating ≥ this value count", Recursive = true };
     public static readonly Option<int?> KCore = new("--k-core") { Description = "Your own data: keep the k-core — drop users and items with fewer than K interactions, repeatedly, until every one left has K", Recursive = true };
 
     /// <summary>What the dataset argument accepts, for its --help text.</summary>
     public const string Help = "a dataset name (lrml data list), or your own data: a file with its format (my.csv --columns user,item,rating) or a JSON dataset file (my-data.json)";
 
-    private static Option[] All => [Sep, Header, Columns, MinRating, KCore];
+    private static Option[] All => [Sep, Header, Columns, Timestamps, MinRating, KCore];
 
     /// <summary>Adds the format options to a command (they are recursive: a command's subcommands have them too).</summary>
     public static void AddTo(Command cmd)
@@ -53,7 +54,7 @@ internal static class DatasetOptions
         }
         else if (given.Count > 0 || Path.Exists(dataset) || dataset.Contains('/') || dataset.Contains('\\') || Path.HasExtension(dataset))
         {
-            try { own = FileDataset.FromOptions(dataset, p.GetValue(Sep), p.GetValue(Header), p.GetValue(Columns), p.GetValue(MinRating), p.GetValue(KCore)); }
+            try { own = FileDataset.FromOptions(dataset, p.GetValue(Sep), p.GetValue(Header), p.GetValue(Columns), p.GetValue(MinRating), p.GetValue(KCore), p.GetValue(Timestamps)); }
             catch (ArgumentException e) { throw new SettingException(e.Message, e); }
         }
         else

@@ -12,7 +12,7 @@ namespace Lrml.Data;
 /// <see cref="FromOptions"/>) or as a small JSON dataset file (<see cref="FromJson(string)"/>):
 /// <code>
 /// { "name": "my-data", "file": "ratings.csv", "separator": ",", "header": true,
-///   "columns": ["user", "item", "rating", "_"], "min_rating": 4, "k_core": 5 }
+///   "columns": ["user", "item", "rating", "timestamp"], "timestamps": "seconds", "min_rating": 4, "k_core": 5 }
 /// </code>
 /// Only <c>file</c> and <c>columns</c> are required; <c>file</c> is relative to the JSON file's folder. Registered with
 /// <see cref="Datasets.Register"/>, it is a dataset like the built-in ones under its <see cref="Name"/>; its run identity
@@ -24,7 +24,11 @@ internal sealed record FileDataset
     public static IReadOnlyList<string> Roles { get; } = ["user", "item", "rating", "timestamp"];
 
     /// <summary>The keys of a JSON dataset file.</summary>
-    public static IReadOnlyList<string> Keys { get; } = ["name", "file", "separator", "header", "columns", "min_rating", "k_core"];
+    public static IReadOnlyList<string> Keys { get; } = ["name", "file", "separator", "header", "columns", "timestamps", "min_rating", "k_core"];
+
+    /// <summary>How a timestamp column may be written: Unix seconds (the default), Unix milliseconds, or a date
+    /// ("YYYY-MM-DD", optionally with " HH:MM:SS" or "THH:MM:SS" and "Z"; read as UTC).</summary>
+    public static IReadOnlyList<string> TimestampKinds { get; } = ["seconds", "milliseconds", "date"];
 
     /// <summary>Name of the dataset (results/runs/&lt;name&gt;/…, split cache, tables): letters, digits, '.', '_', '-'.</summary>
     public required string Name { get; init; }
@@ -36,6 +40,8 @@ internal sealed record FileDataset
     public bool Header { get; init; }
     /// <summary>The role of each column in order: user, item, rating, timestamp or "_". Every line has exactly this many fields.</summary>
     public required IReadOnlyList<string> Columns { get; init; }
+    /// <summary>How the timestamp column is written: one of <see cref="TimestampKinds"/>.</summary>
+    public string Timestamps { get; init; } = "seconds";
     /// <summary>Implicit feedback: only interactions with rating ≥ this count (null: every line is an interaction).</summary>
     public float? MinRating { get; init; }
     /// <summary>Iterative k-core on users and items, counting interaction rows (0: off).</summary>
@@ -46,8 +52,8 @@ internal sealed record FileDataset
     /// <summary>The format the command-line options give (their names in errors: --sep, --columns, …). A null separator
     /// is a tab for .tsv/.tab files, else a comma. The name is the file's name without extension.</summary>
     /// <exception cref="ArgumentException">A bad option or a missing file, naming the option.</exception>
-    public static FileDataset FromOptions(string file, string? separator, bool header, string? columns, float? minRating, int? kCore) =>
-        Create(null, file, separator, header, columns?.Split(',').ToList(), minRating, kCore,
+    public static FileDataset FromOptions(string file, string? separator, bool header, string? columns, float? minRating, int? kCore, string? timestamps = null) =>
+        Create(null, file, separator, header, columns?.Split(',').ToList(), timestamps, minRating, kCore,
             (key, message) => new ArgumentException($"{CliName(key)}: {message}"));
 
     /// <summary>Reads a JSON dataset file strictly: unknown keys, wrong types, a missing file or bad column roles are a
@@ -93,10 +99,10 @@ internal sealed record FileDataset
         string file = Get<string>("file", "a path") ?? throw Fail("file", "is missing: name the interaction file (relative to this file's folder)");
         string anchored = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(origin) ?? ".", file));
         return Create(Get<string>("name", "a string"), anchored, Get<string>("separator", "a string"), Get<bool>("header", "true or false"), columns,
-            o["min_rating"] is null ? null : Get<float>("min_rating", "a number"), Get<int>("k_core", "a whole number"), Fail, defaultName);
+            Get<string>("timestamps", "a string"), o["min_rating"] is null ? null : Get<float>("min_rating", "a number"), Get<int>("k_core", "a whole number"), Fail, defaultName);
     }
 
-    private static FileDataset Create(string? name, string file, string? separator, bool header, List<string>? columns, float? minRating, int? kCore,
+    private static FileDataset Create(string? name, string file, string? separator, bool header, List<string>? columns, string? timestamps, float? minRating, int? kCore,
         Func<string, string, Exception> fail, string? defaultName = null)
     {
         string full = Path.GetFullPath(file);
@@ -130,6 +136,9 @@ internal sealed record FileDataset
             if (!roles.Contains("rating")) throw fail("min_rating", "needs a rating column (rating ≥ min_rating counts as an interaction)");
         }
         if (kCore is < 0) throw fail("k_core", $"must be ≥ 0 (got {kCore})");
+        timestamps = timestamps?.Trim().ToLowerInvariant() ?? "seconds";
+        if (!TimestampKinds.Contains(timestamps)) throw fail("timestamps", $"\"{timestamps}\" is not one of {string.Join(", ", TimestampKinds)}");
+        if (timestamps != "seconds" && !roles.Contains("timestamp")) throw fail("timestamps", "needs a timestamp column");
         name ??= Regex.Replace(defaultName ?? Path.GetFileNameWithoutExtension(full), "[^A-Za-z0-9._-]+", "-").Trim('-', '.');
         if (!NamePattern.IsMatch(name))
             throw fail("name", $"\"{name}\" is not a dataset name (1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit)");
@@ -137,7 +146,7 @@ internal sealed record FileDataset
             throw fail("name", $"\"{name}\" is the name of a built-in dataset: rename the file, or give a dataset file (JSON) with another \"name\"");
         return new FileDataset
         {
-            Name = name, File = full, Separator = sep, Header = header, Columns = roles, MinRating = minRating, KCore = kCore ?? 0,
+            Name = name, File = full, Separator = sep, Header = header, Columns = roles, Timestamps = timestamps, MinRating = minRating, KCore = kCore ?? 0,
         };
     }
 
@@ -148,7 +157,7 @@ internal sealed record FileDataset
         _ => "--" + key.Replace('_', '-'),
     };
 
-    /// <summary>The reader's format: ids are text (kept verbatim), timestamps Unix seconds, exactly one field per column.</summary>
+    /// <summary>The reader's format: ids are text (kept verbatim), exactly one field per column.</summary>
     public DelimitedFormat Format
     {
         get
@@ -160,6 +169,7 @@ internal sealed record FileDataset
                 UserColumn = Col("user"), ItemColumn = Col("item"),
                 RatingColumn = Col("rating") is >= 0 and var r ? r : null, TimestampColumn = Col("timestamp") is >= 0 and var s ? s : null,
                 UserIds = IdKind.Text, ItemIds = IdKind.Text,
+                TimestampFormat = Timestamps switch { "milliseconds" => TimestampFormat.UnixMilliseconds, "date" => TimestampFormat.Date, _ => TimestampFormat.UnixSeconds },
             };
         }
     }
@@ -172,6 +182,7 @@ internal sealed record FileDataset
         {
             ["separator"] = Separator, ["header"] = Header, ["columns"] = string.Join(",", Columns),
         };
+        if (Timestamps != "seconds") o["timestamps"] = Timestamps;   // absent for the default
         if (MinRating is float t) o["min_rating"] = t;
         if (KCore > 0) o["k_core"] = KCore;
         return o;
@@ -196,16 +207,24 @@ internal sealed record FileDataset
         MinRating is float t ? "rating ≥ " + t.ToString(CultureInfo.InvariantCulture) : null, KCore > 0 ? $"{KCore}-core" : null,
     }.OfType<string>());
 
+    /// <summary>What the format probably misses, for a reader's error: a header (a word where line 1 has a number) or dates.</summary>
+    private string? Hint(DataFormatException e)
+    {
+        string value = Regex.Match(e.Reason, "^\\w+ \"([^\"]*)\" is not an? ").Groups[1].Value;
+        if (!Header && e.Line == 1 && value.Length > 0 && !value.Any(char.IsAsciiDigit))
+            return " (is the first line a header? Then say so: --header, or \"header\": true)";
+        if (Timestamps != "date" && e.Reason.StartsWith("timestamp", StringComparison.Ordinal) && Regex.IsMatch(value, @"^\d{4}-\d\d-\d\d"))
+            return " (dates? Then say so: --timestamps date, or \"timestamps\": \"date\")";
+        return null;
+    }
+
     /// <summary>Reads the file (errors name file, line and reason), then keeps rating ≥ <see cref="MinRating"/>, applies the
     /// k-core and renumbers users and items over those left. Provenance: the file, its SHA-256, the format and each step.</summary>
     public Interactions Read()
     {
         DelimitedReader.CoreResult core;
         try { core = DelimitedReader.ReadCore(File, Format); }
-        catch (DataFormatException e) when (!Header && e.Line == 1 && e.Reason.Contains("is not a", StringComparison.Ordinal))   // a word where a number goes
-        {
-            throw new DataFormatException(e.FilePath, 1, e.Reason + " (is the first line a header? Then say so: --header, or \"header\": true)", e);
-        }
+        catch (DataFormatException e) when (Hint(e) is { } hint) { throw new DataFormatException(e.FilePath, e.Line, e.Reason + hint, e); }
         var prov = DatasetFiles.MainProvenance(File, core, "own data: " + Describe());
         var data = core.Builder.Build(Name, core.Users, core.Items, null, prov);
         if (MinRating is float t) data = Preprocess.ToImplicit(data, t).Data;

@@ -19,8 +19,8 @@ public sealed class OwnDataTests
 
     private static Interactions Load(FileDataset d) => Datasets.Load(Datasets.Register(d).Name);
 
-    private static FileDataset Options(string file, string? sep, bool header, string columns, float? minRating = null, int? kCore = null) =>
-        FileDataset.FromOptions(file, sep, header, columns, minRating, kCore);
+    private static FileDataset Options(string file, string? sep, bool header, string columns, float? minRating = null, int? kCore = null, string? timestamps = null) =>
+        FileDataset.FromOptions(file, sep, header, columns, minRating, kCore, timestamps);
 
     [Fact]
     public void ACsvWithAHeaderReadsToTheHandCountedDataset()
@@ -56,6 +56,22 @@ public sealed class OwnDataTests
         Assert.Equal((8, 4, 4), (noRating.Count, noRating.NumUsers, noRating.NumItems));
         Assert.Null(noRating.Rating);
         Assert.Equal(csv.Timestamp!, noRating.Timestamp!);
+    }
+
+    [Fact]
+    public void TimestampsAreReadAsUnixSecondsMillisecondsOrDates()
+    {
+        using var t = new TempDir();
+        t.File("d.csv", "A,i1,2020-01-02\nB,i1,2020-01-02T00:00:05Z\n");
+        var dates = Load(FileDataset.FromJson(t.File("d.json", "{\"file\": \"d.csv\", \"columns\": \"user,item,timestamp\", \"timestamps\": \"date\"}")));
+        Assert.Equal([1_577_923_200L, 1_577_923_205], dates.Timestamp!);                  // 2020-01-02 00:00:00 UTC, + 5 s
+        var ms = Load(Options(t.File("m.csv", "A,i1,1577923200999\n"), ",", false, "user,item,timestamp", timestamps: "milliseconds"));
+        Assert.Equal([1_577_923_200L], ms.Timestamp!);
+        Assert.StartsWith("--timestamps: \"iso\" is not one of seconds, milliseconds, date",
+            Assert.ThrowsAny<ArgumentException>(() => Options(Path.Combine(t.Path, "m.csv"), ",", false, "user,item,timestamp", timestamps: "iso")).Message);
+        var secondsGiven = Assert.Throws<DataFormatException>(() => Load(Options(Path.Combine(t.Path, "d.csv"), ",", false, "user,item,timestamp")));
+        Assert.Contains("d.csv:1: timestamp \"2020-01-02\" is not an integer (dates? Then say so: --timestamps date", secondsGiven.Message);
+        Assert.DoesNotContain("header", secondsGiven.Message);
     }
 
     [Fact]
