@@ -38,12 +38,12 @@ internal static class LrmlCommandLine
     public static int Guard(Func<int> body)
     {
         try { return body(); }
-        catch (SettingException ex)
+        catch (Exception ex) when (ex is SettingException or DataFormatException)   // bad input: a setting, a data file (file:line: reason)
         {
             PrintError(ex.Message);
             return 2;
         }
-        catch (Exception ex) when (ex is DataFormatException or DatasetNotFoundException or ArgumentException or IOException
+        catch (Exception ex) when (ex is DatasetNotFoundException or ArgumentException or IOException
                                        or InvalidDataException or TrainingDivergedException or UnauthorizedAccessException
                                        or Lrml.Evaluation.NonFiniteScoreException)
         {
@@ -80,13 +80,14 @@ internal static class LrmlCommandLine
             return 0;
         }));
         var stats = new Command("stats", "Print the dataset card (users, items, density, count quantiles, ratings, time range).");
-        var name = new Argument<string>("dataset") { Description = "Dataset name, e.g. ml-100k" };
+        var name = new Argument<string>("dataset") { Description = "The dataset: " + DatasetOptions.Help };
         var markdown = new Option<bool>("--markdown") { Description = "Print Markdown instead of a table" };
         stats.Arguments.Add(name);
         stats.Options.Add(markdown);
+        DatasetOptions.AddTo(stats);
         stats.SetAction(p => Guard(() =>
         {
-            var d = Datasets.Load(p.GetValue(name)!, DataDirectory.Resolve(p.GetValue(CommonOptions.DataDir)));
+            var d = Datasets.Load(DatasetOptions.Resolve(p, p.GetValue(name)!), DataDirectory.Resolve(p.GetValue(CommonOptions.DataDir)));
             var card = DatasetCard.From(d);
             if (p.GetValue(markdown)) { Console.WriteLine(card.ToMarkdown()); return 0; }
             var table = new Table().AddColumns("", d.Name).HideHeaders();
@@ -109,7 +110,7 @@ internal static class LrmlCommandLine
     private static Command SplitCommand()
     {
         var cmd = new Command("split", "Build (or load) the frozen split of a dataset under a protocol and print its summary.");
-        var name = new Argument<string>("dataset") { Description = "Dataset name" };
+        var name = new Argument<string>("dataset") { Description = "The dataset: " + DatasetOptions.Help };
         var protocol = new Option<string?>("--protocol") { Description = $"One of {string.Join(", ", SplitFactory.Protocols)} (default: the dataset's)" };
         var seed = new Option<long>("--split-seed") { Description = "Seed of the split and its candidates", DefaultValueFactory = _ => new RunSpec { Dataset = "", Model = "" }.SplitSeed };
         var negatives = new Option<int?>("--sampled-negatives") { Description = "Sampled negatives per held-out item (default: 99 for ncf, 100 otherwise)" };
@@ -117,11 +118,13 @@ internal static class LrmlCommandLine
         cmd.Options.Add(protocol);
         cmd.Options.Add(seed);
         cmd.Options.Add(negatives);
+        DatasetOptions.AddTo(cmd);
         cmd.SetAction(p => Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
-            string proto = p.GetValue(protocol) ?? Experiment.DefaultProtocol(p.GetValue(name)!, ctx);
-            var split = Experiment.GetSplit(p.GetValue(name)!, proto, p.GetValue(seed), p.GetValue(negatives) ?? (proto == "ncf" ? 99 : 100), ctx);
+            string dataset = DatasetOptions.Resolve(p, p.GetValue(name)!);
+            string proto = p.GetValue(protocol) ?? Experiment.DefaultProtocol(dataset, ctx);
+            var split = Experiment.GetSplit(dataset, proto, p.GetValue(seed), p.GetValue(negatives) ?? (proto == "ncf" ? 99 : 100), ctx);
             var table = new Table().AddColumns("", split.Dataset + " / " + split.Protocol).HideHeaders();
             table.AddRow("users × items", $"{split.NumUsers:N0} × {split.NumItems:N0}");
             table.AddRow("train pairs", $"{split.Train.Count:N0}");

@@ -11,7 +11,7 @@ namespace Lrml.Cli;
 internal static class ReproduceCommand
 {
     private static readonly Option<string> ProfileOption = new("--profile") { Description = "quick (minutes) | full (the real reproduction)", DefaultValueFactory = _ => "quick", Recursive = true };
-    private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none)", AllowMultipleArgumentsPerToken = true, Recursive = true };
+    private static readonly Option<string[]> DatasetsOption = new("--datasets") { Description = "Datasets (default: every paper dataset present; synthetic when none): names, or your own data (a file with --columns …, or a JSON dataset file)", AllowMultipleArgumentsPerToken = true, Recursive = true };
     private static readonly Option<string[]> ModelsOption = new("--models") { Description = "Models (default: every model with a preset)", AllowMultipleArgumentsPerToken = true };
     private static readonly Option<int?> SeedsOption = new("--seeds") { Description = "Seeds per model (default: the profile's)", Recursive = true };
     private static readonly Option<bool> OracleOption = new("--oracle-epoch") { Description = "Also report what choosing each run's epoch on test would give, beside the honest numbers (oracle-epoch.md; runs in <profile>-oracle)" };
@@ -27,6 +27,7 @@ internal static class ReproduceCommand
         cmd.Options.Add(SeedsOption);
         cmd.Options.Add(EstimateOption);
         cmd.Options.Add(CommonOptions.KeepCheckpoints);
+        DatasetOptions.AddTo(cmd);
         var main = new Command("main-table", "LRML vs popularity, BPR-MF, CML (and NCF baselines) on every dataset present: HR@10, nDCG@10, full ranking, paired tests.");
         main.Options.Add(ModelsOption);
         main.Options.Add(OracleOption);
@@ -38,7 +39,7 @@ internal static class ReproduceCommand
             var options = new MainTableOptions
             {
                 Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
-                Datasets = Split(p.GetValue(DatasetsOption)),
+                Datasets = DatasetsOf(p),
                 Models = Split(p.GetValue(ModelsOption)),
                 Seeds = p.GetValue(SeedsOption),
                 Threads = p.GetValue(CommonOptions.Threads),
@@ -70,7 +71,7 @@ internal static class ReproduceCommand
         ablations.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
-            var datasets = Split(p.GetValue(DatasetsOption));
+            var datasets = DatasetsOf(p);
             var options = new AblationOptions
             {
                 Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
@@ -99,7 +100,7 @@ internal static class ReproduceCommand
             var options = new DynamicsOptions
             {
                 Profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!),
-                Dataset = Split(p.GetValue(DatasetsOption))?.FirstOrDefault(),
+                Dataset = DatasetsOf(p)?.FirstOrDefault(),
                 Threads = p.GetValue(CommonOptions.Threads),
             };
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(Dynamics.Estimate(options, ctx));
@@ -118,7 +119,7 @@ internal static class ReproduceCommand
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
             var profile = Lrml.Reproduction.Profile.Get(p.GetValue(ProfileOption)!);
-            var requested = Split(p.GetValue(DatasetsOption)) ?? [Relations.DefaultDataset(new RelationOptions(), ctx), "synthetic"];
+            var requested = DatasetsOf(p) ?? [Relations.DefaultDataset(new RelationOptions(), ctx), "synthetic"];
             foreach (var dataset in requested.Distinct())
             {
                 var report = Relations.Run(new RelationOptions
@@ -165,6 +166,9 @@ internal static class ReproduceCommand
         AnsiConsole.MarkupLine($"Tables, findings.md and {charts.Count} chart file(s) (HTML{(charts.Any(c => c.EndsWith(".png", StringComparison.Ordinal)) ? ", PNG" : "")}) " +
                                $"written to [bold]{Markup.Escape(outputDirectory)}[/]");
     }
+
+    /// <summary>The --datasets, files of one's own resolved to dataset names.</summary>
+    private static IReadOnlyList<string>? DatasetsOf(ParseResult p) => DatasetOptions.ResolveAll(p, Split(p.GetValue(DatasetsOption)));
 
     private static IReadOnlyList<string>? Split(string[]? values) =>
         values is null || values.Length == 0 ? null

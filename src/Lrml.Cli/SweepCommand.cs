@@ -34,6 +34,7 @@ internal static class SweepCommand
                      Profile, SweepEpochs, SweepPatience, MinEpochs, NoDefaultTrial, Select, Name, Out, PretrainFrom, SearchSeed, Collect, TrainCommand.BatchSize, TrainCommand.Negatives, TrainCommand.EvalEvery,
                      TrainCommand.SplitSeed, TrainCommand.SampledNegatives, TrainCommand.NoFull, CommonOptions.KeepCheckpoints }.Concat(BackendOptions.All))
             cmd.Options.Add(o);
+        DatasetOptions.AddTo(cmd);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -85,7 +86,7 @@ internal static class SweepCommand
         if (p.GetResult(TrainCommand.Negatives) is { Implicit: false }) settings.Add(new(Sweep.NegativesAlias, p.GetValue(TrainCommand.Negatives).ToString(CultureInfo.InvariantCulture)));
         return new SweepSpec
         {
-            Dataset = p.GetValue(TrainCommand.Dataset)!,
+            Dataset = DatasetOptions.Resolve(p, p.GetValue(TrainCommand.Dataset)!),
             Protocol = p.GetValue(TrainCommand.Protocol),
             Model = p.GetValue(TrainCommand.Model)!,
             Engine = p.GetValue(TrainCommand.Engine),

@@ -11,7 +11,7 @@ namespace Lrml.Cli;
 /// <summary>`lrml train`: one run of one model on one dataset under one protocol.</summary>
 internal static class TrainCommand
 {
-    public static readonly Option<string> Dataset = new("--dataset", "-d") { Description = "Dataset name (lrml data list)", DefaultValueFactory = _ => "synthetic" };
+    public static readonly Option<string> Dataset = new("--dataset", "-d") { Description = "The dataset: " + DatasetOptions.Help, DefaultValueFactory = _ => "synthetic" };
     public static readonly Option<string?> Protocol = new("--protocol", "-p") { Description = "leave-last-out | random-leave-one-out | ncf | ratio | global-temporal (default: the dataset's)" };
     public static readonly Option<string> Model = new("--model", "-m") { Description = "Model name (lrml models)", DefaultValueFactory = _ => "lrml" };
     public static readonly Option<string[]> Set = new("--set", "-s") { Description = "Model setting key=value (repeatable), e.g. --set dim=64 --set distance=squared-l2", AllowMultipleArgumentsPerToken = true };
@@ -48,6 +48,7 @@ internal static class TrainCommand
         foreach (var o in new Option[] { Dataset, Protocol, Model, Set, Engine, Epochs, BatchSize, Negatives, Patience, EvalEvery, ValidationMetric,
                      Seed, SplitSeed, SampledNegatives, Preset, Ks, Device, NoFull, Oracle, Retrain, Out, Overwrite, Resume, CheckpointEvery, Lr, Dim, Slots, Margin, Config, CommonOptions.KeepCheckpoints, SpecFile })
             cmd.Options.Add(o);
+        DatasetOptions.AddTo(cmd);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             if (p.GetValue(SpecFile) is string specFile) return RunSpecFile(p, cmd, specFile);
@@ -182,7 +183,7 @@ internal static class TrainCommand
         string? engine = Pick(Engine, file?.Engine);
         return new RunSpec
         {
-            Dataset = Pick(Dataset, file?.Dataset),
+            Dataset = DatasetOptions.Resolve(p, Pick(Dataset, file?.Dataset)),
             Protocol = Pick(Protocol, file?.Protocol),
             Model = model,
             // the validated settings travel as key=value text: the run identity's stable representation (RunIdentity hashes it)
@@ -211,7 +212,7 @@ internal static class TrainCommand
         string canonical = ModelRegistry.Get(model).Name;
         if (!Lrml.Reproduction.Presets.Models.Contains(canonical))
             throw new SettingException($"--preset tuned: presets.json has no entry for model '{canonical}'.");
-        return Lrml.Reproduction.Presets.Get(canonical, Lrml.Data.Datasets.Get(p.GetValue(Dataset)!).Name);
+        return Lrml.Reproduction.Presets.Get(canonical, Lrml.Data.Datasets.Get(DatasetOptions.Resolve(p, p.GetValue(Dataset)!)).Name);
     }
 
     /// <summary>Whether the command line sets the training option a presets.json or config file's train key names (then it wins).</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Lrml.Data;
 using Lrml.Util;
 
 using Lrml.Experiments;
@@ -24,17 +25,23 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
     /// <summary>The format tag of the file.</summary>
     public const string Format = "lrml-run-spec/1";
 
-    /// <summary>The file's JSON.</summary>
-    public JsonObject ToJson() => new()
+    /// <summary>The file's JSON. A dataset of one's own travels with it (<see cref="FileDataset.ToJson"/>: the task's process
+    /// registers it), so the task reads the same file with the same format.</summary>
+    public JsonObject ToJson()
     {
-        ["format"] = Format,
-        ["key"] = RunStore.SpecKey(Spec),
-        ["run_dir"] = RunDirectory,
-        ["overwrite"] = Overwrite,
-        ["keep_checkpoints"] = KeepCheckpoints,
-        ["checkpoint_every_steps"] = Spec.CheckpointEverySteps,
-        ["spec"] = RunStore.SpecJson(Spec),
-    };
+        var o = new JsonObject
+        {
+            ["format"] = Format,
+            ["key"] = RunStore.SpecKey(Spec),
+            ["run_dir"] = RunDirectory,
+            ["overwrite"] = Overwrite,
+            ["keep_checkpoints"] = KeepCheckpoints,
+            ["checkpoint_every_steps"] = Spec.CheckpointEverySteps,
+            ["spec"] = RunStore.SpecJson(Spec),
+        };
+        if (Datasets.Get(Spec.Dataset).Own is { } own) o["own_dataset"] = own.ToJson();
+        return o;
+    }
 
     /// <summary>Writes the file atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson().ToJsonString(ConfigBinder.Json) + "\n");
@@ -66,6 +73,7 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
             throw new InvalidDataException($"{path}: the spec's key is {actual}, the file records {key}: it was written by a kit that " +
                                            "identifies runs differently. Submit it again from this version.");
         string dir = (string?)o["run_dir"] ?? throw new InvalidDataException($"{path}: the field 'run_dir' is missing.");
+        if (o["own_dataset"] is JsonObject own) Datasets.Register(FileDataset.FromJson(own, path));
         return new RunSpecFile(spec, dir, (bool?)o["overwrite"] ?? false, (bool?)o["keep_checkpoints"] ?? false);
     }
 }

@@ -320,7 +320,9 @@ internal sealed class SlurmBackend(SlurmSettings settings, ISlurmClient? client 
     {
         var paths = new List<(string Path, string What)> { (context.ResultsRoot, "The results folder"), (slurmDir, "The job folder") };
         paths.AddRange(pending.Select(p => (p.Directory, "The run directory")).DistinctBy(p => p.Directory).Take(1));
-        if (pending.Any(p => Data.Datasets.Get(p.Spec.Dataset).Name != "synthetic")) paths.Add((context.Data.Root, "The data folder"));
+        foreach (var info in pending.Select(p => Data.Datasets.Get(p.Spec.Dataset)).DistinctBy(i => i.Name))
+            if (info.Own is { } own) paths.Add((Path.GetDirectoryName(own.File)!, "The folder of your data file"));
+            else if (info.Name != "synthetic" && !paths.Any(p => p.Path == context.Data.Root)) paths.Add((context.Data.Root, "The data folder"));
         foreach (var part in Settings.Command.Where(c => c.Contains('/')))
             paths.Add((part, "The lrml binary"));
         foreach (var (path, what) in paths)

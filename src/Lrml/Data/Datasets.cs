@@ -12,6 +12,8 @@ public sealed record DatasetInfo(string Name, string Description, IReadOnlyList<
 {
     internal Func<string, string, Interactions> Loader { get; init; } = (_, _) => throw new InvalidOperationException();
     internal Func<string, bool>? Present { get; init; }
+    /// <summary>The definition of a dataset of one's own (<see cref="Datasets.Register"/>), else null.</summary>
+    internal FileDataset? Own { get; init; }
     internal bool IsPresentIn(string folder) => Present?.Invoke(folder) ?? LookFor.Any(f => Path.Exists(Path.Combine(folder, f))); // a directory in a file's place is found, then refused by the reader
 }
 
@@ -23,7 +25,8 @@ public sealed record DatasetLocation(string Name, string Folder);
 /// <c>ml-25m</c>, <c>ml-32m</c>, <c>ml-latest-small</c>, <c>lastfm-2k</c>, <c>netflix</c> and the embedded
 /// <c>synthetic</c> (always available). <see cref="Load"/> finds a dataset under a <see cref="DataDirectory"/>
 /// and reads it with the right reader; a missing dataset raises a <see cref="DatasetNotFoundException"/> that
-/// lists the folders and files looked for and the fetch command.
+/// lists the folders and files looked for and the fetch command. A data file of one's own (<see cref="FileDataset"/>) joins them
+/// under its name for the process with <see cref="Register"/>.
 /// </summary>
 public static class Datasets
 {
@@ -74,13 +77,33 @@ public static class Datasets
     /// <summary>Registry names of all known datasets.</summary>
     public static IReadOnlyList<string> Names => All.Select(d => d.Name).ToArray();
 
-    /// <summary>The entry of a dataset name (case-insensitive; a few aliases such as "hetrec2011-lastfm-2k").</summary>
+    /// <summary>The entry of a dataset name (case-insensitive; a few aliases such as "hetrec2011-lastfm-2k"), or of a dataset
+    /// of one's own registered in this process (<see cref="Register"/>).</summary>
     /// <exception cref="ArgumentException">Unknown name; the message lists the known ones.</exception>
     public static DatasetInfo Get(string name)
     {
         string key = Aliases.TryGetValue(name, out var a) ? a : name;
-        return All.FirstOrDefault(d => string.Equals(d.Name, key, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ArgumentException($"Unknown dataset '{name}'. Known: {string.Join(", ", Names)}.", nameof(name));
+        var info = All.FirstOrDefault(d => string.Equals(d.Name, key, StringComparison.OrdinalIgnoreCase));
+        if (info is null) lock (Own) Own.TryGetValue(name, out info);
+        return info ?? throw new ArgumentException($"Unknown dataset '{name}'. Known: {string.Join(", ", Names)}; " +
+                                                   "or a data file of your own (README, \"Your own data\").");
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a built-in dataset or one of their aliases.</summary>
+    internal static bool IsBuiltIn(string name) => Aliases.ContainsKey(name) || All.Any(d => string.Equals(d.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    private static readonly Dictionary<string, DatasetInfo> Own = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Makes a dataset of one's own known in this process under its name, so that every command and experiment
+    /// reads it like a built-in one (a later registration of the same name replaces it).</summary>
+    internal static DatasetInfo Register(FileDataset dataset)
+    {
+        var info = new DatasetInfo(dataset.Name, $"Your own data: {dataset.File} ({dataset.Describe()})", [], [Path.GetFileName(dataset.File)], null)
+        {
+            Loader = (_, _) => dataset.Read(), Present = _ => File.Exists(dataset.File), Own = dataset,
+        };
+        lock (Own) Own[dataset.Name] = info;
+        return info;
     }
 
     /// <summary>The folder holding a dataset under <paramref name="dir"/>, or null when absent
@@ -89,6 +112,7 @@ public static class Datasets
     {
         var info = Get(name);
         if (info.Name == "synthetic") return "(embedded)";
+        if (info.Own is { } own) return File.Exists(own.File) ? Path.GetDirectoryName(own.File) : null;
         foreach (var folder in info.Folders)
             foreach (var candidate in dir.Candidates(folder))
                 if (Directory.Exists(candidate) && info.IsPresentIn(candidate)) return Path.GetFullPath(candidate);
@@ -102,6 +126,7 @@ public static class Datasets
     {
         dir ??= DataDirectory.Resolve();
         var info = Get(name);
+        if (info.Own is { } own) return own.Read();   // a missing file: the reader names it
         string? folder = Locate(info.Name, dir);
         if (folder is null)
         {

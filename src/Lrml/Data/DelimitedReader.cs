@@ -205,12 +205,11 @@ internal static class DelimitedReader
             return;
         }
         if (LooksLikeData(line, sep, f, fields))
-            throw r.Error($"expected a header line, but the first line looks like data: \"{TextParse.Preview(line)}\" (set HasHeader = false?)");
+            throw r.Error($"expected a header line, but the first line looks like data: \"{TextParse.Preview(line)}\" (does the file really have a header line?)");
     }
 
     private static bool LooksLikeData(ReadOnlySpan<byte> line, byte[] sep, DelimitedFormat f, Span<Range> fields)
     {
-        if (f.UserIds != IdKind.Integer || f.ItemIds != IdKind.Integer) return false;
         int n = TextParse.Split(line, sep, fields);
         if (n < fields.Length) return false;
         return IsDigits(line[fields[f.UserColumn]]) && IsDigits(line[fields[f.ItemColumn]]);

@@ -70,7 +70,8 @@ public static class Experiment
         lock (Gate)
         {
             string? folder = Datasets.Locate(info.Name, context.Data);
-            string stamp = folder + "\n" + (folder is null || info.Name == "synthetic" ? "" : FileStamp.OfFolder(folder));
+            string stamp = info.Own is { } own ? own.ToJson().ToJsonString() + "\n" + FileStamp.Of(own.File)   // one file, not its folder
+                : folder + "\n" + (folder is null || info.Name == "synthetic" ? "" : FileStamp.OfFolder(folder));
             if (DataCache.TryGetValue(key, out var memo))
             {
                 if (memo.Stamp == stamp) return memo.Data;
@@ -104,7 +105,8 @@ public static class Experiment
     /// <summary>
     /// What a split is built from: the dataset, the protocol, the split seed, the sampled negatives and the SHA-256 of every
     /// file read — the dataset's files (from its provenance, by file name) and, for the ncf protocol, the published NCF
-    /// files (<c>ncf/ml-1m.test.rating</c>, <c>ncf/ml-1m.test.negative</c>, and <c>ncf/ml-1m.train.rating</c> when present).
+    /// files (<c>ncf/ml-1m.test.rating</c>, <c>ncf/ml-1m.test.negative</c>, and <c>ncf/ml-1m.train.rating</c> when present),
+    /// and for a dataset of one's own its format (separator, header, columns, rating threshold, k-core: <see cref="FileDataset.IdentityJson"/>).
     /// Part of every <see cref="RunIdentity"/>; its hash names the frozen split's cache folder.
     /// </summary>
     public static JsonObject SplitIdentity(string dataset, string? protocol, long splitSeed, int sampledNegatives, ExperimentContext context)
@@ -125,11 +127,13 @@ public static class Experiment
                 if (File.Exists(Path.Combine(ncf, name))) files["ncf/" + name] = FileStamp.Sha256(Path.Combine(ncf, name));
         var filesJson = new JsonObject();
         foreach (var (k, v) in files) filesJson[k] = v;
-        return new JsonObject
+        var identity = new JsonObject
         {
             ["dataset"] = data.Name, ["protocol"] = protocol, ["split_seed"] = splitSeed, ["sampled_negatives"] = sampledNegatives,
             ["files"] = filesJson,
         };
+        if (Datasets.Get(dataset).Own is { } own) identity["format"] = own.IdentityJson();   // absent for built-in datasets: their identities stay
+        return identity;
     }
 
     /// <summary>

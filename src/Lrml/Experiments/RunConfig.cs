@@ -44,7 +44,7 @@ internal static class RunConfig
     private static readonly string[] Keys =
     [
         "dataset", "protocol", "model_name", "engine", "device", "settings", "model", "train", "split_seed", "sampled_negatives",
-        "sampled_validation", "ks", "full_ranking", "checkpoint_every", "keep_checkpoints", "oracle_epoch", "retrain_on_validation",
+        "sampled_validation", "ks", "full_ranking", "checkpoint_every", "keep_checkpoints", "oracle_epoch", "retrain_on_validation", "dataset_file",
     ];
 
     /// <summary>The config.json of a run: <paramref name="protocol"/> and <paramref name="sampledNegatives"/> are the
@@ -68,6 +68,8 @@ internal static class RunConfig
             ["keep_checkpoints"] = keepCheckpoints,
             ["oracle_epoch"] = spec.OracleEpoch,
             ["retrain_on_validation"] = spec.RetrainOnValidation,
+            // a dataset of one's own: its file and format, so a run repeated from this file reads the same data the same way
+            ["dataset_file"] = Lrml.Data.Datasets.Get(spec.Dataset).Own?.ToJson(),
         };
     }
 
@@ -102,6 +104,11 @@ internal static class RunConfig
             return v < min ? throw Bad(key, $"must be ≥ {min} (got {v}).") : v;
         }
 
+        if (o["dataset_file"] is JsonNode df)
+        {
+            try { Lrml.Data.Datasets.Register(Lrml.Data.FileDataset.FromJson(df as JsonObject ?? throw Bad("dataset_file", "expects an object (a dataset file's keys)."), source)); }
+            catch (Lrml.Data.DataFormatException e) { throw Bad("dataset_file", e.Message); }
+        }
         string? fileModel = Value<string>("model_name", "a model name");
         if (fileModel is not null)
         {

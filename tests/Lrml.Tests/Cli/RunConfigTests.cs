@@ -52,6 +52,30 @@ public sealed class RunConfigTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "best.ckpt")), File.ReadAllBytes(Path.Combine(_root, "again", "best.ckpt")));
     }
 
+    /// <summary>A run on a data file of one's own repeats from its config.json in a fresh process: the file records the data file
+    /// and its format (dataset_file), and reading the config registers that dataset under its name, with the same identity.</summary>
+    [Fact]
+    public void ARunOnOwnDataRepeatsFromItsConfigJson()
+    {
+        string csv = Path.Combine(_root, "own.csv");
+        File.WriteAllLines(csv, ["user,item,rating", .. Enumerable.Range(0, 30).SelectMany(u => Enumerable.Range(0, 6).Select(j => $"u{u},i{(u * 7 + j * 3) % 25},{1 + j % 5}"))]);
+        var spec = Spec("-d", csv, "--header", "--columns", "user,item,rating", "-m", "bpr", "--epochs", "1", "--threads", "1", "--set", "dim=4");
+        string dir = Path.Combine(_root, "own-run");
+        Experiment.Run(spec, Context, dir);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!.AsObject();
+        Assert.Equal(csv, (string?)config["dataset_file"]!["file"]);
+        Assert.Equal(["user", "item", "rating"], config["dataset_file"]!["columns"]!.AsArray().Select(c => (string)c!));
+        var again = Spec("--config", Path.Combine(dir, "config.json"));
+        Assert.Equal(RunIdentity.Of(spec, Context).Key, RunIdentity.Of(again, Context).Key);
+        // the same config under another dataset name registers that name for this process (what a fresh process does)
+        config["dataset_file"]!["name"] = "own-copy";
+        config["dataset"] = "own-copy";
+        string copy = Path.Combine(_root, "copy.json");
+        File.WriteAllText(copy, config.ToJsonString());
+        Assert.Equal("own-copy", Spec("--config", copy).Dataset);
+        Assert.Equal(csv, Datasets.Get("own-copy").Own!.File);
+    }
+
     [Fact]
     public void CommandLineOptionsOverrideTheFileAndEditsToItsModelSectionApply()
     {

@@ -83,7 +83,7 @@ public class InputEdgeCaseTests
         foreach (var args in new[] { new[] { "data", "stats", "ml-100k" }, ["train", "-d", "ml-100k", "-m", "bpr", "--epochs", "1", "--no-full-ranking"] })
         {
             var (code, stdout, stderr) = CliRunner.Run(root, args);
-            Assert.Equal(1, code);
+            Assert.Equal(2, code);                                            // a bad data file is bad input, like a bad setting
             Assert.StartsWith("error: " + expected, CliRunner.SingleErrorLine(stdout, stderr));
         }
     }

@@ -94,6 +94,28 @@ public class RunSpecFileTests
 
     /// <summary>A task whose training diverges records it (diverged.json with the spec's key) so the submitter reports it as
     /// diverged instead of resubmitting a deterministic failure.</summary>
+    /// <summary>A cluster task is another process, which knows only the built-in datasets: the spec file of a run on a data
+    /// file of one's own carries the file and its format, so the task reads the same data (its checksum in result.json).</summary>
+    [Fact]
+    public void ASpecFileCarriesADatasetOfOnesOwnToTheTask()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-specfile-own").FullName;
+        string name = "own-" + Guid.NewGuid().ToString("N")[..8];
+        string csv = Path.Combine(root, name + ".csv");
+        File.WriteAllText(csv, string.Concat(Enumerable.Range(0, 60).Select(k => $"u{k % 10};m{(k * 7) % 13};{1 + k % 5}\n")));
+        var own = Datasets.Register(FileDataset.FromOptions(csv, ";", false, "user,item,rating", minRating: 2, kCore: null)).Own!;
+        string file = Path.Combine(root, "0.json"), run = Path.Combine(root, "run");
+        new RunSpecFile(new RunSpec { Dataset = name, Model = "pop", SampledNegatives = 3 }, run, Overwrite: false).Save(file);
+        Assert.Equal(own.ToJson().ToJsonString(), JsonNode.Parse(File.ReadAllText(file))!["own_dataset"]!.ToJsonString());
+
+        var (code, stdout, stderr) = CliRunner.Run(root, "train", "--spec", file);
+        Assert.True(code == 0, stdout + stderr);
+        var result = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "result.json")))!;
+        Assert.Equal(name, (string?)result["dataset"]);
+        Assert.Equal(Lrml.Util.FileStamp.Sha256(csv), (string?)result["dataset_provenance"]!["sha256"]);
+        Assert.Contains("rating ≥ 2", (string?)result["dataset_provenance"]!["preprocessing"]);
+    }
+
     [Fact]
     public void ADivergedTaskLeavesARecordTheBackendReadsAsDiverged()
     {
