@@ -276,7 +276,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private void RunChunk(int chunk, int worker)
     {
         var batch = _batch!;
-        int t = _t, k = t - 1, si = _si, e0 = chunk * Chunk, e1 = Math.Min(_b, e0 + Chunk);
+        int t = _t, si = _si, e0 = chunk * Chunk, e1 = Math.Min(_b, e0 + Chunk);
         var q = _scratch[worker];
         var gDense = _gDenseC.AsSpan(chunk * _dense.Length, _nd);
         gDense.Clear();
@@ -284,11 +284,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         double loss = 0;
         for (int x = e0; x < e1; x++)
         {
-            for (int j = 0; j < t; j++)
+            if (x + 2 < e1)   // rows of a later example are random reads: start them early
             {
-                int item = j == 0 ? batch.Positives[x] : batch.Negatives[x * k + j - 1];
-                _q.AsSpan(item * si, _iw).CopyTo(q.AsSpan(j * si));
+                CacheHint.PrefetchRange(_p, (long)batch.Users[x + 2] * _su, _uw);
+                for (int j = 0; j < t; j++) CacheHint.PrefetchRange(_q, (long)_rowsI[(x + 2) * t + j] * si, _iw);
             }
+            for (int j = 0; j < t; j++) _q.AsSpan(_rowsI[x * t + j] * si, _iw).CopyTo(q.AsSpan(j * si));
             loss += _k.Example(_p.AsSpan(batch.Users[x] * _su, _uw), q, si, t, dense, _coef,
                 _gpEx.AsSpan(x * _su, _uw), _gqEx.AsSpan(x * t * si, t * si), gDense);
         }
@@ -303,12 +304,20 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         int s0 = (user ? item : item - blocksU) * RowBlock, s1 = Math.Min(user ? _nu : _ni, s0 + RowBlock), w = user ? _su : _si;
         float[] ex = user ? _gpEx : _gqEx, sum = user ? _gu : _gi, table = user ? _p : _q;
         int[] off = user ? _offU : _offI, occ = user ? _occU : _occI, uniq = user ? _uniqU : _uniqI;
+        float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
         for (int s = s0; s < s1; s++)
         {
+            if (_update && s + 2 < s1)
+            {
+                long o2 = (long)uniq[s + 2] * w;
+                CacheHint.PrefetchRange(table, o2, w);
+                if (m1 is not null) CacheHint.PrefetchRange(m1, o2, w);
+                if (m2 is not null) CacheHint.PrefetchRange(m2, o2, w);
+            }
             ref float g = ref At(sum, (nint)s * w);
             Copy(ref At(ex, (nint)occ[off[s]] * w), ref g, w);
             for (int o = off[s] + 1; o < off[s + 1]; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
-            if (_update) UpdateRow(table, user ? _p1 : _q1, user ? _p2 : _q2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
+            if (_update) UpdateRow(table, m1, m2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
         }
     }
 
@@ -500,19 +509,16 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     // ------------------------------------------------------------------ state
 
-    private const string Magic = "LRML-EMBEDDING-ENGINE";
-
+    /// <summary>Parameters first (P, Q, dense: what <see cref="EmbeddingState.ReadWeights"/> reads), then the first and second moments.</summary>
     private IEnumerable<(float[] Table, int Rows, int Width, int Stride)> Tensors()
     {
-        foreach (var (t, m1, m2, rows, w, s) in new[] { (_p, _p1, _p2, _users, _uw, _su), (_q, _q1, _q2, _items, _iw, _si), (_dense, _d1, _d2, 1, _nd, _dense.Length) })
-        {
-            yield return (t, rows, w, s);
-            if (m1 is not null) yield return (m1, rows, w, s);
-            if (m2 is not null) yield return (m2, rows, w, s);
-        }
+        var groups = new[] { (_p, _p1, _p2, _users, _uw, _su), (_q, _q1, _q2, _items, _iw, _si), (_dense, _d1, _d2, 1, _nd, _dense.Length) };
+        foreach (var (t, _, _, rows, w, s) in groups) yield return (t, rows, w, s);
+        foreach (var (_, m1, _, rows, w, s) in groups) if (m1 is not null) yield return (m1, rows, w, s);
+        foreach (var (_, _, m2, rows, w, s) in groups) if (m2 is not null) yield return (m2, rows, w, s);
     }
 
-    private string Shape => $"{_k.Name}|{_users}x{_items}|{_uw}|{_iw}|{_nd}|{_k.Optimizer}";
+    private string Shape => $"{_k.Name}|{_users}x{_items}|{_uw}|{_iw}|{_nd}|{_k.Optimizer}";   // the format EmbeddingState reads
 
     /// <summary>Parameters, optimiser state and step count: a <see cref="LoadState"/> on an engine of the same model, shape and
     /// optimiser continues bit-identically.</summary>
@@ -523,7 +529,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             using var ms = new MemoryStream();
             using (var wr = new BinaryWriter(ms))
             {
-                wr.Write(Magic); wr.Write(1); wr.Write(Shape); wr.Write(_step);
+                wr.Write(EmbeddingState.Magic); wr.Write(EmbeddingState.Version); wr.Write(Shape); wr.Write(_step);
                 foreach (var (t, rows, w, s) in Tensors())
                     for (int r = 0; r < rows; r++)
                         foreach (float v in t.AsSpan(r * s, w)) wr.Write(v);
@@ -541,9 +547,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             using var rd = new BinaryReader(new MemoryStream(state));
             try
             {
-                if (rd.ReadString() != Magic) throw new DataFormatException(what, 0, "not a fused embedding-model state (bad header).");
+                if (rd.ReadString() != EmbeddingState.Magic) throw new DataFormatException(what, 0, "not a fused embedding-model state (bad header).");
                 int version = rd.ReadInt32();
-                if (version != 1) throw new DataFormatException(what, 0, $"unsupported version {version}.");
+                if (version != EmbeddingState.Version) throw new DataFormatException(what, 0, $"unsupported version {version}.");
                 string shape = rd.ReadString();
                 if (shape != Shape) throw new DataFormatException(what, 0, $"state of {shape} does not fit this model ({Shape}).");
                 long step = rd.ReadInt64();
