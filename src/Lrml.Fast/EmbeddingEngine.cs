@@ -587,7 +587,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     public IReadOnlyDictionary<string, object?> Describe()
     {
-        var d = ConfigBinder.ToJson(_k.Config).ToDictionary(kv => kv.Key, kv => (object?)kv.Value?.ToJsonString());
+        var d = ConfigBinder.ToJson(_k.Config).ToDictionary(kv => kv.Key, kv => (object?)kv.Value?.ToString());
         d["Model"] = _k.Name; d["Engine"] = "fused"; d["NumUsers"] = _users; d["NumItems"] = _items;
         d["DType"] = "Float32"; d["Device"] = "cpu"; d["Threads"] = Threads; d["ChunkSize"] = Chunk; d["Step"] = _step;
         d["OptimizerSemantics"] = _k.Optimizer switch
