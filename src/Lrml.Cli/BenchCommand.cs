@@ -19,11 +19,12 @@ internal static class BenchCommand
         var repeats = new Option<int?>("--repeats") { Description = "Timed repeats per measure (the median is reported)" };
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the TorchSharp reference (no ratio)" };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation measures" };
-        var models = new Option<string[]>("--models") { Description = "Model sizes as DxN (default: 100x20 50x10)", AllowMultipleArgumentsPerToken = true };
+        var models = new Option<string[]>("--models") { Description = "LRML sizes as DxN (default: 100x20 50x10), or none", AllowMultipleArgumentsPerToken = true };
+        var baselines = new Option<string[]>("--baselines") { Description = "Embedding baselines on the fused and torch engines: bpr, cml, gmf (default all three), or none", AllowMultipleArgumentsPerToken = true };
         var noDense = new Option<bool>("--no-dense-adam") { Description = "Skip the fused engine's dense-Adam measure" };
         var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
         var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };
-        foreach (var o in new Option[] { quick, shapes, models, noDense, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { quick, shapes, models, baselines, noDense, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -37,8 +38,12 @@ internal static class BenchCommand
             };
             if (p.GetValue(shapes) is { Length: > 0 } s)
                 options = options with { Shapes = s.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() };
+            static string[] List(string[] v) => v.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Where(x => !x.Equals("none", StringComparison.OrdinalIgnoreCase)).ToArray();
             if (p.GetValue(models) is { Length: > 0 } m)
-                options = options with { Models = m.Select(BenchModelShape.Parse).ToArray() };
+                options = options with { Models = List(m).Select(BenchModelShape.Parse).ToArray() };
+            if (p.GetValue(baselines) is { Length: > 0 } bl)
+                options = options with { Baselines = List(bl) };
             if (p.GetValue(noDense)) options = options with { MeasureFusedDenseAdam = false };
             if (p.GetValue(repeats) is int r) options = options with { Repeats = r };
             if (p.GetValue(noReference)) options = options with { Reference = false };

@@ -10,7 +10,11 @@ public static class FastEngines
     /// weights as the TorchSharp model for a seed (<see cref="LrmlParameters.Initialize"/>) and computes the same loss
     /// and gradients (parity tests), several times faster on a CPU.
     /// </summary>
-    public static void Register() =>
+    /// <remarks>Also adds the "fused" engine of BPR-MF, CML and GMF (<see cref="EmbeddingEngine"/>: one engine, each model
+    /// a per-example kernel), their default on a CPU for every setting it implements (all of BPR-MF and GMF; CML without
+    /// WARP and covariance); "--engine torch" keeps the TorchSharp reference.</remarks>
+    public static void Register()
+    {
         ModelRegistry.RegisterEngine("lrml", "fused", c =>
         {
             var cfg = ConfigBinder.Apply(new LrmlConfig(), c.Settings);
@@ -18,4 +22,15 @@ public static class FastEngines
             var init = LrmlParameters.Initialize(cfg, c.NumUsers, c.NumItems, c.Seed);
             return new LrmlFused(cfg, init, new FusedOptions { Threads = c.Threads }, c.Train, c.Seed);
         });
+        ModelRegistry.RegisterEngine("bpr", "fused", c => EmbeddingModels.Bpr(ConfigBinder.Bind<BprConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
+        ModelRegistry.RegisterEngine("cml", "fused", c => EmbeddingModels.Cml(ConfigBinder.Bind<CmlConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads),
+            s => Valid(s, out CmlConfig? cfg) && EmbeddingModels.SupportsCml(cfg!));
+        ModelRegistry.RegisterEngine("gmf", "fused", c => EmbeddingModels.Gmf(ConfigBinder.Bind<GmfConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
+    }
+
+    private static bool Valid<T>(IReadOnlyList<KeyValuePair<string, string>> settings, out T? config) where T : class, IModelConfig, new()
+    {
+        try { config = ConfigBinder.Bind<T>(settings); return true; }
+        catch (ArgumentException) { config = null; return false; }
+    }
 }

@@ -47,6 +47,10 @@ public sealed record BenchOptions
     /// <summary>Model sizes to train (the d=100,N=20 and d=50,N=10).</summary>
     public IReadOnlyList<BenchModelShape> Models { get; init; } = [new(100, 20), new(50, 10)];
 
+    /// <summary>Embedding baselines measured on the fused engine and on torch (registry names; default BPR-MF, CML, GMF at the
+    /// presets' d). Empty skips them.</summary>
+    public IReadOnlyList<string> Baselines { get; init; } = ["bpr", "cml", "gmf"];
+
     /// <summary>Threads of the fused engine, of the sampler, of evaluation and of torch (set explicitly).</summary>
     public int Threads { get; init; } = 2;
 
@@ -127,7 +131,9 @@ public sealed record BenchOptions
     {
         if (Shapes.Count == 0) throw new ArgumentException("Shapes must not be empty.");
         foreach (var s in Shapes) ShapeSpec.Parse(s);
-        if (Models.Count == 0) throw new ArgumentException("Models must not be empty.");
+        if (Models.Count == 0 && Baselines.Count == 0) throw new ArgumentException("Models and Baselines must not both be empty.");
+        foreach (var b in Baselines)
+            if (!new[] { "bpr", "cml", "gmf" }.Contains(ModelRegistry.Get(b).Name)) throw new ArgumentException($"Baseline '{b}': the bench measures bpr, cml and gmf.");
         if (Threads < 1) throw new ArgumentException($"Threads must be ≥ 1 (got {Threads}).");
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1 (got {BatchSize}).");
         if (Negatives < 1) throw new ArgumentException($"Negatives must be ≥ 1 (got {Negatives}).");

@@ -58,15 +58,15 @@ public static class BenchRunner
                     using (var fused = new LrmlFused(cfg, init, new FusedOptions { Threads = options.Threads }))
                     {
                         semantics ??= fused.OptimizerSemantics;
-                        main = MeasureTraining(fused, "fused", shape, cfg.Optimizer, sampler, data, options, log, allowEpochs: true);
-                        if (options.Evaluate) evaluation.Add(MeasureEvaluation(fused, shape, data, options, log));
+                        main = MeasureTraining(fused, "fused", shape.ToString(), cfg.Optimizer, sampler, data, options, log, allowEpochs: true);
+                        if (options.Evaluate) evaluation.Add(MeasureEvaluation(fused, shape.ToString(), data, options, log));
                     }
                     TrainingMeasure? denseMeasure = null;
                     if (options.MeasureFusedDenseAdam && options.Optimizer != OptimizerKind.Adam)
                     {
                         var dense = cfg with { Optimizer = OptimizerKind.Adam };
                         using var fusedDense = new LrmlFused(dense, init, new FusedOptions { Threads = options.Threads });
-                        denseMeasure = MeasureTraining(fusedDense, "fused", shape, OptimizerKind.Adam, sampler, data,
+                        denseMeasure = MeasureTraining(fusedDense, "fused", shape.ToString(), OptimizerKind.Adam, sampler, data,
                             options with { StepsPerRepeat = Math.Min(options.StepsPerRepeat, 50), Repeats = Math.Min(options.Repeats, 3) }, log, allowEpochs: false);
                     }
                     TrainingMeasure? reference = null;
@@ -74,7 +74,7 @@ public static class BenchRunner
                     {
                         var dense = cfg with { Optimizer = OptimizerKind.Adam };
                         using var model = factory(dense, init, options.Threads);
-                        reference = MeasureTraining(model, "torchsharp", shape, OptimizerKind.Adam, sampler, data,
+                        reference = MeasureTraining(model, "torchsharp", shape.ToString(), OptimizerKind.Adam, sampler, data,
                             options with { StepsPerRepeat = options.ReferenceSteps, Repeats = options.ReferenceRepeats, WarmupSeconds = 0 }, log, allowEpochs: false);
                         Thread.Sleep(200); // let torch's OpenMP workers stop spinning before the next fused measurement
                     }
@@ -83,6 +83,7 @@ public static class BenchRunner
                     if (denseMeasure is not null) training.Add(denseMeasure with { SpeedupVsReference = Ratio(denseMeasure) });
                     if (reference is not null) training.Add(reference);
                 }
+                foreach (var baseline in options.Baselines) MeasureBaseline(baseline, sampler, data, options, log, training, evaluation);
             }
             long managed = GC.GetTotalMemory(false);
             long peak = ProcessMemory.PeakBytes();
@@ -96,7 +97,9 @@ public static class BenchRunner
 
         notes.Add("Training throughput counts (user, positive, negative) triples per second, sampling included; the median over repeats is the headline, every repeat is listed (timings vary a lot on a shared machine).");
         notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
-        notes.Add($"Fused engine optimiser semantics: {semantics}.");
+        if (semantics is not null) notes.Add($"Fused engine optimiser semantics: {semantics}.");
+        if (options.Baselines.Count > 0)
+            notes.Add("Baselines (BPR-MF, CML at d = 100, GMF at d = 16, registry defaults otherwise): the fused rows run the shared EmbeddingEngine (Adam = exact dense PyTorch Adam, every row moves each step; LazyAdam = rows in the batch only), the torchsharp rows the TorchSharp model with its default dense Adam; same sampler and data. Torch full ranking is timed on 512 users and extrapolated.");
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
         notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
@@ -127,13 +130,55 @@ public static class BenchRunner
         return report;
     }
 
+    /// <summary>The size each baseline is measured at (the presets' d: 100 for BPR-MF and CML, 16 for GMF).</summary>
+    private static int BaselineDim(string model) => model == "gmf" ? 16 : 100;
+
+    /// <summary>A baseline through the registry on the fused engine (<see cref="EmbeddingEngine"/>) and on torch (dense Adam, the
+    /// models' default optimiser): training triples/s with the same sampler and batches, and full-ranking / sampled scoring time.
+    /// The fused engine is measured with exact dense Adam and, where the model offers it and the bench's optimiser is LazyAdam, LazyAdam.</summary>
+    private static void MeasureBaseline(string name, BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log,
+        List<TrainingMeasure> training, List<EvaluationMeasure> evaluation)
+    {
+        FastEngines.Register();
+        var entry = ModelRegistry.Get(name);
+        string label = $"{entry.Name} d={BaselineDim(entry.Name)}";
+        ITrainableRecommender Build(string engine, OptimizerKind opt) => (ITrainableRecommender)ModelRegistry.Build(entry.Name, new ModelBuildContext
+        {
+            NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads, Engine = engine,
+            Settings = [new("dim", BaselineDim(entry.Name).ToString(CultureInfo.InvariantCulture)), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam")],
+        }).Model;
+        var fused = new List<TrainingMeasure>();
+        var opts = new List<OptimizerKind> { OptimizerKind.Adam };
+        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name != "gmf") opts.Add(OptimizerKind.LazyAdam);
+        foreach (var opt in opts)
+        {
+            using var model = Build("fused", opt);
+            fused.Add(MeasureTraining(model, "fused", label, opt, sampler, data, o, log, allowEpochs: true));
+            if (o.Evaluate && opt == OptimizerKind.Adam) evaluation.Add(MeasureEvaluation(model, label + " fused", data, o, log));
+        }
+        TrainingMeasure? reference = null;
+        if (o.Reference)
+        {
+            ComputeThreads.Set(o.Threads);
+            using var model = Build("torch", OptimizerKind.Adam);
+            reference = MeasureTraining(model, "torchsharp", label, OptimizerKind.Adam, sampler, data,
+                o with { StepsPerRepeat = o.ReferenceSteps, Repeats = o.ReferenceRepeats, WarmupSeconds = 0 }, log, allowEpochs: false);
+            if (o.Evaluate)
+                evaluation.Add(MeasureEvaluation(model, label + " torch", data,
+                    o with { FullRankingMaxUsers = Math.Min(o.FullRankingMaxUsers, 512), SampledMaxUsers = Math.Min(o.SampledMaxUsers, 20_000) }, log));
+            Thread.Sleep(200);
+        }
+        foreach (var t in fused) training.Add(t with { SpeedupVsReference = reference is null ? null : t.TriplesPerSecond / reference.TriplesPerSecond });
+        if (reference is not null) training.Add(reference);
+    }
+
     private static double Median(List<double> xs)
     {
         var s = xs.OrderBy(x => x).ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 
-    private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, BenchModelShape shape, OptimizerKind opt,
+    private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, string shape, OptimizerKind opt,
         BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log, bool allowEpochs)
     {
         var batch = new TrainingBatch(o.BatchSize, o.Negatives);
@@ -197,7 +242,7 @@ public static class BenchRunner
             $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));
         return new TrainingMeasure
         {
-            Engine = engine, Model = shape.ToString(), Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
+            Engine = engine, Model = shape, Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
             TriplesPerCpuSecond = Median(cpuRuns),
         };
@@ -222,7 +267,7 @@ public static class BenchRunner
         return (loss, triples);
     }
 
-    private static EvaluationMeasure MeasureEvaluation(IRecommender model, BenchModelShape shape, SyntheticShapeData data, BenchOptions o, Action<string> log)
+    private static EvaluationMeasure MeasureEvaluation(IRecommender model, string shape, SyntheticShapeData data, BenchOptions o, Action<string> log)
     {
         int users = data.Shape.Users, items = data.Shape.Items;
         const int C = SyntheticShapeData.CandidatesPerUser;
@@ -281,7 +326,7 @@ public static class BenchRunner
             $"  eval {shape}: sampled {sampled:F3} s{(su < users ? " (extrapolated)" : "")}, full ranking {full:F2} s{(fu < users ? $" (extrapolated from {fu:N0} users)" : "")}"));
         return new EvaluationMeasure
         {
-            Model = shape.ToString(), SampledSeconds = sampled, SampledExtrapolated = su < users, SampledUsersMeasured = su,
+            Model = shape, SampledSeconds = sampled, SampledExtrapolated = su < users, SampledUsersMeasured = su,
             SampledHitRate = (double)hits / su, FullRankingSeconds = full, FullRankingExtrapolated = fu < users,
             FullRankingUsersMeasured = fu, FullHitRate = (double)fullHits / fu, FullRankingBufferBytes = buf.LongLength * 4,
         };

@@ -187,7 +187,9 @@ internal static class RunConfig
         var edits = new List<KeyValuePair<string, string>>();
         foreach (var (k, v) in model)
         {
-            string? used = k == "engine" ? ModelRegistry.DefaultEngine(entry.Name, engine, device) : k == "device" ? device : null;
+            // the engine the run had: the file's, else an added engine that is the default for these settings (BPR-MF's fused one), else the model's own
+            string? used = k == "engine" ? ModelRegistry.DefaultEngine(entry.Name, engine ?? ModelRegistry.DefaultEngine(entry.Name, settings, device), device)
+                : k == "device" ? device : null;
             if (used is not null)
             {
                 if (!string.Equals(Text(v), used, StringComparison.OrdinalIgnoreCase))

@@ -57,7 +57,7 @@ public sealed class RunIdentity
             ["numerics_version"] = NumericsVersion,
             ["split"] = Experiment.SplitIdentity(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), context),
             ["model"] = ModelRegistry.Get(spec.Model).Name,
-            ["engine"] = spec.Engine?.ToLowerInvariant(),
+            ["engine"] = spec.Engine?.ToLowerInvariant() ?? ModelRegistry.DefaultEngine(spec.Model, spec.Settings, spec.Device),
             ["settings"] = Sorted(settings),
             ["train"] = spec.Train.IdentityJson(),
             ["full_ranking"] = spec.FullRanking,

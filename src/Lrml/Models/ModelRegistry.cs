@@ -44,6 +44,9 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
     /// seed, so a sweep or reproduction runs it once.</summary>
     internal bool Deterministic => Engines is ["none"];
 
+    /// <summary>The validated configuration of a build context as stored with results (what an added engine's result records).</summary>
+    internal Func<ModelBuildContext, JsonObject>? BoundConfig { get; init; }
+
     /// <summary>What the model needs in memory for a build context (null: not estimated).</summary>
     internal Func<ModelBuildContext, ModelMemory>? Memory { get; init; }
 
@@ -69,6 +72,7 @@ public sealed record ModelEntry(string Name, string Display, string Paper, IRead
         Func<T, ModelBuildContext, BuiltModel> build) where T : class, IModelConfig, new() =>
         new(name, display, paper, engines, c => build(ConfigBinder.Bind<T>(c.Settings), c), () => ConfigBinder.ToJson(new T()))
         {
+            BoundConfig = c => ConfigBinder.ToJson(ConfigBinder.Bind<T>(c.Settings)),
             CheckSettings = s =>
             {
                 try { ConfigBinder.Bind<T>(s); }
@@ -147,8 +151,32 @@ public static class ModelRegistry
         if (context.Engine is not null && !entry.Engines.Contains(context.Engine, StringComparer.OrdinalIgnoreCase))
             throw new ArgumentException($"Model '{entry.Name}' has no engine '{context.Engine}'. Engines: {string.Join(", ", entry.Engines)}.");
         CheckMemory(entry, context);
-        return entry.Build(context);
+        string? engine = context.Engine?.ToLowerInvariant() ?? DefaultEngine(entry.Name, context.Settings, context.Device);
+        Func<ModelBuildContext, IRecommender>? added = null;
+        if (engine is not null) lock (AddedEngines) AddedEngines.TryGetValue((entry.Name, engine), out added);
+        if (added is null || entry.BoundConfig is null) return entry.Build(context);
+        var json = entry.BoundConfig(context);
+        json["engine"] = engine;
+        return new BuiltModel(added(context), engine!, json);
     }
+
+    /// <summary>
+    /// The engine a run without an explicit engine gets when an added engine claimed the default for its settings (on the
+    /// CPU; see <see cref="RegisterEngine"/>), else null: the model's own default (torch; LRML's fused). Run identities name
+    /// this engine, so results of the model's former default are never reused as its new one.
+    /// </summary>
+    internal static string? DefaultEngine(string model, IReadOnlyList<KeyValuePair<string, string>> settings, string device)
+    {
+        if (!string.Equals(device, "cpu", StringComparison.OrdinalIgnoreCase)) return null;
+        string name = Get(model).Name;
+        lock (AddedEngines)
+            foreach (var (key, isDefault) in DefaultOf)
+                if (key.Model == name && isDefault(settings)) return key.Engine;
+        return null;
+    }
+
+    /// <summary>Added engines that are the default for the settings they accept, in registration order.</summary>
+    private static readonly List<((string Model, string Engine) Key, Func<IReadOnlyList<KeyValuePair<string, string>>, bool> IsDefault)> DefaultOf = new();
 
     /// <summary>Refuses a model (with its batch buffers) that cannot fit in this machine's memory.</summary>
     internal static void CheckMemory(ModelEntry entry, ModelBuildContext context, long? availableBytes = null)
@@ -192,12 +220,21 @@ public static class ModelRegistry
     /// The builder gets the same context (settings included) as the model's own factory and must build the same model
     /// (same initial weights for a seed; parity-tested). Lrml.Fast registers LRML's "fused" CPU engine this way.
     /// </summary>
-    public static void RegisterEngine(string model, string engine, Func<ModelBuildContext, IRecommender> build)
+    /// <param name="model">The model's registry name.</param>
+    /// <param name="engine">The engine's name.</param>
+    /// <param name="build">Builds the model on this engine.</param>
+    /// <param name="isDefault">When given, the engine becomes the model's default on the CPU for the settings it returns true
+    /// for (e.g. every option it implements); run identities then name it (<see cref="DefaultEngine(string, IReadOnlyList{KeyValuePair{string, string}}, string)"/>).</param>
+    public static void RegisterEngine(string model, string engine, Func<ModelBuildContext, IRecommender> build,
+        Func<IReadOnlyList<KeyValuePair<string, string>>, bool>? isDefault = null)
     {
         lock (AddedEngines)
         {
             var entry = Get(model);
-            AddedEngines[(entry.Name, engine.ToLowerInvariant())] = build;
+            var key = (entry.Name, engine.ToLowerInvariant());
+            AddedEngines[key] = build;
+            DefaultOf.RemoveAll(d => d.Key == key);
+            if (isDefault is not null) DefaultOf.Add((key, isDefault));
             if (!entry.Engines.Contains(engine, StringComparer.OrdinalIgnoreCase))
                 Register(entry with { Engines = [engine.ToLowerInvariant(), .. entry.Engines] });
         }

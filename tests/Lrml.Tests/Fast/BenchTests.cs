@@ -72,7 +72,7 @@ public class BenchTests
         string path = Path.Combine(Path.GetTempPath(), $"lrml-bench-{Guid.NewGuid():N}.json");
         try
         {
-            var options = BenchOptions.QuickMode with { OutputPath = path, Models = [new(16, 4)], Repeats = 2 };
+            var options = BenchOptions.QuickMode with { OutputPath = path, Models = [new(16, 4)], Baselines = [], Repeats = 2 };
             var report = BenchRunner.Run(options);
             var shape = Assert.Single(report.Shapes);
             Assert.Equal("tiny", shape.Shape);
@@ -99,11 +99,25 @@ public class BenchTests
     }
 
     [Fact]
+    public void BaselinesAreMeasuredOnTheFusedAndTorchEngines()
+    {
+        var options = BenchOptions.QuickMode with { OutputPath = null, Models = [], Baselines = ["bpr", "gmf"], Repeats = 2 };
+        var shape = Assert.Single(BenchRunner.Run(options).Shapes);
+        Assert.Equal([("fused", "bpr d=100", "Adam"), ("fused", "bpr d=100", "LazyAdam"), ("torchsharp", "bpr d=100", "Adam"),
+                      ("fused", "gmf d=16", "Adam"), ("torchsharp", "gmf d=16", "Adam")],
+            shape.Training.Select(t => (t.Engine, t.Model, t.Optimizer)).ToList());
+        Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
+        Assert.All(shape.Training.Where(t => t.Engine == "fused"), t => Assert.NotNull(t.SpeedupVsReference));
+        Assert.Equal(["bpr d=100 fused", "bpr d=100 torch", "gmf d=16 fused", "gmf d=16 torch"], shape.Evaluation.Select(e => e.Model).ToList());
+        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["neumf"] }));
+    }
+
+    [Fact]
     public void ShapesBeyondEpochRepeatsReportTheMedianOfSeveralFullEpochs()
     {
         var options = BenchOptions.QuickMode with
         {
-            OutputPath = Path.Combine(Path.GetTempPath(), $"lrml-bench-{Guid.NewGuid():N}.json"), Models = [new(8, 2)],
+            OutputPath = Path.Combine(Path.GetTempPath(), $"lrml-bench-{Guid.NewGuid():N}.json"), Models = [new(8, 2)], Baselines = [],
             EpochRepeatMaxPairs = 0, FullEpochRepeats = 3, MeasureFusedDenseAdam = false, Reference = false, Evaluate = false,
         };
         try

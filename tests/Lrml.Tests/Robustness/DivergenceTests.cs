@@ -157,7 +157,7 @@ public class DivergenceTests
     {
         string root = Directory.CreateTempSubdirectory("lrml-diverge").FullName;
         string run = Path.Combine(root, "run");
-        var (code, stdout, stderr) = CliRunner.Run(root, "train", "--dataset", "synthetic", "--model", "bpr", "--set", "optimizer=sgd", "--lr", "1",
+        var (code, stdout, stderr) = CliRunner.Run(root, "train", "--dataset", "synthetic", "--model", "bpr", "--engine", "torch", "--set", "optimizer=sgd", "--lr", "1",
             "--set", "dim=16", "--epochs", "6", "--seed", "4", "--batch-size", "256", "--no-full-ranking", "--checkpoint-every", "20", "--out", run);
         Assert.Equal(1, code);
         var error = CliRunner.SingleErrorLine(stdout, stderr);

@@ -96,7 +96,7 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
         var json = ModelEntry.TorchConfig(cfg, c);
         if (cfg.Pretrain.Length == 0) return new BuiltModel(new NeuMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, device), "torch", json);
         var dirs = cfg.Pretrain.Split(',', StringSplitOptions.TrimEntries);
-        using var gmf = LoadPretrained<GmfConfig, GmfModel>(dirs[0], "GMF", c, cfg => new GmfModel(cfg, c.NumUsers, c.NumItems, 0, device));
+        using var gmf = LoadGmf(dirs[0], c, device);
         using var mlp = LoadPretrained<MlpConfig, MlpModel>(dirs[1], "MLP", c, cfg => new MlpModel(cfg, c.NumUsers, c.NumItems, 0, device));
         json["pretrain_gmf_commit"] = ReadResult(dirs[0])["commit"]?.GetValue<string>() ?? "";
         json["pretrain_mlp_commit"] = ReadResult(dirs[1])["commit"]?.GetValue<string>() ?? "";
@@ -104,8 +104,10 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
     }
 
     /// <summary>Loads the best checkpoint of a finished GMF or MLP run directory, checking it was trained on the same split.</summary>
-    public static TModel LoadPretrained<TConfig, TModel>(string runDirectory, string display, ModelBuildContext c, Func<TConfig, TModel> make)
-        where TConfig : class where TModel : ITrainableRecommender
+    /// <remarks><paramref name="fromOtherEngine"/> may build the model from a checkpoint of another engine (its weights), or return null.</remarks>
+    public static TModel LoadPretrained<TConfig, TModel>(string runDirectory, string display, ModelBuildContext c, Func<TConfig, TModel> make,
+        Func<TConfig, byte[], TModel?>? fromOtherEngine = null)
+        where TConfig : class where TModel : class, ITrainableRecommender
     {
         string dir = Path.GetFullPath(runDirectory);
         string configPath = Path.Combine(dir, "config.json"), resultPath = Path.Combine(dir, "result.json"), ckpt = Path.Combine(dir, "best.ckpt");
@@ -121,11 +123,20 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
         var node = JsonNode.Parse(File.ReadAllText(configPath))?["model"]
                    ?? throw new InvalidDataException($"{configPath}: no \"model\" section.");
         var cfg = node.Deserialize<TConfig>(ConfigBinder.Json) ?? throw new InvalidDataException($"{configPath}: unreadable model section.");
-        var model = make(cfg);
+        var bytes = File.ReadAllBytes(ckpt);
+        var other = fromOtherEngine?.Invoke(cfg, bytes);
+        var model = other ?? make(cfg);
         if (model.NumUsers != c.NumUsers || model.NumItems != c.NumItems) { model.Dispose(); throw new ArgumentException("Index spaces differ."); }
-        model.LoadState(File.ReadAllBytes(ckpt));
+        if (other is null) model.LoadState(bytes);
         return model;
     }
+
+    /// <summary>The best checkpoint of a finished GMF run of either engine as a TorchSharp <see cref="GmfModel"/> (a run of
+    /// the fused engine hands over its weights: <see cref="EmbeddingState"/>).</summary>
+    internal static GmfModel LoadGmf(string runDirectory, ModelBuildContext c, Device device) =>
+        LoadPretrained<GmfConfig, GmfModel>(runDirectory, "GMF", c, cfg => new GmfModel(cfg, c.NumUsers, c.NumItems, 0, device),
+            (cfg, state) => EmbeddingState.ReadWeights(state, "GMF") is { } w
+                ? new GmfModel(cfg, new NcfWeights(w.Users, w.Items, w.P, w.Q, null, null, [], [], w.Dense[..cfg.Dim], w.Dense[cfg.Dim]), device) : null);
 
     /// <summary>The result.json of a finished run (the fields pre-training checks: model, commit, split sizes).</summary>
     private static JsonNode ReadResult(string runDirectory)

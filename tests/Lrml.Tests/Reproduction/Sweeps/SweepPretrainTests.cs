@@ -38,7 +38,8 @@ public class SweepPretrainTests
             Settings = ConfigBinder.ParsePairs(["dim=4", "layers=8,4", $"pretrain={g},{m}"]),
         };
         using var neumf = ModelRegistry.Build("neumf", build).Model;
-        using var gmf = NeuMfModel.LoadPretrained<GmfConfig, GmfModel>(g, "GMF", build, c => new GmfModel(c, split.NumUsers, split.NumItems, 0));
+        Assert.Equal("fused", (string?)JsonNode.Parse(File.ReadAllText(Path.Combine(g, "config.json")))!["model"]!["engine"]);   // GMF's CPU default
+        using var gmf = NeuMfModel.LoadGmf(g, build, TorchSharp.torch.CPU);
         using var mlp = NeuMfModel.LoadPretrained<MlpConfig, MlpModel>(m, "MLP", build, c => new MlpModel(c, split.NumUsers, split.NumItems, 0));
         int[] users = [0, 5, 17], items = [3, 9, 1];
         float[] zn = new float[3], zg = new float[3], zm = new float[3];

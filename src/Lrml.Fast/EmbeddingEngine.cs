@@ -1,0 +1,610 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Lrml.Data;
+using Lrml.Models;
+using Lrml.Util;
+using static Lrml.Fast.FusedMath;
+
+namespace Lrml.Fast;
+
+/// <summary>
+/// What one embedding model contributes to <see cref="EmbeddingEngine"/>: the widths of its user and item rows and of its
+/// dense parameters, the forward and backward pass of one training example (a user, its positive and k negatives), and its
+/// score. Everything else — gathering the rows a batch touches, summing duplicate rows, the optimiser, the unit-ball
+/// projection, threads, state and full-ranking scoring — is the engine's.
+/// </summary>
+internal abstract class EmbeddingKernel
+{
+    /// <summary>The model's display name ("BPR-MF").</summary>
+    public abstract string Name { get; }
+    /// <summary>Floats per user row, per item row, and dense (non-row) parameters.</summary>
+    public required int UserWidth { get; init; }
+    public required int ItemWidth { get; init; }
+    public int DenseWidth { get; init; }
+    /// <summary>Stored rows are projected onto the unit ball after every update (CML).</summary>
+    public bool ProjectRows { get; init; }
+    public required OptimizerKind Optimizer { get; init; }
+    public required float LearningRate { get; init; }
+    /// <summary>The model's configuration record (for <see cref="EmbeddingEngine.Describe"/>).</summary>
+    public required object Config { get; init; }
+
+    /// <summary>Factor on every gradient of a batch of <paramref name="count"/> positives with k negatives (1 = summed loss).</summary>
+    public virtual float Coefficient(int count, int k) => 1f;
+
+    /// <summary>
+    /// Forward and backward of one example: <paramref name="p"/> the user row, <paramref name="q"/> its 1 + k item rows
+    /// (positive first) at <paramref name="stride"/>. Overwrites <paramref name="gp"/> and the item gradient rows of
+    /// <paramref name="gq"/> with ∂loss/∂row · <paramref name="coef"/>, adds the dense gradient into <paramref name="gDense"/>,
+    /// and returns the loss this example reports.
+    /// </summary>
+    public abstract double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+        float coef, Span<float> gp, Span<float> gq, Span<float> gDense);
+
+    /// <summary>The score of one (user row, item row) pair, computed as the reference model does.</summary>
+    public abstract float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense);
+
+    /// <summary>Full ranking as a matrix product, score(u, i) = a(u)·q_i + c(u) + e(i): writes a(u) (item width) and returns c(u).</summary>
+    public abstract float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a);
+
+    /// <summary>e(i) of <see cref="ScoreUser"/>.</summary>
+    public virtual float ScoreItem(ReadOnlySpan<float> q) => 0f;
+
+    /// <summary>softplus as torch computes it (threshold 20) and the logistic function.</summary>
+    protected static double Softplus(float x) => x > 20f ? x : Math.Log(1.0 + Math.Exp(x));
+    protected static float Sigmoid(float x) => (float)(1.0 / (1.0 + Math.Exp(-x)));
+}
+
+/// <summary>
+/// One fast CPU engine for every embedding model (BPR-MF, CML, GMF; LRML has its own fused engine with the same design):
+/// a model is an <see cref="EmbeddingKernel"/>. A step validates the batch, indexes the distinct rows it touches, runs
+/// the kernel over fixed chunks of 64 examples in parallel (each example writes its own gradient rows, each chunk its
+/// own dense gradient), sums every touched row over its occurrences in batch order and the chunks in index order, and
+/// updates: <b>Adam</b> exactly as PyTorch's dense Adam (every row's moments decay and every row moves each step: the
+/// tables are swept), <b>LazyAdam</b> (SparseAdam formula, global t) on the touched rows and dense Adam on dense
+/// parameters, <b>Sgd</b>/<b>Adagrad</b> on the touched rows (exact: zero-gradient rows do not change under them). With
+/// <see cref="EmbeddingKernel.ProjectRows"/> every updated row is divided by max(‖x‖, 1). Results are bit-identical for
+/// any thread count on one machine. Starts from the TorchSharp model's initial weights for a seed (parity-tested).
+/// </summary>
+internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
+{
+    private const float Beta1 = LrmlFused.Beta1, Beta2 = LrmlFused.Beta2, AdamEps = LrmlFused.AdamEps, AdagradEps = LrmlFused.AdagradEps;
+    private const int Chunk = 64, RowBlock = 64, DenseBlock = 256, UserBlock = 16, Segment = 256;
+
+    private readonly EmbeddingKernel _k;
+    private readonly int _users, _items, _uw, _iw, _nd, _su, _si;
+    private readonly float[] _p, _q, _dense, _zero;
+    private readonly float[]? _p1, _p2, _q1, _q2, _d1, _d2;
+    private readonly WorkerPool _pool;
+    private readonly Work _work;
+    private readonly object _gate = new();
+    private long _step;
+    private int _version;
+    private bool _disposed;
+
+    public EmbeddingEngine(EmbeddingKernel kernel, int numUsers, int numItems, float[] users, float[] items, float[]? dense, int threads)
+    {
+        _k = kernel;
+        _users = numUsers; _items = numItems; _uw = kernel.UserWidth; _iw = kernel.ItemWidth; _nd = kernel.DenseWidth;
+        if (numUsers < 1 || numItems < 1) throw new ArgumentException("A model needs at least one user and one item.");
+        if (users.LongLength != (long)numUsers * _uw || items.LongLength != (long)numItems * _iw || (dense?.Length ?? 0) != _nd)
+            throw new ArgumentException($"{kernel.Name}: initial weights do not match {numUsers}×{_uw} users, {numItems}×{_iw} items, {_nd} dense.");
+        _su = Pad(_uw); _si = Pad(_iw);
+        _p = Padded(users, numUsers, _uw, _su); _q = Padded(items, numItems, _iw, _si);
+        _dense = new float[Pad(Math.Max(_nd, 1))];
+        dense?.CopyTo(_dense, 0);
+        _zero = new float[Math.Max(_su, _si)];
+        if (kernel.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam)
+        {
+            _p1 = LargeArrays.Floats(_p.Length); _q1 = LargeArrays.Floats(_q.Length); _d1 = new float[_dense.Length];
+        }
+        if (kernel.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam or OptimizerKind.Adagrad)
+        {
+            _p2 = LargeArrays.Floats(_p.Length); _q2 = LargeArrays.Floats(_q.Length); _d2 = new float[_dense.Length];
+        }
+        if (kernel.ProjectRows)
+        {
+            for (int r = 0; r < _users; r++) ProjectRow(_p, r * _su, _uw);
+            for (int r = 0; r < _items; r++) ProjectRow(_q, r * _si, _iw);
+        }
+        _pool = new WorkerPool(threads < 1 ? Environment.ProcessorCount : threads);
+        _work = new Work(this);
+        _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
+        _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
+        _scratch = new float[_pool.Threads][];
+    }
+
+    private static float[] Padded(float[] src, int rows, int w, int stride)
+    {
+        var dst = LargeArrays.Floats((long)rows * stride);
+        for (int r = 0; r < rows; r++) src.AsSpan(r * w, w).CopyTo(dst.AsSpan(r * stride));
+        return dst;
+    }
+
+    private static float[] Unpadded(float[] src, int rows, int w, int stride)
+    {
+        var dst = new float[(long)rows * w];
+        for (int r = 0; r < rows; r++) src.AsSpan(r * stride, w).CopyTo(dst.AsSpan(r * w));
+        return dst;
+    }
+
+    public string Name => _k.Name;
+    public int NumUsers => _users;
+    public int NumItems => _items;
+    public int Threads => _pool.Threads;
+    public long StepCount => _step;
+
+    /// <summary>Copies of the parameters (users × UserWidth, items × ItemWidth, dense).</summary>
+    public (float[] Users, float[] Items, float[] Dense) Export()
+    {
+        lock (_gate) return (Unpadded(_p, _users, _uw, _su), Unpadded(_q, _items, _iw, _si), _dense[.._nd]);
+    }
+
+    // ------------------------------------------------------------------ training
+
+    private readonly int[] _userSlot, _itemSlot;
+    private readonly float[][] _scratch;
+    private TrainingBatch? _batch;
+    private int _b, _t, _chunks, _nu, _ni, _capB = -1, _capT = -1;
+    private float _coef;
+    private bool _update;
+    private float[] _gpEx = [], _gqEx = [], _gu = [], _gi = [], _gDenseC = [], _gDense = [];
+    private double[] _chunkLoss = [];
+    private int[] _uniqU = [], _uniqI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotU = [], _slotI = [], _rowsI = [];
+    private float _adamStep, _adamBc2, _lazyStep;
+
+    /// <summary>One optimiser step; returns the batch loss as the TorchSharp model reports it.</summary>
+    public double TrainStep(TrainingBatch batch)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                double loss = Forward(batch, update: true);
+                if (_k.Optimizer == OptimizerKind.Adam) _work.Run(WorkPhase.Sweep, DenseBlocks(_users) + DenseBlocks(_items));
+                UpdateDense();
+                return loss;
+            }
+            finally { Release(); _version++; }
+        }
+    }
+
+    /// <summary>The loss and dense gradients (users × UserWidth, items × ItemWidth, dense) a step would apply, without updating.</summary>
+    internal (double Loss, float[] Users, float[] Items, float[] Dense) ComputeGradient(TrainingBatch batch)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                double loss = Forward(batch, update: false);
+                var gu = new float[(long)_users * _uw]; var gi = new float[(long)_items * _iw];
+                for (int s = 0; s < _nu; s++) _gu.AsSpan(s * _su, _uw).CopyTo(gu.AsSpan(_uniqU[s] * _uw));
+                for (int s = 0; s < _ni; s++) _gi.AsSpan(s * _si, _iw).CopyTo(gi.AsSpan(_uniqI[s] * _iw));
+                return (loss, gu, gi, _gDense[.._nd]);
+            }
+            finally { Release(); }
+        }
+    }
+
+    private double Forward(TrainingBatch batch, bool update)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(batch);
+        int b = batch.Count, k = batch.NegativesPerPositive;
+        if (b < 1 || b > batch.Capacity) throw new ArgumentException($"Batch count {b} outside [1, {batch.Capacity}].", nameof(batch));
+        for (int x = 0; x < b; x++)
+        {
+            if ((uint)batch.Users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(batch), $"Users[{x}] = {batch.Users[x]} outside [0, {_users}).");
+            if ((uint)batch.Positives[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(batch), $"Positives[{x}] = {batch.Positives[x]} outside [0, {_items}).");
+        }
+        for (int x = 0; x < b * k; x++)
+            if ((uint)batch.Negatives[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(batch), $"Negatives[{x}] = {batch.Negatives[x]} outside [0, {_items}).");
+        EnsureCapacity(b, k + 1);
+        _batch = batch; _b = b; _t = k + 1; _coef = _k.Coefficient(b, k);
+        _chunks = (b + Chunk - 1) / Chunk;
+        // row-sparse optimisers update each row as soon as its gradient is summed; dense Adam sweeps afterwards
+        _update = update && _k.Optimizer != OptimizerKind.Adam;
+        if (update) AdvanceStep();
+        BuildIndex();
+        _work.Run(WorkPhase.Examples, _chunks);
+        _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
+        double loss = 0;
+        for (int c = 0; c < _chunks; c++) loss += _chunkLoss[c];
+        if (_nd > 0)
+        {
+            _gDenseC.AsSpan(0, _nd).CopyTo(_gDense);
+            for (int c = 1; c < _chunks; c++) TensorPrimitives.Add(_gDense.AsSpan(0, _nd), _gDenseC.AsSpan(c * _dense.Length, _nd), _gDense.AsSpan(0, _nd));
+        }
+        return loss;
+    }
+
+    private void EnsureCapacity(int b, int t)
+    {
+        if (b <= _capB && t == _capT) return;
+        int cap = Math.Max(b, _capB);
+        long rows = (long)cap * t;
+        if (rows * _si > Array.MaxLength) throw new ArgumentException("Batch × (negatives + 1) × d is too large for one step.");
+        _gpEx = new float[cap * _su]; _gqEx = new float[rows * _si]; _gu = new float[cap * _su]; _gi = new float[rows * _si];
+        int chunks = (cap + Chunk - 1) / Chunk;
+        _gDenseC = new float[chunks * _dense.Length]; _gDense = new float[_dense.Length]; _chunkLoss = new double[chunks];
+        _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
+        _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _slotI = new int[rows]; _rowsI = new int[rows];
+        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[t * _si];
+        _capB = cap; _capT = t;
+    }
+
+    /// <summary>Distinct users and items of the batch with their occurrences in batch order (item occurrence o = x·(k+1) + j).</summary>
+    private void BuildIndex()
+    {
+        var batch = _batch!;
+        int b = _b, t = _t, k = t - 1;
+        for (int x = 0; x < b; x++)
+        {
+            _rowsI[x * t] = batch.Positives[x];
+            for (int j = 1; j < t; j++) _rowsI[x * t + j] = batch.Negatives[x * k + j - 1];
+        }
+        _nu = Index(b, batch.Users, _userSlot, _uniqU, _slotU, _offU, _occU);
+        _ni = Index(b * t, _rowsI, _itemSlot, _uniqI, _slotI, _offI, _occI);
+    }
+
+    /// <summary>Slots of the distinct rows of rows[0..n) (first-occurrence order); slot s occurs at occ[off[s]..off[s+1]), in order.</summary>
+    private static int Index(int n, int[] rows, int[] slotOf, int[] uniq, int[] slot, int[] off, int[] occ)
+    {
+        int count = 0;
+        for (int o = 0; o < n; o++)
+        {
+            int s = slotOf[rows[o]];
+            if (s < 0) { s = count++; uniq[s] = rows[o]; slotOf[rows[o]] = s; off[s + 1] = 0; }
+            off[s + 1]++; slot[o] = s;
+        }
+        off[0] = 0;
+        for (int s = 0; s < count; s++) off[s + 1] += off[s];
+        for (int o = n - 1; o >= 0; o--) occ[--off[slot[o] + 1]] = o;   // fills backwards: off[s + 1] ends at slot s's start
+        for (int s = 0; s < count; s++) off[s] = off[s + 1];
+        off[count] = n;
+        return count;
+    }
+
+    private void Release()
+    {
+        for (int s = 0; s < _nu; s++) _userSlot[_uniqU[s]] = -1;
+        for (int s = 0; s < _ni; s++) _itemSlot[_uniqI[s]] = -1;
+        _nu = _ni = 0;
+        _batch = null;
+    }
+
+    private void RunChunk(int chunk, int worker)
+    {
+        var batch = _batch!;
+        int t = _t, si = _si, e0 = chunk * Chunk, e1 = Math.Min(_b, e0 + Chunk);
+        var q = _scratch[worker];
+        var gDense = _gDenseC.AsSpan(chunk * _dense.Length, _nd);
+        gDense.Clear();
+        ReadOnlySpan<float> dense = _dense.AsSpan(0, _nd);
+        double loss = 0;
+        for (int x = e0; x < e1; x++)
+        {
+            if (x + 2 < e1)   // rows of a later example are random reads: start them early
+            {
+                CacheHint.PrefetchRange(_p, (long)batch.Users[x + 2] * _su, _uw);
+                for (int j = 0; j < t; j++) CacheHint.PrefetchRange(_q, (long)_rowsI[(x + 2) * t + j] * si, _iw);
+            }
+            for (int j = 0; j < t; j++) _q.AsSpan(_rowsI[x * t + j] * si, _iw).CopyTo(q.AsSpan(j * si));
+            loss += _k.Example(_p.AsSpan(batch.Users[x] * _su, _uw), q, si, t, dense, _coef,
+                _gpEx.AsSpan(x * _su, _uw), _gqEx.AsSpan(x * t * si, t * si), gDense);
+        }
+        _chunkLoss[chunk] = loss;
+    }
+
+    /// <summary>Sums a block of distinct rows over their occurrences; row-sparse optimisers update them right here.</summary>
+    private void RunRows(int item)
+    {
+        int blocksU = (_nu + RowBlock - 1) / RowBlock;
+        bool user = item < blocksU;
+        int s0 = (user ? item : item - blocksU) * RowBlock, s1 = Math.Min(user ? _nu : _ni, s0 + RowBlock), w = user ? _su : _si;
+        float[] ex = user ? _gpEx : _gqEx, sum = user ? _gu : _gi, table = user ? _p : _q;
+        int[] off = user ? _offU : _offI, occ = user ? _occU : _occI, uniq = user ? _uniqU : _uniqI;
+        float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
+        for (int s = s0; s < s1; s++)
+        {
+            if (_update && s + 2 < s1)
+            {
+                long o2 = (long)uniq[s + 2] * w;
+                CacheHint.PrefetchRange(table, o2, w);
+                if (m1 is not null) CacheHint.PrefetchRange(m1, o2, w);
+                if (m2 is not null) CacheHint.PrefetchRange(m2, o2, w);
+            }
+            ref float g = ref At(sum, (nint)s * w);
+            Copy(ref At(ex, (nint)occ[off[s]] * w), ref g, w);
+            for (int o = off[s] + 1; o < off[s + 1]; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
+            if (_update) UpdateRow(table, m1, m2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
+        }
+    }
+
+    private static int DenseBlocks(int rows) => (rows + DenseBlock - 1) / DenseBlock;
+
+    /// <summary>Dense Adam: one block of rows of P or Q moves with its summed gradient, or with zero when untouched.</summary>
+    private void RunSweep(int item)
+    {
+        int blocksU = DenseBlocks(_users);
+        bool user = item < blocksU;
+        int r0 = (user ? item : item - blocksU) * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock), w = user ? _su : _si;
+        int[] slot = user ? _userSlot : _itemSlot;
+        float[] sum = user ? _gu : _gi;
+        for (int r = r0; r < r1; r++)
+            UpdateRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (nint)r * w,
+                ref slot[r] >= 0 ? ref At(sum, (nint)slot[r] * w) : ref Ref(_zero), w, user ? _uw : _iw);
+    }
+
+    private void UpdateDense()
+    {
+        if (_nd == 0) return;
+        var opt = _k.Optimizer == OptimizerKind.LazyAdam ? OptimizerKind.Adam : _k.Optimizer;   // LazyAdam: dense Adam on dense tensors
+        Step(opt, ref Ref(_dense), ref Ref(_d1 ?? _zero), ref Ref(_d2 ?? _zero), ref Ref(_gDense), _dense.Length);
+    }
+
+    /// <summary>t ← t + 1 and Adam's bias corrections at t (double, rounded to float once, as the fused LRML engine).</summary>
+    private void AdvanceStep()
+    {
+        _step++;
+        double bc1 = 1.0 - Math.Pow(Beta1, _step), bc2 = 1.0 - Math.Pow(Beta2, _step);
+        _adamStep = (float)(_k.LearningRate / bc1);
+        _adamBc2 = (float)Math.Sqrt(bc2);
+        _lazyStep = (float)(_k.LearningRate * Math.Sqrt(bc2) / bc1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void UpdateRow(float[] table, float[]? s1, float[]? s2, nint o, ref float g, int w, int width)
+    {
+        Step(_k.Optimizer, ref At(table, o), ref s1 is null ? ref g : ref At(s1, o), ref s2 is null ? ref g : ref At(s2, o), ref g, w);
+        if (_k.ProjectRows) ProjectRow(table, o, width);
+    }
+
+    /// <summary>One optimiser update of <paramref name="len"/> floats: PyTorch's Adam, SGD, Adagrad (accumulator 0, ε 1e-10) or SparseAdam.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Step(OptimizerKind kind, ref float w, ref float m1, ref float m2, ref float g, int len)
+    {
+        int vw = Vector<float>.Count;
+        var lr = new Vector<float>(_k.LearningRate);
+        if (kind == OptimizerKind.Sgd)
+        {
+            for (int i = 0; i < len; i += vw) St(Ld(ref w, i) - lr * Ld(ref g, i), ref w, i);
+            return;
+        }
+        if (kind == OptimizerKind.Adagrad)
+        {
+            var eps = new Vector<float>(AdagradEps);
+            for (int i = 0; i < len; i += vw)
+            {
+                var gi = Ld(ref g, i);
+                var acc = Fma(gi, gi, Ld(ref m2, i));
+                St(acc, ref m2, i);
+                St(Ld(ref w, i) - lr * gi / (Vector.SquareRoot(acc) + eps), ref w, i);
+            }
+            return;
+        }
+        var b1 = new Vector<float>(Beta1); var c1 = new Vector<float>(1f - Beta1);
+        var b2 = new Vector<float>(Beta2); var c2 = new Vector<float>(1f - Beta2);
+        var e = new Vector<float>(AdamEps);
+        bool dense = kind == OptimizerKind.Adam;
+        var step = new Vector<float>(dense ? _adamStep : _lazyStep);
+        var bc2 = new Vector<float>(dense ? _adamBc2 : 1f);   // SparseAdam folds √(1−β₂ᵗ) into its step instead
+        for (int i = 0; i < len; i += vw)
+        {
+            var gi = Ld(ref g, i);
+            var m = b1 * Ld(ref m1, i) + c1 * gi;
+            var v = b2 * Ld(ref m2, i) + c2 * (gi * gi);
+            St(m, ref m1, i); St(v, ref m2, i);
+            St(Ld(ref w, i) - step * (m / (dense ? Vector.SquareRoot(v) / bc2 + e : Vector.SquareRoot(v) + e)), ref w, i);
+        }
+    }
+
+    private static void ProjectRow(float[] table, nint o, int width)
+    {
+        var row = table.AsSpan((int)o, width);
+        float norm = TensorPrimitives.Norm(row);
+        if (norm > 1f) TensorPrimitives.Divide(row, norm, row);
+    }
+
+    // ------------------------------------------------------------------ scoring
+
+    private float[] _qt = [], _e = [];
+    private int _cacheVersion = -1, _itemsPad;
+    private int* _aUsers; private float* _aOut; private int _aCount, _aSegs;
+
+    public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+    {
+        if (users.Length != items.Length || scores.Length < users.Length) throw new ArgumentException("users, items and scores must have matching lengths.");
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (int x = 0; x < users.Length; x++)
+            {
+                if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
+                if ((uint)items[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(items), $"items[{x}] = {items[x]} outside [0, {_items}).");
+                scores[x] = _k.Score(_p.AsSpan(users[x] * _su, _uw), _q.AsSpan(items[x] * _si, _iw), _dense.AsSpan(0, _nd));
+            }
+        }
+    }
+
+    /// <summary>
+    /// All-item scores as a matrix product (score = a(u)·q_i + c(u) + e(i), e.g. CML's −‖p−q‖² = 2p·q − ‖p‖² − ‖q‖²):
+    /// blocks of 16 users × 256 items through a register-tiled GEMM against a transposed item cache, in parallel; no
+    /// users × items × d intermediate. Memory: the cache (items × item width) and one 16 × 256 tile per worker.
+    /// </summary>
+    public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores)
+    {
+        if (scores.Length < (long)users.Length * _items) throw new ArgumentException($"scores needs {users.Length} × {_items} floats (got {scores.Length}).");
+        for (int x = 0; x < users.Length; x++)
+            if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_cacheVersion != _version)
+            {
+                _itemsPad = (_items + Segment - 1) / Segment * Segment;
+                if (_qt.LongLength != (long)_iw * _itemsPad) { _qt = new float[(long)_iw * _itemsPad]; _e = new float[_itemsPad]; }
+                for (int i = 0; i < _items; i++)
+                {
+                    var row = _q.AsSpan(i * _si, _iw);
+                    for (int j = 0; j < _iw; j++) _qt[(long)j * _itemsPad + i] = row[j];
+                    _e[i] = _k.ScoreItem(row);
+                }
+                _cacheVersion = _version;
+            }
+            fixed (int* pu = users) fixed (float* ps = scores)
+            {
+                _aUsers = pu; _aOut = ps; _aCount = users.Length; _aSegs = _itemsPad / Segment;
+                _work.Run(WorkPhase.Score, (users.Length + UserBlock - 1) / UserBlock * _aSegs);
+                _aUsers = null; _aOut = null;
+            }
+        }
+    }
+
+    private float[][] _tiles = [];
+
+    private void ScoreTile(int item, int worker)
+    {
+        int ub = item / _aSegs, seg = item % _aSegs, u0 = ub * UserBlock, n = Math.Min(UserBlock, _aCount - u0), si = _si;
+        var tile = _tiles[worker];   // UserBlock × si user vectors, then UserBlock × Segment scores, then UserBlock c(u)
+        var a = tile.AsSpan(0, UserBlock * si);
+        var c = tile.AsSpan(UserBlock * (si + Segment), UserBlock);
+        for (int x = 0; x < n; x++) c[x] = _k.ScoreUser(_p.AsSpan(_aUsers[u0 + x] * _su, _uw), _dense.AsSpan(0, _nd), a.Slice(x * si, _iw));
+        int i0 = seg * Segment, cnt = Math.Min(Segment, _items - i0);
+        ref float outTile = ref At(tile, UserBlock * si);
+        Gemm(ref Ref(tile), si, 1, ref At(_qt, i0), _itemsPad, ref outTile, Segment, n, _iw, Segment, false);
+        for (int x = 0; x < n; x++)
+        {
+            var dst = new Span<float>(_aOut + (long)(u0 + x) * _items + i0, cnt);
+            TensorPrimitives.Add(tile.AsSpan(UserBlock * si + x * Segment, cnt), _e.AsSpan(i0, cnt), dst);
+            TensorPrimitives.Add(dst, c[x], dst);
+        }
+    }
+
+    // ------------------------------------------------------------------ threads
+
+    private enum WorkPhase { Examples, Rows, Sweep, Score }
+
+    private sealed class Work(EmbeddingEngine e) : IParallelWork
+    {
+        private WorkPhase _phase;
+        public void Run(WorkPhase phase, int count)
+        {
+            _phase = phase;
+            if (phase == WorkPhase.Score && e._tiles.Length == 0)
+                e._tiles = Enumerable.Range(0, e._pool.Threads).Select(_ => new float[UserBlock * (e._si + Segment + 1)]).ToArray();
+            e._pool.Run(this, count);
+        }
+        public void Execute(int item, int worker)
+        {
+            switch (_phase)
+            {
+                case WorkPhase.Examples: e.RunChunk(item, worker); break;
+                case WorkPhase.Rows: e.RunRows(item); break;
+                case WorkPhase.Sweep: e.RunSweep(item); break;
+                case WorkPhase.Score: e.ScoreTile(item, worker); break;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ state
+
+    /// <summary>Parameters first (P, Q, dense: what <see cref="EmbeddingState.ReadWeights"/> reads), then the first and second moments.</summary>
+    private IEnumerable<(float[] Table, int Rows, int Width, int Stride)> Tensors()
+    {
+        var groups = new[] { (_p, _p1, _p2, _users, _uw, _su), (_q, _q1, _q2, _items, _iw, _si), (_dense, _d1, _d2, 1, _nd, _dense.Length) };
+        foreach (var (t, _, _, rows, w, s) in groups) yield return (t, rows, w, s);
+        foreach (var (_, m1, _, rows, w, s) in groups) if (m1 is not null) yield return (m1, rows, w, s);
+        foreach (var (_, _, m2, rows, w, s) in groups) if (m2 is not null) yield return (m2, rows, w, s);
+    }
+
+    private string Shape => $"{_k.Name}|{_users}x{_items}|{_uw}|{_iw}|{_nd}|{_k.Optimizer}";   // the format EmbeddingState reads
+
+    /// <summary>Parameters, optimiser state and step count: a <see cref="LoadState"/> on an engine of the same model, shape and
+    /// optimiser continues bit-identically.</summary>
+    public byte[] SaveState()
+    {
+        lock (_gate)
+        {
+            using var ms = new MemoryStream();
+            using (var wr = new BinaryWriter(ms))
+            {
+                wr.Write(EmbeddingState.Magic); wr.Write(EmbeddingState.Version); wr.Write(Shape); wr.Write(_step);
+                foreach (var (t, rows, w, s) in Tensors())
+                    for (int r = 0; r < rows; r++)
+                        foreach (float v in t.AsSpan(r * s, w)) wr.Write(v);
+            }
+            return ms.ToArray();
+        }
+    }
+
+    public void LoadState(byte[] state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        string what = $"fused {_k.Name} state";
+        lock (_gate)
+        {
+            using var rd = new BinaryReader(new MemoryStream(state));
+            try
+            {
+                if (rd.ReadString() != EmbeddingState.Magic) throw new DataFormatException(what, 0, "not a fused embedding-model state (bad header).");
+                int version = rd.ReadInt32();
+                if (version != EmbeddingState.Version) throw new DataFormatException(what, 0, $"unsupported version {version}.");
+                string shape = rd.ReadString();
+                if (shape != Shape) throw new DataFormatException(what, 0, $"state of {shape} does not fit this model ({Shape}).");
+                long step = rd.ReadInt64();
+                long need = rd.BaseStream.Position + 4L * Tensors().Sum(x => (long)x.Rows * x.Width);
+                if (need != state.Length) throw new DataFormatException(what, 0, $"length {state.Length} bytes, expected {need}.");
+                foreach (var (t, rows, w, s) in Tensors())
+                    for (int r = 0; r < rows; r++)
+                        for (int j = 0; j < w; j++) t[r * s + j] = rd.ReadSingle();
+                _step = step;
+                _version++;
+            }
+            catch (EndOfStreamException) { throw new DataFormatException(what, 0, "truncated state."); }
+        }
+    }
+
+    public bool ParametersAreFinite()
+    {
+        lock (_gate) return AllFinite(_p) && AllFinite(_q) && AllFinite(_dense);
+    }
+
+    private static bool AllFinite(float[] a)
+    {
+        foreach (float v in a) if (!float.IsFinite(v)) return false;
+        return true;
+    }
+
+    public double MaxAbsParameter()
+    {
+        lock (_gate)
+        {
+            if (!AllFinite(_p) || !AllFinite(_q) || !AllFinite(_dense)) return double.NaN;
+            return Math.Max(Math.Max(TensorPrimitives.MaxMagnitude<float>(_p), TensorPrimitives.MaxMagnitude<float>(_q)), Math.Abs(TensorPrimitives.MaxMagnitude<float>(_dense)));
+        }
+    }
+
+    public IReadOnlyDictionary<string, object?> Describe()
+    {
+        var d = ConfigBinder.ToJson(_k.Config).ToDictionary(kv => kv.Key, kv => (object?)kv.Value?.ToString());
+        d["Model"] = _k.Name; d["Engine"] = "fused"; d["NumUsers"] = _users; d["NumItems"] = _items;
+        d["DType"] = "Float32"; d["Device"] = "cpu"; d["Threads"] = Threads; d["ChunkSize"] = Chunk; d["Step"] = _step;
+        d["OptimizerSemantics"] = _k.Optimizer switch
+        {
+            OptimizerKind.Adam => "Adam: exact dense PyTorch Adam (every row's moments decay and every row moves each step)",
+            OptimizerKind.LazyAdam => "LazyAdam: SparseAdam formula on the rows in the batch (global t), dense Adam on dense parameters",
+            OptimizerKind.Sgd => "SGD: row-sparse, exact (zero-gradient rows do not move)",
+            _ => "Adagrad (PyTorch, accumulator 0, eps 1e-10): row-sparse, exact",
+        };
+        if (_k.ProjectRows) d["Projection"] = "every updated row onto the unit ball after each step";
+        return d;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _pool.Dispose();
+    }
+}

@@ -1,0 +1,228 @@
+using System.Numerics.Tensors;
+using Lrml.Models;
+using Lrml.Util;
+using T = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Lrml.Fast;
+
+/// <summary>BPR-MF (<see cref="BprMfModel"/>): x = p·q (+ b_i, stored as the item row's last float); per triple
+/// softplus(x⁻ − x⁺) + λ/2 (‖p‖² + ‖q⁺‖² + ‖q⁻‖², biases included), summed.</summary>
+internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
+{
+    private readonly int _d = c.Dim;
+    private readonly bool _bias = c.ItemBias;
+    private readonly float _l2 = c.L2;
+    public override string Name => "BPR-MF";
+
+    private float X(ReadOnlySpan<float> p, ReadOnlySpan<float> q) => T.Dot(p, q[.._d]) + (_bias ? q[_d] : 0f);
+
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+    {
+        int d = _d, w = ItemWidth, k = count - 1;
+        var q0 = q[..w];
+        float x0 = X(p, q0), sum = 0;
+        double loss = 0, reg = k * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0));
+        T.Multiply(p, _l2 * k, gp);                                   // λ·k·p: the user is in k triples
+        for (int j = 1; j < count; j++)
+        {
+            var qj = q.Slice(j * stride, w);
+            var gj = gq.Slice(j * stride, w);
+            float diff = X(p, qj) - x0, g = Sigmoid(diff);            // ∂softplus(x⁻ − x⁺)/∂x⁻
+            loss += Softplus(diff);
+            reg += T.SumOfSquares(qj);
+            sum += g;
+            T.MultiplyAdd(qj[..d], g, gp, gp);
+            T.Multiply(qj, _l2, gj);
+            T.MultiplyAdd(p, g, gj[..d], gj[..d]);
+            if (_bias) gj[d] += g;
+        }
+        T.MultiplyAdd(q0[..d], -sum, gp, gp);
+        var g0 = gq[..w];
+        T.Multiply(q0, _l2 * k, g0);
+        T.MultiplyAdd(p, -sum, g0[..d], g0[..d]);
+        if (_bias) g0[d] -= sum;
+        return _l2 > 0 ? loss + 0.5 * _l2 * reg : loss;
+    }
+
+    public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) => X(p, q);
+
+    public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a)
+    {
+        p.CopyTo(a);
+        if (_bias) a[_d] = 1f;
+        return 0f;
+    }
+}
+
+/// <summary>CML without WARP or covariance (<see cref="CmlModel"/>): d = ‖p − q‖²; per triple max(0, d⁺ − d⁻ + m), summed;
+/// rows projected onto the unit ball after every step.</summary>
+internal sealed class CmlKernel(CmlConfig c) : EmbeddingKernel
+{
+    private readonly float _margin = c.Margin;
+    public override string Name => "CML";
+
+    private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
+    {
+        T.Subtract(p, q, diff);
+        return T.SumOfSquares(diff);
+    }
+
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+    {
+        int d = p.Length, active = 0;
+        Span<float> diff = d <= 512 ? stackalloc float[d] : new float[d];
+        var q0 = q[..d];
+        float d0 = Dist(p, q0, diff);
+        double loss = 0;
+        gp.Clear();
+        for (int j = 1; j < count; j++)
+        {
+            var qj = q.Slice(j * stride, d);
+            var gj = gq.Slice(j * stride, d);
+            float h = d0 - Dist(p, qj, diff) + _margin;                // the reference's order: (d⁺ − d⁻) + m
+            if (h >= 0f)                                               // clamp_min passes the gradient at 0, as torch
+            {
+                loss += h; active++;
+                T.Multiply(diff, 2f, gj);                              // ∂(−d⁻)/∂q⁻ = 2(p − q⁻)
+                T.Add(gp, qj, gp);
+            }
+            else gj.Clear();
+        }
+        var g0 = gq[..d];
+        if (active == 0) { g0.Clear(); return 0; }
+        // ∂/∂p = Σ 2(p − q⁺) − 2(p − q⁻) = 2(Σ q⁻ − a·q⁺); ∂/∂q⁺ = −2a(p − q⁺)
+        T.MultiplyAdd(q0, -active, gp, gp);
+        T.Multiply(gp, 2f, gp);
+        T.Subtract(p, q0, g0);
+        T.Multiply(g0, -2f * active, g0);
+        return loss;
+    }
+
+    public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense)
+    {
+        Span<float> diff = p.Length <= 512 ? stackalloc float[p.Length] : new float[p.Length];
+        return -Dist(p, q, diff);
+    }
+
+    /// <summary>−‖p − q‖² = 2p·q − ‖p‖² − ‖q‖².</summary>
+    public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a)
+    {
+        T.Multiply(p, 2f, a);
+        return -T.SumOfSquares(p);
+    }
+
+    public override float ScoreItem(ReadOnlySpan<float> q) => -T.SumOfSquares(q);
+}
+
+/// <summary>GMF (<see cref="GmfModel"/>): z = hᵀ(p ⊙ q) + b (dense parameters h, b); log loss softplus(−z⁺) + Σ softplus(z⁻)
+/// plus λ(‖p‖² + ‖q‖²) per pair, reduced by mean over B(1 + k) pairs or summed; reports the summed log loss.</summary>
+internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
+{
+    private readonly int _d = c.Dim;
+    private readonly float _l2 = c.L2;
+    private readonly bool _mean = c.Reduction == LossReduction.Mean;
+    public override string Name => "GMF";
+
+    public override float Coefficient(int count, int k) => _mean ? 1f / (count * (1 + k)) : 1f;
+
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+    {
+        int d = _d;
+        var h = dense[..d];
+        Span<float> ph = stackalloc float[d], tmp = stackalloc float[d];
+        T.Multiply(p, h, ph);
+        T.Multiply(p, 2f * _l2 * coef * count, gp);                   // the user is looked up by 1 + k pairs
+        double loss = 0;
+        for (int j = 0; j < count; j++)
+        {
+            var qj = q.Slice(j * stride, d);
+            var gj = gq.Slice(j * stride, d);
+            float z = T.Dot(ph, qj) + dense[d];
+            loss += j == 0 ? Softplus(-z) : Softplus(z);
+            float g = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
+            T.Multiply(qj, 2f * _l2 * coef, gj);
+            T.MultiplyAdd(ph, g, gj, gj);
+            T.Multiply(qj, h, tmp);
+            T.MultiplyAdd(tmp, g, gp, gp);
+            T.Multiply(p, qj, tmp);
+            T.MultiplyAdd(tmp, g, gDense[..d], gDense[..d]);
+            gDense[d] += g;
+        }
+        return loss;
+    }
+
+    public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense)
+    {
+        Span<float> ph = stackalloc float[_d];
+        T.Multiply(p, dense[.._d], ph);
+        return T.Dot(ph, q) + dense[_d];
+    }
+
+    public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a)
+    {
+        T.Multiply(p, dense[.._d], a);
+        return dense[_d];
+    }
+}
+
+/// <summary>The fused engines of the embedding baselines, built from the same seeded initial weights as their TorchSharp models.</summary>
+internal static class EmbeddingModels
+{
+    public static EmbeddingEngine Bpr(BprConfig c, int users, int items, long seed, int threads)
+    {
+        c.Validate();
+        var p = TorchSupport.GaussianInit((long)users * c.Dim, c.InitStd, seed, "bpr.init.P");
+        var q = TorchSupport.GaussianInit((long)items * c.Dim, c.InitStd, seed, "bpr.init.Q");
+        return Bpr(c, users, items, p, q, c.ItemBias ? new float[items] : null, threads);
+    }
+
+    /// <summary>From given weights (users × d, items × d, optional item biases), as <see cref="BprMfModel"/>'s second constructor.</summary>
+    public static EmbeddingEngine Bpr(BprConfig c, int users, int items, float[] p, float[] q, float[]? bias, int threads)
+    {
+        int w = c.Dim + (c.ItemBias ? 1 : 0);
+        var rows = q;
+        if (c.ItemBias)
+        {
+            rows = new float[(long)items * w];
+            for (int i = 0; i < items; i++) { q.AsSpan(i * c.Dim, c.Dim).CopyTo(rows.AsSpan(i * w)); rows[i * w + c.Dim] = bias![i]; }
+        }
+        var k = new BprKernel(c) { UserWidth = c.Dim, ItemWidth = w, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
+        return new EmbeddingEngine(k, users, items, p, rows, null, threads);
+    }
+
+    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, long seed, int threads)
+    {
+        c.Validate();
+        double std = c.InitStd ?? 1.0 / Math.Sqrt(c.Dim);
+        return Cml(c, users, items, TorchSupport.GaussianInit((long)users * c.Dim, std, seed, "cml.init.P"),
+            TorchSupport.GaussianInit((long)items * c.Dim, std, seed, "cml.init.Q"), threads);
+    }
+
+    /// <summary>From given embeddings (projected onto the unit ball, as <see cref="CmlModel"/>).</summary>
+    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, float[] p, float[] q, int threads)
+    {
+        if (!SupportsCml(c))
+            throw new ArgumentException("The fused CML engine implements CML without WARP rank weighting and without the covariance regulariser; use --engine torch for those.");
+        var k = new CmlKernel(c) { UserWidth = c.Dim, ItemWidth = c.Dim, ProjectRows = true, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
+        return new EmbeddingEngine(k, users, items, p, q, null, threads);
+    }
+
+    public static bool SupportsCml(CmlConfig c) => c.RankWeighting == CmlRankWeighting.None && c.CovarianceWeight == 0f;
+
+    public static EmbeddingEngine Gmf(GmfConfig c, int users, int items, long seed, int threads)
+    {
+        c.Validate();
+        var w = NcfWeights.Init(users, items, c.Dim, null, seed);
+        return Gmf(c, users, items, w.GmfP!, w.GmfQ!, [.. w.H, w.HBias], threads);
+    }
+
+    /// <summary>From given weights: embeddings, then the output layer h and its bias as one dense vector (d + 1).</summary>
+    public static EmbeddingEngine Gmf(GmfConfig c, int users, int items, float[] p, float[] q, float[] hAndBias, int threads)
+    {
+        var k = new GmfKernel(c) { UserWidth = c.Dim, ItemWidth = c.Dim, DenseWidth = c.Dim + 1, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
+        return new EmbeddingEngine(k, users, items, p, q, hAndBias, threads);
+    }
+}
