@@ -3,7 +3,7 @@
 #
 #   notebooks/run.sh [--profile quick|full] [--data-dir DIR] [--results DIR] [--out DIR] [--only PATTERN] [--no-render]
 #
-# For every numbered notebook notebooks/NN-*.ipynb (or those whose name contains PATTERN):
+# For every numbered notebook notebooks/NN-*.ipynb and NNx-*.ipynb (or those whose name contains PATTERN):
 #   1. checks the committed notebook carries no outputs and the VS Code Polyglot metadata;
 #   2. runs it with dotnet-repl from the notebooks folder, passing LRML_PROFILE and LRML_DATA_DIR to the
 #      notebook's parameters cell; every cell runs, and a failing cell is named (notebook, cell, error);
@@ -120,10 +120,12 @@ tool() { dotnet "$out/.tool/lrml-notebook-tool.dll" "$@"; }
 # ---------------------------------------------------------------------------------------------- notebooks
 shopt -s nullglob
 notebooks=()
-for f in "$repo"/notebooks/[0-9][0-9]-*.ipynb; do
+# NN-name and NNx-name (a notebook placed after NN without renumbering the rest), in byte order: 00, 00b, 01, ...
+while IFS= read -r f; do
+  [ -n "$f" ] || continue
   name="$(basename "$f" .ipynb)"
   if [ -z "$only" ] || [[ "$name" == *"$only"* ]]; then notebooks+=("$f"); fi
-done
+done < <(printf '%s\n' "$repo"/notebooks/[0-9][0-9]-*.ipynb "$repo"/notebooks/[0-9][0-9][a-z]-*.ipynb | LC_ALL=C sort)
 if [ ${#notebooks[@]} -eq 0 ]; then
   say "no notebook matches${only:+ '$only'} in notebooks/"
   say "0 passed, 1 failed"

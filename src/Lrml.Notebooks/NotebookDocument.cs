@@ -140,7 +140,7 @@ public static class NotebookDocument
             }
         }
         ApplyPolyglotMetadata(executed);
-        dropped = DropProgressOutputs(executed);
+        dropped = DropProgressOutputs(executed) + DropSupersededLiveOutputs(executed);
         int count = 0;
         foreach (var cell in cells)
             if (IsCode(cell) && cell is JsonObject c) c["execution_count"] = ++count;
@@ -164,6 +164,32 @@ public static class NotebookDocument
             if (cell?["outputs"] is not JsonArray outs) continue;
             for (int i = outs.Count - 1; i >= 0; i--)
                 if (IsProgressOutput(outs[i])) { outs.RemoveAt(i); removed++; }
+        }
+        return removed;
+    }
+
+    /// <summary>The mark of a value displayed and then updated in place (see <see cref="LiveTraining.LiveMark"/>).</summary>
+    public const string LiveMarkPrefix = "lrml-live-";
+
+    /// <summary>
+    /// Keeps, per cell, only the last output carrying each live mark (<see cref="LiveMarkPrefix"/> followed by 12 hex digits):
+    /// dotnet-repl writes every <c>DisplayedValue.Update</c> as a new output where a live front end replaces the first one.
+    /// Returns how many were removed.
+    /// </summary>
+    public static int DropSupersededLiveOutputs(JsonObject notebook)
+    {
+        int removed = 0;
+        var mark = new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape(LiveMarkPrefix) + "[0-9a-f]{12}");
+        foreach (var cell in Cells(notebook))
+        {
+            if (cell?["outputs"] is not JsonArray outs) continue;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = outs.Count - 1; i >= 0; i--)
+            {
+                if ((string?)outs[i]?["output_type"] != "display_data") continue;
+                var m = mark.Match(outs[i]!["data"]?.ToJsonString() ?? "");
+                if (m.Success && !seen.Add(m.Value)) { outs.RemoveAt(i); removed++; }
+            }
         }
         return removed;
     }

@@ -155,7 +155,11 @@ public static class Ablations
     /// (e.g. N = 20 in the N study, distance = sqrt-l2 in the distance study) is the preset itself: it maps to the shared
     /// runs under runs/preset/, trained once for every ablation instead of once per ablation.
     /// </summary>
-    public static IReadOnlyList<(AblationSpec Spec, string Value, IReadOnlyList<PlannedRun> Runs)> PlanByValue(AblationOptions options, ExperimentContext context)
+    public static IReadOnlyList<(AblationSpec Spec, string Value, IReadOnlyList<PlannedRun> Runs)> PlanByValue(AblationOptions options, ExperimentContext context) =>
+        PlanByValue(Selected(options), options, context);
+
+    private static List<(AblationSpec Spec, string Value, IReadOnlyList<PlannedRun> Runs)> PlanByValue(IEnumerable<AblationSpec> specs,
+        AblationOptions options, ExperimentContext context)
     {
         string dataset = DefaultDataset(options, context);
         int seeds = options.Seeds ?? options.Profile.Seeds;
@@ -164,7 +168,7 @@ public static class Ablations
         var profile = StudyProfile(options.Profile);
         string presetKey = EffectiveConfig(preset.Settings);
         var plan = new List<(AblationSpec, string, IReadOnlyList<PlannedRun>)>();
-        foreach (var spec in Selected(options))
+        foreach (var spec in specs)
             foreach (var value in ValuesOf(spec, preset))
             {
                 var changes = spec.Bundles is { } bundles ? bundles[value] : [new(spec.Setting, value)];
@@ -235,8 +239,66 @@ public static class Ablations
         string dataset = DefaultDataset(options, context);
         int seeds = options.Seeds ?? options.Profile.Seeds;
         string outDir = OutputDirectory(options, context);
+        var (results, ended) = RunSpecs(Selected(options), options, context, backend, save: true);
+        var studyProfile = StudyProfile(options.Profile);
+        string epochs = studyProfile.MaxEpochs is int cap ? $", at most {cap} epochs" : "";
+        var summary = new ResultTable($"LRML ablations on {dataset} ({options.Profile.Name} profile, {seeds} seeds{epochs}): reading of each", "ablation", "reading");
+        foreach (var r in results) summary.AddRow(("ablation", r.Spec.Title), ("reading", r.Reading));
+        Directory.CreateDirectory(outDir);
+        summary.Save(outDir, "summary");
+        var report = new AblationReport(dataset, results, summary, outDir)
+        {
+            Missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList(),
+        };
+        UsageTable(report).Save(outDir, "memory-usage");
+        report = report with { ChartFiles = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer) };
+        report.Findings().Save(Path.Combine(outDir, "findings.md"));
+        return report;
+    }
+
+    /// <summary>
+    /// One ablation on a grid of your own: the values of <paramref name="name"/> (e.g. <c>"slots"</c> with
+    /// <c>new[] { 1, 5, 10, 20, 50 }</c>, or the bundle names of <c>"used-memory"</c>) each trained with the profile's seeds
+    /// on the study's dataset, returned as the ablation's table, chart and reading; the preset's own value is added when the
+    /// grid lacks it. Runs are the study's (same run directories): a value the study already trained (or an earlier call
+    /// did) is reused, so editing a grid and calling this again trains only the new values. The study's tables, summary and
+    /// findings on disk are left as they are (a grid of your own does not overwrite the study's).
+    /// </summary>
+    public static AblationResult RunGrid<T>(string name, IEnumerable<T> values, AblationOptions options, ExperimentContext context)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var spec = For(options.Profile).FirstOrDefault(a => a.Name == name)
+                   ?? throw new ArgumentException($"Unknown ablation '{name}'. Known: {string.Join(", ", For(options.Profile).Select(a => a.Name))}.", nameof(name));
+        static double? Number(string v) => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d : null;
+        string Text(T v)
+        {
+            string text = v switch
+            {
+                bool b => b ? "true" : "false",
+                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+                _ => v?.ToString() ?? throw new ArgumentException("A grid value is null.", nameof(values)),
+            };
+            // a number equal to a value of the study's grid takes the grid's spelling (1.0 and 1 are one setting; the text is
+            // part of a run's identity, so the study's run is reused)
+            return Number(text) is double x ? spec.Values.FirstOrDefault(g => Number(g) == x) ?? text : text;
+        }
+        var grid = values.Select(Text).Distinct().ToList();
+        if (grid.Count == 0) throw new ArgumentException($"The grid of '{name}' is empty.", nameof(values));
+        if (spec.Bundles is { } bundles && grid.FirstOrDefault(v => !bundles.ContainsKey(v)) is string unknown)
+            throw new ArgumentException($"'{unknown}' is not a setting bundle of '{name}'. Known: {string.Join(", ", bundles.Keys)}.", nameof(values));
+        foreach (var v in grid)   // a value the model cannot take fails here, before anything trains
+            if (spec.Bundles is null) ConfigBinder.Apply(new LrmlConfig(), [new(spec.Setting, v)]).Validate();
+        return RunSpecs([spec with { Values = grid }], options, context, null, save: false).Results.Single();
+    }
+
+    /// <summary>Trains (or reuses) the runs of <paramref name="specs"/> and builds one table per ablation (saved with <paramref name="save"/>).</summary>
+    private static (List<AblationResult> Results, IReadOnlyList<Backends.BackendRun> Ended) RunSpecs(IEnumerable<AblationSpec> specs,
+        AblationOptions options, ExperimentContext context, Backends.IRunBackend? backend, bool save)
+    {
+        string dataset = DefaultDataset(options, context);
+        string outDir = OutputDirectory(options, context);
         var preset = Presets.Get("lrml", dataset);
-        var byValue = PlanByValue(options, context);
+        var byValue = PlanByValue(specs, options, context);
         var distinct = byValue.SelectMany(v => v.Runs).DistinctBy(r => r.Directory).ToList();
         var ended = (backend ?? Backends.LocalBackend.Instance).Run(distinct, context, outDir, $"ablations ({options.Profile.Name})");
         if (ended.Any(r => r.State == Backends.RunState.Queued)) Backends.RunsOutstandingException.ThrowIfAny(ended, "runs of the ablations");
@@ -263,24 +325,14 @@ public static class Ablations
             string reading = Read(spec, table);
             table.Notes.Add(reading);
             table.Notes.AddRange(missingNotes);
-            Directory.CreateDirectory(outDir);
-            table.Save(outDir, spec.Name);
+            if (save)
+            {
+                Directory.CreateDirectory(outDir);
+                table.Save(outDir, spec.Name);
+            }
             results.Add(new AblationResult(spec, table, reading, runsByValue.SelectMany(r => r.Runs).ToList()));
         }
-        var studyProfile = StudyProfile(options.Profile);
-        string epochs = studyProfile.MaxEpochs is int cap ? $", at most {cap} epochs" : "";
-        var summary = new ResultTable($"LRML ablations on {dataset} ({options.Profile.Name} profile, {seeds} seeds{epochs}): reading of each", "ablation", "reading");
-        foreach (var r in results) summary.AddRow(("ablation", r.Spec.Title), ("reading", r.Reading));
-        Directory.CreateDirectory(outDir);
-        summary.Save(outDir, "summary");
-        var report = new AblationReport(dataset, results, summary, outDir)
-        {
-            Missing = ended.Where(r => r.State is Backends.RunState.Missing or Backends.RunState.Diverged).ToList(),
-        };
-        UsageTable(report).Save(outDir, "memory-usage");
-        report = report with { ChartFiles = ChartFiles.Save(report.Charts(), outDir, options.ChartImages, context.Observer) };
-        report.Findings().Save(Path.Combine(outDir, "findings.md"));
-        return report;
+        return (results, ended);
     }
 
     /// <summary>

@@ -39,6 +39,8 @@ public sealed class TrainingOutcome
     public required double EvalSeconds { get; init; }
     /// <summary>Whether early stopping ended the run before the epoch budget.</summary>
     public required bool StoppedEarly { get; init; }
+    /// <summary>Whether the caller's cancellation ended the run at an epoch boundary (the model holds the best epoch so far).</summary>
+    public bool Cancelled { get; init; }
 }
 
 /// <summary>
@@ -125,6 +127,10 @@ public sealed class Trainer
     /// With <paramref name="resume"/>, continues a run from its checkpoint: the result is identical to the
     /// uninterrupted run (bit for bit for engines that are deterministic for a thread count). On return the
     /// model holds the best epoch's state.
+    /// <para><paramref name="cancel"/> is honoured at epoch boundaries: once an epoch has finished, cancelling stops the run
+    /// before the next one and returns normally with <see cref="TrainingOutcome.Cancelled"/> set, the model holding the best
+    /// epoch so far (its checkpoint was already raised through <see cref="NewBest"/>); cancelled before the first epoch,
+    /// Fit throws <see cref="OperationCanceledException"/> (nothing to keep).</para>
     /// </summary>
     public TrainingOutcome Fit(ITrainableRecommender model, UserItems train,
         Func<IRecommender, IReadOnlyDictionary<string, double>>? validate, CancellationToken cancel = default,
@@ -132,10 +138,15 @@ public sealed class Trainer
     {
         var c = _config;
         var run = new FitRun(this, model, train, resume); // seeded streams and batches; the checkpoint's state restored
-        bool stoppedEarly = false;
+        bool stoppedEarly = false, cancelled = false;
         for (int epoch = run.FirstEpoch; epoch <= c.Epochs; epoch++)
         {
-            cancel.ThrowIfCancellationRequested();
+            if (cancel.IsCancellationRequested)
+            {
+                if (run.Epochs.Count == 0) cancel.ThrowIfCancellationRequested();
+                cancelled = true;
+                break;
+            }
             var e = run.BeginEpoch(epoch); // a fresh shuffled order; a resumed epoch goes on from its checkpointed step
             for (int start = e.Step * run.BatchSize; start < run.Pairs; start += run.BatchSize)
             {
@@ -168,7 +179,7 @@ public sealed class Trainer
             run.CheckpointEpochEnd(epoch);
             if (stop) { stoppedEarly = true; break; }
         }
-        return run.Outcome(stoppedEarly);
+        return run.Outcome(stoppedEarly, cancelled);
     }
 
     /// <summary>A number for a message: plain up to a million, else in exponent form (1e+06 reads worse than 1e+6).</summary>
@@ -389,7 +400,7 @@ public sealed class Trainer
         }
 
         /// <summary>The model holds the best state; what <see cref="Fit"/> returns.</summary>
-        public TrainingOutcome Outcome(bool stoppedEarly)
+        public TrainingOutcome Outcome(bool stoppedEarly, bool cancelled)
         {
             if (Epochs.Count == 0) throw new InvalidOperationException("No epoch was run (the checkpoint was already complete?).");
             if (_bestState is not null && BestEpoch != Epochs[^1].Epoch) _model.LoadState(_bestState);
@@ -401,6 +412,7 @@ public sealed class Trainer
                 TrainSeconds = _trainSeconds,
                 EvalSeconds = _evalSeconds,
                 StoppedEarly = stoppedEarly || (_resume is not null && FirstEpoch > _c.Epochs && Epochs[^1].Epoch < _c.Epochs),
+                Cancelled = cancelled,
             };
         }
 

@@ -157,7 +157,7 @@ public class NotebookDocumentTests
         {
             var problems = NotebookDocument.CheckCommitted(NotebookDocument.Load(path));
             Assert.True(problems.Count == 0, $"{Path.GetFileName(path)}: {string.Join("; ", problems)}");
-            Assert.Matches(@"^\d\d-[a-z0-9-]+\.ipynb$", Path.GetFileName(path));
+            Assert.Matches(@"^\d\d[a-z]?-[a-z0-9-]+\.ipynb$", Path.GetFileName(path));
         }
     }
 
