@@ -135,12 +135,12 @@ internal static class TrainCommand
     public static RunSpec SpecFrom(ParseResult p) => SpecFrom(p, ConfigOf(p));
 
     /// <summary>The --config file, read and checked before any data is loaded (null without --config).</summary>
-    internal static RunConfig.File? ConfigOf(ParseResult p)
+    internal static RunConfigFile.File? ConfigOf(ParseResult p)
     {
         if (p.GetValue(Config) is not string path) return null;
         if (p.GetValue(Preset) is not null)
             throw new SettingException("--preset cannot be combined with --config: the config file holds the run's settings (a run's config.json has its preset's values).");
-        return RunConfig.Load(path, Given(p, Model) ? p.GetValue(Model) : null, p.GetValue(Model)!);
+        return RunConfigFile.Load(path, Given(p, Model) ? p.GetValue(Model) : null, p.GetValue(Model)!);
     }
 
     /// <summary>Whether the command line gives <paramref name="o"/> (not its default).</summary>
@@ -148,7 +148,7 @@ internal static class TrainCommand
 
     /// <summary>The run spec of the options over a --config <paramref name="file"/>: an option given on the command line wins,
     /// then what the file says, then the option's default.</summary>
-    internal static RunSpec SpecFrom(ParseResult p, RunConfig.File? file)
+    internal static RunSpec SpecFrom(ParseResult p, RunConfigFile.File? file)
     {
         T Pick<T>(Option<T> o, object? fromFile) => fromFile is not null && !Given(p, o) ? (T)fromFile : p.GetValue(o)!;
         string model = Pick(Model, file?.Model);

@@ -194,12 +194,13 @@ public static class ModelRegistry
         "Tay, Luu, Hui. Latent Relational Metric Learning via Memory-based Attention for Collaborative Ranking. WWW 2018.", ["torch"], BuildLrml)
         .Sized<LrmlConfig>((cfg, c) => ModelMemory.Lrml(cfg, c.NumUsers, c.NumItems, c.NegativesPerPositive, fused: LrmlEngine(c) == "fused"));
 
-    private static string LrmlEngine(ModelBuildContext c) => DefaultEngine("lrml", c.Engine, c.Device);
+    private static string LrmlEngine(ModelBuildContext c) => EngineUsed("lrml", c.Engine, c.Device, c.Settings);
 
-    /// <summary>The engine a model runs with when asked for <paramref name="engine"/> (null: its default — LRML's fused CPU
-    /// engine, the torch one on a CUDA device; a model's only engine otherwise).</summary>
-    internal static string DefaultEngine(string model, string? engine, string device) =>
-        (engine ?? (Get(model).Name != "lrml" ? Get(model).Engines.LastOrDefault() ?? ""
+    /// <summary>The engine a model runs with when asked for <paramref name="engine"/> (null: its default — an added engine that
+    /// claimed the default for these <paramref name="settings"/>, see <see cref="DefaultEngine"/>; else LRML's fused CPU engine,
+    /// the torch one on a CUDA device; a model's only engine otherwise).</summary>
+    internal static string EngineUsed(string model, string? engine, string device, IReadOnlyList<KeyValuePair<string, string>> settings) =>
+        (engine ?? DefaultEngine(model, settings, device) ?? (Get(model).Name != "lrml" ? Get(model).Engines.LastOrDefault() ?? ""
             : device.StartsWith("cuda", StringComparison.OrdinalIgnoreCase) ? "torch" : "fused")).ToLowerInvariant();
 
     private static BuiltModel BuildLrml(LrmlConfig cfg, ModelBuildContext c)
@@ -224,7 +225,7 @@ public static class ModelRegistry
     /// <param name="engine">The engine's name.</param>
     /// <param name="build">Builds the model on this engine.</param>
     /// <param name="isDefault">When given, the engine becomes the model's default on the CPU for the settings it returns true
-    /// for (e.g. every option it implements); run identities then name it (<see cref="DefaultEngine(string, IReadOnlyList{KeyValuePair{string, string}}, string)"/>).</param>
+    /// for (e.g. every option it implements); run identities then name it (<see cref="DefaultEngine"/>).</param>
     public static void RegisterEngine(string model, string engine, Func<ModelBuildContext, IRecommender> build,
         Func<IReadOnlyList<KeyValuePair<string, string>>, bool>? isDefault = null)
     {
