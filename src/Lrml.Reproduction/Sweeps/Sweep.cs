@@ -633,15 +633,15 @@ public static class Sweep
         foreach (var k in testKeys) t.AddColumn("test/" + k, "F4");
         t.AddColumn("best_so_far", "F4").AddColumn("seconds", "F1").AddColumn("epochs").AddColumn("best_epoch").AddColumn("no_better_than_pop").AddColumn("run_dir");
         var metric = valKeys.Contains("nDCG@10") ? "nDCG@10" : valKeys.FirstOrDefault() ?? "nDCG@10";
-        var curve = BestSoFar(records.OrderBy(r => r.Trial).ToList(), metric);
-        var byTrial = records.OrderBy(r => r.Trial).Select((r, i) => (r, i)).ToDictionary(x => x.r, x => curve[x.i]);
-        foreach (var r in records)
+        var curve = BestSoFar(records, metric);   // records come in trial order; final runs (trial −1) have no curve
+        for (int i = 0; i < records.Count; i++)
         {
+            var r = records[i];
             var cells = new List<(string, object?)> { ("trial", r.Trial), ("status", r.Status), ("seed", r.Seed) };
             foreach (var d in space.Dimensions) cells.Add((d.Key, r.Settings.GetValueOrDefault(d.Key)));
             foreach (var k in valKeys) cells.Add(("val/" + k, r.Validation.TryGetValue(k, out double v) ? v : null));
             foreach (var k in testKeys) cells.Add(("test/" + k, r.Test.TryGetValue(k, out double v) ? v : null));
-            cells.Add(("best_so_far", r.Trial >= 0 && byTrial.TryGetValue(r, out double b) && !double.IsNaN(b) ? b : null));
+            cells.Add(("best_so_far", r.Trial >= 0 && !double.IsNaN(curve[i]) ? curve[i] : null));
             cells.Add(("seconds", r.Seconds)); cells.Add(("epochs", r.Epochs)); cells.Add(("best_epoch", r.BestEpoch));
             cells.Add(("no_better_than_pop", r.NoBetterThanPopularity ? "yes" : "")); cells.Add(("run_dir", r.RunDir));
             t.AddRow(cells.ToArray());

@@ -222,20 +222,10 @@ public class EmbeddingEngineTests
         });
         TestSetup.RegisterEngines();
         var train = new TrainConfig { Epochs = 6, BatchSize = 128, NegativesPerPositive = 2, EvalEvery = 0, Seed = 2, Threads = 2 };
-        var eval = new EvaluationOptions { Mode = CandidateMode.Full, Ks = [10] };
         using var torchModel = (ITrainableRecommender)Build("torch").Model;
         using var fused = (ITrainableRecommender)Build("fused").Model;
         Assert.IsType<EmbeddingEngine>(fused);
-        double before = Evaluator.Evaluate(fused, split, EvalTarget.Test, eval).Metrics["nDCG@10"];
-        var lossTorch = new Trainer(train).Fit(torchModel, split.Train, null, TestContext.Current.CancellationToken).Epochs.Select(e => e.Loss).ToArray();
-        var lossFused = new Trainer(train).Fit(fused, split.Train, null, TestContext.Current.CancellationToken).Epochs.Select(e => e.Loss).ToArray();
-        var a = Evaluator.Evaluate(torchModel, split, EvalTarget.Test, eval);
-        var b = Evaluator.Evaluate(fused, split, EvalTarget.Test, eval);
-        for (int e = 0; e < lossTorch.Length; e++)
-            Assert.True(Math.Abs(lossTorch[e] - lossFused[e]) <= 2e-3 * lossTorch[e], $"epoch {e + 1}: loss torch {lossTorch[e]:R}, fused {lossFused[e]:R}");
-        foreach (var (metric, value) in a.Metrics)
-            Assert.True(Math.Abs(value - b.Metrics[metric]) <= 0.01, $"{metric}: torch {value:F4}, fused {b.Metrics[metric]:F4}");
-        Assert.True(b.Metrics["nDCG@10"] > before + 0.02, $"training must help: nDCG@10 {before:F4} → {b.Metrics["nDCG@10"]:F4}");
+        FusedTrainingParityTests.AssertSameTraining(torchModel, fused, split, train);
     }
 
     [Fact]
