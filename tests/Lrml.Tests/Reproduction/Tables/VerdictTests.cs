@@ -29,8 +29,9 @@ public class VerdictTests
         var v = MainTable.BuildVerdict(Headline(8.0, 0.001, 7.25, 0.002), Significance(("CML", 0.02, 0.001), ("BPR-MF", 0.01, 0.3)));
         Assert.Equal("holds", v.Text(0, "verdict"));
         Assert.Equal("CML", v.Text(0, "significantly below LRML"));
-        Assert.Equal("On ml-1m the paper's claim holds: against the best metric-learning baseline, CML, LRML is at HR@10 +8.0 % (p = 0.001) " +
-                     "and nDCG@10 +7.25 % (p = 0.002); no model is significantly above LRML on nDCG@10.", v.Text(0, "sentence"));
+        Assert.Equal("above", v.Text(0, "LRML vs metric learning"));
+        Assert.Equal("On ml-1m the paper's claim holds: LRML beats the best metric-learning baseline, CML (HR@10 +8.0 %, p = 0.001; " +
+                     "nDCG@10 +7.25 %, p = 0.002); no model is significantly above LRML on nDCG@10.", v.Text(0, "sentence"));
     }
 
     [Fact]
@@ -39,10 +40,17 @@ public class VerdictTests
         var v = MainTable.BuildVerdict(Headline(2.8, 5e-8, 2.0, 1e-4), Significance(("CML", 0.01, 1e-4), ("BPR-MF", -0.03, 1e-5), ("NeuMF", -0.01, 0.4)));
         Assert.Equal("does not hold", v.Text(0, "verdict"));
         Assert.Equal("BPR-MF", v.Text(0, "significantly above LRML"));   // NeuMF's gap is within noise: not named
-        Assert.Equal("On ml-1m the paper's claim does not hold: against the best metric-learning baseline, CML, LRML is at HR@10 +2.8 % (p = 5E-08) " +
-                     "and nDCG@10 +2.0 % (p = 0.0001); significantly above LRML on nDCG@10: BPR-MF.", v.Text(0, "sentence"));
-        // the baseline itself significantly above LRML: does not hold either
-        Assert.Equal("does not hold", MainTable.BuildVerdict(Headline(-3, 0.01, -2, 0.02), Significance()).Text(0, "verdict"));
+        // LRML beats the metric-learning baseline, yet the claim fails on the other part: both parts are said
+        Assert.Equal("above", v.Text(0, "LRML vs metric learning"));
+        Assert.Equal("On ml-1m the paper's claim does not hold: LRML beats the best metric-learning baseline, CML (HR@10 +2.8 %, p = 5E-08; " +
+                     "nDCG@10 +2.0 %, p = 0.0001), but BPR-MF is significantly above LRML on nDCG@10.", v.Text(0, "sentence"));
+        var two = MainTable.BuildVerdict(Headline(2.8, 5e-8, 2.0, 1e-4), Significance(("BPR-MF", -0.03, 1e-5), ("GMF", -0.02, 1e-3)));
+        Assert.EndsWith(", but BPR-MF, GMF are significantly above LRML on nDCG@10.", two.Text(0, "sentence"));
+        // the baseline itself significantly above LRML: does not hold either, and the sentence says LRML is below it
+        var below = MainTable.BuildVerdict(Headline(-3, 0.01, -2, 0.02), Significance());
+        Assert.Equal("does not hold", below.Text(0, "verdict"));
+        Assert.Equal("below", below.Text(0, "LRML vs metric learning"));
+        Assert.StartsWith("On ml-1m the paper's claim does not hold: LRML is significantly below the best metric-learning baseline, CML (HR@10 −3.0 %, p = 0.01; ", below.Text(0, "sentence"));
     }
 
     [Fact]
@@ -52,7 +60,8 @@ public class VerdictTests
         Assert.Equal("not decided", v.Text(0, "verdict"));
         Assert.DoesNotContain("holds", v.Text(0, "sentence"));
         Assert.EndsWith("no model is significantly above LRML on nDCG@10 — the differences are within seed and user noise (paired t-test, 5 %).", v.Text(0, "sentence"));
-        Assert.StartsWith("On ml-1m the paper's claim is not decided: ", v.Text(0, "sentence"));
+        Assert.StartsWith("On ml-1m the paper's claim is not decided: LRML is within noise of the best metric-learning baseline, CML (", v.Text(0, "sentence"));
+        Assert.Equal("within noise", v.Text(0, "LRML vs metric learning"));
         // no LRML on the dataset: no verdict row at all, and a note saying why
         var none = MainTable.BuildVerdict(new ResultTable("h", "dataset", "metric"), Significance());
         Assert.Empty(none.Rows);
