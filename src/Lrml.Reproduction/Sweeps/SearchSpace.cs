@@ -139,9 +139,11 @@ public sealed class SearchSpace
 
     /// <summary>
     /// The trial configurations of a search with a budget of <paramref name="budget"/> trials, deterministic for a seed:
-    /// grid search enumerates the grid in declared order (last key fastest) and, when the grid is larger than the budget,
-    /// keeps a seeded uniform subset of <paramref name="budget"/> points (in grid order); random search draws configurations
-    /// independently, skipping repeats (at most 50·budget draws).
+    /// grid search keeps the whole grid or, when the grid is larger than the budget, a seeded uniform subset of
+    /// <paramref name="budget"/> points, and lists them in a seeded random order, so that every prefix of the list is itself a
+    /// uniform sample of the grid (in declared order, last key fastest, the first half of a search would be the grid's first
+    /// values only, and a search curve doubled once would measure the grid's order, not the budget); random search draws
+    /// configurations independently, skipping repeats (at most 50·budget draws).
     /// </summary>
     public List<IReadOnlyList<KeyValuePair<string, string>>> Trials(SearchKind kind, int budget, long seed)
     {
@@ -154,7 +156,7 @@ public sealed class SearchSpace
             if (size <= budget) for (long x = 0; x < size; x++) chosen.Add(x);
             else
             {
-                // Floyd's sampling of `budget` distinct indices, then grid order
+                // Floyd's sampling of `budget` distinct indices (then shuffled below)
                 var rng = new Rng(seed, "sweep.grid");
                 var set = new HashSet<long>();
                 for (long j = size - budget; j < size; j++)
@@ -165,6 +167,7 @@ public sealed class SearchSpace
                 }
                 chosen.AddRange(set.Order());
             }
+            new Rng(seed, "sweep.grid.order").Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(chosen));
             foreach (long index in chosen) result.Add(GridPoint(index));
             return result;
         }
@@ -205,7 +208,7 @@ public sealed class SearchSpace
 /// <summary>Grid or random search.</summary>
 public enum SearchKind
 {
-    /// <summary>Every grid point (a seeded subset when the grid exceeds the budget).</summary>
+    /// <summary>Every grid point (a seeded subset when the grid exceeds the budget), in a seeded random order.</summary>
     Grid,
     /// <summary>Independent random draws from the dimensions.</summary>
     Random,
