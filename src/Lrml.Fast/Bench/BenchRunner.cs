@@ -190,8 +190,10 @@ public static class BenchRunner
         evaluation.Add(MeasureEvaluation(model, "pop", data, o, log) with { RegistryModel = "pop", Engine = built.Engine });
     }
 
-    /// <summary>The preset a shape's runs would use: the dataset entry of the same name (ml-1m), else the default entry.</summary>
-    private static Preset PresetFor(string model, ShapeSpec shape) => Presets.Get(model, shape.Name);
+    /// <summary>The preset a shape's runs would use: the dataset entry of the same name (ml-1m), else the default entry; a model
+    /// without any preset (one added by an extension) runs at its registry defaults.</summary>
+    private static Preset PresetFor(string model, ShapeSpec shape) => Presets.Models.Contains(model)
+        ? Presets.Get(model, shape.Name) : new Preset(model, shape.Name, [], [], "registry defaults (no preset)");
 
     /// <summary>
     /// The projected time of <c>lrml reproduce main-table --profile full</c> on a dataset of this shape, through the estimate's own
