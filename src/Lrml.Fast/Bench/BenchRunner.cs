@@ -103,8 +103,10 @@ public static class BenchRunner
         notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
         if (semantics is not null) notes.Add($"Fused engine optimiser semantics: {semantics}.");
         if (options.Baselines.Count > 0)
+        {
             notes.Add($"Registry models ({string.Join(", ", options.Baselines)}): each at the full profile's preset for the shape (ml-1m's own entry, the default entry otherwise; its batch size and negatives), through every engine the registry offers for it; non-torch rows run the whole-epoch measure, torch rows {options.ReferenceSteps} steps × {options.ReferenceRepeats} repeats with the epoch extrapolated (marked), same sampler and data; ratio = engine median / torch median. Torch full ranking is timed on 512 users and extrapolated.");
             notes.Add("Projection: `lrml reproduce main-table --profile full` on a dataset of each shape through the estimate's own formula (runs × epochs × pairs × negatives / triples/s + validation and test scores / full-ranking scores/s + 1 s per run), at the default engine's throughput; 'at most' at the preset's maximum epochs, 'expected' at the typical epochs of finished full-profile runs when there are any.");
+        }
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
         notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
