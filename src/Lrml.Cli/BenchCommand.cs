@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Lrml.Experiments;
 using Lrml.Fast.Bench;
+using Lrml.Reproduction;
 using Spectre.Console;
 
 using Lrml.Models;
@@ -20,7 +21,7 @@ internal static class BenchCommand
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the TorchSharp reference (no ratio)" };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation measures" };
         var models = new Option<string[]>("--models") { Description = "LRML sizes as DxN (default: 100x20 50x10), or none", AllowMultipleArgumentsPerToken = true };
-        var baselines = new Option<string[]>("--baselines") { Description = "Embedding baselines on the fused and torch engines: bpr, cml, gmf (default all three), or none", AllowMultipleArgumentsPerToken = true };
+        var baselines = new Option<string[]>("--baselines") { Description = "Registry models measured at their full-profile preset through every engine they have (default: every model that trains), or none (also skips the full-profile projection)", AllowMultipleArgumentsPerToken = true };
         var noDense = new Option<bool>("--no-dense-adam") { Description = "Skip the fused engine's dense-Adam measure" };
         var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
         var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };
@@ -35,6 +36,8 @@ internal static class BenchCommand
                 Threads = p.GetValue(CommonOptions.Threads),
                 Log = line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"),
                 OutputPath = path,
+                // the projection's "expected" epochs: finished full-profile main-table runs in this results folder, if any
+                TypicalEpochs = TypicalEpochs.FromFinishedRuns(MainTable.OutputDirectory(new MainTableOptions { Profile = Lrml.Reproduction.Profile.Full }, ctx)),
             };
             if (p.GetValue(shapes) is { Length: > 0 } s)
                 options = options with { Shapes = s.SelectMany(x => x.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray() };

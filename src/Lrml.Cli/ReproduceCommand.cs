@@ -156,7 +156,7 @@ internal static class ReproduceCommand
     private static void SayEstimate(DurationEstimate estimate)
     {
         TableRendering.Write(estimate.Table);
-        AnsiConsole.MarkupLine($"[bold]≈ {Markup.Escape(DurationEstimate.Format(estimate.Total))}[/] {Markup.Escape(estimate.Summary)}");
+        AnsiConsole.MarkupLine($"[bold]≈ at most {Markup.Escape(DurationEstimate.Format(estimate.Total))}, expected {Markup.Escape(DurationEstimate.Format(estimate.Expected))}[/] {Markup.Escape(estimate.Summary)}");
     }
 
     private static void SayFindings(Findings findings, string outputDirectory, IReadOnlyList<string> charts)

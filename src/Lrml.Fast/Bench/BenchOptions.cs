@@ -1,4 +1,5 @@
 using Lrml.Models;
+using Lrml.Reproduction;
 
 namespace Lrml.Fast.Bench;
 
@@ -47,9 +48,15 @@ public sealed record BenchOptions
     /// <summary>Model sizes to train (the issue's d=100,N=20 and d=50,N=10).</summary>
     public IReadOnlyList<BenchModelShape> Models { get; init; } = [new(100, 20), new(50, 10)];
 
-    /// <summary>Embedding baselines measured on the fused engine and on torch (registry names; default BPR-MF, CML, GMF at the
-    /// presets' d). Empty skips them.</summary>
-    public IReadOnlyList<string> Baselines { get; init; } = ["bpr", "cml", "gmf"];
+    /// <summary>Registry models measured at their full-profile preset through every engine the registry offers for them (default:
+    /// every registered model that trains). Empty skips them (and the full-profile projection).</summary>
+    public IReadOnlyList<string> Baselines { get; init; } = TrainableModels();
+
+    /// <summary>Typical epochs of finished runs for the projection's "expected" time (null: the maximum epochs).</summary>
+    public TypicalEpochs? TypicalEpochs { get; init; }
+
+    /// <summary>Every registered model that trains (popularity does not), in registration order.</summary>
+    public static IReadOnlyList<string> TrainableModels() => ModelRegistry.All.Where(e => !e.Deterministic).Select(e => e.Name).ToArray();
 
     /// <summary>Threads of the fused engine, of the sampler, of evaluation and of torch (set explicitly).</summary>
     public int Threads { get; init; } = 2;
@@ -133,7 +140,7 @@ public sealed record BenchOptions
         foreach (var s in Shapes) ShapeSpec.Parse(s);
         if (Models.Count == 0 && Baselines.Count == 0) throw new ArgumentException("Models and Baselines must not both be empty.");
         foreach (var b in Baselines)
-            if (!new[] { "bpr", "cml", "gmf" }.Contains(ModelRegistry.Get(b).Name)) throw new ArgumentException($"Baseline '{b}': the bench measures bpr, cml and gmf.");
+            if (ModelRegistry.Get(b).Deterministic) throw new ArgumentException($"Model '{b}' has nothing to train: the bench measures {string.Join(", ", TrainableModels())}.");
         if (Threads < 1) throw new ArgumentException($"Threads must be ≥ 1 (got {Threads}).");
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1 (got {BatchSize}).");
         if (Negatives < 1) throw new ArgumentException($"Negatives must be ≥ 1 (got {Negatives}).");

@@ -63,6 +63,17 @@ public sealed record BenchReport
         foreach (var s in Shapes)
             foreach (var e in s.Evaluation)
                 sb.AppendLine(string.Create(c, $"| {s.Shape} | {e.Model} | {e.SampledSeconds:F3}{(e.SampledExtrapolated ? " (extrap.)" : "")} | {e.SampledHitRate:F3} | {e.FullRankingSeconds:F2}{(e.FullRankingExtrapolated ? " (extrap.)" : "")} | {e.FullRankingUsersMeasured:N0} | {e.FullHitRate:F3} | {s.PeakWorkingSetBytes / 1e9:F2} | {s.ManagedHeapBytes / 1e9:F2} |"));
+        foreach (var s in Shapes.Where(s => s.Projection is not null))
+        {
+            var p = s.Projection!;
+            sb.AppendLine();
+            sb.AppendLine(string.Create(c, $"Projected `lrml reproduce main-table --profile full` on a {s.Shape}-shaped dataset ({p.Protocol} split): at most {Duration(p.AtMostSeconds)}, expected {Duration(p.ExpectedSeconds)}{(p.Complete ? "" : $" (without {string.Join(", ", p.Missing)}: not measured)")}; expected epochs from {p.ExpectedSource}."));
+            sb.AppendLine();
+            sb.AppendLine("| model | engine | runs | max epochs | expected epochs | triples/s | scores/s | at most min | expected min |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var r in p.Rows)
+                sb.AppendLine(string.Create(c, $"| {r.Model} | {r.Engine} | {r.Runs} | {r.MaxEpochs} | {r.ExpectedEpochs:0.#} | {(double.IsFinite(r.TriplesPerSecond) ? r.TriplesPerSecond.ToString("N0", c) : "—")} | {r.ScoresPerSecond:N0} | {r.AtMostSeconds / 60:F1} | {r.ExpectedSeconds / 60:F1} |"));
+        }
         if (Targets.Count > 0)
         {
             sb.AppendLine();
@@ -77,6 +88,8 @@ public sealed record BenchReport
         }
         return sb.ToString();
     }
+
+    private static string Duration(double seconds) => Lrml.Reproduction.DurationEstimate.Format(TimeSpan.FromSeconds(seconds));
 }
 
 /// <summary>The options of a run, as recorded.</summary>
@@ -133,6 +146,8 @@ public sealed record ShapeReport
     public List<TrainingMeasure> Training { get; init; } = [];
     /// <summary>Evaluation measurements of the fused engine per model size.</summary>
     public List<EvaluationMeasure> Evaluation { get; init; } = [];
+    /// <summary>The projected full-profile main-table time on a dataset of this shape (null without per-model measurements or evaluation).</summary>
+    public ProjectionReport? Projection { get; init; }
     /// <summary>Peak resident set of the process while this shape ran (VmHWM, reset per shape on Linux), bytes.</summary>
     public long PeakWorkingSetBytes { get; init; }
     /// <summary>Whether the peak was reset before this shape (false: process-lifetime peak).</summary>
@@ -166,6 +181,12 @@ public sealed record TrainingMeasure
     public List<double> EpochRunSeconds { get; init; } = [];
     /// <summary>Fused median / reference median for the same shape and model (null without reference).</summary>
     public double? SpeedupVsReference { get; init; }
+    /// <summary>The registry model of a per-model measurement (null for the LRML size rows).</summary>
+    public string? RegistryModel { get; init; }
+    /// <summary>Positives per batch of this measurement.</summary>
+    public int BatchSize { get; init; }
+    /// <summary>Negatives per positive of this measurement.</summary>
+    public int Negatives { get; init; }
     /// <summary>Mean loss per triple over the measured steps (sanity: it decreases as training proceeds).</summary>
     public double MeanLossPerTriple { get; init; }
 }
@@ -193,6 +214,56 @@ public sealed record EvaluationMeasure
     public double FullHitRate { get; init; }
     /// <summary>Scores buffer of one user chunk (the bound of full ranking's extra memory), bytes.</summary>
     public long FullRankingBufferBytes { get; init; }
+    /// <summary>The registry model of a per-model measurement (null for the LRML size rows).</summary>
+    public string? RegistryModel { get; init; }
+    /// <summary>The engine scored with (per-model measurements).</summary>
+    public string? Engine { get; init; }
+}
+
+/// <summary>The projected time of <c>lrml reproduce main-table --profile full</c> on one dataset shape (the estimate's formula).</summary>
+public sealed record ProjectionReport
+{
+    /// <summary>The protocol the projection assumes (ncf for ml-1m, leave-last-out otherwise).</summary>
+    public string Protocol { get; init; } = "";
+    /// <summary>One row per model of the presets.</summary>
+    public List<ProjectionRow> Rows { get; init; } = [];
+    /// <summary>Every run at its maximum epochs, seconds.</summary>
+    public double AtMostSeconds { get; init; }
+    /// <summary>Every run at the typical epochs of <see cref="ExpectedSource"/>, seconds.</summary>
+    public double ExpectedSeconds { get; init; }
+    /// <summary>Where the typical epochs come from.</summary>
+    public string ExpectedSource { get; init; } = "";
+    /// <summary>Whether every model of the presets was measured on its default engine (false: the totals leave <see cref="Missing"/> out).</summary>
+    public bool Complete { get; init; }
+    /// <summary>Models left out of the totals (not measured on their default engine in this run).</summary>
+    public List<string> Missing { get; init; } = [];
+}
+
+/// <summary>One model's share of a <see cref="ProjectionReport"/>.</summary>
+public sealed record ProjectionRow
+{
+    /// <summary>Registry name.</summary>
+    public string Model { get; init; } = "";
+    /// <summary>The engine the full profile would use by default on a CPU.</summary>
+    public string Engine { get; init; } = "";
+    /// <summary>Runs (seeds; one for a model that does not train).</summary>
+    public int Runs { get; init; }
+    /// <summary>The preset's maximum epochs.</summary>
+    public int MaxEpochs { get; init; }
+    /// <summary>The epochs a run is expected to train (typical epochs, at most the maximum).</summary>
+    public double ExpectedEpochs { get; init; }
+    /// <summary>Training pairs of the shape.</summary>
+    public long TrainPairs { get; init; }
+    /// <summary>Negatives per positive of the preset.</summary>
+    public int Negatives { get; init; }
+    /// <summary>Measured triples/s (NaN for a model that does not train).</summary>
+    public double TriplesPerSecond { get; init; }
+    /// <summary>Measured full-ranking scores/s (users × items / full-ranking seconds).</summary>
+    public double ScoresPerSecond { get; init; }
+    /// <summary>Runs × run seconds at the maximum epochs.</summary>
+    public double AtMostSeconds { get; init; }
+    /// <summary>Runs × run seconds at the expected epochs.</summary>
+    public double ExpectedSeconds { get; init; }
 }
 
 /// <summary>A target of the performance issue checked against this run.</summary>

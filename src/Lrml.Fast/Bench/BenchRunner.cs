@@ -4,6 +4,9 @@ using Lrml.Models;
 using Lrml.Fast;
 using Lrml.Training;
 using Lrml.Util;
+using Lrml.Experiments;
+using Lrml.Protocols;
+using Lrml.Reproduction;
 
 namespace Lrml.Fast.Bench;
 
@@ -58,7 +61,7 @@ public static class BenchRunner
                     using (var fused = new LrmlFused(cfg, init, new FusedOptions { Threads = options.Threads }))
                     {
                         semantics ??= fused.OptimizerSemantics;
-                        main = MeasureTraining(fused, "fused", shape.ToString(), cfg.Optimizer, sampler, data, options, log, allowEpochs: true);
+                        main = MeasureTraining(fused, "fused", shape.ToString(), cfg.Optimizer.ToString(), sampler, data, options, log, allowEpochs: true);
                         if (options.Evaluate) evaluation.Add(MeasureEvaluation(fused, shape.ToString(), data, options, log));
                     }
                     TrainingMeasure? denseMeasure = null;
@@ -66,7 +69,7 @@ public static class BenchRunner
                     {
                         var dense = cfg with { Optimizer = OptimizerKind.Adam };
                         using var fusedDense = new LrmlFused(dense, init, new FusedOptions { Threads = options.Threads });
-                        denseMeasure = MeasureTraining(fusedDense, "fused", shape.ToString(), OptimizerKind.Adam, sampler, data,
+                        denseMeasure = MeasureTraining(fusedDense, "fused", shape.ToString(), nameof(OptimizerKind.Adam), sampler, data,
                             options with { StepsPerRepeat = Math.Min(options.StepsPerRepeat, 50), Repeats = Math.Min(options.Repeats, 3) }, log, allowEpochs: false);
                     }
                     TrainingMeasure? reference = null;
@@ -74,7 +77,7 @@ public static class BenchRunner
                     {
                         var dense = cfg with { Optimizer = OptimizerKind.Adam };
                         using var model = factory(dense, init, options.Threads);
-                        reference = MeasureTraining(model, "torchsharp", shape.ToString(), OptimizerKind.Adam, sampler, data,
+                        reference = MeasureTraining(model, "torchsharp", shape.ToString(), nameof(OptimizerKind.Adam), sampler, data,
                             options with { StepsPerRepeat = options.ReferenceSteps, Repeats = options.ReferenceRepeats, WarmupSeconds = 0 }, log, allowEpochs: false);
                         Thread.Sleep(200); // let torch's OpenMP workers stop spinning before the next fused measurement
                     }
@@ -83,14 +86,15 @@ public static class BenchRunner
                     if (denseMeasure is not null) training.Add(denseMeasure with { SpeedupVsReference = Ratio(denseMeasure) });
                     if (reference is not null) training.Add(reference);
                 }
-                foreach (var baseline in options.Baselines) MeasureBaseline(baseline, sampler, data, options, log, training, evaluation);
+                foreach (var model in options.Baselines) MeasureModel(model, sampler, data, options, log, training, evaluation);
+                if (options.Evaluate && options.Baselines.Count > 0) MeasurePopularity(data, options, log, evaluation);
             }
             long managed = GC.GetTotalMemory(false);
             long peak = ProcessMemory.PeakBytes();
             shapes.Add(new ShapeReport
             {
                 Shape = spec.Name, Users = spec.Users, Items = spec.Items, TrainPairs = data.Train.Count, GenerationSeconds = gen,
-                Training = training, Evaluation = evaluation, PeakWorkingSetBytes = peak, PeakIsPerShape = perShape, ManagedHeapBytes = managed,
+                Training = training, Evaluation = evaluation, Projection = Project(spec, data.Train.Count, training, evaluation, options), PeakWorkingSetBytes = peak, PeakIsPerShape = perShape, ManagedHeapBytes = managed,
             });
             log($"{spec.Name}: peak working set {peak / 1e9:F2} GB{(perShape ? "" : " (process lifetime)")}");
         }
@@ -99,7 +103,10 @@ public static class BenchRunner
         notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
         if (semantics is not null) notes.Add($"Fused engine optimiser semantics: {semantics}.");
         if (options.Baselines.Count > 0)
-            notes.Add("Baselines (BPR-MF, CML at d = 100, GMF at d = 16, registry defaults otherwise): the fused rows run the shared EmbeddingEngine (Adam = exact dense PyTorch Adam, every row moves each step; LazyAdam = rows in the batch only), the torchsharp rows the TorchSharp model with its default dense Adam; same sampler and data. Torch full ranking is timed on 512 users and extrapolated.");
+        {
+            notes.Add($"Registry models ({string.Join(", ", options.Baselines)}): each at the full profile's preset for the shape (ml-1m's own entry, the default entry otherwise; its batch size and negatives), through every engine the registry offers for it; non-torch rows run the whole-epoch measure, torch rows {options.ReferenceSteps} steps × {options.ReferenceRepeats} repeats with the epoch extrapolated (marked), same sampler and data; ratio = engine median / torch median. Torch full ranking is timed on 512 users and extrapolated.");
+            notes.Add("Projection: `lrml reproduce main-table --profile full` on a dataset of each shape through the estimate's own formula (runs × epochs × pairs × negatives / triples/s + validation and test scores / full-ranking scores/s + 1 s per run), at the default engine's throughput; 'at most' at the preset's maximum epochs, 'expected' at the typical epochs of finished full-profile runs when there are any.");
+        }
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
         notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
@@ -130,46 +137,107 @@ public static class BenchRunner
         return report;
     }
 
-    /// <summary>The size each baseline is measured at (the presets' d: 100 for BPR-MF and CML, 16 for GMF).</summary>
-    private static int BaselineDim(string model) => model == "gmf" ? 16 : 100;
-
-    /// <summary>A baseline through the registry on the fused engine (<see cref="EmbeddingEngine"/>) and on torch (dense Adam, the
-    /// models' default optimiser): training triples/s with the same sampler and batches, and full-ranking / sampled scoring time.
-    /// The fused engine is measured with exact dense Adam and, where the model offers it and the bench's optimiser is LazyAdam, LazyAdam.</summary>
-    private static void MeasureBaseline(string name, BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log,
+    /// <summary>
+    /// A registered model at the settings the full profile gives it on this shape (<see cref="Presets"/>: the dataset's entry for
+    /// ml-1m, the default entry otherwise; its batch size and negatives too), through every engine the registry offers for it
+    /// (an engine added later with <see cref="ModelRegistry.RegisterEngine"/> is measured with no change here): training triples/s with
+    /// the same sampler, and full-ranking / sampled scoring time. The torch engine is measured on a fixed number of steps
+    /// (<see cref="BenchOptions.ReferenceSteps"/>) and 512 full-ranking users, its epoch and evaluation extrapolated; the others as
+    /// LRML's fused engine (whole epochs where affordable). Non-torch rows get their speed-up over the torch row.
+    /// </summary>
+    private static void MeasureModel(string name, BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log,
         List<TrainingMeasure> training, List<EvaluationMeasure> evaluation)
     {
         FastEngines.Register();
         var entry = ModelRegistry.Get(name);
-        string label = $"{entry.Name} d={BaselineDim(entry.Name)}";
-        ITrainableRecommender Build(string engine, OptimizerKind opt) => (ITrainableRecommender)ModelRegistry.Build(entry.Name, new ModelBuildContext
+        var preset = PresetFor(entry.Name, data.Shape);
+        var train = Presets.Spec(preset, Profile.Full, o.Seed, o.Threads).Train;
+        string label = $"{entry.Name} {string.Join(" ", preset.Settings.Where(kv => kv.Key is "dim" or "slots" or "layers").Select(kv => $"{kv.Key}={kv.Value}"))}".Trim();
+        var mo = o with { BatchSize = train.BatchSize, Negatives = train.NegativesPerPositive };
+        var rows = new List<TrainingMeasure>();
+        foreach (var engine in entry.Engines.OrderBy(e => e == "torch"))   // torch last: its OpenMP workers spin after it
         {
-            NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads, Engine = engine,
-            Settings = [new("dim", BaselineDim(entry.Name).ToString(CultureInfo.InvariantCulture)), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam")],
-        }).Model;
-        var fused = new List<TrainingMeasure>();
-        var opts = new List<OptimizerKind> { OptimizerKind.Adam };
-        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name != "gmf") opts.Add(OptimizerKind.LazyAdam);
-        foreach (var opt in opts)
-        {
-            using var model = Build("fused", opt);
-            fused.Add(MeasureTraining(model, "fused", label, opt, sampler, data, o, log, allowEpochs: true));
-            if (o.Evaluate && opt == OptimizerKind.Adam) evaluation.Add(MeasureEvaluation(model, label + " fused", data, o, log));
-        }
-        TrainingMeasure? reference = null;
-        if (o.Reference)
-        {
+            bool capped = engine == "torch";
+            if (capped && !o.Reference) continue;
             ComputeThreads.Set(o.Threads);
-            using var model = Build("torch", OptimizerKind.Adam);
-            reference = MeasureTraining(model, "torchsharp", label, OptimizerKind.Adam, sampler, data,
-                o with { StepsPerRepeat = o.ReferenceSteps, Repeats = o.ReferenceRepeats, WarmupSeconds = 0 }, log, allowEpochs: false);
+            var built = ModelRegistry.Build(entry.Name, new ModelBuildContext
+            {
+                NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads, Engine = engine,
+                Settings = preset.Settings, BatchSize = train.BatchSize, NegativesPerPositive = train.NegativesPerPositive,
+            });
+            using var model = built.Model;
+            string opt = built.Config["optimizer"]?.ToString() ?? "";
+            var measured = MeasureTraining((ITrainableRecommender)model, engine, label, opt, sampler, data,
+                capped ? mo with { StepsPerRepeat = o.ReferenceSteps, Repeats = o.ReferenceRepeats, WarmupSeconds = 0 } : mo, log, allowEpochs: !capped);
+            rows.Add(measured with { RegistryModel = entry.Name });
             if (o.Evaluate)
-                evaluation.Add(MeasureEvaluation(model, label + " torch", data,
-                    o with { FullRankingMaxUsers = Math.Min(o.FullRankingMaxUsers, 512), SampledMaxUsers = Math.Min(o.SampledMaxUsers, 20_000) }, log));
-            Thread.Sleep(200);
+                evaluation.Add(MeasureEvaluation(model, $"{label} {engine}",  data,
+                    capped ? o with { FullRankingMaxUsers = Math.Min(o.FullRankingMaxUsers, 512), SampledMaxUsers = Math.Min(o.SampledMaxUsers, 20_000) } : o, log)
+                    with { RegistryModel = entry.Name, Engine = engine });
+            if (capped) Thread.Sleep(200);
         }
-        foreach (var t in fused) training.Add(t with { SpeedupVsReference = reference is null ? null : t.TriplesPerSecond / reference.TriplesPerSecond });
-        if (reference is not null) training.Add(reference);
+        var torch = rows.FirstOrDefault(r => r.Engine == "torch");
+        foreach (var t in rows) training.Add(t.Engine == "torch" || torch is null ? t : t with { SpeedupVsReference = t.TriplesPerSecond / torch.TriplesPerSecond });
+    }
+
+    /// <summary>Popularity has nothing to train; its scoring time enters the full-profile projection.</summary>
+    private static void MeasurePopularity(SyntheticShapeData data, BenchOptions o, Action<string> log, List<EvaluationMeasure> evaluation)
+    {
+        if (!Presets.Models.Contains("pop")) return;
+        var built = ModelRegistry.Build("pop", new ModelBuildContext
+        {
+            NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads,
+        });
+        using var model = built.Model;
+        evaluation.Add(MeasureEvaluation(model, "pop", data, o, log) with { RegistryModel = "pop", Engine = built.Engine });
+    }
+
+    /// <summary>The preset a shape's runs would use: the dataset entry of the same name (ml-1m), else the default entry; a model
+    /// without any preset (one added by an extension) runs at its registry defaults.</summary>
+    private static Preset PresetFor(string model, ShapeSpec shape) => Presets.Models.Contains(model)
+        ? Presets.Get(model, shape.Name) : new Preset(model, shape.Name, [], [], "registry defaults (no preset)");
+
+    /// <summary>
+    /// The projected time of <c>lrml reproduce main-table --profile full</c> on a dataset of this shape, through the estimate's own
+    /// formula (<see cref="DurationEstimator.RunSeconds(RunSpec, SplitCounts, DurationEstimator.Throughput, double)"/>): per model in
+    /// the presets, runs (seeds; one for popularity) × the run's duration at the triples/s and full-ranking scores/s of the engine
+    /// the run would use by default, at its maximum epochs ("at most") and at <see cref="BenchOptions.TypicalEpochs"/> ("expected").
+    /// The split is leave-one-out-shaped: every user has one validation and one test item with sampled candidates, and full ranking.
+    /// </summary>
+    internal static ProjectionReport? Project(ShapeSpec shape, long trainPairs, IReadOnlyList<TrainingMeasure> training,
+        IReadOnlyList<EvaluationMeasure> evaluation, BenchOptions o)
+    {
+        if (!o.Evaluate || o.Baselines.Count == 0) return null;
+        FastEngines.Register();
+        var typical = o.TypicalEpochs ?? TypicalEpochs.None;
+        string protocol = shape.Name == "ml-1m" ? NcfPublic.ProtocolName : LeaveLastOut.ProtocolName;
+        var counts = new SplitCounts(protocol, trainPairs, shape.Items, shape.Users, true, shape.Users, true);
+        var rows = new List<ProjectionRow>();
+        var missing = new List<string>();
+        foreach (var model in Presets.Models)
+        {
+            var entry = ModelRegistry.Get(model);
+            var preset = PresetFor(entry.Name, shape);
+            var spec = Presets.Spec(preset, Profile.Full, 1, o.Threads) with { Dataset = shape.Name, Protocol = protocol };
+            int runs = entry.Deterministic ? 1 : Profile.Full.Seeds;
+            string engine = entry.Deterministic ? entry.Engines[0] : ModelRegistry.EngineUsed(entry.Name, null, "cpu", preset.Settings);
+            var ev = evaluation.FirstOrDefault(e => e.RegistryModel == entry.Name && e.Engine == engine);
+            var tr = training.FirstOrDefault(t => t.RegistryModel == entry.Name && t.Engine == engine);
+            if (ev is null || (!entry.Deterministic && tr is null)) { missing.Add($"{entry.Name} ({engine})"); continue; }
+            var speed = new DurationEstimator.Throughput(tr?.TriplesPerSecond ?? double.NaN, (double)shape.Users * shape.Items / ev.FullRankingSeconds);
+            rows.Add(new ProjectionRow
+            {
+                Model = entry.Name, Engine = engine, Runs = runs, MaxEpochs = entry.Deterministic ? 0 : spec.Train.Epochs, ExpectedEpochs = entry.Deterministic ? 0 : typical.For(spec),
+                TrainPairs = trainPairs, Negatives = spec.Train.NegativesPerPositive, TriplesPerSecond = speed.TriplesPerSecond, ScoresPerSecond = speed.ScoresPerSecond,
+                AtMostSeconds = runs * DurationEstimator.RunSeconds(spec, counts, speed, spec.Train.Epochs),
+                ExpectedSeconds = runs * DurationEstimator.RunSeconds(spec, counts, speed, typical.For(spec)),
+            });
+        }
+        return new ProjectionReport
+        {
+            Protocol = protocol, Rows = rows, AtMostSeconds = rows.Sum(r => r.AtMostSeconds), ExpectedSeconds = rows.Sum(r => r.ExpectedSeconds),
+            ExpectedSource = typical.Source, Complete = missing.Count == 0, Missing = missing,
+        };
     }
 
     private static double Median(List<double> xs)
@@ -178,7 +246,7 @@ public static class BenchRunner
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
     }
 
-    private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, string shape, OptimizerKind opt,
+    private static TrainingMeasure MeasureTraining(ITrainableRecommender model, string engine, string shape, string opt,
         BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log, bool allowEpochs)
     {
         var batch = new TrainingBatch(o.BatchSize, o.Negatives);
@@ -242,7 +310,7 @@ public static class BenchRunner
             $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));
         return new TrainingMeasure
         {
-            Engine = engine, Model = shape, Optimizer = opt.ToString(), TriplesPerSecond = median, RunTriplesPerSecond = runs,
+            Engine = engine, Model = shape, Optimizer = opt, TriplesPerSecond = median, BatchSize = o.BatchSize, Negatives = o.Negatives, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
             TriplesPerCpuSecond = Median(cpuRuns),
         };
@@ -359,6 +427,18 @@ public static class BenchRunner
             list.Add(new("ml-20m full ranking feasible in bounded memory",
                 ev20.FullRankingSeconds.ToString("F0", c) + " s" + (ev20.FullRankingExtrapolated ? $" (extrapolated from {ev20.FullRankingUsersMeasured:N0} users)" : "") + $", score buffer {ev20.FullRankingBufferBytes / 1e6:F0} MB",
                 true));
+        foreach (var shape in shapes)
+            foreach (var row in shape.Projection?.Rows ?? [])
+            {
+                if (row.Model is "pop" || shape.Training.FirstOrDefault(t => t.RegistryModel == row.Model && t.Engine == row.Engine) is not { } t) continue;
+                if (shape.Shape == "ml-1m")
+                {
+                    double goal = row.Model is "bpr" or "cml" or "gmf" ? 5e6 : row.Model is "mlp" or "neumf" or "transcf" ? 1e6 : 0;
+                    if (goal > 0) list.Add(new($"ml-1m {row.Model} ({row.Engine}) training ≥ {goal / 1e6:F0} M triples/s", (t.TriplesPerSecond / 1e6).ToString("F2", c) + " M/s", t.TriplesPerSecond >= goal));
+                }
+                if (shape.Shape == "ml-20m" && t.EpochSeconds is { } epoch)
+                    list.Add(new($"ml-20m {row.Model} ({row.Engine}) epoch ≤ 60 s", epoch.ToString("F1", c) + " s" + (t.EpochMeasured ? "" : " (extrapolated)"), epoch <= 60));
+            }
         return list;
     }
 }

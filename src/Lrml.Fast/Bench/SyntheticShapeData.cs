@@ -1,3 +1,4 @@
+using System.Globalization;
 using Lrml.Protocols;
 using Lrml.Util;
 
@@ -22,14 +23,18 @@ public sealed record ShapeSpec(string Name, int Users, int Items, long Interacti
     /// <summary>A tiny shape for quick runs and CI (seconds).</summary>
     public static ShapeSpec Tiny { get; } = new("tiny", 600, 400, 24_000);
 
-    /// <summary>Looks a shape up by name (ml-1m, ml-20m, netflix, tiny).</summary>
+    /// <summary>Looks a shape up by name (ml-1m, ml-20m, netflix, tiny) or reads users x items x pairs (e.g. 6040x17770x994169).</summary>
     public static ShapeSpec Parse(string name) => name.ToLowerInvariant() switch
     {
         "ml-1m" or "ml1m" => Ml1m,
         "ml-20m" or "ml20m" => Ml20m,
         "netflix" => Netflix,
         "tiny" => Tiny,
-        _ => throw new ArgumentException($"Unknown bench shape '{name}' (known: ml-1m, ml-20m, netflix, tiny)."),
+        var t when t.Split('x') is [var u, var i, var p] && int.TryParse(u, NumberStyles.None, CultureInfo.InvariantCulture, out int users) && users > 0
+            && int.TryParse(i, NumberStyles.None, CultureInfo.InvariantCulture, out int items) && items > 0
+            && long.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out long pairs) && pairs >= users && pairs <= (long)users * items / 2 => new(t, users, items, pairs),
+        _ => throw new ArgumentException($"Unknown bench shape '{name}' (known: ml-1m, ml-20m, netflix, tiny, or USERSxITEMSxPAIRS with positive integers, " +
+                                         "at least one pair per user and a density of at most 50%)."),
     };
 }
 

@@ -33,8 +33,15 @@ public sealed class DurationEstimate
     /// <summary>What is estimated (e.g. "main table, full profile").</summary>
     public required string Experiment { get; init; }
 
-    /// <summary>Expected wall-clock time of the runs still to do.</summary>
+    /// <summary>Wall-clock time of the runs still to do if every run trains its maximum epochs (an upper bound).</summary>
     public required TimeSpan Total { get; init; }
+
+    /// <summary>The same at the typical epochs finished runs of the same model and profile stopped at (early stopping; see
+    /// <see cref="TypicalEpochs"/>); equal to <see cref="Total"/> when no such runs are on disk.</summary>
+    public TimeSpan Expected { get; init; }
+
+    /// <summary>Where the typical epochs of <see cref="Expected"/> come from (or why it equals the maximum).</summary>
+    public string ExpectedSource { get; init; } = "";
 
     /// <summary>Runs planned in total.</summary>
     public required int Runs { get; init; }
@@ -57,10 +64,10 @@ public sealed class DurationEstimate
             if (Runs > 0 && Reused == Runs && Total.TotalSeconds < 1)
                 return $"Nothing to train for the {Experiment}: all {Runs.ToString(ci)} run(s) are already finished on disk and are reused.";
             string reused = Reused > 0 ? $" ({Reused} of them already finished on disk and reused)" : "";
-            return $"Expected duration of the {Experiment}: about {Format(Total)} for {Runs.ToString(ci)} run(s){reused}. " +
-                   "This is an estimate: runs × maximum epochs × training pairs at the training throughput just measured on this " +
-                   "machine, plus evaluation scores at the measured scoring throughput; early stopping usually ends runs sooner, " +
-                   $"a busier machine makes them slower (measuring took {CalibrationSeconds.ToString("0.0", ci)} s).";
+            return $"Expected duration of the {Experiment}: at most {Format(Total)}, expected {Format(Expected)} for {Runs.ToString(ci)} run(s){reused}. " +
+                   "This is an estimate: runs × epochs × training pairs at the training throughput just measured on this " +
+                   "machine, plus evaluation scores at the measured scoring throughput; 'at most' trains every run to its maximum epochs, " +
+                   $"'expected' to the typical epochs of {ExpectedSource}; a busier machine makes runs slower (measuring took {CalibrationSeconds.ToString("0.0", ci)} s).";
         }
     }
 
@@ -103,14 +110,16 @@ internal static class DurationEstimator
     /// scores (sampled candidates, and every item with full ranking) / scores per second + a fixed overhead.
     /// </summary>
     public static DurationEstimate Estimate(string experiment, IReadOnlyList<PlannedRun> runs, ExperimentContext context,
-        double calibrationSeconds = 0.25)
+        double calibrationSeconds = 0.25, TypicalEpochs? typical = null)
     {
         ArgumentNullException.ThrowIfNull(runs);
+        typical ??= TypicalEpochs.None;
         var clock = Stopwatch.StartNew();
         var table = new ResultTable($"Expected duration: {experiment}", "dataset", "model", "settings", "runs", "reused", "max epochs",
-            "training pairs", "triples/s", "scores/s", "expected min");
-        table.Format("triples/s", "N0").Format("scores/s", "N0").Format("training pairs", "N0").Format("expected min", "F1");
-        double total = 0;
+            "expected epochs", "training pairs", "triples/s", "scores/s", "at most min", "expected min");
+        table.Format("triples/s", "N0").Format("scores/s", "N0").Format("training pairs", "N0").Format("at most min", "F1").Format("expected min", "F1")
+            .Format("expected epochs", "F1");
+        double total = 0, expectedTotal = 0;
         int reusedTotal = 0;
         foreach (var group in runs.GroupBy(r => GroupKey(r.Spec)))
         {
@@ -121,45 +130,58 @@ internal static class DurationEstimator
             reusedTotal += reused;
             string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, context)).ToLowerInvariant();
             var split = Experiment.GetSplit(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), context);
-            double seconds = 0;
+            double seconds = 0, expected = 0, epochs = typical.For(spec);
             Throughput? speed = null;
             if (reused < list.Count)
             {
                 speed = Measure(spec, split, calibrationSeconds);
-                foreach (var r in list.Where((_, k) => !finished[k])) seconds += RunSeconds(r.Spec, split, speed);
+                foreach (var r in list.Where((_, k) => !finished[k]))
+                {
+                    seconds += RunSeconds(r.Spec, split, speed);
+                    expected += RunSeconds(r.Spec, SplitCounts.Of(split), speed, typical.For(r.Spec));
+                }
             }
             total += seconds;
+            expectedTotal += expected;
             table.AddRow(("dataset", spec.Dataset), ("model", ModelRegistry.Get(spec.Model).Display),
                 ("settings", string.Join(" ", spec.Settings.Select(kv => $"{kv.Key}={kv.Value}"))), ("runs", list.Count), ("reused", reused),
-                ("max epochs", spec.Train.Epochs), ("training pairs", split.Train.Count),
+                ("max epochs", spec.Train.Epochs), ("expected epochs", epochs), ("training pairs", split.Train.Count),
                 ("triples/s", speed?.TriplesPerSecond ?? double.NaN), ("scores/s", speed?.ScoresPerSecond ?? double.NaN),
-                ("expected min", seconds / 60));
+                ("at most min", seconds / 60), ("expected min", expected / 60));
         }
         table.Notes.Add("triples/s: training (user, positive, negative) triples per second; scores/s: user-item scores per second, both measured " +
-                        "just now on this machine. Expected minutes use the maximum epochs: early stopping usually ends runs sooner.");
+                        $"just now on this machine. 'At most' trains every run to its maximum epochs; 'expected' to the typical epochs of {typical.Source}.");
         return new DurationEstimate
         {
-            Experiment = experiment, Total = TimeSpan.FromSeconds(total), Runs = runs.Count, Reused = reusedTotal, Table = table,
-            CalibrationSeconds = clock.Elapsed.TotalSeconds,
+            Experiment = experiment, Total = TimeSpan.FromSeconds(total), Expected = TimeSpan.FromSeconds(expectedTotal), ExpectedSource = typical.Source,
+            Runs = runs.Count, Reused = reusedTotal, Table = table, CalibrationSeconds = clock.Elapsed.TotalSeconds,
         };
     }
 
     /// <summary>Expected seconds of one run at a measured speed (see <see cref="Estimate"/>).</summary>
     public static double RunSeconds(RunSpec spec, Protocols.Split split, Throughput speed)
     {
+        ArgumentNullException.ThrowIfNull(split);
+        return RunSeconds(spec, SplitCounts.Of(split), speed, spec.Train.Epochs);
+    }
+
+    /// <summary>The one duration formula of the kit (the estimate, Slurm time limits, <c>lrml bench</c>'s projection): epochs ×
+    /// (pairs × negatives / triples/s + validation scores / scores/s / EvalEvery) + test scores / scores/s + a fixed overhead.
+    /// <paramref name="epochs"/> may be fractional (a typical epoch count, see <see cref="TypicalEpochs"/>).</summary>
+    public static double RunSeconds(RunSpec spec, SplitCounts split, Throughput speed, double epochs)
+    {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(split);
         ArgumentNullException.ThrowIfNull(speed);
         bool trains = double.IsFinite(speed.TriplesPerSecond);
         int candidates = spec.SampledNegativesFor(split.Protocol) + 1;
-        double train = trains ? (double)split.Train.Count * spec.Train.NegativesPerPositive / speed.TriplesPerSecond : 0;
+        double train = trains ? (double)split.TrainPairs * spec.Train.NegativesPerPositive / speed.TriplesPerSecond : 0;
         double validationScores = !trains || spec.Train.EvalEvery <= 0 ? 0
-            : split.Validation.UsersWithItems() * (split.ValidationNegatives is not null && spec.SampledValidation ? candidates : split.NumItems);
+            : (double)split.ValidationUsers * (split.ValidationNegatives && spec.SampledValidation ? candidates : split.NumItems);
         double perEpoch = train + validationScores / speed.ScoresPerSecond / Math.Max(1, spec.Train.EvalEvery);
-        int testUsers = split.Test.UsersWithItems();
-        double testScores = (split.TestNegatives is not null ? (double)testUsers * candidates : 0) +
-                            (spec.FullRanking || split.TestNegatives is null ? (double)testUsers * split.NumItems : 0);
-        return (trains ? spec.Train.Epochs * perEpoch : 0) + testScores / speed.ScoresPerSecond + OverheadSecondsPerRun;
+        double testScores = (split.TestNegatives ? (double)split.TestUsers * candidates : 0) +
+                            (spec.FullRanking || !split.TestNegatives ? (double)split.TestUsers * split.NumItems : 0);
+        return (trains ? epochs * perEpoch : 0) + testScores / speed.ScoresPerSecond + OverheadSecondsPerRun;
     }
 
     /// <summary>
@@ -241,4 +263,77 @@ internal static class DurationEstimator
         string.Join("|", spec.Dataset, spec.Protocol ?? "", spec.Model, spec.Engine ?? "", spec.Train.BatchSize, spec.Train.NegativesPerPositive,
             string.Join(",", spec.Settings.OrderBy(kv => ConfigBinder.Normalise(kv.Key), StringComparer.Ordinal)
                 .Select(kv => ConfigBinder.Normalise(kv.Key) + "=" + kv.Value.Trim())));
+}
+
+/// <summary>What a run's duration depends on in its split (see <see cref="DurationEstimator.RunSeconds(RunSpec, SplitCounts, DurationEstimator.Throughput, double)"/>):
+/// the protocol (sampled candidates per user), training pairs, items, users with validation and test items, and whether
+/// validation and test have sampled negatives.</summary>
+internal sealed record SplitCounts(string Protocol, long TrainPairs, int NumItems, int ValidationUsers, bool ValidationNegatives, int TestUsers, bool TestNegatives)
+{
+    /// <summary>The counts of a real split.</summary>
+    public static SplitCounts Of(Protocols.Split split) => new(split.Protocol, split.Train.Count, split.NumItems, split.Validation.UsersWithItems(),
+        split.ValidationNegatives is not null, split.Test.UsersWithItems(), split.TestNegatives is not null);
+}
+
+/// <summary>
+/// The epochs runs typically train before early stopping ends them, per model: the median of the <c>epochs</c> recorded in the
+/// result.json of finished runs of a reproduction profile (any dataset and seed — the stopping epoch does not depend on a run's
+/// identity beyond its model). A model without finished runs keeps its maximum epochs.
+/// </summary>
+public sealed class TypicalEpochs
+{
+    private readonly IReadOnlyDictionary<string, double> _median;
+
+    /// <summary>Median epochs per model (registry name).</summary>
+    public IReadOnlyDictionary<string, double> ByModel => _median;
+
+    /// <summary>Where the medians come from, in words (e.g. "12 finished runs under …", or why there are none).</summary>
+    public string Source { get; }
+
+    /// <summary>Typical epochs from explicit medians (tests, notebooks).</summary>
+    public TypicalEpochs(IReadOnlyDictionary<string, double> medianByModel, string source)
+    {
+        _median = medianByModel ?? throw new ArgumentNullException(nameof(medianByModel));
+        Source = source;
+    }
+
+    /// <summary>No finished runs: every run at its maximum epochs.</summary>
+    public static TypicalEpochs None { get; } = new(new Dictionary<string, double>(), "no finished runs (the maximum epochs)");
+
+    /// <summary>The epochs a run of <paramref name="spec"/> is expected to train: the model's median, at most its maximum.</summary>
+    public double For(RunSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return _median.TryGetValue(ModelRegistry.Get(spec.Model).Name, out double e) ? Math.Min(e, spec.Train.Epochs) : spec.Train.Epochs;
+    }
+
+    /// <summary>Reads every <c>runs/&lt;dataset&gt;/&lt;run&gt;/result.json</c> under <paramref name="directory"/> (a main table's
+    /// output folder, e.g. results/reproduce/main-table/full). A file that is not a run result names itself in a
+    /// <see cref="Data.DataFormatException"/>.</summary>
+    public static TypicalEpochs FromFinishedRuns(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string runs = Path.Combine(directory, "runs");
+        if (!Directory.Exists(runs)) return new(new Dictionary<string, double>(), $"no finished runs under {runs} (the maximum epochs)");
+        var epochs = new Dictionary<string, List<double>>();
+        int files = 0;
+        foreach (var file in Directory.EnumerateFiles(runs, "result.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            System.Text.Json.Nodes.JsonNode? json;
+            try { json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)); }
+            catch (System.Text.Json.JsonException e) { throw new Data.DataFormatException(file, (e.LineNumber ?? -1) + 1, $"not valid JSON ({e.Message})", e); }
+            string? model = (string?)json?["model"];
+            int? n = json?["epochs"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out int x) ? x : null;
+            if (model is null || n is null || n < 0) throw new Data.DataFormatException(file, 0, "a run result needs \"model\" and a non-negative integer \"epochs\".");
+            if (ModelRegistry.Get(model).Deterministic) continue;
+            string name = ModelRegistry.Get(model).Name;
+            if (!epochs.TryGetValue(name, out var list)) epochs[name] = list = [];
+            list.Add(n.Value);
+            files++;
+        }
+        if (files == 0) return new(new Dictionary<string, double>(), $"no finished runs under {runs} (the maximum epochs)");
+        return new(epochs.ToDictionary(kv => kv.Key, kv => MathNet.Numerics.Statistics.Statistics.Median(kv.Value)),
+            $"{files} finished run(s) under {runs} (median epochs per model: " +
+            string.Join(", ", epochs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {MathNet.Numerics.Statistics.Statistics.Median(kv.Value).ToString("0.#", CultureInfo.InvariantCulture)}")) + ")");
+    }
 }

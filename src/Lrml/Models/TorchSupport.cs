@@ -219,6 +219,11 @@ internal static class TorchSupport
         }
     }
 
+    /// <summary>−max(0, ‖p‖² + ‖q‖² + x·yᵀ) for a users × items block (<paramref name="userSq"/>: users, <paramref name="itemSq"/>:
+    /// items): with x = −2p, y = q the negated squared distance as one matrix product, no users × items × d tensor.</summary>
+    public static Tensor NegSquaredDistances(Tensor userSq, Tensor x, Tensor itemSq, Tensor y) =>
+        userSq.unsqueeze(1).Plus(itemSq.unsqueeze(0)).Plus(x.matmul(y.t())).clamp_min(KeptScalars.Zero).neg();
+
     /// <summary>
     /// The state framing of every reference model: <paramref name="writeHeader"/> (magic, version, shapes — the model's
     /// own), then the module's state dict (TorchSharp format) and the optimiser state.

@@ -1,3 +1,4 @@
+using Lrml.Fast;
 using Lrml.Fast.Bench;
 using Lrml.Models;
 
@@ -99,17 +100,64 @@ public class BenchTests
     }
 
     [Fact]
-    public void BaselinesAreMeasuredOnTheFusedAndTorchEngines()
+    public void EveryRegistryModelIsMeasuredThroughEachOfItsEnginesAtItsPreset()
     {
-        var options = BenchOptions.QuickMode with { OutputPath = null, Models = [], Baselines = ["bpr", "gmf"], Repeats = 2 };
-        var shape = Assert.Single(BenchRunner.Run(options).Shapes);
-        Assert.Equal([("fused", "bpr d=100", "Adam"), ("fused", "bpr d=100", "LazyAdam"), ("torchsharp", "bpr d=100", "Adam"),
-                      ("fused", "gmf d=16", "Adam"), ("torchsharp", "gmf d=16", "Adam")],
-            shape.Training.Select(t => (t.Engine, t.Model, t.Optimizer)).ToList());
+        var options = BenchOptions.QuickMode with { OutputPath = null, Models = [], Repeats = 2 };
+        // every registered model that trains (other tests of this process may have registered more after these)
+        Assert.Equal(["lrml", "cml", "bpr", "gmf", "mlp", "neumf", "transcf"], options.Baselines.Take(7));
+        Assert.DoesNotContain("pop", options.Baselines);
+        var shape = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr", "mlp"] }).Shapes);
+        // every engine the registry lists (torch last), each at the preset's batch and negatives (mlp: 256 × 4)
+        FastEngines.Register();
+        var expected = new[] { "bpr", "mlp" }.SelectMany(m => ModelRegistry.Get(m).Engines.OrderBy(e => e == "torch").Select(e => (m, e))).ToList();
+        Assert.Equal(expected, shape.Training.Select(t => (t.RegistryModel!, t.Engine)).ToList());
+        Assert.All(shape.Training.Where(t => t.RegistryModel == "mlp"), t => Assert.Equal((256, 4), (t.BatchSize, t.Negatives)));
         Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
-        Assert.All(shape.Training.Where(t => t.Engine == "fused"), t => Assert.NotNull(t.SpeedupVsReference));
-        Assert.Equal(["bpr d=100 fused", "bpr d=100 torch", "gmf d=16 fused", "gmf d=16 torch"], shape.Evaluation.Select(e => e.Model).ToList());
-        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["neumf"] }));
+        var torch = shape.Training.Single(t => t.RegistryModel == "bpr" && t.Engine == "torch");
+        Assert.Equal("steps:3", torch.Method);
+        Assert.False(torch.EpochMeasured);                                                                  // capped and extrapolated
+        Assert.All(shape.Training.Where(t => t.Engine != "torch"), t => Assert.Equal(t.TriplesPerSecond / shape.Training
+            .Single(x => x.RegistryModel == t.RegistryModel && x.Engine == "torch").TriplesPerSecond, t.SpeedupVsReference));
+        Assert.Contains(shape.Evaluation, e => e.RegistryModel == "pop");
+        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["pop"] }));
+        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["nosuch"] }));
+    }
+
+    [Fact]
+    public void ProjectionIsTheEstimatesFormulaOverTheMeasuredThroughputs()
+    {
+        // hand-made measurements on the tiny shape (600 users × 400 items, 24,000 pairs): every model of the presets
+        var shape = ShapeSpec.Tiny;
+        FastEngines.Register();
+        var models = Lrml.Reproduction.Presets.Models;
+        var training = models.Where(m => m != "pop").Select(m => new TrainingMeasure
+        {
+            RegistryModel = m, Engine = ModelRegistry.EngineUsed(m, null, "cpu", Lrml.Reproduction.Presets.Get(m, "tiny").Settings), TriplesPerSecond = 480_000,
+        }).ToList();
+        var evaluation = models.Select(m => new EvaluationMeasure
+        {
+            RegistryModel = m, Engine = m == "pop" ? "none" : training.Single(t => t.RegistryModel == m).Engine, FullRankingSeconds = 0.5,
+        }).ToList();
+        var typical = new Lrml.Reproduction.TypicalEpochs(new Dictionary<string, double> { ["bpr"] = 10 }, "test");
+        var p = BenchRunner.Project(shape, 24_000, training, evaluation, BenchOptions.QuickMode with { TypicalEpochs = typical })!;
+        Assert.True(p.Complete);
+        Assert.Equal(models, p.Rows.Select(r => r.Model));
+        // bpr (default preset: 30 epochs, 1 negative, batch 1024), leave-last-out with 100 sampled negatives + the held-out item, full
+        // ranking: scores/s = 600 × 400 / 0.5 = 480,000; per epoch 24,000 / 480,000 = 0.05 s training + 600 × 101 / 480,000 = 0.12625 s
+        // validation; test 600 × 101 + 600 × 400 = 300,600 scores = 0.62625 s; + 1 s → at most 30 × 0.17625 + 1.62625 = 6.91375 s per run, × 5 seeds
+        var bpr = p.Rows.Single(r => r.Model == "bpr");
+        Assert.Equal(480_000, bpr.ScoresPerSecond, 6);
+        Assert.Equal(5 * 6.91375, bpr.AtMostSeconds, 9);
+        Assert.Equal(5 * (10 * 0.17625 + 1.62625), bpr.ExpectedSeconds, 9);               // typical 10 epochs
+        var pop = p.Rows.Single(r => r.Model == "pop");
+        Assert.Equal(1, pop.Runs);
+        Assert.Equal(1.62625, pop.AtMostSeconds, 9);                                       // scoring and overhead only
+        Assert.Equal(p.Rows.Sum(r => r.AtMostSeconds), p.AtMostSeconds, 9);
+        Assert.True(p.ExpectedSeconds < p.AtMostSeconds);
+        // a model not measured on its default engine is left out of the totals and named
+        var partial = BenchRunner.Project(shape, 24_000, training.Where(t => t.RegistryModel != "cml").ToList(), evaluation, BenchOptions.QuickMode)!;
+        Assert.False(partial.Complete);
+        Assert.Single(partial.Missing, m => m.StartsWith("cml"));
     }
 
     [Fact]
@@ -151,5 +199,8 @@ public class BenchTests
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(new BenchOptions { Threads = 0 }));
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(new BenchOptions { FullEpochRepeats = 0 }));
         Assert.Equal(ShapeSpec.Ml20m, ShapeSpec.Parse("ML-20M"));
+        Assert.Equal(new ShapeSpec("6040x17770x994169", 6_040, 17_770, 994_169), ShapeSpec.Parse("6040x17770x994169"));
+        Assert.Throws<ArgumentException>(() => ShapeSpec.Parse("10x10x60"));   // density above 50 %
+        Assert.Throws<ArgumentException>(() => ShapeSpec.Parse("10x0x5"));
     }
 }

@@ -299,13 +299,11 @@ public sealed class CmlModel : ITrainableRecommender
 
     /// <inheritdoc/>
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores) =>
-        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, _config.Dim, ScoreBudget, _device,
-            (uIdx, i0, n) =>
-            {
-                var p = _net.P.index_select(0, uIdx).unsqueeze(1);
-                var q = _net.Q.narrow(0, i0, n).unsqueeze(0);
-                return (p - q).Squared().sum(-1).neg();
-            });
+        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, 1, ScoreBudget, _device, (uIdx, i0, n) =>
+        {   // ‖p‖² + ‖q‖² − 2 p·q: a matrix product instead of a users × items × d difference (issue 14)
+            var (p, q) = (_net.P.index_select(0, uIdx), _net.Q.narrow(0, i0, n));
+            return TorchSupport.NegSquaredDistances(p.Squared().sum(1), p.Plus(p).neg(), q.Squared().sum(1), q);
+        });
 
     /// <summary>User and item embeddings (row-major copies).</summary>
     public (float[] Users, float[] Items) ExportEmbeddings() => (TorchSupport.ToFloats(_net.P), TorchSupport.ToFloats(_net.Q));

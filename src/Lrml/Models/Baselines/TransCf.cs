@@ -330,11 +330,12 @@ public sealed class TransCfModel : ITrainableRecommender
     public void ScoreAllItems(ReadOnlySpan<int> users, Span<float> scores)
     {
         var (nu, ni) = Neighbourhoods();
-        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, _config.Dim, ScoreBudget, _device, (uIdx, i0, n) =>
-        {
-            var a = _net.P.index_select(0, uIdx).unsqueeze(1);
-            var r = nu.index_select(0, uIdx).unsqueeze(1) * ni.narrow(0, i0, n).unsqueeze(0);
-            return (a.Plus(r) - _net.Q.narrow(0, i0, n).unsqueeze(0)).Squared().sum(-1).neg();
+        TorchSupport.ScoreAllChunked(users, scores, NumUsers, NumItems, 1, ScoreBudget, _device, (uIdx, i0, n) =>
+        {   // ‖a + u⊙i − q‖² = ‖a‖² + ‖q‖² + [u², 2a⊙u, −2a, −2u]·[i², i, q, i⊙q]: one matrix product, no users × items × d tensor
+            var (a, u, i, q) = (_net.P.index_select(0, uIdx), nu.index_select(0, uIdx), ni.narrow(0, i0, n), _net.Q.narrow(0, i0, n));
+            var (au, a2, u2) = (a * u, a.Plus(a), u.Plus(u));
+            return TorchSupport.NegSquaredDistances(a.Squared().sum(1), cat([u.Squared(), au.Plus(au), a2.neg(), u2.neg()], 1),
+                q.Squared().sum(1), cat([i.Squared(), i, q, i * q], 1));
         });
     }
 
