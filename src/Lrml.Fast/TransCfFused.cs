@@ -13,21 +13,21 @@ namespace Lrml.Fast;
 /// and neighbour draws). A step indexes the batch's distinct users and items (the reference's order: users, then positives,
 /// then negatives), draws their neighbour samples from "transcf.neighbours" in that order, computes each distinct
 /// neighbourhood mean once, runs the per-example forward and backward over fixed chunks of 64 examples in parallel, sums
-/// each mean's gradient over its occurrences once and scatters it to its neighbour rows, and updates P and Q with the
-/// optimiser of <see cref="EmbeddingEngine"/> (dense: the reference's optimisers are dense, and SGD/Adagrad leave
-/// zero-gradient rows unchanged). Gradients land in dense tables; each is summed by row ranges in a fixed order, so results
-/// are bit-identical for any thread count. Full ranking expands ‖x + m⊙n − β‖² into one matrix product of 4d + 2 wide user
+/// each mean's gradient over its occurrences once, lists every row's gradient sources (its direct gradients and the means
+/// it belongs to) by a stable counting sort, and sweeps P and Q in row blocks: each row's gradient summed over its sources,
+/// then the optimiser of <see cref="EmbeddingEngine"/> (dense, as the reference's; SGD/Adagrad leave zero-gradient rows
+/// unchanged). Every sum has a fixed order, so results are bit-identical for any thread count. Full ranking expands ‖x + m⊙n − β‖² into one matrix product of 4d + 2 wide user
 /// and item features on <see cref="EmbeddingEngine"/>'s GEMM scorer.
 /// </summary>
 internal sealed class TransCfFused : ITrainableRecommender
 {
-    private const int Chunk = 64, SlotBlock = 32, RowBlock = 256, Parts = 8;
+    private const int Chunk = 64, SlotBlock = 32, RowBlock = 256;
     private const string Magic = "LRML-TRANSCF-FUSED";
     private const int Version = 1;
 
     private readonly TransCfConfig _c;
     private readonly int _users, _items, _d;
-    private readonly float[] _p, _q, _gP, _gQ;                  // users × d, items × d (padded at the end to whole vectors)
+    private readonly float[] _p, _q;                            // users × d, items × d (padded at the end to whole vectors)
     private readonly float[]? _p1, _p2, _q1, _q2;
     private readonly int[] _uOff, _uItems, _iOff, _iUsers;    // training items of each user, users of each item (ascending)
     private readonly Rng _rng;
@@ -50,7 +50,8 @@ internal sealed class TransCfFused : ITrainableRecommender
         if (_users < 1 || _items < 1) throw new ArgumentException("A model needs at least one user and one item.");
         if (users.LongLength != (long)_users * _d || items.LongLength != (long)_items * _d)
             throw new ArgumentException($"TransCF: initial weights do not match {_users}×{_d} users and {_items}×{_d} items.");
-        _p = Table(_users); _q = Table(_items); _gP = Table(_users); _gQ = Table(_items);
+        _p = Table(_users); _q = Table(_items);
+        _tOffP = new int[_users + 1]; _tOffQ = new int[_items + 1];
         users.CopyTo(_p, 0); items.CopyTo(_q, 0);
         if (config.Optimizer == OptimizerKind.Adam) { _p1 = Table(_users); _q1 = Table(_items); }
         if (config.Optimizer != OptimizerKind.Sgd) { _p2 = Table(_users); _q2 = Table(_items); }
@@ -67,7 +68,7 @@ internal sealed class TransCfFused : ITrainableRecommender
         _work = new Work(this);
         _slotOfUser = new int[_users]; Array.Fill(_slotOfUser, -1);
         _slotOfItem = new int[_items]; Array.Fill(_slotOfItem, -1);
-        _scratch = Enumerable.Range(0, _pool.Threads).Select(_ => new float[3 * _d]).ToArray();
+        _scratch = Enumerable.Range(0, _pool.Threads).Select(_ => new float[Math.Max(3 * _d, Pad(RowBlock * _d))]).ToArray();
     }
 
     /// <summary>Seeded as <see cref="TransCfModel"/> (streams "transcf.init.P/Q").</summary>
@@ -98,6 +99,9 @@ internal sealed class TransCfFused : ITrainableRecommender
     private int[] _exU = [], _rows = [], _occ = [], _uniqU = [], _uniqI = [], _nbrOff = [], _nbr = [];
     private float[] _scale = [], _mean = [], _sg = [], _gx = [], _gm = [], _gb = [], _gn = [];
     private double[] _chunkLoss = [];
+    private readonly int[] _tOffP, _tOffQ;                   // gradient sources of every user / item row (CSR), in a fixed order
+    private int[] _tSrcP = [], _tSrcQ = [];
+    private float[]? _gradOut;                               // ComputeGradient: users × d then items × d instead of a step
 
     public double TrainStep(TrainingBatch batch)
     {
@@ -123,15 +127,16 @@ internal sealed class TransCfFused : ITrainableRecommender
             try
             {
                 double loss = Forward(batch, 0);
-                var g = (loss, _gP[..(_users * _d)], _gQ[..(_items * _d)]);
-                Array.Clear(_gP); Array.Clear(_gQ);
-                return g;
+                _gradOut = new float[Pad((_users + _items) * _d + RowBlock * _d)];
+                _work.Run(Phase.Sweep, Blocks(_users) + Blocks(_items));
+                return (loss, _gradOut[..(_users * _d)], _gradOut[(_users * _d)..((_users + _items) * _d)]);
             }
-            finally { Release(); }
+            finally { Release(); _gradOut = null; }
         }
     }
 
-    /// <summary>Everything up to the summed gradients in <c>_gP</c>, <c>_gQ</c>; returns the loss.</summary>
+    /// <summary>Everything up to the per-example gradients, the means' summed gradients and each row's gradient sources;
+    /// returns the loss. The rows' gradients are summed in the sweep.</summary>
     private double Forward(TrainingBatch batch, int sample)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -191,7 +196,7 @@ internal sealed class TransCfFused : ITrainableRecommender
         for (int x = 0; x < b; x++) AddRow(_gm, x * d, _sg, _exU[x] * d);
         for (int o = 0; o < b * _t; o++) AddRow(_gn, o * d, _sg, _occ[o] * d);
         for (int s = 0; s < slots; s++) T.Multiply(_sg.AsSpan(s * d, d), _scale[s], _sg.AsSpan(s * d, d));
-        _work.Run(Phase.Scatter, 2 * Parts);
+        _work.Run(Phase.Targets, 2);
         double loss = 0;
         for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
         return loss;
@@ -247,7 +252,11 @@ internal sealed class TransCfFused : ITrainableRecommender
             var table = s < _nu ? _q : _p;
             var dst = _mean.AsSpan(s * d, d);
             dst.Clear();
-            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++) AddRow(table, _nbr[j] * d, _mean, s * d);
+            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++)
+            {
+                if (j + 4 < _nbrOff[s + 1]) CacheHint.PrefetchRange(table, (long)_nbr[j + 4] * d, d);   // random rows: start them early
+                AddRow(table, _nbr[j] * d, _mean, s * d);
+            }
             T.Multiply(dst, _scale[s], dst);
         }
     }
@@ -318,45 +327,53 @@ internal sealed class TransCfFused : ITrainableRecommender
         return T.SumOfSquares(diff);
     }
 
-    /// <summary>One row range of P (parts 0..7) or Q: direct gradients in batch order, then each neighbourhood mean's share in
-    /// slot order, so every row's sum has a fixed order.</summary>
-    private void RunScatter(int part)
+    /// <summary>The gradient sources of every row of P (item 0) or Q (item 1) as a CSR list in a fixed order — direct
+    /// gradients in batch order, then each neighbourhood mean's share in slot order — by a stable counting sort. A source
+    /// v &lt; B (P) or B(k+1) (Q) is a per-example / per-occurrence gradient row, the rest a slot of <c>_sg</c>.</summary>
+    private void RunTargets(int item)
     {
-        bool user = part < Parts;
-        int rows = user ? _users : _items, d = _d, t = _t;
-        int r0 = (int)((long)rows * (part % Parts) / Parts), r1 = (int)((long)rows * (part % Parts + 1) / Parts);
-        float[] g = user ? _gP : _gQ;
-        if (user)
-        {
-            for (int x = 0; x < _b; x++)
-                if ((uint)(_batch!.Users[x] - r0) < (uint)(r1 - r0)) AddRow(_gx, x * d, g, _batch.Users[x] * d);
-        }
-        else
-        {
-            for (int o = 0; o < _b * t; o++)
-                if ((uint)(_rows[o] - r0) < (uint)(r1 - r0)) AddRow(_gb, o * d, g, _rows[o] * d);
-        }
+        bool user = item == 0;
+        int rows = user ? _users : _items, direct = user ? _b : _b * _t;
+        int[] off = user ? _tOffP : _tOffQ, target = user ? _batch!.Users : _rows;
         int s0 = user ? _nu : 0, s1 = user ? _nu + _ni : _nu;   // item means spread over users, user means over items
+        Array.Clear(off);
+        for (int v = 0; v < direct; v++) off[target[v] + 1]++;
+        for (int j = _nbrOff[s0]; j < _nbrOff[s1]; j++) off[_nbr[j] + 1]++;
+        for (int r = 0; r < rows; r++) off[r + 1] += off[r];
+        ref int[] src = ref user ? ref _tSrcP : ref _tSrcQ;
+        if (src.Length < off[rows]) src = new int[Math.Max(off[rows], 2 * src.Length)];
+        for (int v = 0; v < direct; v++) src[off[target[v]]++] = v;
         for (int s = s0; s < s1; s++)
-            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++)
-                if ((uint)(_nbr[j] - r0) < (uint)(r1 - r0)) AddRow(_sg, s * d, g, _nbr[j] * d);
+            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++) src[off[_nbr[j]]++] = direct + s;
+        for (int r = rows; r > 0; r--) off[r] = off[r - 1];   // the fill moved each start to the next row's
+        off[0] = 0;
     }
 
     private static int Blocks(int rows) => (rows + RowBlock - 1) / RowBlock;
 
-    /// <summary>One block of rows of P or Q: the optimiser step with the summed gradient (zero for untouched rows), the
-    /// gradient cleared, and the rows projected when <see cref="TransCfProjection.Step"/>.</summary>
-    private void RunSweep(int item)
+    /// <summary>One block of rows of P or Q: each row's gradient summed over its sources (zero for untouched rows), then the
+    /// optimiser step and, with <see cref="TransCfProjection.Step"/>, the projection; or the gradients copied out.</summary>
+    private void RunSweep(int item, int worker)
     {
-        int bu = Blocks(_users);
+        int bu = Blocks(_users), d = _d;
         bool user = item < bu;
         int rows = user ? _users : _items, r0 = (user ? item : item - bu) * RowBlock, r1 = Math.Min(rows, r0 + RowBlock);
-        float[] w = user ? _p : _q, g = user ? _gP : _gQ;
+        int[] off = user ? _tOffP : _tOffQ, src = user ? _tSrcP : _tSrcQ;
+        float[] direct = user ? _gx : _gb;
+        int nDirect = user ? _b : _b * _t, o = r0 * d, len = Pad((r1 - r0) * d);
+        var g = _scratch[worker];
+        Array.Clear(g, 0, len);
+        for (int r = r0; r < r1; r++)
+            for (int c = off[r]; c < off[r + 1]; c++)
+            {
+                int v = src[c];
+                AddRow(v < nDirect ? direct : _sg, (v < nDirect ? v : v - nDirect) * d, g, (r - r0) * d);
+            }
+        if (_gradOut is not null) { Array.Copy(g, 0, _gradOut, (user ? 0 : _users * d) + o, (r1 - r0) * d); return; }
+        float[] w = user ? _p : _q;
         float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
-        int o = r0 * _d, len = Pad((r1 - r0) * _d);
-        EmbeddingEngine.Step(_c.Optimizer, _f, ref At(w, o), ref m1 is null ? ref At(g, o) : ref At(m1, o), ref m2 is null ? ref At(g, o) : ref At(m2, o),
-            ref At(g, o), len);
-        Array.Clear(g, o, len);
+        EmbeddingEngine.Step(_c.Optimizer, _f, ref At(w, o), ref m1 is null ? ref Ref(g) : ref At(m1, o), ref m2 is null ? ref Ref(g) : ref At(m2, o),
+            ref Ref(g), len);
         if (_c.Projection == TransCfProjection.Step)
             for (int r = r0; r < r1; r++) EmbeddingEngine.ProjectRow(w, r * _d, _d);
     }
@@ -485,7 +502,7 @@ internal sealed class TransCfFused : ITrainableRecommender
 
     // ------------------------------------------------------------------ threads
 
-    private enum Phase { Means, Examples, Scatter, Sweep, FullMeans }
+    private enum Phase { Means, Examples, Targets, Sweep, FullMeans }
 
     private sealed class Work(TransCfFused e) : IParallelWork
     {
@@ -497,8 +514,8 @@ internal sealed class TransCfFused : ITrainableRecommender
             {
                 case Phase.Means: e.RunMeans(item); break;
                 case Phase.Examples: e.RunChunk(item, worker); break;
-                case Phase.Scatter: e.RunScatter(item); break;
-                case Phase.Sweep: e.RunSweep(item); break;
+                case Phase.Targets: e.RunTargets(item); break;
+                case Phase.Sweep: e.RunSweep(item, worker); break;
                 case Phase.FullMeans: e.RunFullMeans(item); break;
             }
         }

@@ -133,6 +133,10 @@ public static class BenchRunner
     /// <summary>The size each baseline is measured at (the presets' d: 100 for BPR-MF and CML, 16 for GMF).</summary>
     private static int BaselineDim(string model) => model == "gmf" ? 16 : 100;
 
+    /// <summary>TransCF's ML-1M preset besides d (presets.json): what sets its cost is the neighbour sample.</summary>
+    private static readonly KeyValuePair<string, string>[] TransCfPreset =
+        [new("margin", "0.1"), new("learning_rate", "0.0003"), new("distance_weight", "0"), new("neighbour_sample", "20")];
+
     /// <summary>A baseline through the registry on the fused engine (<see cref="EmbeddingEngine"/>) and on torch (dense Adam, the
     /// models' default optimiser): training triples/s with the same sampler and batches, and full-ranking / sampled scoring time.
     /// The fused engine is measured with exact dense Adam and, where the model offers it and the bench's optimiser is LazyAdam, LazyAdam.</summary>
@@ -145,11 +149,12 @@ public static class BenchRunner
         ITrainableRecommender Build(string engine, OptimizerKind opt) => (ITrainableRecommender)ModelRegistry.Build(entry.Name, new ModelBuildContext
         {
             NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads, Engine = engine,
-            Settings = [new("dim", BaselineDim(entry.Name).ToString(CultureInfo.InvariantCulture)), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam")],
+            Settings = [new("dim", BaselineDim(entry.Name).ToString(CultureInfo.InvariantCulture)), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam"),
+                .. entry.Name == "transcf" ? TransCfPreset : []],
         }).Model;
         var fused = new List<TrainingMeasure>();
         var opts = new List<OptimizerKind> { OptimizerKind.Adam };
-        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name != "gmf") opts.Add(OptimizerKind.LazyAdam);
+        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name is not ("gmf" or "transcf")) opts.Add(OptimizerKind.LazyAdam);
         foreach (var opt in opts)
         {
             using var model = Build("fused", opt);
