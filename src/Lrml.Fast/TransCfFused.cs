@@ -141,7 +141,7 @@ internal sealed class TransCfFused : ITrainableRecommender
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(batch);
-        int b = batch.Count, k = batch.NegativesPerPositive, d = _d;
+        int b = batch.Count, k = batch.NegativesPerPositive;
         if (b < 1 || b > batch.Capacity) throw new ArgumentException($"Batch count {b} outside [1, {batch.Capacity}].", nameof(batch));
         for (int x = 0; x < b; x++)
         {
@@ -162,7 +162,8 @@ internal sealed class TransCfFused : ITrainableRecommender
             _rows[o] = batch.Negatives[x]; _occ[o] = Slot(batch.Negatives[x], _slotOfItem, _uniqI, ref _ni);
         }
         for (int o = 0; o < b * _t; o++) _occ[o] += _nu;
-        // neighbour lists, drawn in the reference's order: users' items, then items' users
+        // neighbour lists, drawn in the reference's order: users' items, then items' users (positions in the member lists,
+        // whose random reads RunMeans does in parallel)
         int slots = _nu + _ni;
         long total = 0;
         for (int s = 0; s < slots; s++)
@@ -174,16 +175,16 @@ internal sealed class TransCfFused : ITrainableRecommender
         int at = 0;
         for (int s = 0; s < slots; s++)
         {
-            int n = Members(s, out int[] members, out int start);
+            int n = Members(s, out _, out int start);
             _nbrOff[s] = at;
             if (sample > 0 && n > sample)
             {
-                for (int j = 0; j < sample; j++) _nbr[at++] = members[start + _rng.NextInt(n)];
+                for (int j = 0; j < sample; j++) _nbr[at++] = start + _rng.NextInt(n);   // a position: RunMeans reads the member
                 _scale[s] = (float)(1.0 / sample);
             }
             else
             {
-                Array.Copy(members, start, _nbr, at, n); at += n;
+                for (int j = 0; j < n; j++) _nbr[at++] = start + j;
                 _scale[s] = n == 0 ? 0f : (float)(1.0 / n);
             }
         }
@@ -191,11 +192,6 @@ internal sealed class TransCfFused : ITrainableRecommender
         _work.Run(Phase.Means, (slots + SlotBlock - 1) / SlotBlock);
         int chunks = (b + Chunk - 1) / Chunk;
         _work.Run(Phase.Examples, chunks);
-        // each mean's gradient, summed over its occurrences in batch order and scaled by 1/|bag|
-        Array.Clear(_sg, 0, slots * d);
-        for (int x = 0; x < b; x++) AddRow(_gm, x * d, _sg, _exU[x] * d);
-        for (int o = 0; o < b * _t; o++) AddRow(_gn, o * d, _sg, _occ[o] * d);
-        for (int s = 0; s < slots; s++) T.Multiply(_sg.AsSpan(s * d, d), _scale[s], _sg.AsSpan(s * d, d));
         _work.Run(Phase.Targets, 2);
         double loss = 0;
         for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
@@ -250,8 +246,10 @@ internal sealed class TransCfFused : ITrainableRecommender
         for (int s = block * SlotBlock; s < s1; s++)
         {
             var table = s < _nu ? _q : _p;
+            var members = s < _nu ? _uItems : _iUsers;
             var dst = _mean.AsSpan(s * d, d);
             dst.Clear();
+            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++) _nbr[j] = members[_nbr[j]];
             for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++)
             {
                 if (j + 4 < _nbrOff[s + 1]) CacheHint.PrefetchRange(table, (long)_nbr[j + 4] * d, d);   // random rows: start them early
@@ -327,7 +325,8 @@ internal sealed class TransCfFused : ITrainableRecommender
         return T.SumOfSquares(diff);
     }
 
-    /// <summary>The gradient sources of every row of P (item 0) or Q (item 1) as a CSR list in a fixed order — direct
+    /// <summary>The gradients of the means spread over P (item 0: the items') or Q (item 1: the users'), and the gradient
+    /// sources of every row of that table as a CSR list in a fixed order — direct
     /// gradients in batch order, then each neighbourhood mean's share in slot order — by a stable counting sort. A source
     /// v &lt; B (P) or B(k+1) (Q) is a per-example / per-occurrence gradient row, the rest a slot of <c>_sg</c>.</summary>
     private void RunTargets(int item)
@@ -336,6 +335,12 @@ internal sealed class TransCfFused : ITrainableRecommender
         int rows = user ? _users : _items, direct = user ? _b : _b * _t;
         int[] off = user ? _tOffP : _tOffQ, target = user ? _batch!.Users : _rows;
         int s0 = user ? _nu : 0, s1 = user ? _nu + _ni : _nu;   // item means spread over users, user means over items
+        // those means' gradients, summed over their occurrences in batch order and scaled by 1/|bag|
+        int d = _d;
+        Array.Clear(_sg, s0 * d, (s1 - s0) * d);
+        if (user) for (int o = 0; o < _b * _t; o++) AddRow(_gn, o * d, _sg, _occ[o] * d);
+        else for (int x = 0; x < _b; x++) AddRow(_gm, x * d, _sg, _exU[x] * d);
+        for (int s = s0; s < s1; s++) T.Multiply(_sg.AsSpan(s * d, d), _scale[s], _sg.AsSpan(s * d, d));
         Array.Clear(off);
         for (int v = 0; v < direct; v++) off[target[v] + 1]++;
         for (int j = _nbrOff[s0]; j < _nbrOff[s1]; j++) off[_nbr[j] + 1]++;
