@@ -55,6 +55,17 @@ internal abstract class EmbeddingKernel
     protected static float Sigmoid(float x) => (float)(1.0 / (1.0 + Math.Exp(-x)));
 }
 
+/// <summary>The constants of one optimiser step t: the learning rate and Adam's bias corrections (double, rounded to float
+/// once, as the fused LRML engine).</summary>
+internal readonly record struct StepFactors(float LearningRate, float AdamStep, float AdamBc2, float LazyStep)
+{
+    public static StepFactors At(float lr, long t)
+    {
+        double bc1 = 1.0 - Math.Pow(LrmlFused.Beta1, t), bc2 = 1.0 - Math.Pow(LrmlFused.Beta2, t);
+        return new(lr, (float)(lr / bc1), (float)Math.Sqrt(bc2), (float)(lr * Math.Sqrt(bc2) / bc1));
+    }
+}
+
 /// <summary>
 /// One fast CPU engine for every embedding model (BPR-MF, CML, GMF; LRML has its own fused engine with the same design):
 /// a model is an <see cref="EmbeddingKernel"/>. A step validates the batch, indexes the distinct rows it touches, runs
@@ -151,7 +162,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private float[] _gpEx = [], _gqEx = [], _gu = [], _gi = [], _gDenseC = [], _gDense = [];
     private double[] _chunkLoss = [];
     private int[] _uniqU = [], _uniqI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotU = [], _slotI = [], _rowsI = [];
-    private float _adamStep, _adamBc2, _lazyStep;
+    private StepFactors _f;
 
     /// <summary>One optimiser step; returns the batch loss as the TorchSharp model reports it.</summary>
     public double TrainStep(TrainingBatch batch)
@@ -340,32 +351,25 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         if (_nd == 0) return;
         var opt = _k.Optimizer == OptimizerKind.LazyAdam ? OptimizerKind.Adam : _k.Optimizer;   // LazyAdam: dense Adam on dense tensors
-        Step(opt, ref Ref(_dense), ref Ref(_d1 ?? _zero), ref Ref(_d2 ?? _zero), ref Ref(_gDense), _dense.Length);
+        Step(opt, _f, ref Ref(_dense), ref Ref(_d1 ?? _zero), ref Ref(_d2 ?? _zero), ref Ref(_gDense), _dense.Length);
     }
 
-    /// <summary>t ← t + 1 and Adam's bias corrections at t (double, rounded to float once, as the fused LRML engine).</summary>
-    private void AdvanceStep()
-    {
-        _step++;
-        double bc1 = 1.0 - Math.Pow(Beta1, _step), bc2 = 1.0 - Math.Pow(Beta2, _step);
-        _adamStep = (float)(_k.LearningRate / bc1);
-        _adamBc2 = (float)Math.Sqrt(bc2);
-        _lazyStep = (float)(_k.LearningRate * Math.Sqrt(bc2) / bc1);
-    }
+    /// <summary>t ← t + 1 and Adam's bias corrections at t.</summary>
+    private void AdvanceStep() => _f = StepFactors.At(_k.LearningRate, ++_step);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UpdateRow(float[] table, float[]? s1, float[]? s2, nint o, ref float g, int w, int width)
     {
-        Step(_k.Optimizer, ref At(table, o), ref s1 is null ? ref g : ref At(s1, o), ref s2 is null ? ref g : ref At(s2, o), ref g, w);
+        Step(_k.Optimizer, _f, ref At(table, o), ref s1 is null ? ref g : ref At(s1, o), ref s2 is null ? ref g : ref At(s2, o), ref g, w);
         if (_k.ProjectRows) ProjectRow(table, o, width);
     }
 
     /// <summary>One optimiser update of <paramref name="len"/> floats: PyTorch's Adam, SGD, Adagrad (accumulator 0, ε 1e-10) or SparseAdam.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Step(OptimizerKind kind, ref float w, ref float m1, ref float m2, ref float g, int len)
+    internal static void Step(OptimizerKind kind, in StepFactors f, ref float w, ref float m1, ref float m2, ref float g, int len)
     {
         int vw = Vector<float>.Count;
-        var lr = new Vector<float>(_k.LearningRate);
+        var lr = new Vector<float>(f.LearningRate);
         if (kind == OptimizerKind.Sgd)
         {
             for (int i = 0; i < len; i += vw) St(Ld(ref w, i) - lr * Ld(ref g, i), ref w, i);
@@ -387,8 +391,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         var b2 = new Vector<float>(Beta2); var c2 = new Vector<float>(1f - Beta2);
         var e = new Vector<float>(AdamEps);
         bool dense = kind == OptimizerKind.Adam;
-        var step = new Vector<float>(dense ? _adamStep : _lazyStep);
-        var bc2 = new Vector<float>(dense ? _adamBc2 : 1f);   // SparseAdam folds √(1−β₂ᵗ) into its step instead
+        var step = new Vector<float>(dense ? f.AdamStep : f.LazyStep);
+        var bc2 = new Vector<float>(dense ? f.AdamBc2 : 1f);   // SparseAdam folds √(1−β₂ᵗ) into its step instead
         for (int i = 0; i < len; i += vw)
         {
             var gi = Ld(ref g, i);
@@ -399,7 +403,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         }
     }
 
-    private static void ProjectRow(float[] table, nint o, int width)
+    internal static void ProjectRow(float[] table, nint o, int width)
     {
         var row = table.AsSpan((int)o, width);
         float norm = TensorPrimitives.Norm(row);

@@ -12,7 +12,8 @@ public static class FastEngines
     /// </summary>
     /// <remarks>Also adds the "fused" engine of BPR-MF, CML and GMF (<see cref="EmbeddingEngine"/>: one engine, each model
     /// a per-example kernel), their default on a CPU for every setting it implements (all of BPR-MF and GMF; CML without
-    /// WARP and covariance); "--engine torch" keeps the TorchSharp reference.</remarks>
+    /// WARP and covariance); and TransCF's (<see cref="TransCfFused"/>: the engine's optimiser and GEMM scorer around its
+    /// neighbourhood means; every setting). "--engine torch" keeps the TorchSharp reference.</remarks>
     public static void Register()
     {
         ModelRegistry.RegisterEngine("lrml", "fused", c =>
@@ -25,6 +26,7 @@ public static class FastEngines
         ModelRegistry.RegisterEngine("bpr", "fused", c => EmbeddingModels.Bpr(ConfigBinder.Bind<BprConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
         ModelRegistry.RegisterEngine("cml", "fused", c => EmbeddingModels.Cml(ConfigBinder.Bind<CmlConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads),
             s => Valid(s, out CmlConfig? cfg) && EmbeddingModels.SupportsCml(cfg!));
+        ModelRegistry.RegisterEngine("transcf", "fused", c => TransCfFused.Create(ConfigBinder.Bind<TransCfConfig>(c.Settings), c.Train, c.Seed, c.Threads), _ => true);
         ModelRegistry.RegisterEngine("gmf", "fused", c => EmbeddingModels.Gmf(ConfigBinder.Bind<GmfConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
     }
 

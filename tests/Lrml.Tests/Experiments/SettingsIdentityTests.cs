@@ -117,7 +117,7 @@ public class SettingsIdentityTests
             var id = RunIdentity.Of(spec, ctx);
             if (id.Parts["engine"] is null) return id.Key;
             Assert.Equal("fused", (string?)id.Parts["engine"]);
-            Assert.Contains(spec.Model, new[] { "bpr", "cml", "gmf" });
+            Assert.Contains(spec.Model, new[] { "bpr", "cml", "gmf", "transcf" });
             fused++;
             var parts = (System.Text.Json.Nodes.JsonObject)id.Parts.DeepClone();
             parts["engine"] = null;
