@@ -20,7 +20,7 @@ internal static class BenchCommand
         var noReference = new Option<bool>("--no-reference") { Description = "Skip the TorchSharp reference (no ratio)" };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the evaluation measures" };
         var models = new Option<string[]>("--models") { Description = "LRML sizes as DxN (default: 100x20 50x10), or none", AllowMultipleArgumentsPerToken = true };
-        var baselines = new Option<string[]>("--baselines") { Description = "Embedding baselines on the fused and torch engines: bpr, cml, gmf (default all three), or none", AllowMultipleArgumentsPerToken = true };
+        var baselines = new Option<string[]>("--baselines") { Description = "Embedding baselines on the fused and torch engines: bpr, cml, gmf (default these three), mlp, neumf, or none", AllowMultipleArgumentsPerToken = true };
         var noDense = new Option<bool>("--no-dense-adam") { Description = "Skip the fused engine's dense-Adam measure" };
         var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
         var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };

@@ -423,7 +423,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     // ------------------------------------------------------------------ scoring
 
     private float[] _qt = [], _e = [];
-    private int _cacheVersion = -1, _itemsPad;
+    private int _cacheVersion = -1, _pairVersion = -1, _itemsPad;
     private int* _aUsers; private float* _aOut; private int _aCount, _aSegs;
 
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
@@ -436,7 +436,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             {
                 if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
                 if ((uint)items[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(items), $"items[{x}] = {items[x]} outside [0, {_items}).");
-                scores[x] = _k.Score(_p.AsSpan(users[x] * _su, _uw), _q.AsSpan(items[x] * _si, _iw), _dense.AsSpan(0, _nd));
+                if (_k is not ChunkKernel) scores[x] = _k.Score(_p.AsSpan(users[x] * _su, _uw), _q.AsSpan(items[x] * _si, _iw), _dense.AsSpan(0, _nd));
+            }
+            if (_k is ChunkKernel ck)
+            {
+                if (_pairVersion != _version) { ck.BeginStep(_dense.AsSpan(0, _nd)); _pairVersion = _version; }
+                ck.ScorePairs(_p, _su, _q, _si, users, items, scores);
             }
         }
     }

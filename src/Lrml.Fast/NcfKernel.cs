@@ -1,3 +1,4 @@
+using System.Numerics;
 using Lrml.Models;
 using static Lrml.Fast.FusedMath;
 using T = System.Numerics.Tensors.TensorPrimitives;
@@ -28,6 +29,12 @@ internal abstract class ChunkKernel : EmbeddingKernel
 
     /// <summary>Scores of one user row against items [i0, i0 + dst.Length) into <paramref name="dst"/>.</summary>
     public abstract void ScoreSegment(int worker, ReadOnlySpan<float> p, int i0, Span<float> dst);
+
+    /// <summary>Scores of (user, item) pairs from the tables (strides su, si), with the dense parameters of the last <see cref="BeginStep"/>.</summary>
+    public abstract void ScorePairs(float[] p, int su, float[] q, int si, ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores);
+
+    public sealed override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) =>
+        throw new NotSupportedException($"{Name} scores pairs a block at a time (ScorePairs).");
 
     public sealed override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<float> gDense) => throw new NotSupportedException($"{Name} trains a chunk at a time (Chunk).");
@@ -157,20 +164,13 @@ internal sealed class NcfKernel : ChunkKernel
             for (int x = 0; x < n; x++) T.Add(w.U1.AsSpan(x * p1, p1), _b[1], w.U1.AsSpan(x * p1, p1));
             for (int o = 0; o < np; o++)
             {
-                var a = w.A[1].AsSpan(o * p1, p1);
-                T.Add(a, w.U1.AsSpan(o / t * p1, p1), a);
-                T.Max(a, 0f, a);
+                AddRelu(w.A[1].AsSpan(o * p1, p1), w.U1.AsSpan(o / t * p1, p1));
             }
             for (int l = 2; l <= _m; l++)
             {
                 int pin = _pl[l - 1], pout = _pl[l];
                 Gemm(ref Ref(w.A[l - 1]), pin, 1, ref Ref(_wT[l]), pout, ref Ref(w.A[l]), pout, np, _l[l - 1], pout, false);
-                for (int o = 0; o < np; o++)
-                {
-                    var a = w.A[l].AsSpan(o * pout, pout);
-                    T.Add(a, _b[l], a);
-                    T.Max(a, 0f, a);
-                }
+                for (int o = 0; o < np; o++) AddRelu(w.A[l].AsSpan(o * pout, pout), _b[l]);
             }
             int pm = _pl[_m];
             for (int o = 0; o < np; o++) w.Z[o] = T.Dot(w.A[_m].AsSpan(o * pm, pm), _hm);
@@ -272,10 +272,20 @@ internal sealed class NcfKernel : ChunkKernel
         Gemm(ref Ref(w.Du), p1, 1, ref Ref(_w1u), pe, ref Ref(w.Dp), pe, n, _l[1], pe, false);
     }
 
-    /// <summary>dst = s·v where a &gt; 0, else 0 (ReLU's backward: torch passes the gradient where the output is positive).</summary>
+    /// <summary>dst = s·v where a &gt; 0, else 0 (ReLU's backward: torch passes the gradient where the output is positive);
+    /// lengths are padded to the vector width.</summary>
     private static void Masked(ReadOnlySpan<float> v, float s, ReadOnlySpan<float> a, Span<float> dst)
     {
-        for (int i = 0; i < dst.Length; i++) dst[i] = a[i] > 0f ? s * v[i] : 0f;
+        var vs = new Vector<float>(s);
+        for (int i = 0; i < dst.Length; i += Vector<float>.Count)
+            Vector.ConditionalSelect(Vector.GreaterThan(new Vector<float>(a[i..]), Vector<float>.Zero), vs * new Vector<float>(v[i..]), Vector<float>.Zero).CopyTo(dst[i..]);
+    }
+
+    /// <summary>a = ReLU(a + b) (padded lengths).</summary>
+    private static void AddRelu(Span<float> a, ReadOnlySpan<float> b)
+    {
+        for (int i = 0; i < a.Length; i += Vector<float>.Count)
+            Vector.Max(new Vector<float>(a[i..]) + new Vector<float>(b[i..]), Vector<float>.Zero).CopyTo(a[i..]);
     }
 
     /// <summary>Adds this chunk's padded dense gradients into gDense (torch layout).</summary>
@@ -308,28 +318,6 @@ internal sealed class NcfKernel : ChunkKernel
     }
 
     // ------------------------------------------------------------------ scoring
-
-    /// <summary>One pair as NcfCore.Logits computes it (directly from the torch-layout dense parameters).</summary>
-    public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense)
-    {
-        int d = _d, e = _e, widest = _l.Max();
-        Span<float> a = stackalloc float[widest], b = stackalloc float[widest];
-        p.Slice(d, e).CopyTo(a); q.Slice(d, e).CopyTo(a[e..]);
-        for (int l = 1; l <= _m; l++)
-        {
-            int rows = _l[l], cols = _l[l - 1];
-            for (int r = 0; r < rows; r++) b[r] = Math.Max(0f, T.Dot(dense.Slice(_offW[l] + r * cols, cols), a[..cols]) + dense[_offB[l] + r]);
-            b[..rows].CopyTo(a);
-        }
-        float z = T.Dot(dense.Slice(_offH + d, _l[_m]), a[.._l[_m]]);
-        if (d > 0)
-        {
-            Span<float> ph = stackalloc float[d];
-            T.Multiply(p[..d], dense.Slice(_offH, d), ph);
-            z += T.Dot(ph, q[..d]);
-        }
-        return z + dense[_nd - 1];
-    }
 
     /// <summary>One worker's full-ranking buffers: a user's first-layer half, two activation tiles of a segment.</summary>
     private sealed class Scratch(int width, int pe)
@@ -381,12 +369,7 @@ internal sealed class NcfKernel : ChunkKernel
             {
                 int pin = _pl[l - 1], pout = _pl[l];
                 Gemm(ref Ref(a), pin, 1, ref Ref(_wT[l]), pout, ref Ref(b), pout, cnt, _l[l - 1], pout, false);
-                for (int i = 0; i < cnt; i++)
-                {
-                    var bi = b.AsSpan(i * pout, pout);
-                    T.Add(bi, _b[l], bi);
-                    T.Max(bi, 0f, bi);
-                }
+                for (int i = 0; i < cnt; i++) AddRelu(b.AsSpan(i * pout, pout), _b[l]);
                 (a, b) = (b, a);
             }
             int pm = _pl[_m];
@@ -399,5 +382,54 @@ internal sealed class NcfKernel : ChunkKernel
             for (int i = 0; i < cnt; i++) dst[i] += T.Dot(ph, _qTable.AsSpan((i0 + i) * _si, d));
         }
         T.Add(dst, _hb, dst);
+    }
+
+    private float[] _pp = [], _pq = [], _pu = [], _pa = [], _pb = [];
+
+    /// <summary>Blocks of 256 pairs through the same arithmetic as <see cref="ScoreSegment"/> (the item half plus b₁, then the user half).</summary>
+    public override void ScorePairs(float[] p, int su, float[] q, int si, ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
+    {
+        int d = _d, e = _e, pe = _pe, p1 = _m > 0 ? _pl[1] : 1, widest = _pl.Max();
+        if (_pa.Length == 0) { _pp = new float[Segment * pe]; _pq = new float[Segment * pe]; _pu = new float[Segment * p1]; _pa = new float[Segment * widest]; _pb = new float[Segment * widest]; }
+        Span<float> ph = stackalloc float[Math.Max(d, 1)];
+        for (int x0 = 0; x0 < users.Length; x0 += Segment)
+        {
+            int cnt = Math.Min(Segment, users.Length - x0);
+            var dst = scores.Slice(x0, cnt);
+            for (int j = 0; j < cnt; j++)
+            {
+                p.AsSpan(users[x0 + j] * su + d, e).CopyTo(_pp.AsSpan(j * pe));
+                q.AsSpan(items[x0 + j] * si + d, e).CopyTo(_pq.AsSpan(j * pe));
+            }
+            if (_m == 0)
+                for (int j = 0; j < cnt; j++) dst[j] = T.Dot(_pp.AsSpan(j * pe, pe), _hmu) + T.Dot(_pq.AsSpan(j * pe, pe), _hmi);
+            else
+            {
+                var a = _pa; var b = _pb;
+                Gemm(ref Ref(_pq), pe, 1, ref Ref(_w1iT), p1, ref Ref(a), p1, cnt, e, p1, false);
+                Gemm(ref Ref(_pp), pe, 1, ref Ref(_w1uT), p1, ref Ref(_pu), p1, cnt, e, p1, false);
+                for (int j = 0; j < cnt; j++)
+                {
+                    var aj = a.AsSpan(j * p1, p1);
+                    T.Add(aj, _b[1], aj);
+                    AddRelu(aj, _pu.AsSpan(j * p1, p1));
+                }
+                for (int l = 2; l <= _m; l++)
+                {
+                    int pin = _pl[l - 1], pout = _pl[l];
+                    Gemm(ref Ref(a), pin, 1, ref Ref(_wT[l]), pout, ref Ref(b), pout, cnt, _l[l - 1], pout, false);
+                    for (int j = 0; j < cnt; j++) AddRelu(b.AsSpan(j * pout, pout), _b[l]);
+                    (a, b) = (b, a);
+                }
+                int pm = _pl[_m];
+                for (int j = 0; j < cnt; j++) dst[j] = T.Dot(a.AsSpan(j * pm, pm), _hm);
+            }
+            for (int j = 0; d > 0 && j < cnt; j++)
+            {
+                T.Multiply(p.AsSpan(users[x0 + j] * su, d), _hg, ph);
+                dst[j] += T.Dot(ph, q.AsSpan(items[x0 + j] * si, d));
+            }
+            T.Add(dst, _hb, dst);
+        }
     }
 }

@@ -48,7 +48,7 @@ public sealed record BenchOptions
     public IReadOnlyList<BenchModelShape> Models { get; init; } = [new(100, 20), new(50, 10)];
 
     /// <summary>Embedding baselines measured on the fused engine and on torch (registry names; default BPR-MF, CML, GMF at the
-    /// presets' d). Empty skips them.</summary>
+    /// presets' d; "mlp" and "neumf" on request). Empty skips them.</summary>
     public IReadOnlyList<string> Baselines { get; init; } = ["bpr", "cml", "gmf"];
 
     /// <summary>Threads of the fused engine, of the sampler, of evaluation and of torch (set explicitly).</summary>
@@ -133,7 +133,7 @@ public sealed record BenchOptions
         foreach (var s in Shapes) ShapeSpec.Parse(s);
         if (Models.Count == 0 && Baselines.Count == 0) throw new ArgumentException("Models and Baselines must not both be empty.");
         foreach (var b in Baselines)
-            if (!new[] { "bpr", "cml", "gmf" }.Contains(ModelRegistry.Get(b).Name)) throw new ArgumentException($"Baseline '{b}': the bench measures bpr, cml and gmf.");
+            if (!new[] { "bpr", "cml", "gmf", "mlp", "neumf" }.Contains(ModelRegistry.Get(b).Name)) throw new ArgumentException($"Baseline '{b}': the bench measures bpr, cml, gmf, mlp and neumf.");
         if (Threads < 1) throw new ArgumentException($"Threads must be ≥ 1 (got {Threads}).");
         if (BatchSize < 1) throw new ArgumentException($"BatchSize must be ≥ 1 (got {BatchSize}).");
         if (Negatives < 1) throw new ArgumentException($"Negatives must be ≥ 1 (got {Negatives}).");

@@ -99,7 +99,7 @@ public static class BenchRunner
         notes.Add("Triples per CPU-second (process CPU time, all threads) is less sensitive to other processes than wall-clock throughput; on an idle machine wall throughput ≈ CPU throughput × effective parallelism.");
         if (semantics is not null) notes.Add($"Fused engine optimiser semantics: {semantics}.");
         if (options.Baselines.Count > 0)
-            notes.Add("Baselines (BPR-MF, CML at d = 100, GMF at d = 16, registry defaults otherwise): the fused rows run the shared EmbeddingEngine (Adam = exact dense PyTorch Adam, every row moves each step; LazyAdam = rows in the batch only), the torchsharp rows the TorchSharp model with its default dense Adam; same sampler and data. Torch full ranking is timed on 512 users and extrapolated.");
+            notes.Add("Baselines (BPR-MF, CML at d = 100, GMF at d = 16, MLP with the tower [128,64,32,16], NeuMF at d = 16 with that tower, registry defaults otherwise): the fused rows run the shared EmbeddingEngine (Adam = exact dense PyTorch Adam, every row moves each step; LazyAdam = rows in the batch only), the torchsharp rows the TorchSharp model with its default dense Adam; same sampler and data. Torch full ranking is timed on 512 users and extrapolated.");
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
         notes.Add($"Epoch seconds marked measured include the epoch shuffle and sampling (the median of {options.FullEpochRepeats} full epochs on shapes too big for epoch repeats); others are training pairs / median throughput.");
@@ -130,8 +130,17 @@ public static class BenchRunner
         return report;
     }
 
-    /// <summary>The size each baseline is measured at (the presets' d: 100 for BPR-MF and CML, 16 for GMF).</summary>
-    private static int BaselineDim(string model) => model == "gmf" ? 16 : 100;
+    /// <summary>The size each baseline is measured at (the presets' d: 100 for BPR-MF and CML, 16 for GMF and NeuMF's GMF part;
+    /// the tower [128,64,32,16] of the full profile for MLP and NeuMF).</summary>
+    private static KeyValuePair<string, string>[] BaselineSize(string model) => model switch
+    {
+        "mlp" => [new("layers", MlpLayers)],
+        "neumf" => [new("dim", "16"), new("layers", MlpLayers)],
+        "gmf" => [new("dim", "16")],
+        _ => [new("dim", "100")],
+    };
+
+    private const string MlpLayers = "[128,64,32,16]";
 
     /// <summary>A baseline through the registry on the fused engine (<see cref="EmbeddingEngine"/>) and on torch (dense Adam, the
     /// models' default optimiser): training triples/s with the same sampler and batches, and full-ranking / sampled scoring time.
@@ -141,15 +150,15 @@ public static class BenchRunner
     {
         FastEngines.Register();
         var entry = ModelRegistry.Get(name);
-        string label = $"{entry.Name} d={BaselineDim(entry.Name)}";
+        string label = $"{entry.Name} {string.Join(",", BaselineSize(entry.Name).Select(kv => $"{(kv.Key == "dim" ? "d" : kv.Key)}={kv.Value}"))}";
         ITrainableRecommender Build(string engine, OptimizerKind opt) => (ITrainableRecommender)ModelRegistry.Build(entry.Name, new ModelBuildContext
         {
             NumUsers = data.Shape.Users, NumItems = data.Shape.Items, Train = data.Train, Seed = o.Seed, Threads = o.Threads, Engine = engine,
-            Settings = [new("dim", BaselineDim(entry.Name).ToString(CultureInfo.InvariantCulture)), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam")],
+            Settings = [.. BaselineSize(entry.Name), new("optimizer", opt == OptimizerKind.LazyAdam ? "lazy-adam" : "adam")],
         }).Model;
         var fused = new List<TrainingMeasure>();
         var opts = new List<OptimizerKind> { OptimizerKind.Adam };
-        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name != "gmf") opts.Add(OptimizerKind.LazyAdam);
+        if (o.Optimizer == OptimizerKind.LazyAdam && entry.Name is "bpr" or "cml") opts.Add(OptimizerKind.LazyAdam);
         foreach (var opt in opts)
         {
             using var model = Build("fused", opt);
