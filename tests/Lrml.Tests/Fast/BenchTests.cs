@@ -109,7 +109,10 @@ public class BenchTests
         Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
         Assert.All(shape.Training.Where(t => t.Engine == "fused"), t => Assert.NotNull(t.SpeedupVsReference));
         Assert.Equal(["bpr d=100 fused", "bpr d=100 torch", "gmf d=16 fused", "gmf d=16 torch"], shape.Evaluation.Select(e => e.Model).ToList());
-        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["neumf"] }));
+        var ncf = Assert.Single(BenchRunner.Run(options with { Baselines = ["neumf"], Evaluate = false }).Shapes);
+        Assert.Equal([("fused", "neumf d=16,layers=[128,64,32,16]", "Adam"), ("torchsharp", "neumf d=16,layers=[128,64,32,16]", "Adam")],
+            ncf.Training.Select(t => (t.Engine, t.Model, t.Optimizer)).ToList());
+        Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["transcf"] }));
     }
 
     [Fact]
