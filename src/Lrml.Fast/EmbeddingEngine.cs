@@ -217,6 +217,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _update = update && _k.Optimizer != OptimizerKind.Adam;
         if (update) AdvanceStep();
         BuildIndex();
+        (_k as ChunkKernel)?.BeginStep(_dense.AsSpan(0, _nd));
         _work.Run(WorkPhase.Examples, _chunks);
         _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
         double loss = 0;
@@ -240,7 +241,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _gDenseC = new float[chunks * _dense.Length]; _gDense = new float[_dense.Length]; _chunkLoss = new double[chunks];
         _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
         _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _slotI = new int[rows]; _rowsI = new int[rows];
-        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[t * _si];
+        for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[_k is ChunkKernel ? Chunk * (_su + t * _si) : t * _si];
+        (_k as ChunkKernel)?.Prepare(_scratch.Length, Chunk, t);
         _capB = cap; _capT = t;
     }
 
@@ -293,6 +295,18 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         gDense.Clear();
         ReadOnlySpan<float> dense = _dense.AsSpan(0, _nd);
         double loss = 0;
+        if (_k is ChunkKernel ck)   // the chunk's rows side by side: users, then items (positive first per example)
+        {
+            int n = e1 - e0, su = _su;
+            for (int x = 0; x < n; x++)
+            {
+                _p.AsSpan(batch.Users[e0 + x] * su, _uw).CopyTo(q.AsSpan(x * su));
+                for (int j = 0; j < t; j++) _q.AsSpan(_rowsI[(e0 + x) * t + j] * si, _iw).CopyTo(q.AsSpan(Chunk * su + (x * t + j) * si));
+            }
+            _chunkLoss[chunk] = ck.Chunk(worker, q.AsSpan(0, n * su), q.AsSpan(Chunk * su, n * t * si), su, si, n, t, _coef,
+                _gpEx.AsSpan(e0 * su, n * su), _gqEx.AsSpan(e0 * t * si, n * t * si), gDense);
+            return;
+        }
         for (int x = e0; x < e1; x++)
         {
             if (x + 2 < e1)   // rows of a later example are random reads: start them early
@@ -413,7 +427,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     // ------------------------------------------------------------------ scoring
 
     private float[] _qt = [], _e = [];
-    private int _cacheVersion = -1, _itemsPad;
+    private int _cacheVersion = -1, _pairVersion = -1, _itemsPad;
     private int* _aUsers; private float* _aOut; private int _aCount, _aSegs;
 
     public void ScorePairs(ReadOnlySpan<int> users, ReadOnlySpan<int> items, Span<float> scores)
@@ -426,7 +440,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             {
                 if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
                 if ((uint)items[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(items), $"items[{x}] = {items[x]} outside [0, {_items}).");
-                scores[x] = _k.Score(_p.AsSpan(users[x] * _su, _uw), _q.AsSpan(items[x] * _si, _iw), _dense.AsSpan(0, _nd));
+                if (_k is not ChunkKernel) scores[x] = _k.Score(_p.AsSpan(users[x] * _su, _uw), _q.AsSpan(items[x] * _si, _iw), _dense.AsSpan(0, _nd));
+            }
+            if (_k is ChunkKernel ck)
+            {
+                if (_pairVersion != _version) { ck.BeginStep(_dense.AsSpan(0, _nd)); _pairVersion = _version; }
+                ck.ScorePairs(_p, _su, _q, _si, users, items, scores);
             }
         }
     }
@@ -447,13 +466,15 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             if (_cacheVersion != _version)
             {
                 _itemsPad = (_items + Segment - 1) / Segment * Segment;
-                if (_qt.LongLength != (long)_iw * _itemsPad) { _qt = new float[(long)_iw * _itemsPad]; _e = new float[_itemsPad]; }
-                for (int i = 0; i < _items; i++)
-                {
-                    var row = _q.AsSpan(i * _si, _iw);
-                    for (int j = 0; j < _iw; j++) _qt[(long)j * _itemsPad + i] = row[j];
-                    _e[i] = _k.ScoreItem(row);
-                }
+                if (_k is not ChunkKernel && _qt.LongLength != (long)_iw * _itemsPad) { _qt = new float[(long)_iw * _itemsPad]; _e = new float[_itemsPad]; }
+                if (_k is ChunkKernel ck) ck.CacheItems(_q, _si, _items, _dense.AsSpan(0, _nd), _pool.Threads);
+                else
+                    for (int i = 0; i < _items; i++)
+                    {
+                        var row = _q.AsSpan(i * _si, _iw);
+                        for (int j = 0; j < _iw; j++) _qt[(long)j * _itemsPad + i] = row[j];
+                        _e[i] = _k.ScoreItem(row);
+                    }
                 _cacheVersion = _version;
             }
             fixed (int* pu = users) fixed (float* ps = scores)
@@ -470,6 +491,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private void ScoreTile(int item, int worker)
     {
         int ub = item / _aSegs, seg = item % _aSegs, u0 = ub * UserBlock, n = Math.Min(UserBlock, _aCount - u0), si = _si;
+        if (_k is ChunkKernel ck)
+        {
+            int j0 = seg * Segment, m = Math.Min(Segment, _items - j0);
+            for (int x = 0; x < n; x++) ck.ScoreSegment(worker, _p.AsSpan(_aUsers[u0 + x] * _su, _uw), j0, new Span<float>(_aOut + (long)(u0 + x) * _items + j0, m));
+            return;
+        }
         var tile = _tiles[worker];   // UserBlock × si user vectors, then UserBlock × Segment scores, then UserBlock c(u)
         var a = tile.AsSpan(0, UserBlock * si);
         var c = tile.AsSpan(UserBlock * (si + Segment), UserBlock);

@@ -225,4 +225,44 @@ internal static class EmbeddingModels
         var k = new GmfKernel(c) { UserWidth = c.Dim, ItemWidth = c.Dim, DenseWidth = c.Dim + 1, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
         return new EmbeddingEngine(k, users, items, p, q, hAndBias, threads);
     }
+
+    public static EmbeddingEngine Mlp(MlpConfig c, int users, int items, long seed, int threads)
+    {
+        c.Validate();
+        return Ncf("MLP", c, 0, c.Layers, c.L2, c.Reduction, c.Optimizer, c.LearningRate, NcfWeights.Init(users, items, 0, c.Layers, seed), threads);
+    }
+
+    public static EmbeddingEngine NeuMf(NeuMfConfig c, int users, int items, long seed, int threads)
+    {
+        c.Validate();
+        if (c.Pretrain.Length > 0)
+            throw new ArgumentException("The fused NeuMF engine starts from seeded weights; pre-training (pretrain=gmf_dir,mlp_dir) runs on --engine torch.");
+        return Ncf("NeuMF", c, c.Dim, c.Layers, c.L2, c.Reduction, c.Optimizer, c.LearningRate, NcfWeights.Init(users, items, c.Dim, c.Layers, seed), threads);
+    }
+
+    /// <summary>MLP (no GMF part, <paramref name="gmfDim"/> 0) or NeuMF from given weights: user row [GMF p ; MLP p'], item row
+    /// likewise; dense W₁, b₁, …, h, h_bias (NcfNet's order).</summary>
+    public static EmbeddingEngine Ncf(string name, object config, int gmfDim, int[] layers, float l2, LossReduction reduction, OptimizerKind optimizer,
+        float lr, NcfWeights w, int threads)
+    {
+        int nu = w.NumUsers, ni = w.NumItems, e = layers[0] / 2, width = gmfDim + e;
+        float[] Rows(float[]? gmf, float[] mlp, int n)
+        {
+            var rows = new float[(long)n * width];
+            for (int r = 0; r < n; r++)
+            {
+                gmf?.AsSpan(r * gmfDim, gmfDim).CopyTo(rows.AsSpan(r * width));
+                mlp.AsSpan(r * e, e).CopyTo(rows.AsSpan(r * width + gmfDim));
+            }
+            return rows;
+        }
+        var dense = w.W.Zip(w.B).SelectMany(x => x.First.Concat(x.Second)).Concat(w.H).Append(w.HBias).ToArray();
+        var k = new NcfKernel(name, gmfDim, layers, l2, reduction)
+        {
+            UserWidth = width, ItemWidth = width, DenseWidth = dense.Length, Optimizer = optimizer, LearningRate = lr, Config = config,
+        };
+        if (k.Dense != dense.Length || w.MlpP is null || (gmfDim > 0) != (w.GmfP is not null))
+            throw new ArgumentException($"{name}: the given NCF weights do not fit the configuration.");
+        return new EmbeddingEngine(k, nu, ni, Rows(w.GmfP, w.MlpP!, nu), Rows(w.GmfQ, w.MlpQ!, ni), dense, threads);
+    }
 }

@@ -10,9 +10,10 @@ public static class FastEngines
     /// weights as the TorchSharp model for a seed (<see cref="LrmlParameters.Initialize"/>) and computes the same loss
     /// and gradients (parity tests), several times faster on a CPU.
     /// </summary>
-    /// <remarks>Also adds the "fused" engine of BPR-MF, CML and GMF (<see cref="EmbeddingEngine"/>: one engine, each model
-    /// a per-example kernel), their default on a CPU for every setting it implements (all of BPR-MF and GMF; CML without
-    /// WARP and covariance); and TransCF's (<see cref="TransCfFused"/>: the engine's optimiser and GEMM scorer around its
+    /// <remarks>Also adds the "fused" engine of BPR-MF, CML, GMF, MLP and NeuMF (<see cref="EmbeddingEngine"/>: one engine,
+    /// each model a per-example kernel, MLP and NeuMF one chunk-wise NCF kernel of small GEMMs), their default on a CPU for
+    /// every setting it implements (all of BPR-MF, GMF and MLP; CML without WARP and covariance; NeuMF without pre-training,
+    /// which stays on torch); and TransCF's (<see cref="TransCfFused"/>: the engine's optimiser and GEMM scorer around its
     /// neighbourhood means; every setting). "--engine torch" keeps the TorchSharp reference.</remarks>
     public static void Register()
     {
@@ -28,6 +29,9 @@ public static class FastEngines
             s => Valid(s, out CmlConfig? cfg) && EmbeddingModels.SupportsCml(cfg!));
         ModelRegistry.RegisterEngine("transcf", "fused", c => TransCfFused.Create(ConfigBinder.Bind<TransCfConfig>(c.Settings), c.Train, c.Seed, c.Threads), _ => true);
         ModelRegistry.RegisterEngine("gmf", "fused", c => EmbeddingModels.Gmf(ConfigBinder.Bind<GmfConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
+        ModelRegistry.RegisterEngine("mlp", "fused", c => EmbeddingModels.Mlp(ConfigBinder.Bind<MlpConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
+        ModelRegistry.RegisterEngine("neumf", "fused", c => EmbeddingModels.NeuMf(ConfigBinder.Bind<NeuMfConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads),
+            s => Valid(s, out NeuMfConfig? cfg) && cfg!.Pretrain.Length == 0);
     }
 
     private static bool Valid<T>(IReadOnlyList<KeyValuePair<string, string>> settings, out T? config) where T : class, IModelConfig, new()

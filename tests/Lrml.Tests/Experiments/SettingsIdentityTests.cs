@@ -14,7 +14,8 @@ namespace Lrml.Tests.Experiments;
 /// pairwise models' spaces were re-pinned when they got one learning-rate grid (issue 13 §2): a configuration in both grids
 /// keeps its key (bpr trial 1, cml trial 1 → 0, lrml trial 2).
 /// Since issue 14 the runs of BPR-MF, CML (without WARP) and GMF default to the fused engine and their identities name it
-/// ("engine": "fused" instead of null, so torch results are not reused): those are compared with that one part reset.
+/// ("engine": "fused" instead of null, so torch results are not reused): those are compared with that one part reset; so are
+/// MLP's and NeuMF's (without pre-training) since they run on the same engine.
 /// </summary>
 [Collection("Torch models")]
 public class SettingsIdentityTests
@@ -117,7 +118,7 @@ public class SettingsIdentityTests
             var id = RunIdentity.Of(spec, ctx);
             if (id.Parts["engine"] is null) return id.Key;
             Assert.Equal("fused", (string?)id.Parts["engine"]);
-            Assert.Contains(spec.Model, new[] { "bpr", "cml", "gmf", "transcf" });
+            Assert.Contains(spec.Model, new[] { "bpr", "cml", "gmf", "mlp", "neumf", "transcf" });
             fused++;
             var parts = (System.Text.Json.Nodes.JsonObject)id.Parts.DeepClone();
             parts["engine"] = null;

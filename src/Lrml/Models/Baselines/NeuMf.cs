@@ -97,7 +97,7 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
         if (cfg.Pretrain.Length == 0) return new BuiltModel(new NeuMfModel(cfg, c.NumUsers, c.NumItems, c.Seed, device), "torch", json);
         var dirs = cfg.Pretrain.Split(',', StringSplitOptions.TrimEntries);
         using var gmf = LoadGmf(dirs[0], c, device);
-        using var mlp = LoadPretrained<MlpConfig, MlpModel>(dirs[1], "MLP", c, cfg => new MlpModel(cfg, c.NumUsers, c.NumItems, 0, device));
+        using var mlp = LoadMlp(dirs[1], c, device);
         json["pretrain_gmf_commit"] = ReadResult(dirs[0])["commit"]?.GetValue<string>() ?? "";
         json["pretrain_mlp_commit"] = ReadResult(dirs[1])["commit"]?.GetValue<string>() ?? "";
         return new BuiltModel(NeuMfModel.FromPretrained(cfg, gmf, mlp, device), "torch", json);
@@ -137,6 +137,12 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
         LoadPretrained<GmfConfig, GmfModel>(runDirectory, "GMF", c, cfg => new GmfModel(cfg, c.NumUsers, c.NumItems, 0, device),
             (cfg, state) => EmbeddingState.ReadWeights(state, "GMF") is { } w
                 ? new GmfModel(cfg, new NcfWeights(w.Users, w.Items, w.P, w.Q, null, null, [], [], w.Dense[..cfg.Dim], w.Dense[cfg.Dim]), device) : null);
+
+    /// <summary>The same for a finished MLP run (a fused run's dense parameters are W₁, b₁, …, h, h_bias: <see cref="NcfWeights.FromDense"/>).</summary>
+    internal static MlpModel LoadMlp(string runDirectory, ModelBuildContext c, Device device) =>
+        LoadPretrained<MlpConfig, MlpModel>(runDirectory, "MLP", c, cfg => new MlpModel(cfg, c.NumUsers, c.NumItems, 0, device),
+            (cfg, state) => EmbeddingState.ReadWeights(state, "MLP") is { } w
+                ? new MlpModel(cfg, NcfWeights.FromDense(w.Users, w.Items, null, null, w.P, w.Q, cfg.Layers, w.Dense), device) : null);
 
     /// <summary>The result.json of a finished run (the fields pre-training checks: model, commit, split sizes).</summary>
     private static JsonNode ReadResult(string runDirectory)
@@ -280,6 +286,19 @@ internal sealed record NcfWeights(int NumUsers, int NumItems, float[]? GmfP, flo
         if (factors == 0) throw new ArgumentException("An NCF model needs a GMF part, an MLP part or both.");
         var h = Uniform(factors, Math.Sqrt(3.0 / factors), "h");
         return new NcfWeights(numUsers, numItems, gp, gq, mp, mq, w.ToArray(), b.ToArray(), h, 0f);
+    }
+
+    /// <summary>Weights from embeddings and the dense parameters in <see cref="NcfNet.Trainable"/> order (W₁, b₁, …, W_m, b_m, h, h_bias).</summary>
+    public static NcfWeights FromDense(int users, int items, float[]? gp, float[]? gq, float[]? mp, float[]? mq, int[] layers, float[] dense)
+    {
+        var w = new float[layers.Length - 1][]; var b = new float[layers.Length - 1][];
+        int o = 0;
+        for (int l = 1; l < layers.Length; l++)
+        {
+            w[l - 1] = dense[o..(o + layers[l] * layers[l - 1])]; o += layers[l] * layers[l - 1];
+            b[l - 1] = dense[o..(o + layers[l])]; o += layers[l];
+        }
+        return new NcfWeights(users, items, gp, gq, mp, mq, w, b, dense[o..^1], dense[^1]);
     }
 
     /// <summary>NeuMF weights from a GMF's and an MLP's (NCF §3.4.1): parts copied, output layer fused with α.</summary>
