@@ -22,8 +22,8 @@ namespace Lrml.Reproduction.Backends;
 /// <item>A child that ends without a result (an error, a kill) leaves its run <see cref="RunState.Missing"/> with its exit
 /// code, the end of its log and the log's path; the other runs go on. Running the same command again trains what is
 /// missing and reuses the rest.</item>
-/// <item>SIGINT (Ctrl+C), SIGTERM and SIGHUP kill the running children before this process ends; their runs resume from
-/// their checkpoints next time.</item>
+/// <item>SIGINT (Ctrl+C), SIGTERM and SIGHUP kill the running children before this process ends, and a child whose parent is
+/// gone otherwise (SIGKILL) ends by itself (<see cref="ParentVariable"/>); their runs resume from their checkpoints next time.</item>
 /// </list>
 /// </summary>
 /// <param name="jobs">Runs trained at once (≥ 2; one is <see cref="LocalBackend"/>, in this process).</param>
@@ -38,6 +38,10 @@ internal sealed class JobsBackend(int jobs, IReadOnlyList<string> command) : IRu
 
     /// <inheritdoc/>
     public string Name => "local";
+
+    /// <summary>Set to "1" in a child's environment: the child ends when its standard input closes, i.e. when this process is
+    /// gone however it ended (SIGKILL included), so no orphan trains on holding its run directory's lock.</summary>
+    public const string ParentVariable = "LRML_JOBS_PARENT";
 
     private sealed record Child(int Index, PlannedRun Planned, Process Process, Task Ended, Stopwatch Clock, string LogPath);
 
@@ -135,12 +139,13 @@ internal sealed class JobsBackend(int jobs, IReadOnlyList<string> command) : IRu
         // named by the run directory and the spec's key: the same run always gets the same file, another run another one
         string specPath = Path.Combine(jobs, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(p.Directory))}-{RunStore.SpecKey(p.Spec)}.json");
         new RunSpecFile(p.Spec, p.Directory, context.Overwrite, context.KeepCheckpoints).Save(specPath);
-        var psi = new ProcessStartInfo(Command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(Command[0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in Command.Skip(1)) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "--data-dir", context.Data.Root, "--results", context.ResultsRoot,
                      "--threads", p.Spec.Train.Threads.ToString(CultureInfo.InvariantCulture), "train", "--spec", specPath })
             psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        psi.Environment[ParentVariable] = "1";
         string logPath = Path.Combine(p.Directory, RunDirectory.LogFile);
         var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { AutoFlush = true };
         log.WriteLine($"lrml: {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} {string.Join(' ', psi.ArgumentList.Prepend(psi.FileName))}");
