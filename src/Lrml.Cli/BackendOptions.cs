@@ -51,8 +51,9 @@ internal static class BackendOptions
         return jobs;
     }
 
-    /// <summary>The threads of each run: --threads, shared out over --jobs (rounded down, so jobs × threads per run ≤ --threads).</summary>
-    public static int RunThreads(ParseResult p) => Math.Max(1, p.GetValue(CommonOptions.Threads) / JobsOf(p));
+    /// <summary>The threads of each run: --threads, shared out over --jobs (rounded down, so jobs × threads per run ≤ --threads);
+    /// with one job --threads as given (a bad value is refused where the run is checked).</summary>
+    public static int RunThreads(ParseResult p) => JobsOf(p) is int jobs and > 1 ? p.GetValue(CommonOptions.Threads) / jobs : p.GetValue(CommonOptions.Threads);
 
     /// <summary>The backend the options ask for (local unless --backend slurm). Slurm options without --backend slurm are an
     /// error, so that a cluster setting is never silently ignored.</summary>
