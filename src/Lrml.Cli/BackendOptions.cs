@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
+using Lrml.Models;
 using Lrml.Reproduction.Backends;
 
 namespace Lrml.Cli;
 
-/// <summary>`--backend local|slurm` and the Slurm pass-through options of `lrml sweep` and `lrml reproduce main-table|ablations`.</summary>
+/// <summary>`--backend local|slurm`, `--jobs N` (local runs in parallel child processes) and the Slurm pass-through options of `lrml sweep` and `lrml reproduce main-table|ablations`.</summary>
 internal static class BackendOptions
 {
-    public static readonly Option<string> Backend = new("--backend") { Description = "Where the runs train: local (here, one after the other) | slurm (one sbatch job array on the cluster; the results folder must be on a file system the nodes share)", DefaultValueFactory = _ => "local" };
+    public static readonly Option<string> Backend = new("--backend") { Description = "Where the runs train: local (here: one after the other, or --jobs N at a time) | slurm (one sbatch job array on the cluster; the results folder must be on a file system the nodes share)", DefaultValueFactory = _ => "local" };
     public static readonly Option<string?> Partition = new("--partition") { Description = "slurm: partition (default: the cluster's)" };
     public static readonly Option<string?> Account = new("--account") { Description = "slurm: account to charge" };
     public static readonly Option<string?> Time = new("--time") { Description = "slurm: time limit of one task = one run (minutes, HH:MM:SS or D-HH:MM:SS; default: 2 × the kit's estimate + 10 min)" };
@@ -23,19 +24,48 @@ internal static class BackendOptions
     public static readonly Option<bool> SkipSharedFsCheck = new("--skip-shared-fs-check") { Description = "slurm: accept a results folder on /tmp or a tmpfs (only when the cluster is this one machine)" };
     public static readonly Option<double> Poll = new("--poll-seconds") { Description = "slurm: seconds between two looks at the queue while waiting", DefaultValueFactory = _ => 5 };
 
+    public static readonly Option<int> Jobs = new("--jobs", "-j")
+    {
+        Description = "local: train N runs at a time, each in its own process (`lrml train --spec`, output in run.log in its run directory) with " +
+                      "--threads / N threads (rounded down; a run's threads are part of its identity, so --jobs 2 --threads 4 trains exactly " +
+                      "the runs of --jobs 1 --threads 2); tables in the serial order. 1 = one after the other in this process",
+        DefaultValueFactory = _ => 1,
+    };
+
     public static IEnumerable<Option> All =>
-        [Backend, Partition, Account, Time, Cpus, Mem, Gres, Sbatch, Throttle, NoWait, DryRun, Retries, SkipSharedFsCheck, Poll];
+        [Backend, Jobs, Partition, Account, Time, Cpus, Mem, Gres, Sbatch, Throttle, NoWait, DryRun, Retries, SkipSharedFsCheck, Poll];
+
+    private static IEnumerable<Option> SlurmOnly => All.Where(o => o != Backend && o != Jobs);
+
+    /// <summary>The --jobs value, checked: ≥ 1, local backend only, at most --threads (each job needs a thread of the budget).
+    /// A bad value is a usage error (exit code 2).</summary>
+    public static int JobsOf(ParseResult p)
+    {
+        int jobs = p.GetValue(Jobs), threads = p.GetValue(CommonOptions.Threads);
+        if (p.GetResult(Jobs) is not { Implicit: false }) return 1;
+        if (jobs < 1) throw new SettingException($"--jobs must be ≥ 1 (got {jobs}).");
+        if (!p.GetValue(Backend)!.Trim().Equals("local", StringComparison.OrdinalIgnoreCase))
+            throw new SettingException("--jobs applies to --backend local: on a cluster the array tasks already run in parallel (--array-throttle limits how many at once).");
+        if (jobs > threads)
+            throw new SettingException($"--jobs {jobs} needs at least {jobs} threads, one per job (--threads is {threads}): lower --jobs or raise --threads.");
+        return jobs;
+    }
+
+    /// <summary>The threads of each run: --threads, shared out over --jobs (rounded down, so jobs × threads per run ≤ --threads);
+    /// with one job --threads as given (a bad value is refused where the run is checked).</summary>
+    public static int RunThreads(ParseResult p) => JobsOf(p) is int jobs and > 1 ? p.GetValue(CommonOptions.Threads) / jobs : p.GetValue(CommonOptions.Threads);
 
     /// <summary>The backend the options ask for (local unless --backend slurm). Slurm options without --backend slurm are an
     /// error, so that a cluster setting is never silently ignored.</summary>
     public static IRunBackend From(ParseResult p)
     {
         string backend = p.GetValue(Backend)!.Trim().ToLowerInvariant();
+        int jobs = JobsOf(p);
         if (backend == "local")
         {
-            var given = All.Where(o => o != Backend && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+            var given = SlurmOnly.Where(o => p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
             if (given.Count > 0) throw new ArgumentException($"{string.Join(", ", given)} apply to --backend slurm only.");
-            return LocalBackend.Instance;
+            return jobs == 1 ? LocalBackend.Instance : new JobsBackend(jobs, TaskCommand());
         }
         if (backend != "slurm") throw new ArgumentException($"--backend must be local or slurm (got '{backend}').");
         var settings = new SlurmSettings

@@ -42,7 +42,7 @@ internal static class ReproduceCommand
                 Datasets = DatasetsOf(p),
                 Models = Split(p.GetValue(ModelsOption)),
                 Seeds = p.GetValue(SeedsOption),
-                Threads = p.GetValue(CommonOptions.Threads),
+                Threads = BackendOptions.RunThreads(p),
                 OracleEpoch = p.GetValue(OracleOption),
                 RetrainOnValidation = p.GetValue(RetrainOption),
             };
@@ -78,7 +78,7 @@ internal static class ReproduceCommand
                 Dataset = datasets?.FirstOrDefault(),
                 Only = Split(p.GetValue(only)),
                 Seeds = p.GetValue(SeedsOption),
-                Threads = p.GetValue(CommonOptions.Threads),
+                Threads = BackendOptions.RunThreads(p),
             };
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(Ablations.Estimate(options, ctx));
             if (p.GetValue(EstimateOption)) return 0;
@@ -150,6 +150,8 @@ internal static class ReproduceCommand
         if (!p.GetValue(CollectOption)) return BackendOptions.From(p);
         if (p.GetResult(BackendOptions.Backend) is { Implicit: false })
             throw new ArgumentException("--collect trains and submits nothing: drop --backend (collecting reads the runs that finished wherever they ran).");
+        if (p.GetResult(BackendOptions.Jobs) is { Implicit: false })
+            throw new Lrml.Models.SettingException("--collect trains nothing: drop --jobs.");
         return Lrml.Reproduction.Backends.CollectBackend.Instance;
     }
 

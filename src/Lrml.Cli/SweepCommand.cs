@@ -115,7 +115,7 @@ internal static class SweepCommand
             SplitSeed = p.GetValue(TrainCommand.SplitSeed),
             SampledNegatives = p.GetValue(TrainCommand.SampledNegatives),
             FullRanking = !p.GetValue(TrainCommand.NoFull),
-            Train = new Lrml.Training.TrainConfig { Threads = p.GetValue(CommonOptions.Threads), EvalEvery = p.GetValue(TrainCommand.EvalEvery) },
+            Train = new Lrml.Training.TrainConfig { Threads = BackendOptions.RunThreads(p), EvalEvery = p.GetValue(TrainCommand.EvalEvery) },
         };
     }
 

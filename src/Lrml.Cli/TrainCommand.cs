@@ -79,6 +79,13 @@ internal static class TrainCommand
         var others = cmd.Options.Where(o => o != SpecFile && o != Out && o != CommonOptions.KeepCheckpoints && p.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
         if (others.Count > 0)
             throw new ArgumentException($"--spec runs exactly the spec in its file: {string.Join(", ", others)} cannot be combined with it.");
+        if (Environment.GetEnvironmentVariable(Lrml.Reproduction.Backends.JobsBackend.ParentVariable) == "1")
+            new Thread(() =>                                                 // a --jobs child ends with its parent (stdin closes)
+            {
+                try { while (Console.In.Read() >= 0) { } } catch (IOException) { }
+                Console.Error.WriteLine("lrml: the --jobs parent process is gone: stopping (the run resumes from its checkpoint next time).");
+                Environment.Exit(1);
+            }) { IsBackground = true }.Start();
         var file = Lrml.Reproduction.Backends.RunSpecFile.Load(Path.GetFullPath(path));
         ModelRegistry.Get(file.Spec.Model).CheckSettings(file.Spec.Settings);
         var ctx = CommonOptions.Context(p, new ConsoleObserver(), file.Overwrite, file.KeepCheckpoints);

@@ -10,7 +10,8 @@ namespace Lrml.Reproduction.Backends;
 
 /// <summary>
 /// One run's full specification on disk, for a task on another machine: the serialised <see cref="RunSpec"/>
-/// (<see cref="RunStore.SpecJson"/>), its key, the run directory, and the behaviour settings that are not part of a run's
+/// (<see cref="RunStore.SpecJson"/>) with the identity flags it leaves out (oracle epoch, retraining on train + validation),
+/// its key, the run directory, and the behaviour settings that are not part of a run's
 /// identity. <c>lrml train --spec FILE</c> reads it and calls <see cref="RunStore.RunOrLoad"/>, exactly as a local sweep or
 /// reproduction does, so a finished run is reused, an interrupted one resumes from its checkpoint, and a directory holding
 /// another configuration is refused.
@@ -37,6 +38,8 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
             ["overwrite"] = Overwrite,
             ["keep_checkpoints"] = KeepCheckpoints,
             ["checkpoint_every_steps"] = Spec.CheckpointEverySteps,
+            ["oracle_epoch"] = Spec.OracleEpoch,                            // part of the run's identity, not of its spec JSON
+            ["retrain_on_validation"] = Spec.RetrainOnValidation,
             ["spec"] = RunStore.SpecJson(Spec),
         };
         if (Datasets.Get(Spec.Dataset).Own is { } own) o["own_dataset"] = own.ToJson();
@@ -66,7 +69,11 @@ internal sealed record RunSpecFile(RunSpec Spec, string RunDirectory, bool Overw
             spec = RunStore.SpecFromJson(o["spec"] as JsonObject ?? throw new InvalidDataException("the field 'spec' is missing"));
         }
         catch (InvalidDataException ex) { throw new InvalidDataException($"{path}: {ex.Message}", ex); }
-        spec = spec with { CheckpointEverySteps = (int?)o["checkpoint_every_steps"] ?? 0 };
+        spec = spec with
+        {
+            CheckpointEverySteps = (int?)o["checkpoint_every_steps"] ?? 0,
+            OracleEpoch = (bool?)o["oracle_epoch"] ?? false, RetrainOnValidation = (bool?)o["retrain_on_validation"] ?? false,
+        };
         string key = (string?)o["key"] ?? throw new InvalidDataException($"{path}: the field 'key' is missing.");
         string actual = RunStore.SpecKey(spec);
         if (actual != key)

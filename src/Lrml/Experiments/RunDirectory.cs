@@ -20,6 +20,10 @@ internal sealed class RunDirectory(string directory) : IDisposable
         "config.json", "epochs.jsonl", "result.json", "per_user_test.csv", "best.ckpt", Experiment.CheckpointFile, "spec.json",
     };
 
+    /// <summary>The log of a run trained in a child process (<c>--jobs</c>): written by the parent from before the run starts, so it
+    /// is not one of the run's files — a fresh run leaves it in place and a staged rerun keeps it.</summary>
+    public const string LogFile = "run.log";
+
     private readonly string _parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)))
                                       ?? throw new ArgumentException($"'{directory}' cannot be a run directory.");
     private FolderLock? _lock;
@@ -68,7 +72,7 @@ internal sealed class RunDirectory(string directory) : IDisposable
     public string Prepare(bool overwrite, IRunObserver observer)
     {
         if (_lock is null) throw new InvalidOperationException("Lock the run directory first.");
-        var entries = Directory.Exists(Final) ? Directory.EnumerateFileSystemEntries(Final).Select(e => Path.GetFileName(e)!).ToList() : [];
+        var entries = Directory.Exists(Final) ? Directory.EnumerateFileSystemEntries(Final).Select(e => Path.GetFileName(e)!).Where(e => e != LogFile).ToList() : [];
         if (entries.Count == 0)
         {
             Directory.CreateDirectory(Final);
@@ -101,7 +105,7 @@ internal sealed class RunDirectory(string directory) : IDisposable
     public static bool StoppedBeforeFirstCheckpoint(string dir)
     {
         if (!Directory.Exists(dir)) return false;
-        var entries = Directory.EnumerateFileSystemEntries(dir).Select(e => Path.GetFileName(e)!).ToList();
+        var entries = Directory.EnumerateFileSystemEntries(dir).Select(e => Path.GetFileName(e)!).Where(e => e != LogFile).ToList();
         return entries.Count > 0 && entries.All(e => RunFiles.Contains(e) && File.Exists(Path.Combine(dir, e)))
                && !entries.Contains("result.json") && !entries.Contains(Experiment.CheckpointFile);
     }
@@ -120,6 +124,7 @@ internal sealed class RunDirectory(string directory) : IDisposable
             throw;
         }
         _staging = null;
+        if (File.Exists(Path.Combine(old, LogFile))) File.Move(Path.Combine(old, LogFile), Path.Combine(Final, LogFile));   // the same open file
         try { Directory.Delete(old, recursive: true); }
         catch (IOException) { /* a leftover the next run here removes */ }
         catch (UnauthorizedAccessException) { }

@@ -127,7 +127,7 @@ public sealed class RunConfigTests : IDisposable
     [InlineData("""{"model_name": "lrml", "model": {"dimm": 3}}""", "model.dimm: lrml has no such setting")]
     [InlineData("""{"model_name": "lrml", "settings": {"dim": "x"}}""", "settings/model: LrmlConfig.dim expects a number, got 'x'")]
     [InlineData("""{"model_name": "lrml", "model": {"engine": "torch"}}""", "model.engine: is \"torch\" but the run's engine is 'fused'")]
-    [InlineData("""{"model_name": "transcf", "engine": "fused"}""", "engine: transcf has no engine 'fused'")]
+    [InlineData("""{"model_name": "pop", "engine": "fused"}""", "engine: pop has no engine 'fused'")]
     [InlineData("""{"model_name": "nope"}""", "model_name: Unknown model 'nope'")]
     [InlineData("""{"dataset": """, ":1: not valid JSON")]
     public void ABadFileIsOneErrorNamingTheFileAndTheKey(string json, string expected)

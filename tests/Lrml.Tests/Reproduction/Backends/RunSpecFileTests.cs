@@ -39,6 +39,19 @@ public class RunSpecFileTests
         Assert.Equal(RunStore.SpecKey(spec), RunStore.SpecKey(file.Spec));
         Assert.Equal(7, file.Spec.CheckpointEverySteps);                             // carried beside the spec
         Assert.Equal(("/shared/run", true), (file.RunDirectory, file.Overwrite));
+        Assert.False(file.Spec.OracleEpoch || file.Spec.RetrainOnValidation);
+
+        // the oracle-epoch and retrain flags are part of the run's identity but not of the spec's JSON: the file carries them,
+        // so a task trains the run its submitter planned (e.g. reproduce main-table --oracle-epoch)
+        var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(Path.GetDirectoryName(path)!, "no-data")), ResultsRoot = Path.GetDirectoryName(path)! };
+        foreach (var flagged in new[] { spec with { OracleEpoch = true }, spec with { RetrainOnValidation = true } })
+        {
+            new RunSpecFile(flagged, "/shared/run", Overwrite: false).Save(path);
+            var loaded = RunSpecFile.Load(path).Spec;
+            Assert.Equal((flagged.OracleEpoch, flagged.RetrainOnValidation), (loaded.OracleEpoch, loaded.RetrainOnValidation));
+            Assert.Equal(RunIdentity.Of(flagged, ctx).Key, RunIdentity.Of(loaded, ctx).Key);
+            Assert.NotEqual(RunIdentity.Of(spec, ctx).Key, RunIdentity.Of(loaded, ctx).Key);
+        }
     }
 
     [Fact]
