@@ -200,16 +200,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private double Forward(TrainingBatch batch, bool update)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(batch);
+        TorchSupport.CheckBatch(batch, _users, _items);   // the same checks and messages as the TorchSharp models
         int b = batch.Count, k = batch.NegativesPerPositive;
-        if (b < 1 || b > batch.Capacity) throw new ArgumentException($"Batch count {b} outside [1, {batch.Capacity}].", nameof(batch));
-        for (int x = 0; x < b; x++)
-        {
-            if ((uint)batch.Users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(batch), $"Users[{x}] = {batch.Users[x]} outside [0, {_users}).");
-            if ((uint)batch.Positives[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(batch), $"Positives[{x}] = {batch.Positives[x]} outside [0, {_items}).");
-        }
-        for (int x = 0; x < b * k; x++)
-            if ((uint)batch.Negatives[x] >= (uint)_items) throw new ArgumentOutOfRangeException(nameof(batch), $"Negatives[{x}] = {batch.Negatives[x]} outside [0, {_items}).");
         EnsureCapacity(b, k + 1);
         _batch = batch; _b = b; _t = k + 1; _coef = _k.Coefficient(b, k);
         _chunks = (b + Chunk - 1) / Chunk;
