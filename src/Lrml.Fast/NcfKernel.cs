@@ -365,15 +365,7 @@ internal sealed class NcfKernel : ChunkKernel
                 T.Add(_y.AsSpan((i0 + i) * p1, p1), s.U.AsSpan(0, p1), ai);
                 T.Max(ai, 0f, ai);
             }
-            for (int l = 2; l <= _m; l++)
-            {
-                int pin = _pl[l - 1], pout = _pl[l];
-                Gemm(ref Ref(a), pin, 1, ref Ref(_wT[l]), pout, ref Ref(b), pout, cnt, _l[l - 1], pout, false);
-                for (int i = 0; i < cnt; i++) AddRelu(b.AsSpan(i * pout, pout), _b[l]);
-                (a, b) = (b, a);
-            }
-            int pm = _pl[_m];
-            for (int i = 0; i < cnt; i++) dst[i] = T.Dot(a.AsSpan(i * pm, pm), _hm);
+            UpperTower(a, b, cnt, dst);
         }
         if (d > 0)
         {
@@ -382,6 +374,22 @@ internal sealed class NcfKernel : ChunkKernel
             for (int i = 0; i < cnt; i++) dst[i] += T.Dot(ph, _qTable.AsSpan((i0 + i) * _si, d));
         }
         T.Add(dst, _hb, dst);
+    }
+
+    /// <summary>Layers 2..L of the tower over <paramref name="cnt"/> rows of first-layer activations in <paramref name="a"/>
+    /// (<paramref name="b"/> is scratch of the same size), then the MLP part of the logit, hᵀ_MLP a_L, into <paramref name="dst"/>:
+    /// the one upper tower of full ranking and pair scoring.</summary>
+    private void UpperTower(float[] a, float[] b, int cnt, Span<float> dst)
+    {
+        for (int l = 2; l <= _m; l++)
+        {
+            int pin = _pl[l - 1], pout = _pl[l];
+            Gemm(ref Ref(a), pin, 1, ref Ref(_wT[l]), pout, ref Ref(b), pout, cnt, _l[l - 1], pout, false);
+            for (int i = 0; i < cnt; i++) AddRelu(b.AsSpan(i * pout, pout), _b[l]);
+            (a, b) = (b, a);
+        }
+        int pm = _pl[_m];
+        for (int i = 0; i < cnt; i++) dst[i] = T.Dot(a.AsSpan(i * pm, pm), _hm);
     }
 
     private float[] _pp = [], _pq = [], _pu = [], _pa = [], _pb = [];
@@ -414,15 +422,7 @@ internal sealed class NcfKernel : ChunkKernel
                     T.Add(aj, _b[1], aj);
                     AddRelu(aj, _pu.AsSpan(j * p1, p1));
                 }
-                for (int l = 2; l <= _m; l++)
-                {
-                    int pin = _pl[l - 1], pout = _pl[l];
-                    Gemm(ref Ref(a), pin, 1, ref Ref(_wT[l]), pout, ref Ref(b), pout, cnt, _l[l - 1], pout, false);
-                    for (int j = 0; j < cnt; j++) AddRelu(b.AsSpan(j * pout, pout), _b[l]);
-                    (a, b) = (b, a);
-                }
-                int pm = _pl[_m];
-                for (int j = 0; j < cnt; j++) dst[j] = T.Dot(a.AsSpan(j * pm, pm), _hm);
+                UpperTower(a, b, cnt, dst);
             }
             for (int j = 0; d > 0 && j < cnt; j++)
             {
