@@ -73,6 +73,9 @@ public sealed record BenchOptions
     /// <summary>Also measure the fused engine with exact dense Adam (fixed steps).</summary>
     public bool MeasureFusedDenseAdam { get; init; } = true;
 
+    /// <summary>Also measure every registry model whose preset trains with exact Adam on its fast engine with row-sparse LazyAdam.</summary>
+    public bool MeasureRegistryLazyAdam { get; init; } = true;
+
     /// <summary>Repeats per measurement; the report keeps every run and their median.</summary>
     public int Repeats { get; init; } = 5;
 

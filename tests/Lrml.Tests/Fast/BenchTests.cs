@@ -107,10 +107,14 @@ public class BenchTests
         Assert.Equal(["lrml", "cml", "bpr", "gmf", "mlp", "neumf", "transcf"], options.Baselines.Take(7));
         Assert.DoesNotContain("pop", options.Baselines);
         var shape = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr", "mlp"] }).Shapes);
-        // every engine the registry lists (torch last), each at the preset's batch and negatives (mlp: 256 × 4)
+        // every engine the registry lists (torch last), each at the preset's batch and negatives (mlp: 256 × 4); both presets train
+        // with exact Adam, so each fast engine is measured a second time with row-sparse LazyAdam, right after its preset row
         FastEngines.Register();
-        var expected = new[] { "bpr", "mlp" }.SelectMany(m => ModelRegistry.Get(m).Engines.OrderBy(e => e == "torch").Select(e => (m, e))).ToList();
-        Assert.Equal(expected, shape.Training.Select(t => (t.RegistryModel!, t.Engine)).ToList());
+        var expected = new[] { "bpr", "mlp" }.SelectMany(m => ModelRegistry.Get(m).Engines.OrderBy(e => e == "torch")
+            .SelectMany(e => e == "torch" ? [(m, e, "adam")] : new[] { (m, e, "adam"), (m, e, "lazy-adam") })).ToList();
+        Assert.Equal(expected, shape.Training.Select(t => (t.RegistryModel!, t.Engine, t.Optimizer)).ToList());
+        var noLazy = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr"], MeasureRegistryLazyAdam = false, Evaluate = false }).Shapes);
+        Assert.DoesNotContain(noLazy.Training, t => t.Optimizer == "lazy-adam");
         Assert.All(shape.Training.Where(t => t.RegistryModel == "mlp"), t => Assert.Equal((256, 4), (t.BatchSize, t.Negatives)));
         Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
         var torch = shape.Training.Single(t => t.RegistryModel == "bpr" && t.Engine == "torch");

@@ -93,7 +93,7 @@ public class EmbeddingEngineTests
             list.Add(Bpr(new BprConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, L2 = 0f, ItemBias = true }));
             list.Add(Cml(new CmlConfig { Dim = 6, Optimizer = opt, LearningRate = 0.02f, Margin = 0.5f }));
             list.Add(Cml(new CmlConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, Margin = 2f }));
-            if (opt == OptimizerKind.LazyAdam) continue;   // the NCF models do not offer it
+            if (opt == OptimizerKind.LazyAdam) continue;   // GMF's TorchSharp model has no lazy-adam (NcfEngineTests checks the fused one by hand)
             list.Add(Gmf(new GmfConfig { Dim = 6, Optimizer = opt, LearningRate = 0.02f }));
             list.Add(Gmf(new GmfConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, L2 = 0.1f, Reduction = LossReduction.Sum }));
         }

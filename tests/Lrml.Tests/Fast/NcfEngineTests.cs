@@ -210,6 +210,69 @@ public class NcfEngineTests
         FusedTrainingParityTests.AssertSameTraining(torchModel, fused, split, train);
     }
 
+    [Theory]
+    [InlineData("gmf")]
+    [InlineData("mlp")]
+    [InlineData("neumf")]
+    public void LazyAdamOnTheFusedEngineMovesOnlyTheBatchRowsBySparseAdamAndTheTowerByDenseAdam(string model)
+    {
+        const float lr = 0.02f;
+        double b1 = LrmlFused.Beta1, b2 = LrmlFused.Beta2, eps = LrmlFused.AdamEps;
+        var s = new Setting(model == "mlp" ? 0 : 5, [10, 7, 3], OptimizerKind.LazyAdam, 0.01f, LossReduction.Mean);
+        using var fused = model == "gmf"
+            ? EmbeddingModels.Gmf(new GmfConfig { Dim = 5, Optimizer = OptimizerKind.LazyAdam, LearningRate = lr }, NU, NI, seed: 3, threads: 2)
+            : Fused(s, Weights(s), 2);
+        var start = fused.Export();
+        int uw = start.Users.Length / NU, iw = start.Items.Length / NI;
+        var (mu, vu) = (new double[start.Users.Length], new double[start.Users.Length]);
+        var (mi, vi) = (new double[start.Items.Length], new double[start.Items.Length]);
+        var (md, vd) = (new double[start.Dense.Length], new double[start.Dense.Length]);
+        int untouchedSeen = 0;
+        for (int t = 1; t <= 3; t++)
+        {
+            var batch = Batch(2, seed: 20 + t, users: t == 2 ? 3 : 5, items: 7, count: 12);   // rows ≥ 5 (users) and ≥ 7 (items) never touched
+            var before = fused.Export();
+            var g = fused.ComputeGradient(batch);
+            fused.TrainStep(batch);
+            var after = fused.Export();
+            var (u, pos, neg) = Arrays(batch);
+            var users = u.ToHashSet(); var items = pos.Concat(neg).ToHashSet();
+            double lazyStep = lr * Math.Sqrt(1 - Math.Pow(b2, t)) / (1 - Math.Pow(b1, t));
+            void Rows(float[] b0, float[] a0, float[] gr, double[] m, double[] v, int w, HashSet<int> touched, string name)
+            {
+                for (int x = 0; x < b0.Length; x++)
+                {
+                    if (!touched.Contains(x / w)) { Assert.Equal(b0[x], a0[x]); untouchedSeen++; continue; }   // no decay, no move
+                    m[x] = b1 * m[x] + (1 - b1) * gr[x];
+                    v[x] = b2 * v[x] + (1 - b2) * gr[x] * gr[x];
+                    double expected = b0[x] - lazyStep * m[x] / (Math.Sqrt(v[x]) + eps);
+                    Assert.True(Math.Abs(a0[x] - expected) < 2e-5, $"step {t} {name}[{x / w},{x % w}]: {a0[x]} vs SparseAdam {expected}");
+                }
+            }
+            Rows(before.Users, after.Users, g.Users, mu, vu, uw, users, "users");
+            Rows(before.Items, after.Items, g.Items, mi, vi, iw, items, "items");
+            double step = lr / (1 - Math.Pow(b1, t)), bc2 = Math.Sqrt(1 - Math.Pow(b2, t));
+            for (int x = 0; x < before.Dense.Length; x++)   // output layer and tower: PyTorch's dense Adam
+            {
+                md[x] = b1 * md[x] + (1 - b1) * g.Dense[x];
+                vd[x] = b2 * vd[x] + (1 - b2) * g.Dense[x] * g.Dense[x];
+                double expected = before.Dense[x] - step * md[x] / (Math.Sqrt(vd[x]) / bc2 + eps);
+                Assert.True(Math.Abs(after.Dense[x] - expected) < 2e-5, $"step {t} dense[{x}]: {after.Dense[x]} vs Adam {expected}");
+            }
+        }
+        Assert.True(untouchedSeen > 0, "the batches must leave some rows untouched");
+        // the TorchSharp NCF models update whole tensors: lazy-adam there is refused, naming the engine that has it
+        TestSetup.RegisterEngines();
+        var split = LeaveLastOut.Build(SyntheticData.Generate(new SyntheticOptions { Users = 20, Items = 15, Seed = 3 }).Data, seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => ModelRegistry.Build(model, new ModelBuildContext
+        {
+            NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = 1, Threads = 1, Engine = "torch",
+            Settings = ConfigBinder.ParsePairs(["optimizer=lazy-adam"]),
+        }));
+        Assert.Contains("fused CPU engine only", e.Message);
+        Assert.Equal("fused", ModelRegistry.EngineUsed(model, null, "cpu", ConfigBinder.ParsePairs(["optimizer=lazy-adam"])));
+    }
+
     [Fact]
     public void FusedIsTheCpuDefaultExceptForPretrainingWhichStaysOnTorch()
     {

@@ -13,7 +13,7 @@ public sealed record GmfConfig : IModelConfig
     /// <summary>Learning rate (NCF: Adam 1e-3).</summary>
     public float LearningRate { get; init; } = 1e-3f;
 
-    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam is not offered.</summary>
+    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam (row-sparse) on the fused engine only.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>Per-example L2 weight λ on the looked-up embedding rows (NCF's regs; default 0 as in NCF).</summary>
@@ -54,7 +54,7 @@ public sealed class GmfModel : NcfModel<GmfConfig>
     internal GmfModel(GmfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("GMF", "GMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
-    private static GmfConfig Checked(GmfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+    private static GmfConfig Checked(GmfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); NcfChecks.TorchOptimizer(c.Optimizer); return c; }
 
     private static NcfCore BuildCore(GmfConfig config, NcfWeights weights, Device? device, ScalarType dtype)
     {

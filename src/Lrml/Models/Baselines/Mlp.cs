@@ -14,7 +14,7 @@ public sealed record MlpConfig : IModelConfig
     /// <summary>Learning rate (NCF: Adam 1e-3).</summary>
     public float LearningRate { get; init; } = 1e-3f;
 
-    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam is not offered.</summary>
+    /// <summary>Optimiser: Adam (NCF), Sgd or Adagrad; LazyAdam (row-sparse) on the fused engine only.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>Per-example L2 weight λ on the looked-up embedding rows (NCF's reg_layers[0]; default 0 as in NCF).</summary>
@@ -51,7 +51,7 @@ public sealed class MlpModel : NcfModel<MlpConfig>
     internal MlpModel(MlpConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("MLP", "MLP-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
-    private static MlpConfig Checked(MlpConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+    private static MlpConfig Checked(MlpConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); NcfChecks.TorchOptimizer(c.Optimizer); return c; }
 
     private static NcfCore BuildCore(MlpConfig config, NcfWeights weights, Device? device, ScalarType dtype)
     {

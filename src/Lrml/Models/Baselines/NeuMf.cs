@@ -32,7 +32,7 @@ public sealed record NeuMfConfig : IModelConfig
     /// <summary>Learning rate (NCF: 1e-3 with Adam; 1e-3 with SGD after pre-training).</summary>
     public float LearningRate { get; init; } = 1e-3f;
 
-    /// <summary>Optimiser: Adam (NCF without pre-training), Sgd (NCF after pre-training) or Adagrad; LazyAdam is not offered.</summary>
+    /// <summary>Optimiser: Adam (NCF without pre-training), Sgd (NCF after pre-training) or Adagrad; LazyAdam on the fused engine only.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>Per-example L2 weight λ on the looked-up embedding rows (NCF's reg_mf / reg_layers[0]; default 0 as in NCF).</summary>
@@ -161,7 +161,7 @@ public sealed class NeuMfModel : NcfModel<NeuMfConfig>
     internal NeuMfModel(NeuMfConfig config, NcfWeights weights, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base("NeuMF", "NEUMF-TORCH-STATE", config, BuildCore(config, weights, device, dtype)) { }
 
-    private static NeuMfConfig Checked(NeuMfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); return c; }
+    private static NeuMfConfig Checked(NeuMfConfig c) { ArgumentNullException.ThrowIfNull(c); c.Validate(); NcfChecks.TorchOptimizer(c.Optimizer); return c; }
 
     private static NcfCore BuildCore(NeuMfConfig config, NcfWeights weights, Device? device, ScalarType dtype)
     {
@@ -326,10 +326,11 @@ internal static class NcfChecks
             foreach (int l in layers) if (l < 1) throw new ArgumentException($"Every layer size must be ≥ 1 (got {l}).");
         }
         if (!(lr > 0) || float.IsInfinity(lr)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {lr}).");
-        if (optimizer == OptimizerKind.LazyAdam)
-            throw new ArgumentException("The NCF models offer adam, sgd and adagrad (dense updates, as NCF's Keras code); lazy-adam is not implemented for them.");
         if (!(l2 >= 0)) throw new ArgumentException($"L2 must be ≥ 0 (got {l2}).");
     }
+
+    /// <summary>The TorchSharp NCF models update whole tensors (adam, sgd, adagrad, as NCF's Keras code); row-sparse lazy-adam is the fused engine's.</summary>
+    public static void TorchOptimizer(OptimizerKind o) { if (o == OptimizerKind.LazyAdam) throw new ArgumentException("lazy-adam is implemented for the NCF models on the fused CPU engine only (their default on a CPU; --engine fused); the TorchSharp engine offers adam, sgd and adagrad."); }
 }
 
 /// <summary>Parameters of an NCF network; registered names are the state-dict keys.</summary>
