@@ -27,6 +27,7 @@ internal static class LrmlCommandLine
         root.Subcommands.Add(ReproduceCommand.Build());
         root.Subcommands.Add(InferenceCommands.Recommend());
         root.Subcommands.Add(InferenceCommands.Explain());
+        root.Subcommands.Add(CompareCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         root.Subcommands.Add(SoakCommand.Build());
         return root;
