@@ -29,6 +29,13 @@ internal abstract class EmbeddingKernel
     /// <summary>The model's configuration record (for <see cref="EmbeddingEngine.Describe"/>).</summary>
     public required object Config { get; init; }
 
+    /// <summary>The batch a step trains on: the trainer's, or (CML with WARP) the trainer's with negatives the model draws
+    /// itself appended to each example's, drawn as the TorchSharp model draws them from <see cref="OwnRng"/>.</summary>
+    public virtual TrainingBatch Augment(TrainingBatch batch) => batch;
+
+    /// <summary>The random stream of <see cref="Augment"/> (null when the model draws nothing); saved after the parameters.</summary>
+    public virtual Rng? OwnRng => null;
+
     /// <summary>Factor on every gradient of a batch of <paramref name="count"/> positives with k negatives (1 = summed loss).</summary>
     public virtual float Coefficient(int count, int k) => 1f;
 
@@ -201,6 +208,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         TorchSupport.CheckBatch(batch, _users, _items);   // the same checks and messages as the TorchSharp models
+        batch = _k.Augment(batch);
         int b = batch.Count, k = batch.NegativesPerPositive;
         EnsureCapacity(b, k + 1);
         _batch = batch; _b = b; _t = k + 1; _coef = _k.Coefficient(b, k);
@@ -557,7 +565,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     for (int r = 0; r < rows; r++)
                         foreach (float v in t.AsSpan(r * s, w)) wr.Write(v);
             }
-            return ms.ToArray();
+            return _k.OwnRng is { } rng ? TorchSupport.WithRngState(ms.ToArray(), rng) : ms.ToArray();
         }
     }
 
@@ -565,6 +573,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         ArgumentNullException.ThrowIfNull(state);
         string what = $"fused {_k.Name} state";
+        ulong[]? rng = null;
+        if (_k.OwnRng is not null) state = TorchSupport.WithoutRngState(state, $"Not a {what} with its sampler state.", out rng);
         lock (_gate)
         {
             using var rd = new BinaryReader(new MemoryStream(state));
@@ -582,6 +592,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     for (int r = 0; r < rows; r++)
                         for (int j = 0; j < w; j++) t[r * s + j] = rd.ReadSingle();
                 _step = step;
+                if (rng is not null) _k.OwnRng!.SetState(rng);   // only once the parameters loaded: a rejected state changes nothing
                 _version++;
             }
             catch (EndOfStreamException) { throw new DataFormatException(what, 0, "truncated state."); }

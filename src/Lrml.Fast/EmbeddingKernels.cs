@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Lrml.Models;
+using Lrml.Protocols;
 using Lrml.Util;
 using T = System.Numerics.Tensors.TensorPrimitives;
 
@@ -55,12 +56,40 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
     }
 }
 
-/// <summary>CML without WARP or covariance (<see cref="CmlModel"/>): d = ‖p − q‖²; per triple max(0, d⁺ − d⁻ + m), summed;
-/// rows projected onto the unit ball after every step.</summary>
-internal sealed class CmlKernel(CmlConfig c) : EmbeddingKernel
+/// <summary>CML without covariance (<see cref="CmlModel"/>): d = ‖p − q‖²; per triple max(0, d⁺ − d⁻ + m), summed; rows
+/// projected onto the unit ball after every step. With WARP weighting the kernel appends U negatives of its own to each
+/// example (<see cref="Augment"/>: the TorchSharp model's sampler, stream "cml.warp" and order) and weights the example's
+/// hinge by w = log(1 + ⌊J·M/U⌋), M the impostors among them (no gradient through w): the closest of them as negative
+/// (CML's code) or the trainer's k negatives.</summary>
+internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positives = null, long seed = 1) : EmbeddingKernel
 {
     private readonly float _margin = c.Margin;
+    private readonly int _u = c.RankWeighting == CmlRankWeighting.Warp ? c.WarpNegatives : 0;
+    private readonly float _scale = (float)((double)numItems / c.WarpNegatives);   // as torch: the impostor count × J/U in float
+    private readonly NegativeSampler? _sampler = c.RankWeighting != CmlRankWeighting.Warp ? null
+        : new NegativeSampler(positives ?? throw new ArgumentException("WARP rank weighting samples negatives the user has not interacted with: pass the training positives."));
+    private readonly Rng? _rng = c.RankWeighting == CmlRankWeighting.Warp ? new Rng(seed, "cml.warp") : null;
+    private TrainingBatch? _warpBatch;
     public override string Name => "CML";
+    public override Rng? OwnRng => _rng;
+
+    public override TrainingBatch Augment(TrainingBatch batch)
+    {
+        if (_u == 0) return batch;
+        int k = batch.NegativesPerPositive, n = batch.Count;
+        if (_warpBatch is null || _warpBatch.Capacity < n || _warpBatch.NegativesPerPositive != k + _u)
+            _warpBatch = new TrainingBatch(Math.Max(n, batch.Capacity), k + _u);
+        var b = _warpBatch;
+        b.Count = n;
+        batch.Users.AsSpan(0, n).CopyTo(b.Users);
+        batch.Positives.AsSpan(0, n).CopyTo(b.Positives);
+        for (int x = 0; x < n; x++)
+        {
+            batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + _u)));
+            for (int j = 0; j < _u; j++) b.Negatives[x * (k + _u) + k + j] = _sampler!.Sample(batch.Users[x], _rng!);
+        }
+        return b;
+    }
 
     private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
     {
@@ -75,6 +104,7 @@ internal sealed class CmlKernel(CmlConfig c) : EmbeddingKernel
         Span<float> diff = d <= 512 ? stackalloc float[d] : new float[d];
         var q0 = q[..d];
         float d0 = Dist(p, q0, diff);
+        if (_u > 0) return Warp(p, q, stride, count, d0, diff, gp, gq);
         double loss = 0;
         gp.Clear();
         for (int j = 1; j < count; j++)
@@ -97,6 +127,45 @@ internal sealed class CmlKernel(CmlConfig c) : EmbeddingKernel
         T.Multiply(gp, 2f, gp);
         T.Subtract(p, q0, g0);
         T.Multiply(g0, -2f * active, g0);
+        return loss;
+    }
+
+    /// <summary>One WARP example: rows 1..k the trainer's negatives, k+1..k+U the kernel's own.</summary>
+    private double Warp(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, float d0, Span<float> diff, Span<float> gp, Span<float> gq)
+    {
+        int d = p.Length, k = count - 1 - _u, impostors = 0, closest = -1;
+        float dMin = float.PositiveInfinity;
+        for (int j = k + 1; j < count; j++)
+        {
+            float dj = Dist(p, q.Slice(j * stride, d), diff);
+            if (d0 - dj + _margin > 0f) impostors++;                   // torch: (d⁺ − d_j) + m > 0
+            if (dj < dMin) { dMin = dj; closest = j; }                 // the first minimum, as torch's min
+        }
+        float w = (float)Math.Log(1.0 + MathF.Floor(impostors * _scale));
+        for (int j = 0; j < count; j++) gq.Slice(j * stride, d).Clear();
+        gp.Clear();
+        var q0 = q[..d];
+        double loss = 0;
+        int active = 0;
+        for (int j = 1; j < count; j++)
+        {
+            bool hinge = c.WarpHinge == CmlWarpHinge.Closest ? j == closest : j <= k;
+            if (!hinge) continue;
+            var qj = q.Slice(j * stride, d);
+            float h = d0 - (j == closest && c.WarpHinge == CmlWarpHinge.Closest ? dMin : Dist(p, qj, diff)) + _margin;
+            if (h < 0f) continue;                                      // clamp_min passes the gradient at 0, as torch
+            loss += (double)w * h; active++;
+            T.Subtract(p, qj, diff);
+            T.Multiply(diff, 2f * w, gq.Slice(j * stride, d));         // ∂(−w·d_j)/∂q_j = 2w(p − q_j)
+            T.Add(gp, qj, gp);
+        }
+        if (active == 0) return 0;
+        // ∂/∂p = w Σ 2(q_j − q⁺) = 2w(Σ q_j − a·q⁺); ∂/∂q⁺ = −2wa(p − q⁺)
+        T.MultiplyAdd(q0, -active, gp, gp);
+        T.Multiply(gp, 2f * w, gp);
+        var g0 = gq[..d];
+        T.Subtract(p, q0, g0);
+        T.Multiply(g0, -2f * w * active, g0);
         return loss;
     }
 
@@ -193,24 +262,27 @@ internal static class EmbeddingModels
         return new EmbeddingEngine(k, users, items, p, rows, null, threads);
     }
 
-    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, long seed, int threads)
+    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, long seed, int threads, UserItems? positives = null)
     {
         c.Validate();
         double std = c.InitStd ?? 1.0 / Math.Sqrt(c.Dim);
         return Cml(c, users, items, TorchSupport.GaussianInit((long)users * c.Dim, std, seed, "cml.init.P"),
-            TorchSupport.GaussianInit((long)items * c.Dim, std, seed, "cml.init.Q"), threads);
+            TorchSupport.GaussianInit((long)items * c.Dim, std, seed, "cml.init.Q"), threads, positives, seed);
     }
 
-    /// <summary>From given embeddings (projected onto the unit ball, as <see cref="CmlModel"/>).</summary>
-    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, float[] p, float[] q, int threads)
+    /// <summary>From given embeddings (projected onto the unit ball, as <see cref="CmlModel"/>); WARP weighting needs the
+    /// training <paramref name="positives"/> and draws its negatives from the stream of <paramref name="seed"/>.</summary>
+    public static EmbeddingEngine Cml(CmlConfig c, int users, int items, float[] p, float[] q, int threads, UserItems? positives = null, long seed = 1)
     {
         if (!SupportsCml(c))
-            throw new ArgumentException("The fused CML engine implements CML without WARP rank weighting and without the covariance regulariser; use --engine torch for those.");
-        var k = new CmlKernel(c) { UserWidth = c.Dim, ItemWidth = c.Dim, ProjectRows = true, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
+            throw new ArgumentException("The fused CML engine implements CML without the covariance regulariser; use --engine torch for it.");
+        if (positives is not null && (positives.NumUsers != users || positives.NumItems != items))
+            throw new ArgumentException($"positives are {positives.NumUsers}×{positives.NumItems} but the model is {users}×{items}.");
+        var k = new CmlKernel(c, items, positives, seed) { UserWidth = c.Dim, ItemWidth = c.Dim, ProjectRows = true, Optimizer = c.Optimizer, LearningRate = c.LearningRate, Config = c };
         return new EmbeddingEngine(k, users, items, p, q, null, threads);
     }
 
-    public static bool SupportsCml(CmlConfig c) => c.RankWeighting == CmlRankWeighting.None && c.CovarianceWeight == 0f;
+    public static bool SupportsCml(CmlConfig c) => c.CovarianceWeight == 0f;
 
     public static EmbeddingEngine Gmf(GmfConfig c, int users, int items, long seed, int threads)
     {

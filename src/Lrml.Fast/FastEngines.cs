@@ -12,7 +12,7 @@ public static class FastEngines
     /// </summary>
     /// <remarks>Also adds the "fused" engine of BPR-MF, CML, GMF, MLP and NeuMF (<see cref="EmbeddingEngine"/>: one engine,
     /// each model a per-example kernel, MLP and NeuMF one chunk-wise NCF kernel of small GEMMs), their default on a CPU for
-    /// every setting it implements (all of BPR-MF, GMF and MLP; CML without WARP and covariance; NeuMF without pre-training,
+    /// every setting it implements (all of BPR-MF, GMF and MLP; CML without the covariance regulariser; NeuMF without pre-training,
     /// which stays on torch); and TransCF's (<see cref="TransCfFused"/>: the engine's optimiser and GEMM scorer around its
     /// neighbourhood means; every setting). "--engine torch" keeps the TorchSharp reference.</remarks>
     public static void Register()
@@ -25,7 +25,7 @@ public static class FastEngines
             return new LrmlFused(cfg, init, new FusedOptions { Threads = c.Threads }, c.Train, c.Seed);
         });
         ModelRegistry.RegisterEngine("bpr", "fused", c => EmbeddingModels.Bpr(ConfigBinder.Bind<BprConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);
-        ModelRegistry.RegisterEngine("cml", "fused", c => EmbeddingModels.Cml(ConfigBinder.Bind<CmlConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads),
+        ModelRegistry.RegisterEngine("cml", "fused", c => EmbeddingModels.Cml(ConfigBinder.Bind<CmlConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads, c.Train),
             s => Valid(s, out CmlConfig? cfg) && EmbeddingModels.SupportsCml(cfg!));
         ModelRegistry.RegisterEngine("transcf", "fused", c => TransCfFused.Create(ConfigBinder.Bind<TransCfConfig>(c.Settings), c.Train, c.Seed, c.Threads), _ => true);
         ModelRegistry.RegisterEngine("gmf", "fused", c => EmbeddingModels.Gmf(ConfigBinder.Bind<GmfConfig>(c.Settings), c.NumUsers, c.NumItems, c.Seed, c.Threads), _ => true);

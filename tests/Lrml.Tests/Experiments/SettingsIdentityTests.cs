@@ -13,7 +13,7 @@ namespace Lrml.Tests.Experiments;
 /// test on main before the change (commit f17ec76) over the fixture data of <see cref="IdentityFixtures.WriteMl100k"/>; the
 /// pairwise models' spaces were re-pinned when they got one learning-rate grid (issue 13 §2): a configuration in both grids
 /// keeps its key (bpr trial 1, cml trial 1 → 0, lrml trial 2).
-/// Since issue 14 the runs of BPR-MF, CML (without WARP) and GMF default to the fused engine and their identities name it
+/// Since issue 14 the runs of BPR-MF, CML (with WARP too, once the kernel drew its own negatives) and GMF default to the fused engine and their identities name it
 /// ("engine": "fused" instead of null, so torch results are not reused): those are compared with that one part reset; so are
 /// MLP's and NeuMF's (without pre-training) since they run on the same engine.
 /// </summary>

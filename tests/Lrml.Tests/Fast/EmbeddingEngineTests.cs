@@ -57,14 +57,18 @@ public class EmbeddingEngineTests
             threads => EmbeddingModels.Bpr(c, NU, NI, p, q, b, threads));
     }
 
+    /// <summary>Training positives for WARP's own negatives: user u has items u mod 11 and (3u + 1) mod 11.</summary>
+    private static readonly UserItems WarpPositives = UserItems.FromLists(NI, Enumerable.Range(0, NU).Select(u => (IReadOnlyList<int>)new[] { u % NI, (3 * u + 1) % NI }.Distinct().Order().ToArray()).ToList());
+
     private static Case Cml(CmlConfig c)
     {
         var p = Gauss(NU * c.Dim, 0.5, "p"); var q = Gauss(NI * c.Dim, 0.5, "q");   // several rows start outside the ball
-        return new Case($"cml {c.Optimizer} m={c.Margin}",
-            dt => new CmlModel(c, NU, NI, p, q, dtype: dt),
+        bool warp = c.RankWeighting == CmlRankWeighting.Warp;
+        return new Case($"cml {c.Optimizer} m={c.Margin}{(warp ? $" warp U={c.WarpNegatives} {c.WarpHinge}" : "")}",
+            dt => new CmlModel(c, NU, NI, p, q, dtype: dt, positives: warp ? WarpPositives : null, seed: 13),
             (m, batch) => { var g = ((CmlModel)m).ComputeGradients(batch); return (g.Loss, g.P, g.Q, []); },
             m => { var w = ((CmlModel)m).ExportEmbeddings(); return (w.Users, w.Items, []); },
-            threads => EmbeddingModels.Cml(c, NU, NI, p, q, threads));
+            threads => EmbeddingModels.Cml(c, NU, NI, p, q, threads, warp ? WarpPositives : null, seed: 13));
     }
 
     private static Case Gmf(GmfConfig c)
@@ -93,6 +97,9 @@ public class EmbeddingEngineTests
             list.Add(Bpr(new BprConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, L2 = 0f, ItemBias = true }));
             list.Add(Cml(new CmlConfig { Dim = 6, Optimizer = opt, LearningRate = 0.02f, Margin = 0.5f }));
             list.Add(Cml(new CmlConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, Margin = 2f }));
+            // WARP: the kernel's own U negatives (same sampler, stream and order as torch), rank weight, closest or batch hinge
+            list.Add(Cml(new CmlConfig { Dim = 6, Optimizer = opt, LearningRate = 0.02f, Margin = 1f, RankWeighting = CmlRankWeighting.Warp, WarpNegatives = 5 }));
+            list.Add(Cml(new CmlConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, Margin = 1.5f, RankWeighting = CmlRankWeighting.Warp, WarpNegatives = 3, WarpHinge = CmlWarpHinge.Batch }));
             if (opt == OptimizerKind.LazyAdam) continue;   // GMF's TorchSharp model has no lazy-adam (NcfEngineTests checks the fused one by hand)
             list.Add(Gmf(new GmfConfig { Dim = 6, Optimizer = opt, LearningRate = 0.02f }));
             list.Add(Gmf(new GmfConfig { Dim = 9, Optimizer = opt, LearningRate = 0.02f, L2 = 0.1f, Reduction = LossReduction.Sum }));
@@ -180,6 +187,7 @@ public class EmbeddingEngineTests
     [Theory]
     [InlineData("bpr")]
     [InlineData("cml")]
+    [InlineData("cml-warp")]   // the sampler's state travels with the checkpoint
     [InlineData("gmf")]
     public void ResumeAndThreadCountAreBitIdentical(string model)
     {
@@ -187,6 +195,7 @@ public class EmbeddingEngineTests
         {
             "bpr" => Bpr(new BprConfig { Dim = 9, LearningRate = 0.02f, ItemBias = true }),
             "cml" => Cml(new CmlConfig { Dim = 9, LearningRate = 0.02f }),
+            "cml-warp" => Cml(new CmlConfig { Dim = 9, LearningRate = 0.02f, Margin = 1f, RankWeighting = CmlRankWeighting.Warp, WarpNegatives = 4 }),
             _ => Gmf(new GmfConfig { Dim = 9, LearningRate = 0.02f }),
         };
         using var a = c.Fused(1);
@@ -210,12 +219,14 @@ public class EmbeddingEngineTests
     [InlineData("bpr", 0.005)]
     [InlineData("cml", 0.01)]
     [InlineData("gmf", 0.005)]
-    public void MetricsAfterTrainingMatchTorch(string model, double lr)
+    [InlineData("cml", 0.01, "rank_weighting=warp")]
+    public void MetricsAfterTrainingMatchTorch(string model, double lr, string? setting = null)
     {
         var ds = SyntheticData.Generate(new SyntheticOptions { Users = 200, Items = 150, Seed = 3 });
         var split = LeaveLastOut.Build(ds.Data, seed: 1);
         int nu = split.NumUsers, ni = split.NumItems;
-        var settings = new[] { new KeyValuePair<string, string>("dim", "16"), new("learning_rate", lr.ToString(System.Globalization.CultureInfo.InvariantCulture)) };
+        var settings = new[] { new KeyValuePair<string, string>("dim", "16"), new("learning_rate", lr.ToString(System.Globalization.CultureInfo.InvariantCulture)) }
+            .Concat(setting is null ? [] : ConfigBinder.ParsePairs([setting])).ToArray();
         BuiltModel Build(string engine) => ModelRegistry.Build(model, new ModelBuildContext
         {
             NumUsers = nu, NumItems = ni, Train = split.Train, Seed = 5, Threads = 2, Settings = settings, Engine = engine,
@@ -233,21 +244,25 @@ public class EmbeddingEngineTests
     {
         TestSetup.RegisterEngines();
         var warp = new[] { new KeyValuePair<string, string>("rank_weighting", "warp") };
+        var covariance = new[] { new KeyValuePair<string, string>("covariance_weight", "0.1") };
         Assert.Equal("fused", ModelRegistry.DefaultEngine("bpr", [], "cpu"));
         Assert.Equal("fused", ModelRegistry.DefaultEngine("gmf", [], "cpu"));
         Assert.Equal("fused", ModelRegistry.DefaultEngine("cml", [], "cpu"));
-        Assert.Null(ModelRegistry.DefaultEngine("cml", warp, "cpu"));          // not implemented there: torch stays the default
+        Assert.Equal("fused", ModelRegistry.DefaultEngine("cml", warp, "cpu"));    // WARP draws its own negatives in the kernel
+        Assert.Null(ModelRegistry.DefaultEngine("cml", covariance, "cpu"));        // not implemented there: torch stays the default
         Assert.Null(ModelRegistry.DefaultEngine("bpr", [], "cuda"));
         Assert.Null(ModelRegistry.DefaultEngine("lrml", [], "cpu"));           // LRML's fused default predates this: identities unchanged
         var split = LeaveLastOut.Build(SyntheticData.Generate(new SyntheticOptions { Users = 20, Items = 15, Seed = 3 }).Data, seed: 1);
         var ctx = new ModelBuildContext { NumUsers = split.NumUsers, NumItems = split.NumItems, Train = split.Train, Seed = 1, Threads = 1 };
         var built = ModelRegistry.Build("bpr", ctx);
         using (built.Model) { Assert.Equal("fused", built.Engine); Assert.Equal("fused", built.Config["engine"]!.GetValue<string>()); }
-        using (var torchBuilt = ModelRegistry.Build("cml", new ModelBuildContext { NumUsers = ctx.NumUsers, NumItems = ctx.NumItems, Train = ctx.Train, Seed = 1, Threads = 1, Settings = warp }).Model)
+        using (var warpBuilt = ModelRegistry.Build("cml", new ModelBuildContext { NumUsers = ctx.NumUsers, NumItems = ctx.NumItems, Train = ctx.Train, Seed = 1, Threads = 1, Settings = warp }).Model)
+            Assert.IsType<EmbeddingEngine>(warpBuilt);
+        using (var torchBuilt = ModelRegistry.Build("cml", new ModelBuildContext { NumUsers = ctx.NumUsers, NumItems = ctx.NumItems, Train = ctx.Train, Seed = 1, Threads = 1, Settings = covariance }).Model)
             Assert.IsType<CmlModel>(torchBuilt);
         var e = Assert.Throws<ArgumentException>(() => ModelRegistry.Build("cml", new ModelBuildContext
         {
-            NumUsers = ctx.NumUsers, NumItems = ctx.NumItems, Train = ctx.Train, Seed = 1, Threads = 1, Settings = warp, Engine = "fused",
+            NumUsers = ctx.NumUsers, NumItems = ctx.NumItems, Train = ctx.Train, Seed = 1, Threads = 1, Settings = covariance, Engine = "fused",
         }));
         Assert.Contains("--engine torch", e.Message);
     }
