@@ -23,10 +23,11 @@ internal static class BenchCommand
         var models = new Option<string[]>("--models") { Description = "LRML sizes as DxN (default: 100x20 50x10), or none", AllowMultipleArgumentsPerToken = true };
         var baselines = new Option<string[]>("--baselines") { Description = "Registry models measured at their full-profile preset through every engine they have (default: every model that trains), or none (also skips the full-profile projection)", AllowMultipleArgumentsPerToken = true };
         var noDense = new Option<bool>("--no-dense-adam") { Description = "Skip the fused engine's dense-Adam measure" };
+        var variants = new Option<string[]>("--variant") { Description = "Extra row: a model at its preset with settings changed, model:key=value[,key=value] (repeatable; default cml:rank_weighting=warp; none for no extra row)", AllowMultipleArgumentsPerToken = true };
         var noLazy = new Option<bool>("--no-lazy-adam") { Description = "Skip the LazyAdam measure of registry models whose preset uses exact Adam" };
         var optimizer = new Option<string?>("--optimizer") { Description = "lazy-adam (default) | adam" };
         var output = new Option<string?>("--output", "-o") { Description = "JSON report path (default: results/bench/bench-<time>.json)" };
-        foreach (var o in new Option[] { quick, shapes, models, baselines, noDense, noLazy, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { quick, shapes, models, baselines, noDense, noLazy, variants, repeats, noReference, noEval, optimizer, output }) cmd.Options.Add(o);
         cmd.SetAction(p => LrmlCommandLine.Guard(() =>
         {
             var ctx = CommonOptions.Context(p, new ConsoleObserver());
@@ -50,6 +51,8 @@ internal static class BenchCommand
                 options = options with { Baselines = List(bl) };
             if (p.GetValue(noDense)) options = options with { MeasureFusedDenseAdam = false };
             if (p.GetValue(noLazy)) options = options with { MeasureRegistryLazyAdam = false };
+            if (p.GetValue(variants) is { Length: > 0 } vs)
+                options = options with { Variants = vs.Where(v => !v.Equals("none", StringComparison.OrdinalIgnoreCase)).Select(BenchVariant.Parse).ToArray() };
             if (p.GetValue(repeats) is int r) options = options with { Repeats = r };
             if (p.GetValue(noReference)) options = options with { Reference = false };
             if (p.GetValue(noEval)) options = options with { Evaluate = false };

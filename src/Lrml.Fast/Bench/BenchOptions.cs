@@ -73,6 +73,10 @@ public sealed record BenchOptions
     /// <summary>Also measure the fused engine with exact dense Adam (fixed steps).</summary>
     public bool MeasureFusedDenseAdam { get; init; } = true;
 
+    /// <summary>Extra rows: a registry model at its preset with some settings changed ("cml" with rank_weighting=warp by default,
+    /// so CML+WARP's own sampling is measured). Each is measured through the model's engines like the preset (training only).</summary>
+    public IReadOnlyList<BenchVariant> Variants { get; init; } = [new("cml", [new("rank_weighting", "warp")])];
+
     /// <summary>Also measure every registry model whose preset trains with exact Adam on its fast engine with row-sparse LazyAdam.</summary>
     public bool MeasureRegistryLazyAdam { get; init; } = true;
 
@@ -142,6 +146,7 @@ public sealed record BenchOptions
         if (Shapes.Count == 0) throw new ArgumentException("Shapes must not be empty.");
         foreach (var s in Shapes) ShapeSpec.Parse(s);
         if (Models.Count == 0 && Baselines.Count == 0) throw new ArgumentException("Models and Baselines must not both be empty.");
+        foreach (var v in Variants) ModelRegistry.Get(v.Model).CheckSettings(v.Settings);
         foreach (var b in Baselines)
             if (ModelRegistry.Get(b).Deterministic) throw new ArgumentException($"Model '{b}' has nothing to train: the bench measures {string.Join(", ", TrainableModels())}.");
         if (Threads < 1) throw new ArgumentException($"Threads must be ≥ 1 (got {Threads}).");
@@ -152,4 +157,19 @@ public sealed record BenchOptions
         if (FullRankingMaxUsers < 1 || SampledMaxUsers < 1 || EvalUserChunk < 1)
             throw new ArgumentException("Evaluation user limits must be ≥ 1.");
     }
+}
+
+/// <summary>A registry model at its preset with <paramref name="Settings"/> changed, measured as an extra bench row.</summary>
+public sealed record BenchVariant(string Model, IReadOnlyList<KeyValuePair<string, string>> Settings)
+{
+    /// <summary>"model:key=value,key=value" (the CLI's --variant).</summary>
+    public static BenchVariant Parse(string text)
+    {
+        int colon = text.IndexOf(':');
+        if (colon <= 0 || colon == text.Length - 1) throw new ArgumentException($"Bench variant '{text}': expected model:key=value[,key=value], e.g. cml:rank_weighting=warp.");
+        return new(text[..colon].Trim(), ConfigBinder.ParsePairs(text[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+    }
+
+    /// <summary>The settings as "key=value,…".</summary>
+    public string Label => string.Join(",", Settings.Select(kv => $"{kv.Key}={kv.Value}"));
 }

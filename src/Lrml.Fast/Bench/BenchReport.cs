@@ -183,6 +183,8 @@ public sealed record TrainingMeasure
     public double? SpeedupVsReference { get; init; }
     /// <summary>The registry model of a per-model measurement (null for the LRML size rows).</summary>
     public string? RegistryModel { get; init; }
+    /// <summary>The variant's changed settings ("rank_weighting=warp"), null for the preset.</summary>
+    public string? Variant { get; init; }
     /// <summary>Positives per batch of this measurement.</summary>
     public int BatchSize { get; init; }
     /// <summary>Negatives per positive of this measurement.</summary>

@@ -86,7 +86,9 @@ public static class BenchRunner
                     if (denseMeasure is not null) training.Add(denseMeasure with { SpeedupVsReference = Ratio(denseMeasure) });
                     if (reference is not null) training.Add(reference);
                 }
-                foreach (var model in options.Baselines) MeasureModel(model, sampler, data, options, log, training, evaluation);
+                foreach (var model in options.Baselines) MeasureModel(model, null, sampler, data, options, log, training, evaluation);
+                if (options.Baselines.Count > 0)
+                    foreach (var v in options.Variants) MeasureModel(v.Model, v, sampler, data, options, log, training, evaluation);
                 if (options.Evaluate && options.Baselines.Count > 0) MeasurePopularity(data, options, log, evaluation);
             }
             long managed = GC.GetTotalMemory(false);
@@ -147,14 +149,16 @@ public static class BenchRunner
     /// (<see cref="BenchOptions.ReferenceSteps"/>) and 512 full-ranking users, its epoch and evaluation extrapolated; the others as
     /// LRML's fused engine (whole epochs where affordable). Non-torch rows get their speed-up over the torch row.
     /// </summary>
-    private static void MeasureModel(string name, BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log,
+    private static void MeasureModel(string name, BenchVariant? variant, BenchNegativeSampler sampler, SyntheticShapeData data, BenchOptions o, Action<string> log,
         List<TrainingMeasure> training, List<EvaluationMeasure> evaluation)
     {
         FastEngines.Register();
         var entry = ModelRegistry.Get(name);
         var preset = PresetFor(entry.Name, data.Shape);
+        if (variant is not null)   // the preset with the variant's settings in place of its own
+            preset = preset with { Settings = [.. preset.Settings.Where(kv => !variant.Settings.Any(v => v.Key == kv.Key)), .. variant.Settings] };
         var train = Presets.Spec(preset, Profile.Full, o.Seed, o.Threads).Train;
-        string label = $"{entry.Name} {string.Join(" ", preset.Settings.Where(kv => kv.Key is "dim" or "slots" or "layers").Select(kv => $"{kv.Key}={kv.Value}"))}".Trim();
+        string label = $"{entry.Name} {string.Join(" ", preset.Settings.Where(kv => kv.Key is "dim" or "slots" or "layers").Select(kv => $"{kv.Key}={kv.Value}"))}{(variant is null ? "" : " " + variant.Label)}".Trim();
         var mo = o with { BatchSize = train.BatchSize, Negatives = train.NegativesPerPositive };
         var rows = new List<TrainingMeasure>();
         foreach (var engine in entry.Engines.OrderBy(e => e == "torch"))   // torch last: its OpenMP workers spin after it
@@ -173,7 +177,7 @@ public static class BenchRunner
             bool epochs = !capped && (opt != "adam" || data.Train.Count <= o.EpochRepeatMaxPairs);
             var measured = MeasureTraining((ITrainableRecommender)model, engine, label, opt, sampler, data,
                 capped ? mo with { StepsPerRepeat = o.ReferenceSteps, Repeats = o.ReferenceRepeats, WarmupSeconds = 0 } : mo, log, allowEpochs: epochs);
-            rows.Add(measured with { RegistryModel = entry.Name });
+            rows.Add(measured with { RegistryModel = entry.Name, Variant = variant?.Label });
             // The preset's exact Adam decays every row's moments each step (TF1/PyTorch semantics: O(all rows) memory traffic
             // per step, what bounds it on big tables); the same engine with row-sparse LazyAdam shows what the arithmetic costs.
             IReadOnlyList<KeyValuePair<string, string>> lazySettings = [.. preset.Settings.Where(kv => kv.Key != "optimizer"), new("optimizer", "lazy-adam")];
@@ -187,15 +191,15 @@ public static class BenchRunner
                 });
                 using var lazy = lazyBuilt.Model;
                 rows.Add(MeasureTraining((ITrainableRecommender)lazy, engine, label, lazyBuilt.Config["optimizer"]?.ToString() ?? "", sampler, data, mo, log,
-                    allowEpochs: true) with { RegistryModel = entry.Name });
+                    allowEpochs: true) with { RegistryModel = entry.Name, Variant = variant?.Label });
             }
-            if (o.Evaluate)
+            if (o.Evaluate && variant is null)   // a variant scores as its preset does
                 evaluation.Add(MeasureEvaluation(model, $"{label} {engine}",  data,
                     capped ? o with { FullRankingMaxUsers = Math.Min(o.FullRankingMaxUsers, 512), SampledMaxUsers = Math.Min(o.SampledMaxUsers, 20_000) } : o, log)
                     with { RegistryModel = entry.Name, Engine = engine });
             if (capped) Thread.Sleep(200);
         }
-        var torch = rows.FirstOrDefault(r => r.Engine == "torch");
+        var torch = rows.FirstOrDefault(r => r.Engine == "torch");   // the same model and settings on torch (its preset optimiser)
         foreach (var t in rows) training.Add(t.Engine == "torch" || torch is null ? t : t with { SpeedupVsReference = t.TriplesPerSecond / torch.TriplesPerSecond });
     }
 
@@ -248,7 +252,7 @@ public static class BenchRunner
             int runs = entry.Deterministic ? 1 : Profile.Full.Seeds;
             string engine = entry.Deterministic ? entry.Engines[0] : ModelRegistry.EngineUsed(entry.Name, null, "cpu", preset.Settings);
             var ev = evaluation.FirstOrDefault(e => e.RegistryModel == entry.Name && e.Engine == engine);
-            var tr = training.FirstOrDefault(t => t.RegistryModel == entry.Name && t.Engine == engine);
+            var tr = training.FirstOrDefault(t => t.RegistryModel == entry.Name && t.Engine == engine && t.Variant is null);
             if (ev is null || (!entry.Deterministic && tr is null)) { missing.Add($"{entry.Name} ({engine})"); continue; }
             var speed = new DurationEstimator.Throughput(tr?.TriplesPerSecond ?? double.NaN, (double)shape.Users * shape.Items / ev.FullRankingSeconds);
             rows.Add(new ProjectionRow
@@ -460,7 +464,7 @@ public static class BenchRunner
                 // the preset's optimiser first, then the same engine's LazyAdam row when there is one: each gets its own check
                 foreach (var t in shape.Training.Where(t => t.RegistryModel == row.Model && t.Engine == row.Engine))
                 {
-                    string what = $"{row.Model} ({row.Engine}, {t.Optimizer})";
+                    string what = $"{row.Model}{(t.Variant is null ? "" : " " + t.Variant)} ({row.Engine}, {t.Optimizer})";
                     if (shape.Shape == "ml-1m")
                     {
                         double goal = row.Model is "bpr" or "cml" or "gmf" ? 5e6 : row.Model is "mlp" or "neumf" or "transcf" ? 1e6 : 0;

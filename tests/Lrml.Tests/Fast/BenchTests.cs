@@ -106,14 +106,14 @@ public class BenchTests
         // every registered model that trains (other tests of this process may have registered more after these)
         Assert.Equal(["lrml", "cml", "bpr", "gmf", "mlp", "neumf", "transcf"], options.Baselines.Take(7));
         Assert.DoesNotContain("pop", options.Baselines);
-        var shape = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr", "mlp"] }).Shapes);
+        var shape = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr", "mlp"], Variants = [] }).Shapes);
         // every engine the registry lists (torch last), each at the preset's batch and negatives (mlp: 256 × 4); both presets train
         // with exact Adam, so each fast engine is measured a second time with row-sparse LazyAdam, right after its preset row
         FastEngines.Register();
         var expected = new[] { "bpr", "mlp" }.SelectMany(m => ModelRegistry.Get(m).Engines.OrderBy(e => e == "torch")
             .SelectMany(e => e == "torch" ? [(m, e, "adam")] : new[] { (m, e, "adam"), (m, e, "lazy-adam") })).ToList();
         Assert.Equal(expected, shape.Training.Select(t => (t.RegistryModel!, t.Engine, t.Optimizer)).ToList());
-        var noLazy = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr"], MeasureRegistryLazyAdam = false, Evaluate = false }).Shapes);
+        var noLazy = Assert.Single(BenchRunner.Run(options with { Baselines = ["bpr"], MeasureRegistryLazyAdam = false, Evaluate = false, Variants = [] }).Shapes);
         Assert.DoesNotContain(noLazy.Training, t => t.Optimizer == "lazy-adam");
         Assert.All(shape.Training.Where(t => t.RegistryModel == "mlp"), t => Assert.Equal((256, 4), (t.BatchSize, t.Negatives)));
         Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
@@ -125,6 +125,30 @@ public class BenchTests
         Assert.Contains(shape.Evaluation, e => e.RegistryModel == "pop");
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["pop"] }));
         Assert.Throws<ArgumentException>(() => BenchRunner.Run(options with { Baselines = ["nosuch"] }));
+    }
+
+    [Fact]
+    public void VariantsAreMeasuredThroughEveryEngineBesideThePresetAndStayOutOfTheProjection()
+    {
+        var options = BenchOptions.QuickMode with { OutputPath = null, Models = [], Repeats = 2, Baselines = ["cml"] };
+        Assert.Equal([new KeyValuePair<string, string>("rank_weighting", "warp")], Assert.Single(options.Variants).Settings);   // CML+WARP by default
+        var shape = Assert.Single(BenchRunner.Run(options).Shapes);
+        FastEngines.Register();
+        var engines = ModelRegistry.Get("cml").Engines.OrderBy(e => e == "torch").ToList();
+        var rows = shape.Training.Select(t => (t.Variant, t.Engine, t.Optimizer)).ToList();
+        var expected = new string?[] { null, "rank_weighting=warp" }
+            .SelectMany(v => engines.SelectMany(e => e == "torch" ? [(v, e, "adam")] : new[] { (v, e, "adam"), (v, e, "lazy-adam") })).ToList();
+        Assert.Equal(expected, rows);
+        Assert.All(shape.Training.Where(t => t.Variant is not null), t => Assert.Contains("rank_weighting=warp", t.Model));
+        var warpTorch = shape.Training.Single(t => t.Variant is not null && t.Engine == "torch");
+        Assert.Equal(shape.Training.Single(t => t.Variant is not null && t.Engine == "fused" && t.Optimizer == "adam").TriplesPerSecond / warpTorch.TriplesPerSecond,
+            shape.Training.Single(t => t.Variant is not null && t.Engine == "fused" && t.Optimizer == "adam").SpeedupVsReference);
+        Assert.DoesNotContain(shape.Evaluation, e => e.Model.Contains("warp"));                                  // scoring is the preset's
+        var cml = Assert.Single(shape.Projection!.Rows, r => r.Model == "cml");
+        Assert.Equal(shape.Training.First(t => t.Variant is null && t.Engine == cml.Engine).TriplesPerSecond, cml.TriplesPerSecond);
+        Assert.Equal(new BenchVariant("cml", [new("rank_weighting", "warp"), new("warp_negatives", "5")]).Label, BenchVariant.Parse("cml:rank_weighting=warp,warp_negatives=5").Label);
+        Assert.Contains("expected model:key=value", Assert.Throws<ArgumentException>(() => BenchVariant.Parse("cml")).Message);
+        Assert.Throws<SettingException>(() => (options with { Variants = [BenchVariant.Parse("cml:no_such_setting=1")] }).Validate());
     }
 
     [Fact]
