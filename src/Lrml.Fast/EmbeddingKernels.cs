@@ -73,23 +73,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
     public override string Name => "CML";
     public override Rng? OwnRng => _rng;
 
-    public override TrainingBatch Augment(TrainingBatch batch)
-    {
-        if (_u == 0) return batch;
-        int k = batch.NegativesPerPositive, n = batch.Count;
-        if (_warpBatch is null || _warpBatch.Capacity < n || _warpBatch.NegativesPerPositive != k + _u)
-            _warpBatch = new TrainingBatch(Math.Max(n, batch.Capacity), k + _u);
-        var b = _warpBatch;
-        b.Count = n;
-        batch.Users.AsSpan(0, n).CopyTo(b.Users);
-        batch.Positives.AsSpan(0, n).CopyTo(b.Positives);
-        for (int x = 0; x < n; x++)
-        {
-            batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + _u)));
-            for (int j = 0; j < _u; j++) b.Negatives[x * (k + _u) + k + j] = _sampler!.Sample(batch.Users[x], _rng!);
-        }
-        return b;
-    }
+    public override TrainingBatch Augment(TrainingBatch batch) => _u == 0 ? batch : CmlModel.AppendOwnNegatives(batch, _u, _sampler!, _rng!, ref _warpBatch);
 
     private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
     {

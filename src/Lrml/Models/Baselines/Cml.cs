@@ -209,13 +209,13 @@ public sealed class CmlModel : ITrainableRecommender
     private sealed record Pass(Tensor Loss, Tensor Hinge, Tensor? Covariance, BatchViews Views);
 
     /// <summary>The U negatives per positive drawn for WARP at the last step (row-major B × U), for tests.</summary>
-    internal int[]? LastWarpNegatives { get; private set; }
+    internal int[]? LastWarpNegatives => _warpBatch is not { } b ? null : Enumerable.Range(0, b.Count * _config.WarpNegatives).Select(x => b.Negatives[x / _config.WarpNegatives * b.NegativesPerPositive + b.NegativesPerPositive - _config.WarpNegatives + x % _config.WarpNegatives]).ToArray();
 
     private Pass ForwardBackward(TrainingBatch batch, bool backward)
     {
         int k = batch.NegativesPerPositive, count = batch.Count;
         int u = _warpSampler is null ? 0 : _config.WarpNegatives;
-        var fed = u == 0 ? batch : WithWarpNegatives(batch, u);
+        var fed = u == 0 ? batch : AppendOwnNegatives(batch, u, _warpSampler!, _warpRng!, ref _warpBatch);
         var v = BatchViews.Of(fed, _net.P, _net.Q, null, _userRows, _itemRows, _optimizer.IsLazy, backward, _device);
         var p = v.PTable.index_select(0, v.UserIdx);
         var qPos = v.QTable.index_select(0, v.PosIdx);
@@ -252,24 +252,22 @@ public sealed class CmlModel : ITrainableRecommender
         return new Pass(loss, hinge, cov, v);
     }
 
-    /// <summary>The batch with U WARP negatives per positive appended after its k own negatives (reused buffer).</summary>
-    private TrainingBatch WithWarpNegatives(TrainingBatch batch, int u)
+    /// <summary>The batch with <paramref name="u"/> negatives drawn by the model itself appended after each positive's k (positive
+    /// by positive, from <paramref name="rng"/>), into a reused <paramref name="buffer"/>: CML's WARP draws on either engine.</summary>
+    internal static TrainingBatch AppendOwnNegatives(TrainingBatch batch, int u, NegativeSampler sampler, Rng rng, ref TrainingBatch? buffer)
     {
         int k = batch.NegativesPerPositive, n = batch.Count;
-        if (_warpBatch is null || _warpBatch.Capacity < n || _warpBatch.NegativesPerPositive != k + u)
-            _warpBatch = new TrainingBatch(Math.Max(n, batch.Capacity), k + u);
-        var b = _warpBatch;
+        if (buffer is null || buffer.Capacity < n || buffer.NegativesPerPositive != k + u)
+            buffer = new TrainingBatch(Math.Max(n, batch.Capacity), k + u);
+        var b = buffer;
         b.Count = n;
         batch.Users.AsSpan(0, n).CopyTo(b.Users);
         batch.Positives.AsSpan(0, n).CopyTo(b.Positives);
-        var drawn = new int[n * u];
         for (int x = 0; x < n; x++)
         {
             batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + u)));
-            for (int j = 0; j < u; j++)
-                b.Negatives[x * (k + u) + k + j] = drawn[x * u + j] = _warpSampler!.Sample(batch.Users[x], _warpRng!);
+            for (int j = 0; j < u; j++) b.Negatives[x * (k + u) + k + j] = sampler.Sample(batch.Users[x], rng);
         }
-        LastWarpNegatives = drawn;
         return b;
     }
 
