@@ -182,6 +182,16 @@ public class BenchTests
         Assert.Equal(1.62625, pop.AtMostSeconds, 9);                                       // scoring and overhead only
         Assert.Equal(p.Rows.Sum(r => r.AtMostSeconds), p.AtMostSeconds, 9);
         Assert.True(p.ExpectedSeconds < p.AtMostSeconds);
+        Assert.All(p.Rows, r => { Assert.Null(r.LazyTriplesPerSecond); Assert.Equal(r.ExpectedSeconds, r.LazyExpectedSeconds); });   // no lazy-adam rows measured
+        // a lazy-adam row of bpr on the same engine at 960,000 triples/s halves its training term only: 10 × (0.025 + 0.12625) + 1.62625
+        var withLazy = training.Append(training.Single(t => t.RegistryModel == "bpr") with { Optimizer = "lazy-adam", TriplesPerSecond = 960_000 }).ToList();
+        var pl = BenchRunner.Project(shape, 24_000, withLazy, evaluation, BenchOptions.QuickMode with { TypicalEpochs = typical })!;
+        var bprLazy = pl.Rows.Single(r => r.Model == "bpr");
+        Assert.Equal(bpr.ExpectedSeconds, bprLazy.ExpectedSeconds, 9);                    // the preset's own figure is unchanged
+        Assert.Equal(960_000, bprLazy.LazyTriplesPerSecond);
+        Assert.Equal(5 * (10 * (0.025 + 0.12625) + 1.62625), bprLazy.LazyExpectedSeconds, 9);
+        Assert.Equal(p.ExpectedSeconds - 5 * 10 * 0.025, pl.LazyExpectedSeconds, 9);
+        Assert.Contains("with lazy-adam where measured", new BenchReport { Shapes = [new ShapeReport { Shape = "tiny", Projection = pl }] }.ToMarkdown());
         // a model not measured on its default engine is left out of the totals and named
         var partial = BenchRunner.Project(shape, 24_000, training.Where(t => t.RegistryModel != "cml").ToList(), evaluation, BenchOptions.QuickMode)!;
         Assert.False(partial.Complete);
