@@ -256,14 +256,14 @@ public static class BenchRunner
             if (ev is null || (!entry.Deterministic && tr is null)) { missing.Add($"{entry.Name} ({engine})"); continue; }
             var speed = new DurationEstimator.Throughput(tr?.TriplesPerSecond ?? double.NaN, (double)shape.Users * shape.Items / ev.FullRankingSeconds);
             var lazy = training.FirstOrDefault(t => t.RegistryModel == entry.Name && t.Engine == engine && t.Variant is null && t.Optimizer == "lazy-adam" && tr?.Optimizer != "lazy-adam");
-            double expected = runs * DurationEstimator.RunSeconds(spec, counts, speed, typical.For(spec));
+            double typicalEpochs = typical.For(spec), expected = runs * DurationEstimator.RunSeconds(spec, counts, speed, typicalEpochs);
             rows.Add(new ProjectionRow
             {
-                Model = entry.Name, Engine = engine, Runs = runs, MaxEpochs = entry.Deterministic ? 0 : spec.Train.Epochs, ExpectedEpochs = entry.Deterministic ? 0 : typical.For(spec),
+                Model = entry.Name, Engine = engine, Runs = runs, MaxEpochs = entry.Deterministic ? 0 : spec.Train.Epochs, ExpectedEpochs = entry.Deterministic ? 0 : typicalEpochs,
                 TrainPairs = trainPairs, Negatives = spec.Train.NegativesPerPositive, TriplesPerSecond = speed.TriplesPerSecond, ScoresPerSecond = speed.ScoresPerSecond,
                 AtMostSeconds = runs * DurationEstimator.RunSeconds(spec, counts, speed, spec.Train.Epochs),
                 ExpectedSeconds = expected, LazyTriplesPerSecond = lazy?.TriplesPerSecond,
-                LazyExpectedSeconds = lazy is null ? expected : runs * DurationEstimator.RunSeconds(spec, counts, speed with { TriplesPerSecond = lazy.TriplesPerSecond }, typical.For(spec)),
+                LazyExpectedSeconds = lazy is null ? expected : runs * DurationEstimator.RunSeconds(spec, counts, speed with { TriplesPerSecond = lazy.TriplesPerSecond }, typicalEpochs),
             });
         }
         return new ProjectionReport
