@@ -384,20 +384,28 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         int vw = Vector<float>.Count;
         var lr = new Vector<float>(f.LearningRate);
+        int whole = len - len % vw;   // whole vectors, then (an unpadded row) the same arithmetic per float
         if (kind == OptimizerKind.Sgd)
         {
-            for (int i = 0; i < len; i += vw) St(Ld(ref w, i) - lr * Ld(ref g, i), ref w, i);
+            for (int i = 0; i < whole; i += vw) St(Ld(ref w, i) - lr * Ld(ref g, i), ref w, i);
+            for (int i = whole; i < len; i++) At(ref w, i) -= f.LearningRate * At(ref g, i);
             return;
         }
         if (kind == OptimizerKind.Adagrad)
         {
             var eps = new Vector<float>(AdagradEps);
-            for (int i = 0; i < len; i += vw)
+            for (int i = 0; i < whole; i += vw)
             {
                 var gi = Ld(ref g, i);
                 var acc = Fma(gi, gi, Ld(ref m2, i));
                 St(acc, ref m2, i);
                 St(Ld(ref w, i) - lr * gi / (Vector.SquareRoot(acc) + eps), ref w, i);
+            }
+            for (int i = whole; i < len; i++)
+            {
+                float gi = At(ref g, i), acc = MathF.FusedMultiplyAdd(gi, gi, At(ref m2, i));
+                At(ref m2, i) = acc;
+                At(ref w, i) -= f.LearningRate * gi / (MathF.Sqrt(acc) + AdagradEps);
             }
             return;
         }
@@ -407,13 +415,20 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         bool dense = kind == OptimizerKind.Adam;
         var step = new Vector<float>(dense ? f.AdamStep : f.LazyStep);
         var bc2 = new Vector<float>(dense ? f.AdamBc2 : 1f);   // SparseAdam folds √(1−β₂ᵗ) into its step instead
-        for (int i = 0; i < len; i += vw)
+        for (int i = 0; i < whole; i += vw)
         {
             var gi = Ld(ref g, i);
             var m = b1 * Ld(ref m1, i) + c1 * gi;
             var v = b2 * Ld(ref m2, i) + c2 * (gi * gi);
             St(m, ref m1, i); St(v, ref m2, i);
             St(Ld(ref w, i) - step * (m / (dense ? Vector.SquareRoot(v) / bc2 + e : Vector.SquareRoot(v) + e)), ref w, i);
+        }
+        float s1 = dense ? f.AdamStep : f.LazyStep, s2 = dense ? f.AdamBc2 : 1f;
+        for (int i = whole; i < len; i++)
+        {
+            float gi = At(ref g, i), m = Beta1 * At(ref m1, i) + (1f - Beta1) * gi, v = Beta2 * At(ref m2, i) + (1f - Beta2) * (gi * gi);
+            At(ref m1, i) = m; At(ref m2, i) = v;
+            At(ref w, i) -= s1 * (m / (dense ? MathF.Sqrt(v) / s2 + AdamEps : MathF.Sqrt(v) + AdamEps));
         }
     }
 

@@ -25,6 +25,9 @@ internal static class FusedMath
     public static ref float At(float[] a, nint offset) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), offset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref float At(ref float b, nint i) => ref Unsafe.Add(ref b, i);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> Ld(ref float b, nint i) => Vector.LoadUnsafe(ref b, (nuint)i);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -16,7 +16,7 @@ namespace Lrml.Fast;
 /// each mean's gradient over its occurrences once, lists every row's gradient sources (its direct gradients and the means
 /// it belongs to) by a stable counting sort, and sweeps P and Q in row blocks: each row's gradient summed over its sources,
 /// then the optimiser of <see cref="EmbeddingEngine"/> (dense, as the reference's; SGD/Adagrad leave zero-gradient rows
-/// unchanged). Every sum has a fixed order, so results are bit-identical for any thread count. Full ranking expands ‖x + m⊙n − β‖² into one matrix product of 4d + 2 wide user
+/// unchanged; LazyAdam, which the TorchSharp model does not offer, moves only rows with a gradient source). Every sum has a fixed order, so results are bit-identical for any thread count. Full ranking expands ‖x + m⊙n − β‖² into one matrix product of 4d + 2 wide user
 /// and item features on <see cref="EmbeddingEngine"/>'s GEMM scorer.
 /// </summary>
 internal sealed class TransCfFused : ITrainableRecommender
@@ -53,7 +53,7 @@ internal sealed class TransCfFused : ITrainableRecommender
         _p = Table(_users); _q = Table(_items);
         _tOffP = new int[_users + 1]; _tOffQ = new int[_items + 1];
         users.CopyTo(_p, 0); items.CopyTo(_q, 0);
-        if (config.Optimizer == OptimizerKind.Adam) { _p1 = Table(_users); _q1 = Table(_items); }
+        if (config.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam) { _p1 = Table(_users); _q1 = Table(_items); }
         if (config.Optimizer != OptimizerKind.Sgd) { _p2 = Table(_users); _q2 = Table(_items); }
         _uOff = train.Offsets; _uItems = train.Items;
         _iOff = new int[_items + 1];
@@ -369,6 +369,16 @@ internal sealed class TransCfFused : ITrainableRecommender
         if (_gradOut is not null) { Array.Copy(g, 0, _gradOut, (user ? 0 : _users * d) + o, (r1 - r0) * d); return; }
         float[] w = user ? _p : _q;
         float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
+        if (_c.Optimizer == OptimizerKind.LazyAdam)   // SparseAdam: only rows with a gradient source move (and are projected)
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                if (off[r] == off[r + 1]) continue;
+                EmbeddingEngine.Step(OptimizerKind.LazyAdam, _f, ref At(w, r * d), ref At(m1!, r * d), ref At(m2!, r * d), ref At(g, (r - r0) * d), d);
+                if (_c.Projection == TransCfProjection.Step) EmbeddingEngine.ProjectRow(w, r * d, d);
+            }
+            return;
+        }
         EmbeddingEngine.Step(_c.Optimizer, _f, ref At(w, o), ref m1 is null ? ref Ref(g) : ref At(m1, o), ref m2 is null ? ref Ref(g) : ref At(m2, o),
             ref Ref(g), len);
         if (_c.Projection == TransCfProjection.Step)
@@ -597,7 +607,9 @@ internal sealed class TransCfFused : ITrainableRecommender
         d["Model"] = Name; d["Engine"] = "fused"; d["NumUsers"] = _users; d["NumItems"] = _items;
         d["DType"] = "Float32"; d["Device"] = "cpu"; d["Threads"] = _pool.Threads; d["ChunkSize"] = Chunk; d["Step"] = _step;
         d["Loss"] = "sum of hinge + λ_dist·Σs(u,i⁺) + λ_nbr·Σneighbourhood, per triple";
-        d["OptimizerSemantics"] = $"{_c.Optimizer}: dense, as the TorchSharp model (every row's state is swept each step)";
+        d["OptimizerSemantics"] = _c.Optimizer == OptimizerKind.LazyAdam
+            ? "LazyAdam: SparseAdam formula (global t) on the rows with a gradient this step — the batch's users and items and the neighbours their means averaged; the others keep their moments and values (fused engine only)"
+            : $"{_c.Optimizer}: dense, as the TorchSharp model (every row's state is swept each step)";
         return d;
     }
 

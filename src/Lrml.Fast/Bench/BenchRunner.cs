@@ -203,7 +203,7 @@ public static class BenchRunner
         foreach (var t in rows) training.Add(t.Engine == "torch" || torch is null ? t : t with { SpeedupVsReference = t.TriplesPerSecond / torch.TriplesPerSecond });
     }
 
-    /// <summary>Whether the model accepts lazy-adam (TransCF does not: its neighbourhood means touch many rows); says so when not.</summary>
+    /// <summary>Whether the model accepts lazy-adam (an extension model may not); says so when not.</summary>
     private static bool OffersLazyAdam(ModelEntry entry, IReadOnlyList<KeyValuePair<string, string>> settings, Action<string> log)
     {
         try { entry.CheckSettings(settings); return true; }

@@ -32,7 +32,8 @@ public sealed record TransCfConfig : IModelConfig
     /// <summary>Learning rate (kit's choice for Adam).</summary>
     public float LearningRate { get; init; } = 1e-3f;
 
-    /// <summary>Optimiser: Adam (default), Sgd (authors' code) or Adagrad; LazyAdam is not offered (neighbourhood means touch many rows).</summary>
+    /// <summary>Optimiser: Adam (default), Sgd (authors' code) or Adagrad; LazyAdam (the rows with a gradient: the batch's users and
+    /// items and the neighbours their means average) on the fused engine only.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>Weight λ_dist of the distance regulariser Σ‖α_u + r_ui − β_i‖² over positive pairs (the authors' reg1).</summary>
@@ -57,7 +58,6 @@ public sealed record TransCfConfig : IModelConfig
         if (Dim < 1) throw new ArgumentException($"Dim must be ≥ 1 (got {Dim}).");
         if (!(Margin >= 0) || float.IsInfinity(Margin)) throw new ArgumentException($"Margin must be a finite value ≥ 0 (got {Margin}).");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"LearningRate must be a finite number > 0 (got {LearningRate}).");
-        if (Optimizer == OptimizerKind.LazyAdam) throw new ArgumentException("TransCF offers adam, sgd and adagrad; lazy-adam is not implemented for it.");
         if (!(DistanceWeight >= 0)) throw new ArgumentException($"DistanceWeight must be ≥ 0 (got {DistanceWeight}).");
         if (!(NeighbourhoodWeight >= 0)) throw new ArgumentException($"NeighbourhoodWeight must be ≥ 0 (got {NeighbourhoodWeight}).");
         if (NeighbourSample < 0) throw new ArgumentException($"NeighbourSample must be ≥ 0 (got {NeighbourSample}).");
@@ -123,6 +123,8 @@ public sealed class TransCfModel : ITrainableRecommender
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(train);
         config.Validate();
+        if (config.Optimizer == OptimizerKind.LazyAdam)
+            throw new ArgumentException("lazy-adam is implemented for TransCF on the fused CPU engine only (its default on a CPU; --engine fused); the TorchSharp engine offers adam, sgd and adagrad.");
         EmbeddingNet.CheckEmbeddings(train.NumUsers, train.NumItems, config.Dim, userEmbeddings, itemEmbeddings);
         _config = config;
         _device = device ?? CPU;
