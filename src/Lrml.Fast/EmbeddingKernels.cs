@@ -1,7 +1,10 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Lrml.Models;
 using Lrml.Protocols;
 using Lrml.Util;
+using static Lrml.Fast.FusedMath;
 using T = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Lrml.Fast;
@@ -23,26 +26,55 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
         int d = _d, w = ItemWidth, k = count - 1;
         var q0 = q[..w];
         float x0 = X(p, q0), sum = 0;
-        double loss = 0, reg = k * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0));
-        T.Multiply(p, _l2 * k, gp);                                   // λ·k·p: the user is in k triples
+        double loss = 0, reg = _l2 > 0 ? k * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0)) : 0;
+        Span<float> gs = count <= 64 ? stackalloc float[count] : new float[count];
         for (int j = 1; j < count; j++)
         {
             var qj = q.Slice(j * stride, w);
-            var gj = gq.Slice(j * stride, w);
             float diff = X(p, qj) - x0, g = Sigmoid(diff);            // ∂softplus(x⁻ − x⁺)/∂x⁻
             loss += Softplus(diff);
-            reg += T.SumOfSquares(qj);
-            sum += g;
-            T.MultiplyAdd(qj[..d], g, gp, gp);
-            T.Multiply(qj, _l2, gj);
-            T.MultiplyAdd(p, g, gj[..d], gj[..d]);
-            if (_bias) gj[d] += g;
+            if (_l2 > 0) reg += T.SumOfSquares(qj);
+            sum += g; gs[j] = g;
         }
-        T.MultiplyAdd(q0[..d], -sum, gp, gp);
-        var g0 = gq[..w];
-        T.Multiply(q0, _l2 * k, g0);
-        T.MultiplyAdd(p, -sum, g0[..d], g0[..d]);
-        if (_bias) g0[d] -= sum;
+        // ∂/∂p = λk·p + Σ g_j q_j − (Σ g_j) q⁺, ∂/∂q_j = λ q_j + g_j p, ∂/∂q⁺ = λk·q⁺ − (Σ g_j) p: one pass over the floats, each
+        // through the operations (and roundings) of the span-at-a-time form in the same order, so the results are unchanged
+        float lk = _l2 * k, ns = -sum;
+        ref float rp = ref MemoryMarshal.GetReference(p), rq = ref MemoryMarshal.GetReference(q);
+        ref float rgp = ref MemoryMarshal.GetReference(gp), rgq = ref MemoryMarshal.GetReference(gq);
+        int vw = Vector<float>.Count, whole = d - d % vw;
+        var vlk = new Vector<float>(lk); var vl = new Vector<float>(_l2); var vns = new Vector<float>(ns);
+        for (int i = 0; i < whole; i += vw)
+        {
+            var pv = Ld(ref rp, i);
+            var q0v = Ld(ref rq, i);
+            var acc = pv * vlk;                                       // the user is in k triples
+            for (int j = 1; j < count; j++)
+            {
+                var qv = Ld(ref rq, j * stride + i);
+                var g = new Vector<float>(gs[j]);
+                acc = qv * g + acc;
+                St(pv * g + qv * vl, ref rgq, j * stride + i);
+            }
+            St(q0v * vns + acc, ref rgp, i);
+            St(pv * vns + q0v * vlk, ref rgq, i);
+        }
+        for (int i = whole; i < d; i++)
+        {
+            float pi = At(ref rp, i), q0i = At(ref rq, i), acc = pi * lk;
+            for (int j = 1; j < count; j++)
+            {
+                float qi = At(ref rq, j * stride + i);
+                acc = qi * gs[j] + acc;
+                At(ref rgq, j * stride + i) = pi * gs[j] + qi * _l2;
+            }
+            At(ref rgp, i) = q0i * ns + acc;
+            At(ref rgq, i) = pi * ns + q0i * lk;
+        }
+        if (_bias)
+        {
+            for (int j = 1; j < count; j++) gq[j * stride + d] = q[j * stride + d] * _l2 + gs[j];
+            gq[d] = q0[d] * lk - sum;
+        }
         return _l2 > 0 ? loss + 0.5 * _l2 * reg : loss;
     }
 
@@ -90,27 +122,49 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
         float d0 = Dist(p, q0, diff);
         if (_u > 0) return Warp(p, q, stride, count, d0, diff, gp, gq);
         double loss = 0;
-        gp.Clear();
+        Span<bool> on = count <= 256 ? stackalloc bool[count] : new bool[count];
         for (int j = 1; j < count; j++)
         {
-            var qj = q.Slice(j * stride, d);
-            var gj = gq.Slice(j * stride, d);
-            float h = d0 - Dist(p, qj, diff) + _margin;                // the reference's order: (d⁺ − d⁻) + m
-            if (h >= 0f)                                               // clamp_min passes the gradient at 0, as torch
-            {
-                loss += h; active++;
-                T.Multiply(diff, 2f, gj);                              // ∂(−d⁻)/∂q⁻ = 2(p − q⁻)
-                T.Add(gp, qj, gp);
-            }
-            else gj.Clear();
+            float h = d0 - Dist(p, q.Slice(j * stride, d), diff) + _margin;   // the reference's order: (d⁺ − d⁻) + m
+            if (on[j] = h >= 0f) { loss += h; active++; }                      // clamp_min passes the gradient at 0, as torch
         }
-        var g0 = gq[..d];
-        if (active == 0) { g0.Clear(); return 0; }
-        // ∂/∂p = Σ 2(p − q⁺) − 2(p − q⁻) = 2(Σ q⁻ − a·q⁺); ∂/∂q⁺ = −2a(p − q⁺)
-        T.MultiplyAdd(q0, -active, gp, gp);
-        T.Multiply(gp, 2f, gp);
-        T.Subtract(p, q0, g0);
-        T.Multiply(g0, -2f * active, g0);
+        if (active == 0) { gp.Clear(); for (int j = 0; j < count; j++) gq.Slice(j * stride, d).Clear(); return 0; }
+        // ∂/∂q⁻ = 2(p − q⁻) for an active hinge, else 0; ∂/∂p = Σ 2(p − q⁺) − 2(p − q⁻) = 2(Σ q⁻ − a·q⁺); ∂/∂q⁺ = −2a(p − q⁺).
+        // One pass over the floats, each through the operations of the span-at-a-time form in the same order (unchanged results).
+        float na = -active, n2a = -2f * active;
+        ref float rp = ref MemoryMarshal.GetReference(p), rq = ref MemoryMarshal.GetReference(q);
+        ref float rgp = ref MemoryMarshal.GetReference(gp), rgq = ref MemoryMarshal.GetReference(gq);
+        int vw = Vector<float>.Count, whole = d - d % vw;
+        var two = new Vector<float>(2f); var vna = new Vector<float>(na); var vn2a = new Vector<float>(n2a);
+        for (int i = 0; i < whole; i += vw)
+        {
+            var pv = Ld(ref rp, i);
+            var acc = Vector<float>.Zero;
+            for (int j = 1; j < count; j++)
+            {
+                if (!on[j]) { St(Vector<float>.Zero, ref rgq, j * stride + i); continue; }
+                var qv = Ld(ref rq, j * stride + i);
+                St((pv - qv) * two, ref rgq, j * stride + i);
+                acc += qv;
+            }
+            var q0v = Ld(ref rq, i);
+            St((q0v * vna + acc) * two, ref rgp, i);
+            St((pv - q0v) * vn2a, ref rgq, i);
+        }
+        for (int i = whole; i < d; i++)
+        {
+            float pi = At(ref rp, i), acc = 0f;
+            for (int j = 1; j < count; j++)
+            {
+                if (!on[j]) { At(ref rgq, j * stride + i) = 0f; continue; }
+                float qi = At(ref rq, j * stride + i);
+                At(ref rgq, j * stride + i) = (pi - qi) * 2f;
+                acc += qi;
+            }
+            float q0i = At(ref rq, i);
+            At(ref rgp, i) = (q0i * na + acc) * 2f;
+            At(ref rgq, i) = (pi - q0i) * n2a;
+        }
         return loss;
     }
 
