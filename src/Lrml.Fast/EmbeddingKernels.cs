@@ -239,25 +239,51 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
     {
         int d = _d;
         var h = dense[..d];
-        Span<float> ph = stackalloc float[d], tmp = stackalloc float[d];
+        Span<float> ph = stackalloc float[d];
+        Span<float> gs = count <= 64 ? stackalloc float[count] : new float[count];
         T.Multiply(p, h, ph);
-        T.Multiply(p, 2f * _l2 * coef * count, gp);                   // the user is looked up by 1 + k pairs
         double loss = 0;
         for (int j = 0; j < count; j++)
         {
-            var qj = q.Slice(j * stride, d);
-            var gj = gq.Slice(j * stride, d);
-            float z = T.Dot(ph, qj) + dense[d];
+            float z = T.Dot(ph, q.Slice(j * stride, d)) + dense[d];
             loss += j == 0 ? Softplus(-z) : Softplus(z);
-            float g = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
-            T.Multiply(qj, 2f * _l2 * coef, gj);
-            T.MultiplyAdd(ph, g, gj, gj);
-            T.Multiply(qj, h, tmp);
-            T.MultiplyAdd(tmp, g, gp, gp);
-            T.Multiply(p, qj, tmp);
-            T.MultiplyAdd(tmp, g, gDense[..d], gDense[..d]);
-            gDense[d] += g;
+            gs[j] = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
         }
+        // ∂/∂q_j = g_j (p⊙h) + 2λc q_j, ∂/∂p = 2λc(1+k) p + Σ g_j (q_j⊙h), ∂/∂h += Σ g_j (p⊙q_j): one pass over the floats, each
+        // through the operations (and roundings) of the span-at-a-time form in the same order, so the results are unchanged
+        float c0 = 2f * _l2 * coef * count, c1 = 2f * _l2 * coef;   // the user is looked up by 1 + k pairs
+        ref float rp = ref MemoryMarshal.GetReference(p), rh = ref MemoryMarshal.GetReference(h), rq = ref MemoryMarshal.GetReference(q);
+        ref float rgp = ref MemoryMarshal.GetReference(gp), rgq = ref MemoryMarshal.GetReference(gq), rgd = ref MemoryMarshal.GetReference(gDense);
+        int vw = Vector<float>.Count, whole = d - d % vw;
+        var v0 = new Vector<float>(c0); var v1 = new Vector<float>(c1);
+        for (int i = 0; i < whole; i += vw)
+        {
+            var pv = Ld(ref rp, i); var hv = Ld(ref rh, i);
+            var phv = pv * hv;
+            var acc = pv * v0; var dacc = Ld(ref rgd, i);
+            for (int j = 0; j < count; j++)
+            {
+                var qv = Ld(ref rq, j * stride + i);
+                var g = new Vector<float>(gs[j]);
+                St(phv * g + qv * v1, ref rgq, j * stride + i);
+                acc = qv * hv * g + acc;
+                dacc = pv * qv * g + dacc;
+            }
+            St(acc, ref rgp, i); St(dacc, ref rgd, i);
+        }
+        for (int i = whole; i < d; i++)
+        {
+            float pi = At(ref rp, i), hi = At(ref rh, i), phi = pi * hi, acc = pi * c0, dacc = At(ref rgd, i);
+            for (int j = 0; j < count; j++)
+            {
+                float qi = At(ref rq, j * stride + i);
+                At(ref rgq, j * stride + i) = phi * gs[j] + qi * c1;
+                acc = qi * hi * gs[j] + acc;
+                dacc = pi * qi * gs[j] + dacc;
+            }
+            At(ref rgp, i) = acc; At(ref rgd, i) = dacc;
+        }
+        for (int j = 0; j < count; j++) gDense[d] += gs[j];
         return loss;
     }
 
