@@ -57,6 +57,9 @@ public sealed record BenchReport
         foreach (var s in Shapes)
             foreach (var t in s.Training)
                 sb.AppendLine(string.Create(c, $"| {s.Shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.TriplesPerSecond:N0} | {string.Join(" ", t.RunTriplesPerSecond.Select(x => (x / 1e3).ToString("F0", c) + "k"))} | {t.TriplesPerCpuSecond:N0} | {(t.EpochSeconds is { } e ? e.ToString("F2", c) + (t.EpochMeasured ? "" : " (extrap.)") : "")} | {(t.SpeedupVsReference is { } r ? r.ToString("F1", c) + "×" : "")} |"));
+        var probes = Shapes.SelectMany(s => s.Training).SelectMany(t => t.ProbeSeconds).Where(x => x > 0).ToList();
+        if (probes.Count > 1)
+            sb.AppendLine().AppendLine(string.Create(c, $"CPU probe (one fixed single-thread computation, timed before every repeat): {probes.Min() * 1e3:F1} – {probes.Max() * 1e3:F1} ms, slowest/fastest {probes.Max() / probes.Min():F2}× — the machine's own speed varied this much during the measures."));
         sb.AppendLine();
         sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -191,6 +194,8 @@ public sealed record TrainingMeasure
     public int Negatives { get; init; }
     /// <summary>Mean loss per triple over the measured steps (sanity: it decreases as training proceeds).</summary>
     public double MeanLossPerTriple { get; init; }
+    /// <summary>Seconds of the same fixed single-thread computation timed before each repeat (the machine's own speed).</summary>
+    public List<double> ProbeSeconds { get; init; } = [];
 }
 
 /// <summary>Evaluation timings (scoring and ranking, the held-out item against candidates).</summary>

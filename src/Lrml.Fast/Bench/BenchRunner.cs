@@ -291,6 +291,7 @@ public static class BenchRunner
         do { sampler.RandomBatch(batch); model.TrainStep(batch); warm++; } while (sw.Elapsed.TotalSeconds < o.WarmupSeconds || warm < 2);
         var runs = new List<double>();
         var cpuRuns = new List<double>();
+        var probes = new List<double>();
         double lossSum = 0, triples = 0;
         double? epochSeconds = null;
         var epochRuns = new List<double>();
@@ -301,6 +302,7 @@ public static class BenchRunner
             method = "epoch";
             for (int r = 0; r < o.Repeats; r++)
             {
+                probes.Add(CpuProbe());
                 var cpu0 = CpuSeconds();
                 sw.Restart();
                 (double l, long t) = Epoch(model, sampler, batch);
@@ -316,6 +318,7 @@ public static class BenchRunner
             method = $"steps:{o.StepsPerRepeat}";
             for (int r = 0; r < o.Repeats; r++)
             {
+                probes.Add(CpuProbe());
                 var cpu0 = CpuSeconds();
                 sw.Restart();
                 double l = 0;
@@ -346,8 +349,24 @@ public static class BenchRunner
         {
             Engine = engine, Model = shape, Optimizer = opt, TriplesPerSecond = median, BatchSize = o.BatchSize, Negatives = o.Negatives, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
-            TriplesPerCpuSecond = Median(cpuRuns),
+            TriplesPerCpuSecond = Median(cpuRuns), ProbeSeconds = probes,
         };
+    }
+
+    private static volatile int s_probeSink;
+
+    /// <summary>
+    /// Seconds of a fixed single-thread integer computation (≈ 10 ms; registers only, no memory traffic), timed before every
+    /// repeat: on a virtual machine the CPU's own speed can drift (a plain compute loop alone on one of this kit's 2-core CI
+    /// VMs varied 1.6× between sub-second repeats), so the report shows how much of a spread is the machine, not the engine.
+    /// </summary>
+    internal static double CpuProbe()
+    {
+        var sw = Stopwatch.StartNew();
+        uint x = 2463534242, acc = 0;
+        for (int i = 0; i < 4_000_000; i++) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; acc += x >> 28; }
+        s_probeSink = (int)acc;
+        return sw.Elapsed.TotalSeconds;
     }
 
     /// <summary>CPU seconds used by the whole process so far (all threads).</summary>

@@ -95,6 +95,12 @@ public class BenchTests
             Assert.Equal(report.Shapes[0].Training[0].TriplesPerSecond, back.Shapes[0].Training[0].TriplesPerSecond);
             Assert.Equal(report.Machine, back.Machine);
             Assert.Contains("| tiny | fused | d=16,N=4 | LazyAdam |", report.ToMarkdown());
+            // the CPU probe ran before every repeat and the report states its spread from those very numbers
+            Assert.All(shape.Training, t => { Assert.Equal(2, t.ProbeSeconds.Count); Assert.All(t.ProbeSeconds, x => Assert.True(x > 0)); });
+            var probes = shape.Training.SelectMany(t => t.ProbeSeconds).ToList();
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{probes.Min() * 1e3:F1} – {probes.Max() * 1e3:F1} ms, slowest/fastest {probes.Max() / probes.Min():F2}×"), report.ToMarkdown());
+            Assert.Equal(probes, back.Shapes[0].Training.SelectMany(t => t.ProbeSeconds));
         }
         finally { File.Delete(path); }
     }
