@@ -7,8 +7,9 @@ namespace Lrml.Fast;
 /// <summary>
 /// SIMD primitives of the fused engine over <c>ref float</c> rows whose length is a multiple of the
 /// hardware vector width (<see cref="Vector{T}"/>: 8 floats with AVX2, 16 with AVX-512 when the runtime
-/// is told to use it, 4 on ARM NEON). Callers pad rows with zeros to <see cref="Pad"/>, so there are no
-/// tail loops, and zero padding stays zero through every operation used here.
+/// is told to use it, 4 on ARM NEON). Callers pad rows with zeros to <see cref="Pad"/>, so these have no
+/// tail loops, and zero padding stays zero through every operation used here (the optimiser step and the per-example
+/// kernels, which unpadded TransCF rows reach, handle a tail themselves).
 /// </summary>
 internal static class FusedMath
 {

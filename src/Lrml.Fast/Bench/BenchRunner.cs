@@ -292,6 +292,7 @@ public static class BenchRunner
         var runs = new List<double>();
         var cpuRuns = new List<double>();
         var probes = new List<double>();
+        CpuProbe();   // caches and branch predictors warm before the first timed probe
         double lossSum = 0, triples = 0;
         double? epochSeconds = null;
         var epochRuns = new List<double>();
@@ -333,6 +334,7 @@ public static class BenchRunner
             {
                 for (int r = 0; r < o.FullEpochRepeats; r++)
                 {
+                    probes.Add(CpuProbe());
                     sw.Restart();
                     (double l, long t) = Epoch(model, sampler, batch);
                     epochRuns.Add(sw.Elapsed.TotalSeconds);
@@ -360,6 +362,7 @@ public static class BenchRunner
     /// repeat: on a virtual machine the CPU's own speed can drift (a plain compute loop alone on one of this kit's 2-core CI
     /// VMs varied 1.6× between sub-second repeats), so the report shows how much of a spread is the machine, not the engine.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call: no tier change mid-run
     internal static double CpuProbe()
     {
         var sw = Stopwatch.StartNew();

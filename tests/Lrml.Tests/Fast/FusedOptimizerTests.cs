@@ -264,26 +264,33 @@ public class FusedOptimizerTests
     public void AnUnpaddedLengthStepsEveryFloatAsTheVectorLoopAndNothingBeyond(OptimizerKind kind)
     {
         // a TransCF lazy row of d floats is not a whole number of vectors: the part after the last vector must get the
-        // vectors' arithmetic bit for bit, and the floats after the row (the next row) must stay untouched
+        // vectors' arithmetic bit for bit, and the floats after the row (the next row) must stay untouched. 400 rows of
+        // 2 vectors + 3 floats at a large learning rate, so a differently rounded tail would show in many of the 1,200 tail floats.
         int vw = System.Numerics.Vector<float>.Count, len = 2 * vw + 3, padded = 3 * vw;
         var rng = new Rng(8, "test.step.tail");
-        float[] R() => Enumerable.Range(0, padded).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        float[] w = R(), m1 = R(), m2 = R().Select(Math.Abs).ToArray(), g = R();
-        var f = StepFactors.At(0.01f, 3);
-        var (wa, m1a, m2a) = ((float[])w.Clone(), (float[])m1.Clone(), (float[])m2.Clone());
-        var (wb, m1b, m2b) = ((float[])w.Clone(), (float[])m1.Clone(), (float[])m2.Clone());
-        // reference: every float in its own vector lane (the row copied to the start of a padded buffer, one vector per float)
-        for (int x = 0; x < len; x++)
+        var f = StepFactors.At(0.5f, 3);
+        int moved = 0;
+        for (int row = 0; row < 400; row++)
         {
-            float[] W = new float[vw], M1 = new float[vw], M2 = new float[vw], G = new float[vw];
-            W[0] = w[x]; M1[0] = m1[x]; M2[0] = m2[x]; G[0] = g[x];
-            EmbeddingEngine.Step(kind, f, ref W[0], ref M1[0], ref M2[0], ref G[0], vw);
-            wa[x] = W[0]; m1a[x] = M1[0]; m2a[x] = M2[0];
+            float[] R() => Enumerable.Range(0, padded).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            float[] w = R(), m1 = R(), m2 = R().Select(Math.Abs).ToArray(), g = R();
+            var (wa, m1a, m2a) = ((float[])w.Clone(), (float[])m1.Clone(), (float[])m2.Clone());
+            var (wb, m1b, m2b) = ((float[])w.Clone(), (float[])m1.Clone(), (float[])m2.Clone());
+            // reference: every float in its own vector lane (one whole vector per float)
+            for (int x = 0; x < len; x++)
+            {
+                float[] W = new float[vw], M1 = new float[vw], M2 = new float[vw], G = new float[vw];
+                W[0] = w[x]; M1[0] = m1[x]; M2[0] = m2[x]; G[0] = g[x];
+                EmbeddingEngine.Step(kind, f, ref W[0], ref M1[0], ref M2[0], ref G[0], vw);
+                wa[x] = W[0]; m1a[x] = M1[0]; m2a[x] = M2[0];
+            }
+            EmbeddingEngine.Step(kind, f, ref wb[0], ref m1b[0], ref m2b[0], ref g[0], len);
+            int[] B(float[] v) => v.Select(BitConverter.SingleToInt32Bits).ToArray();
+            Assert.Equal(B(wa), B(wb));   // the floats after len too: untouched
+            if (kind != OptimizerKind.Sgd) Assert.Equal(B(m2a), B(m2b));
+            if (kind is OptimizerKind.Adam or OptimizerKind.LazyAdam) Assert.Equal(B(m1a), B(m1b));
+            for (int x = vw * 2; x < len; x++) if (wb[x] != w[x]) moved++;
         }
-        EmbeddingEngine.Step(kind, f, ref wb[0], ref m1b[0], ref m2b[0], ref g[0], len);
-        Assert.Equal(wa, wb);
-        if (kind != OptimizerKind.Sgd) Assert.Equal(m2a, m2b);
-        if (kind is OptimizerKind.Adam or OptimizerKind.LazyAdam) Assert.Equal(m1a, m1b);
-        Assert.NotEqual(w[..len], wb[..len]);
+        Assert.True(moved > 1000, $"the tail floats must move ({moved} of 1,200 did)");
     }
 }

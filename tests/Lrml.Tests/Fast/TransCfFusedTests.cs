@@ -203,18 +203,19 @@ public class TransCfFusedTests
     }
 
     [Theory]
-    [InlineData(5, TransCfProjection.None)]   // d = 5: every row ends in a part shorter than one vector
-    [InlineData(16, TransCfProjection.Step)]
-    public void LazyAdamMovesOnlyRowsWithAGradientSourceBySparseAdam(int dim, TransCfProjection projection)
+    [InlineData(5, TransCfProjection.None, 0.2f)]    // d = 5: every row shorter than one vector
+    [InlineData(13, TransCfProjection.Step, 1f)]     // d = 13: a vector and a tail; rows of norm ≈ 1.8, so updated rows are projected
+    [InlineData(16, TransCfProjection.Step, 0.2f)]
+    public void LazyAdamMovesOnlyRowsWithAGradientSourceBySparseAdam(int dim, TransCfProjection projection, float scale)
     {
         const float lr = 0.02f;
         double b1 = LrmlFused.Beta1, b2 = LrmlFused.Beta2, eps = LrmlFused.AdamEps;
         var c = new TransCfConfig { Dim = dim, LearningRate = lr, Margin = 1f, Optimizer = OptimizerKind.LazyAdam, Projection = projection };
         var train = Train();
-        using var fused = new TransCfFused(c, train, Gauss(NU * dim, "p").Select(x => x * 0.2f).ToArray(), Gauss(NI * dim, "q").Select(x => x * 0.2f).ToArray(), seed: 4, threads: 2);
+        using var fused = new TransCfFused(c, train, Gauss(NU * dim, "p").Select(x => x * scale).ToArray(), Gauss(NI * dim, "q").Select(x => x * scale).ToArray(), seed: 4, threads: 2);
         var (mu, vu) = (new double[NU * dim], new double[NU * dim]);
         var (mi, vi) = (new double[NI * dim], new double[NI * dim]);
-        int untouched = 0, moved = 0, leftBehind = 0;
+        int untouched = 0, moved = 0, leftBehind = 0, projected = 0;
         var seenUsers = new HashSet<int>(); var seenItems = new HashSet<int>();
         for (int t = 1; t <= 3; t++)
         {
@@ -253,7 +254,7 @@ public class TransCfFusedTests
                         expected[j] = b0[x] - lazyStep * m[x] / (Math.Sqrt(v[x]) + eps);
                         norm += expected[j] * expected[j];
                     }
-                    if (projection == TransCfProjection.Step && norm > 1) for (int j = 0; j < dim; j++) expected[j] /= Math.Sqrt(norm);
+                    if (projection == TransCfProjection.Step && norm > 1) { for (int j = 0; j < dim; j++) expected[j] /= Math.Sqrt(norm); projected++; }
                     for (int j = 0; j < dim; j++)
                         Assert.True(Math.Abs(a0[r * dim + j] - expected[j]) < 2e-5, $"step {t} {name}[{r},{j}]: {a0[r * dim + j]} vs SparseAdam {expected[j]}");
                     moved++;
@@ -263,6 +264,7 @@ public class TransCfFusedTests
             Rows(before.Items, after.Items, g.Items, mi, vi, items, seenItems, "items");
         }
         Assert.True(untouched > 0 && moved > 0 && leftBehind > 0, $"the batches must move rows and leave rows behind that moved before ({untouched} untouched, {moved} moved, {leftBehind} left behind)");
+        if (scale >= 1f) Assert.True(projected > 0, "the wide start must send updated rows through the projection");
         // the TorchSharp model updates whole tensors: lazy-adam there is refused, naming the engine that has it
         var e = Assert.Throws<ArgumentException>(() => new TransCfModel(c, train, seed: 4));
         Assert.Contains("fused CPU engine only", e.Message);

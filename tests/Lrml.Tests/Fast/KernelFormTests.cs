@@ -1,0 +1,175 @@
+using Lrml.Fast;
+using Lrml.Models;
+using Lrml.Util;
+using T = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Lrml.Tests.Fast;
+
+/// <summary>
+/// The BPR-MF, CML and GMF kernels compute their gradient rows in one pass over the floats. They must equal, bit for bit,
+/// the span-at-a-time form they replaced (one TensorPrimitives call per term, written out here as the reference), so
+/// that every earlier fused run is still the same computation: for dimensions on whole vectors and with a scalar tail,
+/// one and several negatives, with and without bias/L2, with no, some and all hinges active — and nothing written past
+/// each gradient row's own floats.
+/// </summary>
+public class KernelFormTests
+{
+    private const int Stride = 72;   // rows padded beyond the widest tested row (65 floats): the padding must stay untouched
+    private const float Sentinel = 12345f;
+
+    private static float[] Random(int n, long seed, float scale)
+    {
+        var rng = new Rng(seed, "test.kernel.form");
+        return Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * 2 * scale)).ToArray();
+    }
+
+    private static (double Loss, float[] Gp, float[] Gq, float[] Gd) Run(EmbeddingKernel k, float[] p, float[] q, float[] dense, int count, float coef, float[] gdStart)
+    {
+        var gp = Enumerable.Repeat(Sentinel, Stride).ToArray();
+        var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
+        var gd = (float[])gdStart.Clone();
+        double loss = k.Example(p.AsSpan(0, k.UserWidth), q, Stride, count, dense, coef, gp.AsSpan(0, k.UserWidth), gq, gd);
+        return (loss, gp, gq, gd);
+    }
+
+    private static void Same((double Loss, float[] Gp, float[] Gq, float[] Gd) a, (double Loss, float[] Gp, float[] Gq, float[] Gd) b, string what)
+    {
+        Assert.True(BitConverter.DoubleToInt64Bits(a.Loss) == BitConverter.DoubleToInt64Bits(b.Loss), $"{what}: loss {a.Loss:R} vs {b.Loss:R}");
+        Assert.Equal(Bits(b.Gp), Bits(a.Gp)); Assert.Equal(Bits(b.Gq), Bits(a.Gq)); Assert.Equal(Bits(b.Gd), Bits(a.Gd));   // sentinels included
+    }
+
+    private static int[] Bits(float[] x) => x.Select(BitConverter.SingleToInt32Bits).ToArray();   // −0 ≠ +0, as the bits
+
+    public static TheoryData<int, int, bool, float> BprCases() => new()
+    {
+        { 64, 2, false, 0f }, { 64, 2, true, 0.01f }, { 20, 4, false, 0.05f }, { 5, 3, true, 0.02f }, { 13, 2, false, 0.01f },
+    };
+
+    [Theory]
+    [MemberData(nameof(BprCases))]
+    public void BprEqualsTheSpanForm(int d, int count, bool bias, float l2)
+    {
+        var c = new BprConfig { Dim = d, ItemBias = bias, L2 = l2 };
+        int w = d + (bias ? 1 : 0);
+        var k = new BprKernel(c) { UserWidth = d, ItemWidth = w, Optimizer = OptimizerKind.Adam, LearningRate = 0.01f, Config = c };
+        for (long seed = 1; seed <= 4; seed++)
+        {
+            var p = Random(d, seed, 0.5f); var q = Random(Stride * count, seed + 100, 0.5f);
+            var got = Run(k, p, q, [], count, 1f, []);
+            // the removed code, as it was
+            var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
+            float X(ReadOnlySpan<float> qq) => T.Dot(p, qq[..d]) + (bias ? qq[d] : 0f);
+            int kk = count - 1;
+            var q0 = q.AsSpan(0, w);
+            float x0 = X(q0), sum = 0;
+            double loss = 0, reg = kk * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0));
+            var gpd = gp.AsSpan(0, d);
+            T.Multiply(p, l2 * kk, gpd);
+            for (int j = 1; j < count; j++)
+            {
+                var qj = q.AsSpan(j * Stride, w); var gj = gq.AsSpan(j * Stride, w);
+                float diff = X(qj) - x0, g = (float)(1.0 / (1.0 + Math.Exp(-diff)));
+                loss += diff > 20f ? diff : Math.Log(1.0 + Math.Exp(diff));
+                reg += T.SumOfSquares(qj);
+                sum += g;
+                T.MultiplyAdd(qj[..d], g, gpd, gpd);
+                T.Multiply(qj, l2, gj);
+                T.MultiplyAdd(p, g, gj[..d], gj[..d]);
+                if (bias) gj[d] += g;
+            }
+            T.MultiplyAdd(q0[..d], -sum, gpd, gpd);
+            var g0 = gq.AsSpan(0, w);
+            T.Multiply(q0, l2 * kk, g0);
+            T.MultiplyAdd(p, -sum, g0[..d], g0[..d]);
+            if (bias) g0[d] -= sum;
+            Same(got, (l2 > 0 ? loss + 0.5 * l2 * reg : loss, gp, gq, []), $"BPR d={d} count={count} bias={bias} l2={l2} seed={seed}");
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 2)]
+    [InlineData(20, 4)]
+    [InlineData(13, 3)]
+    public void CmlEqualsTheSpanForm(int d, int count)
+    {
+        var c = new CmlConfig { Dim = d, Margin = 0.5f };
+        var k = new CmlKernel(c) { UserWidth = d, ItemWidth = d, ProjectRows = true, Optimizer = OptimizerKind.Adam, LearningRate = 0.01f, Config = c };
+        int active = 0, inactive = 0;
+        for (long seed = 1; seed <= 12; seed++)
+        {
+            var p = Random(d, seed, 0.3f); var q = Random(Stride * count, seed + 100, 0.3f);
+            if (seed % 4 == 0) for (int x = 0; x < d; x++) q[x] = p[x] + 0.5f;   // the positive far away: every hinge active
+            if (seed % 4 == 1) for (int x = 0; x < d; x++) q[x] = p[x];          // the positive on the user: most hinges inactive
+            var got = Run(k, p, q, [], count, 1f, []);
+            var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
+            var diff = new float[d];
+            float Dist(ReadOnlySpan<float> qq) { T.Subtract(p, qq, diff); return T.SumOfSquares(diff); }
+            var q0 = q.AsSpan(0, d);
+            float d0 = Dist(q0);
+            double loss = 0;
+            int a = 0;
+            var gpd = gp.AsSpan(0, d);
+            gpd.Clear();
+            for (int j = 1; j < count; j++)
+            {
+                var qj = q.AsSpan(j * Stride, d); var gj = gq.AsSpan(j * Stride, d);
+                float h = d0 - Dist(qj) + c.Margin;
+                if (h >= 0f) { loss += h; a++; T.Multiply(diff, 2f, gj); T.Add(gpd, qj, gpd); }
+                else gj.Clear();
+            }
+            var g0 = gq.AsSpan(0, d);
+            if (a == 0) g0.Clear();
+            else
+            {
+                T.MultiplyAdd(q0, -a, gpd, gpd);
+                T.Multiply(gpd, 2f, gpd);
+                T.Subtract(p, q0, g0);
+                T.Multiply(g0, -2f * a, g0);
+            }
+            active += a; inactive += count - 1 - a;
+            Same(got, (loss, gp, gq, []), $"CML d={d} count={count} seed={seed}");
+        }
+        Assert.True(active > 0 && inactive > 0, "the cases must have active and inactive hinges");
+    }
+
+    [Theory]
+    [InlineData(32, 5, 0f, LossReduction.Mean)]
+    [InlineData(16, 2, 0.01f, LossReduction.Sum)]
+    [InlineData(13, 4, 0.001f, LossReduction.Mean)]
+    public void GmfEqualsTheSpanForm(int d, int count, float l2, LossReduction reduction)
+    {
+        var c = new GmfConfig { Dim = d, L2 = l2, Reduction = reduction };
+        var k = new GmfKernel(c) { UserWidth = d, ItemWidth = d, DenseWidth = d + 1, Optimizer = OptimizerKind.Adam, LearningRate = 0.01f, Config = c };
+        float coef = k.Coefficient(64, count - 1);
+        for (long seed = 1; seed <= 4; seed++)
+        {
+            var p = Random(d, seed, 0.5f); var q = Random(Stride * count, seed + 100, 0.5f);
+            var dense = Random(d + 1, seed + 200, 1f); var gdStart = Random(d + 1, seed + 300, 0.1f);   // the chunk's sum so far
+            var got = Run(k, p, q, dense, count, coef, gdStart);
+            var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
+            var gd = (float[])gdStart.Clone();
+            var h = dense.AsSpan(0, d);
+            var ph = new float[d].AsSpan(); var tmp = new float[d].AsSpan();
+            T.Multiply(p, h, ph);
+            var gpd = gp.AsSpan(0, d);
+            T.Multiply(p, 2f * l2 * coef * count, gpd);
+            double loss = 0;
+            for (int j = 0; j < count; j++)
+            {
+                var qj = q.AsSpan(j * Stride, d); var gj = gq.AsSpan(j * Stride, d);
+                float z = T.Dot(ph, qj) + dense[d];
+                float zz = j == 0 ? -z : z;
+                loss += zz > 20f ? zz : Math.Log(1.0 + Math.Exp(zz));
+                float g = coef * (j == 0 ? -(float)(1.0 / (1.0 + Math.Exp(z))) : (float)(1.0 / (1.0 + Math.Exp(-z))));
+                T.Multiply(qj, 2f * l2 * coef, gj);
+                T.MultiplyAdd(ph, g, gj, gj);
+                T.Multiply(qj, h, tmp);
+                T.MultiplyAdd(tmp, g, gpd, gpd);
+                T.Multiply(p, qj, tmp);
+                T.MultiplyAdd(tmp, g, gd.AsSpan(0, d), gd.AsSpan(0, d));
+                gd[d] += g;
+            }
+            Same(got, (loss, gp, gq, gd), $"GMF d={d} count={count} l2={l2} {reduction} seed={seed}");
+        }
+    }
+}
