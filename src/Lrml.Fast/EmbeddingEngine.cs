@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lrml.Data;
 using Lrml.Models;
 using Lrml.Util;
@@ -43,10 +44,12 @@ internal abstract class EmbeddingKernel
     /// Forward and backward of one example: <paramref name="p"/> the user row, <paramref name="q"/> its 1 + k item rows
     /// (positive first) at <paramref name="stride"/>. Overwrites <paramref name="gp"/> and the item gradient rows of
     /// <paramref name="gq"/> with ∂loss/∂row · <paramref name="coef"/>, adds the dense gradient into <paramref name="gDense"/>,
-    /// and returns the loss this example reports.
+    /// and returns the loss this example reports. <paramref name="live"/> (one flag per item row) arrives all true: a kernel
+    /// may instead set live[j] = false for an item row whose gradient is exactly zero and leave that row unwritten (CML's
+    /// inactive hinges, WARP's candidates); the engine then neither reads nor sums it.
     /// </summary>
     public abstract double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
-        float coef, Span<float> gp, Span<float> gq, Span<float> gDense);
+        float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense);
 
     /// <summary>The score of one (user row, item row) pair, computed as the reference model does.</summary>
     public abstract float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense);
@@ -167,6 +170,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private float _coef;
     private bool _update;
     private float[] _gpEx = [], _gqEx = [], _gu = [], _gi = [], _gDenseC = [], _gDense = [];
+    private bool[] _live = [];   // per item occurrence: the kernel wrote its gradient row (false: exactly zero, unwritten)
+    private bool _allItemsTouched;   // row-sparse optimisers: every item row of the batch is updated, zero gradient or not
     private double[] _chunkLoss = [];
     private int[] _uniqU = [], _uniqI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotU = [], _slotI = [], _rowsI = [];
     private StepFactors _f;
@@ -216,9 +221,14 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         // row-sparse optimisers update each row as soon as its gradient is summed; dense Adam sweeps afterwards
         _update = update && _k.Optimizer != OptimizerKind.Adam;
         if (update) AdvanceStep();
+        // The row-sparse optimisers update (and project) every row of the batch, so their items are indexed with all
+        // occurrences. Under exact Adam a row whose gradient is zero moves exactly as a row outside the batch (the sweep
+        // moves both alike), so its items are indexed after the examples, over the rows the kernel wrote.
+        _allItemsTouched = _k.Optimizer != OptimizerKind.Adam;
         BuildIndex();
         (_k as ChunkKernel)?.BeginStep(_dense.AsSpan(0, _nd));
         _work.Run(WorkPhase.Examples, _chunks);
+        if (!_allItemsTouched) IndexLiveItems();
         _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
         double loss = 0;
         for (int c = 0; c < _chunks; c++) loss += _chunkLoss[c];
@@ -241,6 +251,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _gDenseC = new float[chunks * _dense.Length]; _gDense = new float[_dense.Length]; _chunkLoss = new double[chunks];
         _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
         _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _slotI = new int[rows]; _rowsI = new int[rows];
+        _live = new bool[rows]; _pick = new int[rows];
         for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[_k is ChunkKernel ? Chunk * (_su + t * _si) : t * _si];
         (_k as ChunkKernel)?.Prepare(_scratch.Length, Chunk, t);
         _capB = cap; _capT = t;
@@ -256,23 +267,35 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             _rowsI[x * t] = batch.Positives[x];
             for (int j = 1; j < t; j++) _rowsI[x * t + j] = batch.Negatives[x * k + j - 1];
         }
-        _nu = Index(b, batch.Users, _userSlot, _uniqU, _slotU, _offU, _occU);
-        _ni = Index(b * t, _rowsI, _itemSlot, _uniqI, _slotI, _offI, _occI);
+        _nu = Index(b, batch.Users, null, _userSlot, _uniqU, _slotU, _offU, _occU);
+        if (_allItemsTouched) _ni = Index(b * t, _rowsI, null, _itemSlot, _uniqI, _slotI, _offI, _occI);
     }
 
-    /// <summary>Slots of the distinct rows of rows[0..n) (first-occurrence order); slot s occurs at occ[off[s]..off[s+1]), in order.</summary>
-    private static int Index(int n, int[] rows, int[] slotOf, int[] uniq, int[] slot, int[] off, int[] occ)
+    /// <summary>The distinct items among the occurrences whose gradient row the kernel wrote.</summary>
+    private void IndexLiveItems()
+    {
+        int n = 0, rows = _b * _t;
+        for (int o = 0; o < rows; o++)
+            if (_live[o]) _pick[n++] = o;
+        _ni = Index(n, _rowsI, _pick, _itemSlot, _uniqI, _slotI, _offI, _occI);
+    }
+
+    private int[] _pick = [];
+
+    /// <summary>Slots of the distinct rows of rows[o] for the occurrences o = pick[x] (or x), x in [0, n), in first-occurrence
+    /// order; slot s occurs at occ[off[s]..off[s+1]), in increasing o.</summary>
+    private static int Index(int n, int[] rows, int[]? pick, int[] slotOf, int[] uniq, int[] slot, int[] off, int[] occ)
     {
         int count = 0;
-        for (int o = 0; o < n; o++)
+        for (int x = 0; x < n; x++)
         {
-            int s = slotOf[rows[o]];
-            if (s < 0) { s = count++; uniq[s] = rows[o]; slotOf[rows[o]] = s; off[s + 1] = 0; }
-            off[s + 1]++; slot[o] = s;
+            int r = rows[pick is null ? x : pick[x]], s = slotOf[r];
+            if (s < 0) { s = count++; uniq[s] = r; slotOf[r] = s; off[s + 1] = 0; }
+            off[s + 1]++; slot[x] = s;
         }
         off[0] = 0;
         for (int s = 0; s < count; s++) off[s + 1] += off[s];
-        for (int o = n - 1; o >= 0; o--) occ[--off[slot[o] + 1]] = o;   // fills backwards: off[s + 1] ends at slot s's start
+        for (int x = n - 1; x >= 0; x--) occ[--off[slot[x] + 1]] = pick is null ? x : pick[x];   // fills backwards: off[s + 1] ends at slot s's start
         for (int s = 0; s < count; s++) off[s] = off[s + 1];
         off[count] = n;
         return count;
@@ -298,6 +321,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         if (_k is ChunkKernel ck)   // the chunk's rows side by side: users, then items (positive first per example)
         {
             int n = e1 - e0, su = _su;
+            _live.AsSpan(e0 * t, n * t).Fill(true);
             for (int x = 0; x < n; x++)
             {
                 _p.AsSpan(batch.Users[e0 + x] * su, _uw).CopyTo(q.AsSpan(x * su));
@@ -315,8 +339,10 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 for (int j = 0; j < t; j++) CacheHint.PrefetchRange(_q, (long)_rowsI[(x + 2) * t + j] * si, _iw);
             }
             for (int j = 0; j < t; j++) _q.AsSpan(_rowsI[x * t + j] * si, _iw).CopyTo(q.AsSpan(j * si));
+            var live = _live.AsSpan(x * t, t);
+            live.Fill(true);
             loss += _k.Example(_p.AsSpan(batch.Users[x] * _su, _uw), q, si, t, dense, _coef,
-                _gpEx.AsSpan(x * _su, _uw), _gqEx.AsSpan(x * t * si, t * si), gDense);
+                _gpEx.AsSpan(x * _su, _uw), _gqEx.AsSpan(x * t * si, t * si), live, gDense);
         }
         _chunkLoss[chunk] = loss;
     }
@@ -330,6 +356,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         float[] ex = user ? _gpEx : _gqEx, sum = user ? _gu : _gi, table = user ? _p : _q;
         int[] off = user ? _offU : _offI, occ = user ? _occU : _occI, uniq = user ? _uniqU : _uniqI;
         float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
+        bool[]? live = user || !_allItemsTouched ? null : _live;   // else every indexed occurrence was written
         for (int s = s0; s < s1; s++)
         {
             if (_update && s + 2 < s1)
@@ -340,10 +367,25 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 if (m2 is not null) CacheHint.PrefetchRange(m2, o2, w);
             }
             ref float g = ref At(sum, (nint)s * w);
-            Copy(ref At(ex, (nint)occ[off[s]] * w), ref g, w);
-            for (int o = off[s] + 1; o < off[s + 1]; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
+            if (live is null)
+            {
+                Copy(ref At(ex, (nint)occ[off[s]] * w), ref g, w);
+                for (int o = off[s] + 1; o < off[s + 1]; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
+            }
+            else SumLive(ex, occ, off[s], off[s + 1], live, ref g, w);
             if (_update) UpdateRow(table, m1, m2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
         }
+    }
+
+    /// <summary>The sum of the written rows among occurrences occ[from..to) (zero when none was written), in order.</summary>
+    private static void SumLive(float[] ex, int[] occ, int from, int to, bool[] live, ref float g, int w)
+    {
+        int o = from;
+        while (o < to && !live[occ[o]]) o++;
+        if (o == to) { MemoryMarshal.CreateSpan(ref g, w).Clear(); return; }
+        Copy(ref At(ex, (nint)occ[o] * w), ref g, w);
+        for (o++; o < to; o++)
+            if (live[occ[o]]) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
     }
 
     private static int DenseBlocks(int rows) => (rows + DenseBlock - 1) / DenseBlock;
@@ -432,11 +474,19 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         }
     }
 
+    /// <summary>row ← row / max(‖row‖, 1). The norm is TensorPrimitives.Norm's, bit for bit; the division is element-wise (one
+    /// correctly rounded division per float, whatever the vector width), inline: after an update most CML rows sit just
+    /// outside the ball, so this runs for nearly every row of every step.</summary>
     internal static void ProjectRow(float[] table, nint o, int width)
     {
         var row = table.AsSpan((int)o, width);
-        float norm = TensorPrimitives.Norm(row);
-        if (norm > 1f) TensorPrimitives.Divide(row, norm, row);
+        float norm = FusedMath.Norm(row);
+        if (!(norm > 1f)) return;
+        ref float r = ref At(table, o);
+        int vw = Vector<float>.Count, whole = width - width % vw;
+        var vn = new Vector<float>(norm);
+        for (int i = 0; i < whole; i += vw) St(Ld(ref r, i) / vn, ref r, i);
+        for (int i = whole; i < width; i++) At(ref r, i) /= norm;
     }
 
     // ------------------------------------------------------------------ scoring

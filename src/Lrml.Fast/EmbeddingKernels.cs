@@ -21,7 +21,7 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
     private float X(ReadOnlySpan<float> p, ReadOnlySpan<float> q) => T.Dot(p, q[.._d]) + (_bias ? q[_d] : 0f);
 
     public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
-        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+        float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = _d, w = ItemWidth, k = count - 1;
         var q0 = q[..w];
@@ -107,20 +107,17 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
 
     public override TrainingBatch Augment(TrainingBatch batch) => _u == 0 ? batch : CmlModel.AppendOwnNegatives(batch, _u, _sampler!, _rng!, ref _warpBatch);
 
-    private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
-    {
-        T.Subtract(p, q, diff);
-        return T.SumOfSquares(diff);
-    }
+    /// <summary>‖p − q‖², as TensorPrimitives.Subtract then SumOfSquares compute it (bit for bit, inline: FusedMath).</summary>
+    private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff) => FusedMath.SquaredDistance(p, q, diff);
 
     public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
-        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+        float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = p.Length, active = 0;
         Span<float> diff = d <= 512 ? stackalloc float[d] : new float[d];
         var q0 = q[..d];
         float d0 = Dist(p, q0, diff);
-        if (_u > 0) return Warp(p, q, stride, count, d0, diff, gp, gq);
+        if (_u > 0) return Warp(p, q, stride, count, d0, diff, gp, gq, live);
         double loss = 0;
         Span<bool> on = count <= 256 ? stackalloc bool[count] : new bool[count];
         for (int j = 1; j < count; j++)
@@ -128,7 +125,8 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             float h = d0 - Dist(p, q.Slice(j * stride, d), diff) + _margin;   // the reference's order: (d⁺ − d⁻) + m
             if (on[j] = h >= 0f) { loss += h; active++; }                      // clamp_min passes the gradient at 0, as torch
         }
-        if (active == 0) { gp.Clear(); for (int j = 0; j < count; j++) gq.Slice(j * stride, d).Clear(); return 0; }
+        if (active == 0) { gp.Clear(); live[..count].Clear(); return 0; }   // every item row's gradient is zero: left unwritten
+        for (int j = 1; j < count; j++) live[j] = on[j];                     // an inactive hinge's negative: zero, unwritten
         // ∂/∂q⁻ = 2(p − q⁻) for an active hinge, else 0; ∂/∂p = Σ 2(p − q⁺) − 2(p − q⁻) = 2(Σ q⁻ − a·q⁺); ∂/∂q⁺ = −2a(p − q⁺).
         // One pass over the floats, each through the operations of the span-at-a-time form in the same order (unchanged results).
         float na = -active, n2a = -2f * active;
@@ -142,7 +140,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             var acc = Vector<float>.Zero;
             for (int j = 1; j < count; j++)
             {
-                if (!on[j]) { St(Vector<float>.Zero, ref rgq, j * stride + i); continue; }
+                if (!on[j]) continue;
                 var qv = Ld(ref rq, j * stride + i);
                 St((pv - qv) * two, ref rgq, j * stride + i);
                 acc += qv;
@@ -156,7 +154,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             float pi = At(ref rp, i), acc = 0f;
             for (int j = 1; j < count; j++)
             {
-                if (!on[j]) { At(ref rgq, j * stride + i) = 0f; continue; }
+                if (!on[j]) continue;
                 float qi = At(ref rq, j * stride + i);
                 At(ref rgq, j * stride + i) = (pi - qi) * 2f;
                 acc += qi;
@@ -169,7 +167,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
     }
 
     /// <summary>One WARP example: rows 1..k the trainer's negatives, k+1..k+U the kernel's own.</summary>
-    private double Warp(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, float d0, Span<float> diff, Span<float> gp, Span<float> gq)
+    private double Warp(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, float d0, Span<float> diff, Span<float> gp, Span<float> gq, Span<bool> live)
     {
         int d = p.Length, k = count - 1 - _u, impostors = 0, closest = -1;
         float dMin = float.PositiveInfinity;
@@ -180,7 +178,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             if (dj < dMin) { dMin = dj; closest = j; }                 // the first minimum, as torch's min
         }
         float w = (float)Math.Log(1.0 + MathF.Floor(impostors * _scale));
-        for (int j = 0; j < count; j++) gq.Slice(j * stride, d).Clear();
+        live[..count].Clear();   // rows without a hinge have zero gradient: left unwritten
         gp.Clear();
         var q0 = q[..d];
         double loss = 0;
@@ -192,7 +190,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             var qj = q.Slice(j * stride, d);
             float h = d0 - (j == closest && c.WarpHinge == CmlWarpHinge.Closest ? dMin : Dist(p, qj, diff)) + _margin;
             if (h < 0f) continue;                                      // clamp_min passes the gradient at 0, as torch
-            loss += (double)w * h; active++;
+            loss += (double)w * h; active++; live[j] = true;
             T.Subtract(p, qj, diff);
             T.Multiply(diff, 2f * w, gq.Slice(j * stride, d));         // ∂(−w·d_j)/∂q_j = 2w(p − q_j)
             T.Add(gp, qj, gp);
@@ -202,6 +200,7 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
         T.MultiplyAdd(q0, -active, gp, gp);
         T.Multiply(gp, 2f * w, gp);
         var g0 = gq[..d];
+        live[0] = true;
         T.Subtract(p, q0, g0);
         T.Multiply(g0, -2f * w * active, g0);
         return loss;
@@ -235,7 +234,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
     public override float Coefficient(int count, int k) => _mean ? 1f / (count * (1 + k)) : 1f;
 
     public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
-        float coef, Span<float> gp, Span<float> gq, Span<float> gDense)
+        float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = _d;
         var h = dense[..d];

@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using T = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Lrml.Fast;
 
@@ -260,5 +262,57 @@ internal static class FusedMath
             }
         }
     }
+
+    // ------------------------------------------------------------------ TensorPrimitives, bit for bit, without the call
+
+    /// <summary>
+    /// TensorPrimitives.SumOfSquares(x), bit for bit. The kernels of BPR-MF, CML and GMF were written with TensorPrimitives,
+    /// and every fused run's numbers hang on its summation order; but on a 64-float row its general routine (alignment,
+    /// jump table, masks) costs more than the arithmetic, and CML calls it ≈ 30 k times a step (WARP's distances, the
+    /// unit-ball norms). For 1 to 8 whole 512-bit vectors that routine adds the squares one vector after another into one
+    /// accumulator and sums its lanes with Vector512.Sum; so does this, inline. Any other length or machine goes to
+    /// TensorPrimitives itself. Pinned against it by FusedMathTests on every length 1–200 (a different order would differ).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumOfSquares(ReadOnlySpan<float> x)
+    {
+        int n = x.Length;
+        if (!Vector512.IsHardwareAccelerated || n == 0 || n > 8 * Vector512<float>.Count || n % Vector512<float>.Count != 0) return T.SumOfSquares(x);
+        ref float r = ref MemoryMarshal.GetReference(x);
+        var v = Vector512.LoadUnsafe(ref r);
+        var acc = v * v;
+        for (int i = Vector512<float>.Count; i < n; i += Vector512<float>.Count)
+        {
+            v = Vector512.LoadUnsafe(ref r, (nuint)i);
+            acc += v * v;
+        }
+        return Vector512.Sum(acc);
+    }
+
+    /// <summary>‖p − q‖²: TensorPrimitives.Subtract(p, q, diff) then SumOfSquares(diff), bit for bit (see <see cref="SumOfSquares"/>),
+    /// without storing the difference when the fast case applies.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SquaredDistance(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
+    {
+        int n = p.Length;
+        if (!Vector512.IsHardwareAccelerated || n == 0 || n > 8 * Vector512<float>.Count || n % Vector512<float>.Count != 0 || q.Length < n)
+        {
+            T.Subtract(p, q[..n], diff);
+            return T.SumOfSquares(diff[..n]);
+        }
+        ref float rp = ref MemoryMarshal.GetReference(p), rq = ref MemoryMarshal.GetReference(q);
+        var v = Vector512.LoadUnsafe(ref rp) - Vector512.LoadUnsafe(ref rq);
+        var acc = v * v;
+        for (int i = Vector512<float>.Count; i < n; i += Vector512<float>.Count)
+        {
+            v = Vector512.LoadUnsafe(ref rp, (nuint)i) - Vector512.LoadUnsafe(ref rq, (nuint)i);
+            acc += v * v;
+        }
+        return Vector512.Sum(acc);
+    }
+
+    /// <summary>TensorPrimitives.Norm(x) (the square root of <see cref="SumOfSquares"/>), bit for bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Norm(ReadOnlySpan<float> x) => MathF.Sqrt(SumOfSquares(x));
 }
 

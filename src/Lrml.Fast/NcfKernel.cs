@@ -37,7 +37,7 @@ internal abstract class ChunkKernel : EmbeddingKernel
         throw new NotSupportedException($"{Name} scores pairs a block at a time (ScorePairs).");
 
     public sealed override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
-        float coef, Span<float> gp, Span<float> gq, Span<float> gDense) => throw new NotSupportedException($"{Name} trains a chunk at a time (Chunk).");
+        float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense) => throw new NotSupportedException($"{Name} trains a chunk at a time (Chunk).");
 
     public sealed override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a) =>
         throw new NotSupportedException($"{Name} scores a segment at a time (ScoreSegment).");

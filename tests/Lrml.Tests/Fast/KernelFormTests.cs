@@ -10,7 +10,8 @@ namespace Lrml.Tests.Fast;
 /// the span-at-a-time form they replaced (one TensorPrimitives call per term, written out here as the reference), so
 /// that every earlier fused run is still the same computation: for dimensions on whole vectors and with a scalar tail,
 /// one and several negatives, with and without bias/L2, with no, some and all hinges active — and nothing written past
-/// each gradient row's own floats.
+/// each gradient row's own floats. CML leaves the rows of inactive hinges unwritten and marks them not live (the engine
+/// then skips them): each such row must be one the reference computes as zero.
 /// </summary>
 public class KernelFormTests
 {
@@ -23,19 +24,31 @@ public class KernelFormTests
         return Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() - 0.5) * 2 * scale)).ToArray();
     }
 
-    private static (double Loss, float[] Gp, float[] Gq, float[] Gd) Run(EmbeddingKernel k, float[] p, float[] q, float[] dense, int count, float coef, float[] gdStart)
+    private static (double Loss, float[] Gp, float[] Gq, float[] Gd, bool[] Live) Run(EmbeddingKernel k, float[] p, float[] q, float[] dense, int count, float coef, float[] gdStart)
     {
         var gp = Enumerable.Repeat(Sentinel, Stride).ToArray();
         var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
         var gd = (float[])gdStart.Clone();
-        double loss = k.Example(p.AsSpan(0, k.UserWidth), q, Stride, count, dense, coef, gp.AsSpan(0, k.UserWidth), gq, gd);
-        return (loss, gp, gq, gd);
+        var live = Enumerable.Repeat(true, count).ToArray();   // as the engine hands it over
+        double loss = k.Example(p.AsSpan(0, k.UserWidth), q, Stride, count, dense, coef, gp.AsSpan(0, k.UserWidth), gq, live, gd);
+        return (loss, gp, gq, gd, live);
     }
 
-    private static void Same((double Loss, float[] Gp, float[] Gq, float[] Gd) a, (double Loss, float[] Gp, float[] Gq, float[] Gd) b, string what)
+    /// <summary>The kernel's output equals the reference bit for bit; an item row it marked not live must be one the
+    /// reference computed as zero, and the kernel must have left it unwritten (its sentinels intact).</summary>
+    private static void Same((double Loss, float[] Gp, float[] Gq, float[] Gd, bool[] Live) a, (double Loss, float[] Gp, float[] Gq, float[] Gd) b, string what)
     {
         Assert.True(BitConverter.DoubleToInt64Bits(a.Loss) == BitConverter.DoubleToInt64Bits(b.Loss), $"{what}: loss {a.Loss:R} vs {b.Loss:R}");
-        Assert.Equal(Bits(b.Gp), Bits(a.Gp)); Assert.Equal(Bits(b.Gq), Bits(a.Gq)); Assert.Equal(Bits(b.Gd), Bits(a.Gd));   // sentinels included
+        var expectedGq = (float[])b.Gq.Clone();
+        for (int j = 0; j < a.Live.Length; j++)
+        {
+            if (a.Live[j]) continue;
+            var row = expectedGq.AsSpan(j * Stride, Stride);
+            for (int x = 0; x < row.Length; x++)
+                Assert.True(row[x] == 0f || row[x] == Sentinel, $"{what}: item row {j} marked not live, but its gradient [{x}] is {row[x]}");
+            row.Fill(Sentinel);
+        }
+        Assert.Equal(Bits(b.Gp), Bits(a.Gp)); Assert.Equal(Bits(expectedGq), Bits(a.Gq)); Assert.Equal(Bits(b.Gd), Bits(a.Gd));   // sentinels included
     }
 
     private static int[] Bits(float[] x) => x.Select(BitConverter.SingleToInt32Bits).ToArray();   // −0 ≠ +0, as the bits
@@ -56,6 +69,7 @@ public class KernelFormTests
         {
             var p = Random(d, seed, 0.5f); var q = Random(Stride * count, seed + 100, 0.5f);
             var got = Run(k, p, q, [], count, 1f, []);
+            Assert.All(got.Live, Assert.True);   // BPR-MF writes every row
             // the removed code, as it was
             var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
             float X(ReadOnlySpan<float> qq) => T.Dot(p, qq[..d]) + (bias ? qq[d] : 0f);
@@ -127,6 +141,8 @@ public class KernelFormTests
                 T.Multiply(g0, -2f * a, g0);
             }
             active += a; inactive += count - 1 - a;
+            for (int j = 1; j < count; j++) Assert.Equal(a > 0 && d0 - Dist(q.AsSpan(j * Stride, d)) + c.Margin >= 0f, got.Live[j]);
+            Assert.Equal(a > 0, got.Live[0]);
             Same(got, (loss, gp, gq, []), $"CML d={d} count={count} seed={seed}");
         }
         Assert.True(active > 0 && inactive > 0, "the cases must have active and inactive hinges");
@@ -146,6 +162,7 @@ public class KernelFormTests
             var p = Random(d, seed, 0.5f); var q = Random(Stride * count, seed + 100, 0.5f);
             var dense = Random(d + 1, seed + 200, 1f); var gdStart = Random(d + 1, seed + 300, 0.1f);   // the chunk's sum so far
             var got = Run(k, p, q, dense, count, coef, gdStart);
+            Assert.All(got.Live, Assert.True);   // GMF writes every row
             var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
             var gd = (float[])gdStart.Clone();
             var h = dense.AsSpan(0, d);
@@ -171,5 +188,38 @@ public class KernelFormTests
             }
             Same(got, (loss, gp, gq, gd), $"GMF d={d} count={count} l2={l2} {reduction} seed={seed}");
         }
+    }
+}
+
+/// <summary>
+/// FusedMath's inline SumOfSquares, Norm and SquaredDistance stand in for TensorPrimitives in the kernels and the unit-ball
+/// projection, so they must equal it bit for bit on every length (the inline form covers 1–8 whole 512-bit vectors; the rest
+/// is TensorPrimitives itself). The inputs spread over six orders of magnitude, so that a different summation order shows:
+/// the test checks that it does (a plain left-to-right sum differs on some of them).
+/// </summary>
+public class FusedMathFormTests
+{
+    [Fact]
+    public void SumOfSquaresNormAndDistanceEqualTensorPrimitivesBitForBit()
+    {
+        var rng = new Rng(7, "test.fused.math.form");
+        float Draw() => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 6 - 3));
+        int orderShows = 0;
+        for (int n = 1; n <= 200; n++)
+            for (int rep = 0; rep < 40; rep++)
+            {
+                var p = Enumerable.Range(0, n).Select(_ => Draw()).ToArray();
+                var q = Enumerable.Range(0, n + 3).Select(_ => Draw()).ToArray();   // longer than p: only its first n count
+                var diff = new float[n];
+                T.Subtract(p, q.AsSpan(0, n), diff);
+                float want = T.SumOfSquares(diff);
+                Assert.Equal(BitConverter.SingleToInt32Bits(T.SumOfSquares(p)), BitConverter.SingleToInt32Bits(FusedMath.SumOfSquares(p)));
+                Assert.Equal(BitConverter.SingleToInt32Bits(T.Norm(p)), BitConverter.SingleToInt32Bits(FusedMath.Norm(p)));
+                Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(FusedMath.SquaredDistance(p, q, new float[n])));
+                float plain = 0;
+                foreach (float x in diff) plain += x * x;
+                if (plain != want) orderShows++;
+            }
+        Assert.True(orderShows > 100, $"the inputs must tell summation orders apart (a left-to-right sum differed on {orderShows})");
     }
 }
