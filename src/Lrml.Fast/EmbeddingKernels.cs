@@ -18,7 +18,7 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
     private readonly float _l2 = c.L2;
     public override string Name => "BPR-MF";
 
-    private float X(ReadOnlySpan<float> p, ReadOnlySpan<float> q) => T.Dot(p, q[.._d]) + (_bias ? q[_d] : 0f);
+    private float X(ReadOnlySpan<float> p, ReadOnlySpan<float> q) => FusedMath.Dot(p, q[.._d]) + (_bias ? q[_d] : 0f);
 
     public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
@@ -26,14 +26,14 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
         int d = _d, w = ItemWidth, k = count - 1;
         var q0 = q[..w];
         float x0 = X(p, q0), sum = 0;
-        double loss = 0, reg = _l2 > 0 ? k * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0)) : 0;
+        double loss = 0, reg = _l2 > 0 ? k * ((double)FusedMath.SumOfSquares(p) + FusedMath.SumOfSquares(q0)) : 0;
         Span<float> gs = count <= 64 ? stackalloc float[count] : new float[count];
         for (int j = 1; j < count; j++)
         {
             var qj = q.Slice(j * stride, w);
             float diff = X(p, qj) - x0, g = Sigmoid(diff);            // ∂softplus(x⁻ − x⁺)/∂x⁻
             loss += Softplus(diff);
-            if (_l2 > 0) reg += T.SumOfSquares(qj);
+            if (_l2 > 0) reg += FusedMath.SumOfSquares(qj);
             sum += g; gs[j] = g;
         }
         // ∂/∂p = λk·p + Σ g_j q_j − (Σ g_j) q⁺, ∂/∂q_j = λ q_j + g_j p, ∂/∂q⁺ = λk·q⁺ − (Σ g_j) p: one pass over the floats, each
@@ -216,10 +216,10 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
     public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a)
     {
         T.Multiply(p, 2f, a);
-        return -T.SumOfSquares(p);
+        return -FusedMath.SumOfSquares(p);
     }
 
-    public override float ScoreItem(ReadOnlySpan<float> q) => -T.SumOfSquares(q);
+    public override float ScoreItem(ReadOnlySpan<float> q) => -FusedMath.SumOfSquares(q);
 }
 
 /// <summary>GMF (<see cref="GmfModel"/>): z = hᵀ(p ⊙ q) + b (dense parameters h, b); log loss softplus(−z⁺) + Σ softplus(z⁻)
@@ -244,7 +244,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
         double loss = 0;
         for (int j = 0; j < count; j++)
         {
-            float z = T.Dot(ph, q.Slice(j * stride, d)) + dense[d];
+            float z = FusedMath.Dot(ph, q.Slice(j * stride, d)) + dense[d];
             loss += j == 0 ? Softplus(-z) : Softplus(z);
             gs[j] = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
         }
@@ -290,7 +290,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
     {
         Span<float> ph = stackalloc float[_d];
         T.Multiply(p, dense[.._d], ph);
-        return T.Dot(ph, q) + dense[_d];
+        return FusedMath.Dot(ph, q) + dense[_d];
     }
 
     public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a)

@@ -267,46 +267,71 @@ internal static class FusedMath
 
     /// <summary>
     /// TensorPrimitives.SumOfSquares(x), bit for bit. The kernels of BPR-MF, CML and GMF were written with TensorPrimitives,
-    /// and every fused run's numbers hang on its summation order; but on a 64-float row its general routine (alignment,
-    /// jump table, masks) costs more than the arithmetic, and CML calls it ≈ 30 k times a step (WARP's distances, the
-    /// unit-ball norms). For 1 to 8 whole 512-bit vectors that routine adds the squares one vector after another into one
-    /// accumulator and sums its lanes with Vector512.Sum; so does this, inline. Any other length or machine goes to
-    /// TensorPrimitives itself. Pinned against it by FusedMathTests on every length 1–200 (a different order would differ).
+    /// and every fused run's numbers hang on its summation order; but on a row of 64 or 100 floats its general routine
+    /// (alignment, jump table, masks) costs more than the arithmetic, and CML calls it ≈ 30 k times a step (WARP's
+    /// distances, the unit-ball norms). For 16 to 128 floats that routine adds the squares of the whole 512-bit vectors one
+    /// after another into one accumulator, then the last 16 floats with all but the trailing n mod 16 masked to zero, and
+    /// sums the lanes with Vector512.Sum; so does this, inline. Other lengths and machines go to TensorPrimitives itself.
+    /// Pinned against it by FusedMathFormTests on every length 1–200 (a different order would differ).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float SumOfSquares(ReadOnlySpan<float> x)
-    {
-        int n = x.Length;
-        if (!Vector512.IsHardwareAccelerated || n == 0 || n > 8 * Vector512<float>.Count || n % Vector512<float>.Count != 0) return T.SumOfSquares(x);
-        ref float r = ref MemoryMarshal.GetReference(x);
-        var v = Vector512.LoadUnsafe(ref r);
-        var acc = v * v;
-        for (int i = Vector512<float>.Count; i < n; i += Vector512<float>.Count)
-        {
-            v = Vector512.LoadUnsafe(ref r, (nuint)i);
-            acc += v * v;
-        }
-        return Vector512.Sum(acc);
-    }
+    public static float SumOfSquares(ReadOnlySpan<float> x) =>
+        Inline(x.Length) ? SquaresInline(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(x), x.Length, difference: false)
+            : T.SumOfSquares(x);
 
-    /// <summary>‖p − q‖²: TensorPrimitives.Subtract(p, q, diff) then SumOfSquares(diff), bit for bit (see <see cref="SumOfSquares"/>),
-    /// without storing the difference when the fast case applies.</summary>
+    /// <summary>‖p − q‖² over p's length: TensorPrimitives.Subtract(p, q, diff) then SumOfSquares(diff), bit for bit (see
+    /// <see cref="SumOfSquares"/>), without storing the difference when the inline case applies.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SquaredDistance(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
     {
         int n = p.Length;
-        if (!Vector512.IsHardwareAccelerated || n == 0 || n > 8 * Vector512<float>.Count || n % Vector512<float>.Count != 0 || q.Length < n)
+        if (Inline(n) && q.Length >= n) return SquaresInline(ref MemoryMarshal.GetReference(p), ref MemoryMarshal.GetReference(q), n, difference: true);
+        T.Subtract(p, q[..n], diff);
+        return T.SumOfSquares(diff[..n]);
+    }
+
+    /// <summary>TensorPrimitives.Dot(x, y) over x's length, bit for bit: the same order as <see cref="SumOfSquares"/> with the
+    /// products x·y in place of the squares (pinned on every length 1–200 by FusedMathFormTests).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int n = x.Length;
+        if (!Inline(n) || y.Length < n) return T.Dot(x, y[..n]);
+        const int C = 16;
+        ref float a = ref MemoryMarshal.GetReference(x), b = ref MemoryMarshal.GetReference(y);
+        var acc = Vector512.LoadUnsafe(ref a) * Vector512.LoadUnsafe(ref b);
+        int whole = n / C * C;
+        for (int i = C; i < whole; i += C) acc += Vector512.LoadUnsafe(ref a, (nuint)i) * Vector512.LoadUnsafe(ref b, (nuint)i);
+        if (whole < n)
         {
-            T.Subtract(p, q[..n], diff);
-            return T.SumOfSquares(diff[..n]);
+            nuint last = (nuint)(n - C);
+            var keep = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(C - (n - whole))).AsSingle();
+            acc += Vector512.ConditionalSelect(keep, Vector512.LoadUnsafe(ref a, last) * Vector512.LoadUnsafe(ref b, last), Vector512<float>.Zero);
         }
-        ref float rp = ref MemoryMarshal.GetReference(p), rq = ref MemoryMarshal.GetReference(q);
-        var v = Vector512.LoadUnsafe(ref rp) - Vector512.LoadUnsafe(ref rq);
+        return Vector512.Sum(acc);
+    }
+
+    private static bool Inline(int n) => Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count && n <= 8 * Vector512<float>.Count;
+
+    /// <summary>Σ x² (x = a, or a − b), in TensorPrimitives' order for 16 ≤ n ≤ 128 (see <see cref="SumOfSquares"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SquaresInline(ref float a, ref float b, int n, bool difference)
+    {
+        const int C = 16;   // Vector512<float>.Count
+        var v = difference ? Vector512.LoadUnsafe(ref a) - Vector512.LoadUnsafe(ref b) : Vector512.LoadUnsafe(ref a);
         var acc = v * v;
-        for (int i = Vector512<float>.Count; i < n; i += Vector512<float>.Count)
+        int whole = n / C * C;
+        for (int i = C; i < whole; i += C)
         {
-            v = Vector512.LoadUnsafe(ref rp, (nuint)i) - Vector512.LoadUnsafe(ref rq, (nuint)i);
+            v = difference ? Vector512.LoadUnsafe(ref a, (nuint)i) - Vector512.LoadUnsafe(ref b, (nuint)i) : Vector512.LoadUnsafe(ref a, (nuint)i);
             acc += v * v;
+        }
+        if (whole < n)   // the last 16 floats, of which only the trailing n − whole count
+        {
+            nuint last = (nuint)(n - C);
+            v = difference ? Vector512.LoadUnsafe(ref a, last) - Vector512.LoadUnsafe(ref b, last) : Vector512.LoadUnsafe(ref a, last);
+            var keep = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(C - (n - whole))).AsSingle();
+            acc += Vector512.ConditionalSelect(keep, v * v, Vector512<float>.Zero);
         }
         return Vector512.Sum(acc);
     }

@@ -173,10 +173,10 @@ internal sealed class NcfKernel : ChunkKernel
                 for (int o = 0; o < np; o++) AddRelu(w.A[l].AsSpan(o * pout, pout), _b[l]);
             }
             int pm = _pl[_m];
-            for (int o = 0; o < np; o++) w.Z[o] = T.Dot(w.A[_m].AsSpan(o * pm, pm), _hm);
+            for (int o = 0; o < np; o++) w.Z[o] = FusedMath.Dot(w.A[_m].AsSpan(o * pm, pm), _hm);
         }
         else
-            for (int o = 0; o < np; o++) w.Z[o] = T.Dot(w.Pm.AsSpan(o / t * pe, pe), _hmu) + T.Dot(w.Qm.AsSpan(o * pe, pe), _hmi);
+            for (int o = 0; o < np; o++) w.Z[o] = FusedMath.Dot(w.Pm.AsSpan(o / t * pe, pe), _hmu) + FusedMath.Dot(w.Qm.AsSpan(o * pe, pe), _hmi);
 
         double loss = 0;
         float l2c = 2f * _l2 * coef;
@@ -192,7 +192,7 @@ internal sealed class NcfKernel : ChunkKernel
                 int o = x * t + j;
                 var q = items.Slice(o * si, d + e);
                 var gqo = gq.Slice(o * si, d + e);
-                float z = w.Z[o] + _hb + (d > 0 ? T.Dot(ph, q[..d]) : 0f);
+                float z = w.Z[o] + _hb + (d > 0 ? FusedMath.Dot(ph, q[..d]) : 0f);
                 loss += j == 0 ? Softplus(-z) : Softplus(z);
                 float g = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
                 w.G[o] = g;
@@ -338,7 +338,7 @@ internal sealed class NcfKernel : ChunkKernel
         {
             int cnt = Math.Min(Segment, count - i0);
             for (int i = 0; i < cnt; i++) items.AsSpan((i0 + i) * si + _d, _e).CopyTo(qm.AsSpan(i * pe));
-            if (_m == 0) { for (int i = 0; i < cnt; i++) _y[i0 + i] = T.Dot(qm.AsSpan(i * pe, pe), _hmi); continue; }
+            if (_m == 0) { for (int i = 0; i < cnt; i++) _y[i0 + i] = FusedMath.Dot(qm.AsSpan(i * pe, pe), _hmi); continue; }
             Gemm(ref Ref(qm), pe, 1, ref Ref(_w1iT), p1, ref At(_y, (nint)i0 * p1), p1, cnt, _e, p1, false);
             for (int i = 0; i < cnt; i++) T.Add(_y.AsSpan((i0 + i) * p1, p1), _b[1], _y.AsSpan((i0 + i) * p1, p1));
         }
@@ -351,7 +351,7 @@ internal sealed class NcfKernel : ChunkKernel
         p.Slice(d, e).CopyTo(s.Pm);
         if (_m == 0)
         {
-            float cu = T.Dot(s.Pm.AsSpan(0, pe), _hmu);
+            float cu = FusedMath.Dot(s.Pm.AsSpan(0, pe), _hmu);
             for (int i = 0; i < cnt; i++) dst[i] = cu + _y[i0 + i];
         }
         else
@@ -371,7 +371,7 @@ internal sealed class NcfKernel : ChunkKernel
         {
             var ph = s.Ph.AsSpan(0, d);
             T.Multiply(p[..d], _hg, ph);
-            for (int i = 0; i < cnt; i++) dst[i] += T.Dot(ph, _qTable.AsSpan((i0 + i) * _si, d));
+            for (int i = 0; i < cnt; i++) dst[i] += FusedMath.Dot(ph, _qTable.AsSpan((i0 + i) * _si, d));
         }
         T.Add(dst, _hb, dst);
     }
@@ -389,7 +389,7 @@ internal sealed class NcfKernel : ChunkKernel
             (a, b) = (b, a);
         }
         int pm = _pl[_m];
-        for (int i = 0; i < cnt; i++) dst[i] = T.Dot(a.AsSpan(i * pm, pm), _hm);
+        for (int i = 0; i < cnt; i++) dst[i] = FusedMath.Dot(a.AsSpan(i * pm, pm), _hm);
     }
 
     private float[] _pp = [], _pq = [], _pu = [], _pa = [], _pb = [];
@@ -410,7 +410,7 @@ internal sealed class NcfKernel : ChunkKernel
                 q.AsSpan(items[x0 + j] * si + d, e).CopyTo(_pq.AsSpan(j * pe));
             }
             if (_m == 0)
-                for (int j = 0; j < cnt; j++) dst[j] = T.Dot(_pp.AsSpan(j * pe, pe), _hmu) + T.Dot(_pq.AsSpan(j * pe, pe), _hmi);
+                for (int j = 0; j < cnt; j++) dst[j] = FusedMath.Dot(_pp.AsSpan(j * pe, pe), _hmu) + FusedMath.Dot(_pq.AsSpan(j * pe, pe), _hmi);
             else
             {
                 var a = _pa; var b = _pb;
@@ -427,7 +427,7 @@ internal sealed class NcfKernel : ChunkKernel
             for (int j = 0; d > 0 && j < cnt; j++)
             {
                 T.Multiply(p.AsSpan(users[x0 + j] * su, d), _hg, ph);
-                dst[j] += T.Dot(ph, q.AsSpan(items[x0 + j] * si, d));
+                dst[j] += FusedMath.Dot(ph, q.AsSpan(items[x0 + j] * si, d));
             }
             T.Add(dst, _hb, dst);
         }

@@ -298,10 +298,10 @@ internal sealed class TransCfFused : ITrainableRecommender
             if (ln > 0)
             {
                 T.Subtract(xu, m, tmp);                                        // x − m
-                loss += ln * (double)T.SumOfSquares(tmp);
+                loss += ln * (double)FusedMath.SumOfSquares(tmp);
                 T.MultiplyAdd(tmp, 2f * ln, gx, gx); T.MultiplyAdd(tmp, -2f * ln, gm, gm);
                 T.Subtract(b0, n0, tmp);                                       // β⁺ − n⁺
-                loss += ln * (double)T.SumOfSquares(tmp);
+                loss += ln * (double)FusedMath.SumOfSquares(tmp);
                 T.MultiplyAdd(tmp, 2f * ln, gb0, gb0); T.MultiplyAdd(tmp, -2f * ln, gn0, gn0);
             }
         }
@@ -314,7 +314,7 @@ internal sealed class TransCfFused : ITrainableRecommender
         T.Multiply(m, _mean.AsSpan(_occ[o] * _d, _d), diff);
         T.Add(xu, diff, diff);
         T.Subtract(diff, _q.AsSpan(_rows[o] * _d, _d), diff);
-        return T.SumOfSquares(diff);
+        return FusedMath.SumOfSquares(diff);
     }
 
     /// <summary>The gradients of the means spread over P (item 0: the items') or Q (item 1: the users'), and the gradient
@@ -446,7 +446,7 @@ internal sealed class TransCfFused : ITrainableRecommender
                 T.Multiply(_fullU.AsSpan(u, _d), _fullI.AsSpan(i, _d), diff);
                 T.Add(_p.AsSpan(u, _d), diff, diff);
                 T.Subtract(diff, _q.AsSpan(i, _d), diff);
-                scores[x] = -T.SumOfSquares(diff);
+                scores[x] = -FusedMath.SumOfSquares(diff);
             }
         }
     }
@@ -481,7 +481,7 @@ internal sealed class TransCfFused : ITrainableRecommender
             T.Multiply(x, m, f.Slice(d, d)); T.Multiply(f.Slice(d, d), -2f, f.Slice(d, d));
             T.Multiply(x, 2f, f.Slice(2 * d, d));
             T.Multiply(m, 2f, f.Slice(3 * d, d));
-            f[4 * d] = -T.SumOfSquares(x); f[4 * d + 1] = 1f;
+            f[4 * d] = -FusedMath.SumOfSquares(x); f[4 * d + 1] = 1f;
         }
         for (int i = 0; i < _items; i++)
         {
@@ -491,7 +491,7 @@ internal sealed class TransCfFused : ITrainableRecommender
             n.CopyTo(f.Slice(d, d));
             beta.CopyTo(f.Slice(2 * d, d));
             T.Multiply(n, beta, f.Slice(3 * d, d));
-            f[4 * d] = 1f; f[4 * d + 1] = -T.SumOfSquares(beta);
+            f[4 * d] = 1f; f[4 * d + 1] = -FusedMath.SumOfSquares(beta);
         }
         var kernel = new FeatureKernel { UserWidth = w, ItemWidth = w, Optimizer = OptimizerKind.Sgd, LearningRate = _c.LearningRate, Config = _c };
         return new EmbeddingEngine(kernel, _users, _items, uf, itf, null, _pool.Threads);
@@ -503,7 +503,7 @@ internal sealed class TransCfFused : ITrainableRecommender
         public override string Name => "TransCF";
         public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
             float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense) => throw new NotSupportedException("The feature scorer does not train.");
-        public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) => T.Dot(p, q);
+        public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) => FusedMath.Dot(p, q);
         public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a) { p.CopyTo(a); return 0f; }
     }
 

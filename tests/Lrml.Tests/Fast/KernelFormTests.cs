@@ -192,15 +192,15 @@ public class KernelFormTests
 }
 
 /// <summary>
-/// FusedMath's inline SumOfSquares, Norm and SquaredDistance stand in for TensorPrimitives in the kernels and the unit-ball
-/// projection, so they must equal it bit for bit on every length (the inline form covers 1–8 whole 512-bit vectors; the rest
+/// FusedMath's inline SumOfSquares, Norm, SquaredDistance and Dot stand in for TensorPrimitives in the kernels and the unit-ball
+/// projection, so they must equal it bit for bit on every length (the inline form covers 16–128 floats, a masked tail included; the rest
 /// is TensorPrimitives itself). The inputs spread over six orders of magnitude, so that a different summation order shows:
 /// the test checks that it does (a plain left-to-right sum differs on some of them).
 /// </summary>
 public class FusedMathFormTests
 {
     [Fact]
-    public void SumOfSquaresNormAndDistanceEqualTensorPrimitivesBitForBit()
+    public void SumOfSquaresNormDistanceAndDotEqualTensorPrimitivesBitForBit()
     {
         var rng = new Rng(7, "test.fused.math.form");
         float Draw() => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 6 - 3));
@@ -216,6 +216,7 @@ public class FusedMathFormTests
                 Assert.Equal(BitConverter.SingleToInt32Bits(T.SumOfSquares(p)), BitConverter.SingleToInt32Bits(FusedMath.SumOfSquares(p)));
                 Assert.Equal(BitConverter.SingleToInt32Bits(T.Norm(p)), BitConverter.SingleToInt32Bits(FusedMath.Norm(p)));
                 Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(FusedMath.SquaredDistance(p, q, new float[n])));
+                Assert.Equal(BitConverter.SingleToInt32Bits(T.Dot(p, q.AsSpan(0, n))), BitConverter.SingleToInt32Bits(FusedMath.Dot(p, q)));
                 float plain = 0;
                 foreach (float x in diff) plain += x * x;
                 if (plain != want) orderShows++;
