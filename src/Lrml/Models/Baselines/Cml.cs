@@ -263,11 +263,11 @@ public sealed class CmlModel : ITrainableRecommender
         b.Count = n;
         batch.Users.AsSpan(0, n).CopyTo(b.Users);
         batch.Positives.AsSpan(0, n).CopyTo(b.Positives);
-        for (int x = 0; x < n; x++)
-        {
-            batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + u)));
-            for (int j = 0; j < u; j++) b.Negatives[x * (k + u) + k + j] = sampler.Sample(batch.Users[x], rng);
-        }
+        // Fill draws exactly what Sample would, positive by positive (prefetching ahead on big data), into [0, n·u); then
+        // each block moves to its place, last first (a block's destination never overlaps an earlier block's source)
+        sampler.Fill(batch.Users.AsSpan(0, n), b.Negatives.AsSpan(0, n * u), u, rng);
+        for (int x = n - 1; x >= 0; x--) b.Negatives.AsSpan(x * u, u).CopyTo(b.Negatives.AsSpan(x * (k + u) + k));
+        for (int x = 0; x < n; x++) batch.Negatives.AsSpan(x * k, k).CopyTo(b.Negatives.AsSpan(x * (k + u)));
         return b;
     }
 

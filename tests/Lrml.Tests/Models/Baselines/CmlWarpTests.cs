@@ -124,3 +124,36 @@ public class CmlWarpTests
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 }
+
+/// <summary>WARP's own negatives (shared by both engines) are the sampler's draws positive by positive, placed after each
+/// positive's k trainer negatives — on the batch-fill path that prefetches ahead too.</summary>
+public class CmlWarpDrawTests
+{
+    [Theory]
+    [InlineData(1, 5, false)]
+    [InlineData(3, 4, true)]
+    [InlineData(2, 1, true)]
+    public void OwnNegativesAreSampleInOrderAfterTheTrainersK(int k, int u, bool lookahead)
+    {
+        var rows = Enumerable.Range(0, 9).Select(x => Enumerable.Range(0, 40).Where(i => (i * 7 + x) % 5 == 0).ToArray()).ToArray();
+        var positives = UserItems.FromLists(40, rows);
+        var sampler = new NegativeSampler(positives) { LookaheadMinPairs = lookahead ? 0 : int.MaxValue };
+        var batch = new TrainingBatch(30, k) { Count = 27 };
+        for (int x = 0; x < 27; x++)
+        {
+            batch.Users[x] = x % 9; batch.Positives[x] = rows[x % 9][0];
+            for (int j = 0; j < k; j++) batch.Negatives[x * k + j] = 1000 + x * k + j;   // marks: must land in place
+        }
+        var rng = new Rng(3, "test.warp.draws"); var twin = new Rng(3, "test.warp.draws");
+        TrainingBatch? buffer = null;
+        var fed = CmlModel.AppendOwnNegatives(batch, u, sampler, rng, ref buffer);
+        Assert.Equal(27, fed.Count); Assert.Equal(k + u, fed.NegativesPerPositive);
+        var plain = new NegativeSampler(positives);
+        for (int x = 0; x < 27; x++)
+        {
+            Assert.Equal(batch.Users[x], fed.Users[x]); Assert.Equal(batch.Positives[x], fed.Positives[x]);
+            for (int j = 0; j < k; j++) Assert.Equal(1000 + x * k + j, fed.Negatives[x * (k + u) + j]);
+            for (int j = 0; j < u; j++) Assert.Equal(plain.Sample(batch.Users[x], twin), fed.Negatives[x * (k + u) + k + j]);
+        }
+    }
+}
