@@ -299,7 +299,7 @@ internal static class FusedMath
         if (!Inline(n) || y.Length < n) return T.Dot(x, y[..n]);
         const int C = 16;
         ref float a = ref MemoryMarshal.GetReference(x), b = ref MemoryMarshal.GetReference(y);
-        var acc = Vector512.LoadUnsafe(ref a) * Vector512.LoadUnsafe(ref b);
+        var acc = Vector512<float>.Zero + Vector512.LoadUnsafe(ref a) * Vector512.LoadUnsafe(ref b);   // from +0, as TensorPrimitives: all −0 products give +0
         int whole = n / C * C;
         for (int i = C; i < whole; i += C) acc += Vector512.LoadUnsafe(ref a, (nuint)i) * Vector512.LoadUnsafe(ref b, (nuint)i);
         if (whole < n)
@@ -319,7 +319,7 @@ internal static class FusedMath
     {
         const int C = 16;   // Vector512<float>.Count
         var v = difference ? Vector512.LoadUnsafe(ref a) - Vector512.LoadUnsafe(ref b) : Vector512.LoadUnsafe(ref a);
-        var acc = v * v;
+        var acc = Vector512<float>.Zero + v * v;   // from +0, as TensorPrimitives (a sum of −0s is +0)
         int whole = n / C * C;
         for (int i = C; i < whole; i += C)
         {

@@ -195,7 +195,9 @@ public class KernelFormTests
 /// FusedMath's inline SumOfSquares, Norm, SquaredDistance and Dot stand in for TensorPrimitives in the kernels and the unit-ball
 /// projection, so they must equal it bit for bit on every length (the inline form covers 16–128 floats, a masked tail included; the rest
 /// is TensorPrimitives itself). The inputs spread over six orders of magnitude, so that a different summation order shows:
-/// the test checks that it does (a plain left-to-right sum differs on some of them).
+/// the test checks that it does (a plain left-to-right sum differs on some of them); some are ±0, and an all −0 dot product
+/// must come out +0 as TensorPrimitives' does. Without AVX-512 the inline form is never taken and this compares the
+/// library with itself (the CI machine has AVX-512).
 /// </summary>
 public class FusedMathFormTests
 {
@@ -203,7 +205,12 @@ public class FusedMathFormTests
     public void SumOfSquaresNormDistanceAndDotEqualTensorPrimitivesBitForBit()
     {
         var rng = new Rng(7, "test.fused.math.form");
-        float Draw() => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 6 - 3));
+        float Draw() => rng.NextDouble() switch   // mostly spread values; some ±0 (the sign of a zero sum must match too)
+        {
+            < 0.04 => 0f,
+            < 0.08 => -0f,
+            _ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 6 - 3)),
+        };
         int orderShows = 0;
         for (int n = 1; n <= 200; n++)
             for (int rep = 0; rep < 40; rep++)
@@ -217,6 +224,11 @@ public class FusedMathFormTests
                 Assert.Equal(BitConverter.SingleToInt32Bits(T.Norm(p)), BitConverter.SingleToInt32Bits(FusedMath.Norm(p)));
                 Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(FusedMath.SquaredDistance(p, q, new float[n])));
                 Assert.Equal(BitConverter.SingleToInt32Bits(T.Dot(p, q.AsSpan(0, n))), BitConverter.SingleToInt32Bits(FusedMath.Dot(p, q)));
+                if (rep == 0)   // all products −0 (+0 · −x): TensorPrimitives' sum is +0
+                {
+                    var zeros = new float[n]; var negs = Enumerable.Repeat(-1f, n).ToArray();
+                    Assert.Equal(BitConverter.SingleToInt32Bits(T.Dot(zeros, negs)), BitConverter.SingleToInt32Bits(FusedMath.Dot(zeros, negs)));
+                }
                 float plain = 0;
                 foreach (float x in diff) plain += x * x;
                 if (plain != want) orderShows++;
