@@ -377,7 +377,10 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         }
     }
 
-    /// <summary>The sum of the written rows among occurrences occ[from..to) (zero when none was written), in order.</summary>
+    /// <summary>The sum of the written rows among occurrences occ[from..to) (zero when none was written), in order. Equal to
+    /// summing the unwritten rows as +0 too, but for the sign of a zero: a −0 stays −0 instead of turning +0. Adam's and
+    /// LazyAdam's moments start at +0 and can never become −0, so their steps do not see it; SGD and Adagrad would only
+    /// differ on a weight that is exactly −0.</summary>
     private static void SumLive(float[] ex, int[] occ, int from, int to, bool[] live, ref float g, int w)
     {
         int o = from;
