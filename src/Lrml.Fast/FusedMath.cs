@@ -70,7 +70,10 @@ internal static class FusedMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy(ref float src, ref float dst, int len)
     {
-        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref src, i), ref dst, i);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector<float>.Count < 16)
+            for (; i + 16 <= len; i += 16) Vector512.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+        for (; i < len; i += Vector<float>.Count) St(Ld(ref src, i), ref dst, i);
     }
 
     /// <summary>dst = 0.</summary>
@@ -107,7 +110,10 @@ internal static class FusedMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Add(ref float x, ref float y, int len)
     {
-        for (int i = 0; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector<float>.Count < 16)   // element-wise: 512-bit lanes give the same bits
+            for (; i + 16 <= len; i += 16) (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
+        for (; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
     }
 
     /// <summary>y = alpha·y (len floats).</summary>

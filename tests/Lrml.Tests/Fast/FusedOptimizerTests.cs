@@ -266,6 +266,7 @@ public class FusedOptimizerTests
         // a TransCF lazy row of d floats is not a whole number of vectors: the part after the last vector must get the
         // vectors' arithmetic bit for bit, and the floats after the row (the next row) must stay untouched. 400 rows of
         // 2 vectors + 3 floats at a large learning rate, so a differently rounded tail would show in many of the 1,200 tail floats.
+        // On an AVX-512 machine with 8-float Vector<T> the first 16 floats go through Step's 512-bit lanes: pinned here too.
         int vw = System.Numerics.Vector<float>.Count, len = 2 * vw + 3, padded = 3 * vw;
         var rng = new Rng(8, "test.step.tail");
         var f = StepFactors.At(0.5f, 3);
