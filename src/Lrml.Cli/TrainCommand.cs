@@ -15,7 +15,7 @@ internal static class TrainCommand
     public static readonly Option<string?> Protocol = new("--protocol", "-p") { Description = "leave-last-out | random-leave-one-out | ncf | ratio | global-temporal (default: the dataset's)" };
     public static readonly Option<string> Model = new("--model", "-m") { Description = "Model name (lrml models)", DefaultValueFactory = _ => "lrml" };
     public static readonly Option<string[]> Set = new("--set", "-s") { Description = "Model setting key=value (repeatable), e.g. --set dim=64 --set distance=squared-l2", AllowMultipleArgumentsPerToken = true };
-    public static readonly Option<string?> Engine = new("--engine") { Description = "fused (CPU fast path, the default on a CPU for every trained model but CML with WARP and pre-trained NeuMF) | torch (TorchSharp reference; CPU or CUDA)" };
+    public static readonly Option<string?> Engine = new("--engine") { Description = "fused (CPU fast path, the default on a CPU for every trained model but CML with a covariance penalty (covariance_weight > 0) and pre-trained NeuMF, which train on torch) | torch (TorchSharp reference; CPU or CUDA)" };
     public static readonly Option<int> Epochs = new("--epochs", "-e") { Description = "Maximum epochs", DefaultValueFactory = _ => new TrainConfig().Epochs };
     public static readonly Option<int> BatchSize = new("--batch-size") { Description = "Positives per batch", DefaultValueFactory = _ => new TrainConfig().BatchSize };
     public static readonly Option<int> Negatives = new("--negatives") { Description = "Sampled negatives per positive in training", DefaultValueFactory = _ => 1 };
