@@ -462,10 +462,10 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         var step = new Vector<float>(dense ? f.AdamStep : f.LazyStep);
         var bc2 = new Vector<float>(dense ? f.AdamBc2 : 1f);   // SparseAdam folds √(1−β₂ᵗ) into its step instead
         int i0 = 0;
-        if (Vector512.IsHardwareAccelerated && Vector<float>.Count < 16)
+        if (Wide512)
         {
-            // Vector<T> stays 256 bits wide on AVX-512 machines by default; the update is element-wise (the same operations
-            // on each float, no reduction), so 512-bit lanes give the same bits with half the instructions
+            // the update is element-wise (the same operations on each float, no reduction), so 512-bit lanes give the same
+            // bits with half the instructions
             var b1x = Vector512.Create(Beta1); var c1x = Vector512.Create(1f - Beta1);
             var b2x = Vector512.Create(Beta2); var c2x = Vector512.Create(1f - Beta2);
             var ex = Vector512.Create(AdamEps); var stepx = Vector512.Create(dense ? f.AdamStep : f.LazyStep); var bc2x = Vector512.Create(dense ? f.AdamBc2 : 1f);

@@ -71,7 +71,7 @@ internal static class FusedMath
     public static void Copy(ref float src, ref float dst, int len)
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector<float>.Count < 16)
+        if (Wide512)
             for (; i + 16 <= len; i += 16) Vector512.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
         for (; i < len; i += Vector<float>.Count) St(Ld(ref src, i), ref dst, i);
     }
@@ -111,7 +111,7 @@ internal static class FusedMath
     public static void Add(ref float x, ref float y, int len)
     {
         int i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector<float>.Count < 16)   // element-wise: 512-bit lanes give the same bits
+        if (Wide512)   // element-wise: 512-bit lanes give the same bits
             for (; i + 16 <= len; i += 16) (Vector512.LoadUnsafe(ref x, (nuint)i) + Vector512.LoadUnsafe(ref y, (nuint)i)).StoreUnsafe(ref y, (nuint)i);
         for (; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
     }
@@ -282,7 +282,7 @@ internal static class FusedMath
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumOfSquares(ReadOnlySpan<float> x) =>
-        Inline(x.Length) ? SquaresInline(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(x), x.Length, difference: false)
+        Inline(x.Length) ? SumInline(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(x), x.Length, Term.Square)
             : T.SumOfSquares(x);
 
     /// <summary>‖p − q‖² over p's length: TensorPrimitives.Subtract(p, q, diff) then SumOfSquares(diff), bit for bit (see
@@ -291,7 +291,7 @@ internal static class FusedMath
     public static float SquaredDistance(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff)
     {
         int n = p.Length;
-        if (Inline(n) && q.Length >= n) return SquaresInline(ref MemoryMarshal.GetReference(p), ref MemoryMarshal.GetReference(q), n, difference: true);
+        if (Inline(n) && q.Length >= n) return SumInline(ref MemoryMarshal.GetReference(p), ref MemoryMarshal.GetReference(q), n, Term.SquaredDifference);
         T.Subtract(p, q[..n], diff);
         return T.SumOfSquares(diff[..n]);
     }
@@ -303,41 +303,42 @@ internal static class FusedMath
     {
         int n = x.Length;
         if (!Inline(n) || y.Length < n) return T.Dot(x, y[..n]);
-        const int C = 16;
-        ref float a = ref MemoryMarshal.GetReference(x), b = ref MemoryMarshal.GetReference(y);
-        var acc = Vector512<float>.Zero + Vector512.LoadUnsafe(ref a) * Vector512.LoadUnsafe(ref b);   // from +0, as TensorPrimitives: all −0 products give +0
-        int whole = n / C * C;
-        for (int i = C; i < whole; i += C) acc += Vector512.LoadUnsafe(ref a, (nuint)i) * Vector512.LoadUnsafe(ref b, (nuint)i);
-        if (whole < n)
-        {
-            nuint last = (nuint)(n - C);
-            var keep = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(C - (n - whole))).AsSingle();
-            acc += Vector512.ConditionalSelect(keep, Vector512.LoadUnsafe(ref a, last) * Vector512.LoadUnsafe(ref b, last), Vector512<float>.Zero);
-        }
-        return Vector512.Sum(acc);
+        return SumInline(ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y), n, Term.Product);
     }
+
+    /// <summary>Vector&lt;T&gt; stays 256 bits wide on AVX-512 machines by default: element-wise loops can take 512-bit lanes
+    /// there (the same operation on each float, so the same bits).</summary>
+    internal static bool Wide512 => Vector512.IsHardwareAccelerated && Vector<float>.Count < 16;
 
     private static bool Inline(int n) => Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count && n <= 8 * Vector512<float>.Count;
 
-    /// <summary>Σ x² (x = a, or a − b), in TensorPrimitives' order for 16 ≤ n ≤ 128 (see <see cref="SumOfSquares"/>).</summary>
+    private enum Term { Square, SquaredDifference, Product }
+
+    /// <summary>One 512-bit vector of terms at offset i: a², (a − b)² or a·b.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SquaresInline(ref float a, ref float b, int n, bool difference)
+    private static Vector512<float> TermAt(ref float a, ref float b, nuint i, Term term)
+    {
+        var x = Vector512.LoadUnsafe(ref a, i);
+        if (term == Term.Square) return x * x;
+        var y = Vector512.LoadUnsafe(ref b, i);
+        if (term == Term.Product) return x * y;
+        var v = x - y;
+        return v * v;
+    }
+
+    /// <summary>Σ of the terms over 16 ≤ n ≤ 128 floats in TensorPrimitives' order (see <see cref="SumOfSquares"/>): whole
+    /// vectors into one accumulator, then the last 16 floats with all but the trailing n mod 16 masked to zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumInline(ref float a, ref float b, int n, Term term)
     {
         const int C = 16;   // Vector512<float>.Count
-        var v = difference ? Vector512.LoadUnsafe(ref a) - Vector512.LoadUnsafe(ref b) : Vector512.LoadUnsafe(ref a);
-        var acc = Vector512<float>.Zero + v * v;   // from +0, as TensorPrimitives (a sum of −0s is +0)
+        var acc = Vector512<float>.Zero + TermAt(ref a, ref b, 0, term);   // from +0, as TensorPrimitives (a sum of −0s is +0)
         int whole = n / C * C;
-        for (int i = C; i < whole; i += C)
+        for (int i = C; i < whole; i += C) acc += TermAt(ref a, ref b, (nuint)i, term);
+        if (whole < n)
         {
-            v = difference ? Vector512.LoadUnsafe(ref a, (nuint)i) - Vector512.LoadUnsafe(ref b, (nuint)i) : Vector512.LoadUnsafe(ref a, (nuint)i);
-            acc += v * v;
-        }
-        if (whole < n)   // the last 16 floats, of which only the trailing n − whole count
-        {
-            nuint last = (nuint)(n - C);
-            v = difference ? Vector512.LoadUnsafe(ref a, last) - Vector512.LoadUnsafe(ref b, last) : Vector512.LoadUnsafe(ref a, last);
             var keep = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(C - (n - whole))).AsSingle();
-            acc += Vector512.ConditionalSelect(keep, v * v, Vector512<float>.Zero);
+            acc += Vector512.ConditionalSelect(keep, TermAt(ref a, ref b, (nuint)(n - C), term), Vector512<float>.Zero);
         }
         return Vector512.Sum(acc);
     }
