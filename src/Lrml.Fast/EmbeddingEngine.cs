@@ -82,8 +82,9 @@ internal readonly record struct StepFactors(float LearningRate, float AdamStep, 
 /// a model is an <see cref="EmbeddingKernel"/>. A step validates the batch, indexes the distinct rows it touches, runs
 /// the kernel over fixed chunks of 64 examples in parallel (each example writes its own gradient rows, each chunk its
 /// own dense gradient), sums every touched row over its occurrences in batch order and the chunks in index order, and
-/// updates: <b>Adam</b> exactly as PyTorch's dense Adam (every row's moments decay and every row moves each step: the
-/// tables are swept), <b>LazyAdam</b> (SparseAdam formula, global t) on the touched rows and dense Adam on dense
+/// updates: <b>Adam</b> exactly as PyTorch's dense Adam (every row's moments decay and every row moves each step: small
+/// tables are swept, and on large ones a row the step does not read replays the step when next read, see
+/// <see cref="ReplayUnreadRows"/>), <b>LazyAdam</b> (SparseAdam formula, global t) on the touched rows and dense Adam on dense
 /// parameters, <b>Sgd</b>/<b>Adagrad</b> on the touched rows (exact: zero-gradient rows do not change under them). With
 /// <see cref="EmbeddingKernel.ProjectRows"/> every updated row is divided by max(‖x‖, 1). Results are bit-identical for
 /// any thread count on one machine. Starts from the TorchSharp model's initial weights for a seed (parity-tested).
@@ -134,6 +135,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
         _scratch = new float[_pool.Threads][];
+        ReplayUnreadRows = kernel.Optimizer == OptimizerKind.Adam && 12L * ((long)numUsers * _su + (long)numItems * _si) > ReplayMinBytes;
     }
 
     private static float[] Padded(float[] src, int rows, int w, int stride)
@@ -159,7 +161,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     /// <summary>Copies of the parameters (users × UserWidth, items × ItemWidth, dense).</summary>
     public (float[] Users, float[] Items, float[] Dense) Export()
     {
-        lock (_gate) return (Unpadded(_p, _users, _uw, _su), Unpadded(_q, _items, _iw, _si), _dense[.._nd]);
+        lock (_gate)
+        {
+            CatchUpAll();
+            return (Unpadded(_p, _users, _uw, _su), Unpadded(_q, _items, _iw, _si), _dense[.._nd]);
+        }
     }
 
     // ------------------------------------------------------------------ training
@@ -177,6 +183,45 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private int[] _uniqU = [], _uniqI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotU = [], _slotI = [], _rowsI = [];
     private StepFactors _f;
 
+    /// <summary>Tables (weights and both moments) above this many bytes replay instead of being swept.</summary>
+    internal const long ReplayMinBytes = 16L << 20;
+
+    /// <summary>
+    /// Exact Adam on large tables: instead of sweeping P, Q and both moments through memory at every step (dense Adam moves
+    /// every row, with a zero gradient the rows the step does not read), every row records the step its state is at, and a
+    /// row that owes steps replays them (<see cref="Replay"/>: the zero-gradient step of the sweep and its projection, with
+    /// each owed step's factors, so the same bits) just before a step reads it; all rows catch up before anything else
+    /// reads the tables (scoring, export, state, parameter checks). The replay works on one row in cache, where the sweep
+    /// streams tables larger than the caches from memory at every step; on tables that fit in cache the sweep is faster
+    /// (measured on the ML-1M shape), so the engine replays when its tables exceed <see cref="ReplayMinBytes"/>
+    /// (the ML-20M and Netflix shapes). Settable (tests): switching catches every row up first.
+    /// </summary>
+    internal bool ReplayUnreadRows
+    {
+        get => _atU is not null;
+        set
+        {
+            lock (_gate)
+            {
+                if (value == (_atU is not null)) return;
+                if (value && _k.Optimizer != OptimizerKind.Adam) throw new InvalidOperationException("Only exact Adam replays unread rows.");
+                CatchUpAll();
+                if (value) { _atU = new long[_users]; _atI = new long[_items]; Array.Fill(_atU, _step); Array.Fill(_atI, _step); _owedFrom = _step + 1; }
+                else _atU = _atI = null;
+                _capB = -1;   // the owed-row lists are sized with the batch buffers
+            }
+        }
+    }
+
+    /// <summary>Exact Adam: after this many steps since every row last caught up, every row does, so the factors kept stay
+    /// bounded (settable for tests).</summary>
+    internal int OwedStepLimit { get; set; } = 1 << 16;
+    private long[]? _atU, _atI;                    // replaying exact Adam: the step each user / item row's state is at
+    private StepFactors[] _owedF = new StepFactors[256];   // the factors of steps _owedFrom, _owedFrom + 1, …, _step
+    private long _owedFrom = 1, _oweTo;
+    private int[] _oweRow = []; private long[] _oweAt = [];
+    private int _owe, _oweUsers;
+
     /// <summary>One optimiser step; returns the batch loss as the TorchSharp model reports it.</summary>
     public double TrainStep(TrainingBatch batch)
     {
@@ -185,7 +230,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
             try
             {
                 double loss = Forward(batch, update: true);
-                if (_k.Optimizer == OptimizerKind.Adam) _work.Run(WorkPhase.Sweep, DenseBlocks(_users) + DenseBlocks(_items));
+                if (_k.Optimizer == OptimizerKind.Adam && _atU is null) _work.Run(WorkPhase.Sweep, DenseBlocks(_users) + DenseBlocks(_items));
                 UpdateDense();
                 return loss;
             }
@@ -219,14 +264,16 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         EnsureCapacity(b, k + 1);
         _batch = batch; _b = b; _t = k + 1; _coef = _k.Coefficient(b, k);
         _chunks = (b + Chunk - 1) / Chunk;
-        // row-sparse optimisers update each row as soon as its gradient is summed; dense Adam sweeps afterwards
-        _update = update && _k.Optimizer != OptimizerKind.Adam;
+        // row-sparse optimisers update each row as soon as its gradient is summed, and so does exact Adam when it replays
+        // (the rows outside the step owe it); a swept exact Adam updates every row afterwards
+        _update = update && (_k.Optimizer != OptimizerKind.Adam || _atU is not null);
         if (update) AdvanceStep();
         // The row-sparse optimisers update (and project) every row of the batch, so their items are indexed with all
         // occurrences. Under exact Adam a row whose gradient is zero moves exactly as a row outside the batch (the sweep
         // moves both alike), so its items are indexed after the examples, over the rows the kernel wrote.
         _allItemsTouched = _k.Optimizer != OptimizerKind.Adam;
         BuildIndex();
+        if (_atU is not null) CatchUpBatch(update ? _step - 1 : _step);
         (_k as ChunkKernel)?.BeginStep(_dense.AsSpan(0, _nd));
         _work.Run(WorkPhase.Examples, _chunks);
         if (!_allItemsTouched) IndexLiveItems();
@@ -253,6 +300,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
         _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _slotI = new int[rows]; _rowsI = new int[rows];
         _live = new bool[rows]; _pick = new int[rows];
+        if (_atU is not null) { _oweRow = new int[cap + rows]; _oweAt = new long[cap + rows]; }
         for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[_k is ChunkKernel ? Chunk * (_su + t * _si) : t * _si];
         (_k as ChunkKernel)?.Prepare(_scratch.Length, Chunk, t);
         _capB = cap; _capT = t;
@@ -374,7 +422,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 for (int o = off[s] + 1; o < off[s + 1]; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
             }
             else SumLive(ex, occ, off[s], off[s + 1], live, ref g, w);
-            if (_update) UpdateRow(table, m1, m2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
+            if (_update)
+            {
+                UpdateRow(table, m1, m2, (nint)uniq[s] * w, ref g, w, user ? _uw : _iw);
+                if (_atU is not null) (user ? _atU : _atI!)[uniq[s]] = _step;
+            }
         }
     }
 
@@ -394,7 +446,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     private static int DenseBlocks(int rows) => (rows + DenseBlock - 1) / DenseBlock;
 
-    /// <summary>Dense Adam: one block of rows of P or Q moves with its summed gradient, or with zero when untouched.</summary>
+    /// <summary>Swept exact Adam: one block of rows of P or Q moves with its summed gradient, or with zero when untouched.</summary>
     private void RunSweep(int item)
     {
         int blocksU = DenseBlocks(_users);
@@ -407,6 +459,77 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 ref slot[r] >= 0 ? ref At(sum, (nint)slot[r] * w) : ref Ref(_zero), w, user ? _uw : _iw);
     }
 
+    /// <summary>Replaying exact Adam: lists the batch's rows (users, then items) whose state is behind <paramref name="target"/> and
+    /// replays their owed steps in parallel, so that the examples read every row as the sweep would have left it.</summary>
+    private void CatchUpBatch(long target)
+    {
+        var batch = _batch!;
+        _owe = 0; _oweTo = target;
+        for (int x = 0; x < _b; x++) Owe(batch.Users[x], _atU!, target);
+        _oweUsers = _owe;
+        for (int o = 0; o < _b * _t; o++) Owe(_rowsI[o], _atI!, target);
+        if (_owe > 0) _work.Run(WorkPhase.CatchUp, (_owe + OweBlock - 1) / OweBlock);
+    }
+
+    private const int OweBlock = 32;
+
+    private void Owe(int r, long[] at, long target)
+    {
+        if (at[r] >= target) return;
+        _oweRow[_owe] = r; _oweAt[_owe++] = at[r];
+        at[r] = target;   // listed once, however often the batch reads it
+    }
+
+    private void RunCatchUp(int item)
+    {
+        int e1 = Math.Min(_owe, (item + 1) * OweBlock);
+        for (int e = item * OweBlock; e < e1; e++)
+        {
+            if (e + 2 < e1)   // random rows, most owing one or a few steps: start the reads of a later one early
+            {
+                bool user = e + 2 < _oweUsers;
+                int w = user ? _su : _si;
+                long o = (long)_oweRow[e + 2] * w;
+                CacheHint.PrefetchRange(user ? _p : _q, o, w); CacheHint.PrefetchRange(user ? _p1! : _q1!, o, w); CacheHint.PrefetchRange(user ? _p2! : _q2!, o, w);
+            }
+            Replay(e < _oweUsers, _oweRow[e], _oweAt[e], _oweTo);
+        }
+    }
+
+    /// <summary>Exact Adam: every row catches up to the current step (before anything but a training step reads the tables).</summary>
+    private void CatchUpAll()
+    {
+        if (_atU is null) return;
+        _oweTo = _step;
+        _work.Run(WorkPhase.CatchUpAll, DenseBlocks(_users) + DenseBlocks(_items));
+        _owedFrom = _step + 1;
+    }
+
+    private void RunCatchUpAll(int item)
+    {
+        int blocksU = DenseBlocks(_users);
+        bool user = item < blocksU;
+        long[] at = user ? _atU! : _atI!;
+        int r0 = (user ? item : item - blocksU) * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock);
+        for (int r = r0; r < r1; r++)
+            if (at[r] < _oweTo) { Replay(user, r, at[r], _oweTo); at[r] = _oweTo; }
+    }
+
+    /// <summary>Steps from + 1 … to of one row that no step read: dense Adam's update with a zero gradient (and the
+    /// projection), call for call as a sweep of the whole table makes them, so the row ends with the same bits.</summary>
+    private void Replay(bool user, int r, long from, long to)
+    {
+        float[] table = user ? _p : _q;
+        int w = user ? _su : _si;
+        nint o = (nint)r * w;
+        ref float m1 = ref At(user ? _p1! : _q1!, o), m2 = ref At(user ? _p2! : _q2!, o);
+        for (long s = from + 1; s <= to; s++)
+        {
+            ZeroGradientAdam(_owedF[s - _owedFrom], ref At(table, o), ref m1, ref m2, w);
+            if (_k.ProjectRows) ProjectRow(table, o, user ? _uw : _iw);
+        }
+    }
+
     private void UpdateDense()
     {
         if (_nd == 0) return;
@@ -415,7 +538,15 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     }
 
     /// <summary>t ← t + 1 and Adam's bias corrections at t.</summary>
-    private void AdvanceStep() => _f = StepFactors.At(_k.LearningRate, ++_step);
+    private void AdvanceStep()
+    {
+        if (_atU is not null && _step + 1 - _owedFrom >= OwedStepLimit) CatchUpAll();
+        _f = StepFactors.At(_k.LearningRate, ++_step);
+        if (_atU is null) return;
+        long i = _step - _owedFrom;
+        if (i >= _owedF.Length) Array.Resize(ref _owedF, (int)Math.Max(i + 1, Math.Min(2L * _owedF.Length, OwedStepLimit)));
+        _owedF[i] = _f;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void UpdateRow(float[] table, float[]? s1, float[]? s2, nint o, ref float g, int w, int width)
@@ -495,6 +626,80 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         }
     }
 
+    private const float NoMoveWeight = 8.6736174e-19f;   // 2⁻⁶⁰: below it ZeroGradientAdam takes the full update
+
+    /// <summary>
+    /// One step of dense Adam with a zero gradient on <paramref name="len"/> floats: the bits of
+    /// <c>Step(Adam, f, w, m1, m2, zeros, len)</c>, with the division-free shortcut wherever it provably gives them. With
+    /// g = +0 the step is m ← β₁m + (1−β₁)·0, v ← β₂v + (1−β₂)·0·0, w ← w − s·(m / (√v / c + ε)), s = f.AdamStep. Per vector:
+    /// <list type="bullet">
+    /// <item>Every m is +0 or a subnormal of at most 4 units (±k·2⁻¹⁴⁹, k ≤ 4; −0 excluded, β₁·(−0) + 0 is +0): β₁m rounds
+    /// back to m (k·0.9 → k for k ≤ 4) and m stays. Where m ≠ 0 the weight has |w| ≥ 2⁻⁶⁰ (NaN fails the test): the
+    /// update |s·m/den| &lt; s·2⁻¹⁴⁷/ε &lt; 2⁻⁸⁶ for s &lt; 2²⁰ is below half the spacing of floats at w, so w stays. Only v is
+    /// written. Rows no step reads for a thousand steps end here: their moments decay to these fixed points and stay,
+    /// and each such float would otherwise cost the processor's slow subnormal path on every step.</item>
+    /// <item>No m is subnormal: m and v are updated as in Step; where every lane has |m′|·K &lt; |w|·2⁻²⁶ (|w| ≥ 2⁻⁶⁰, so the
+    /// right side is exact) with K ≥ 1.0001·s/ε, the update |s ⊗ (m′ ⊘ den)| ≤ s·|m′|/ε·(1 + 2⁻²⁴)² (den ≥ ε: every
+    /// operation rounds monotonically) is below 2⁻²⁶|w|, under half the spacing of floats at w, and w stays.</item>
+    /// <item>Otherwise the full update, operation for operation as Step's.</item>
+    /// </list>
+    /// What it saves is the square root and the two divisions per float, which bound the replay's speed, on rows idle for a
+    /// few hundred steps (the many rarely read users of a large dataset). Tested against Step bit for bit over the cases.
+    /// </summary>
+    internal static void ZeroGradientAdam(in StepFactors f, ref float w, ref float m1, ref float m2, int len)
+    {
+        // 512-bit lanes (the update is element-wise: any width gives the same bits); a machine without them takes Step
+        int whole = Vector512.IsHardwareAccelerated ? len - len % 16 : 0;
+        var b1 = Vector512.Create(Beta1); var c1 = Vector512.Create(1f - Beta1);
+        var b2 = Vector512.Create(Beta2); var c2 = Vector512.Create(1f - Beta2);
+        var e = Vector512.Create(AdamEps); var step = Vector512.Create(f.AdamStep); var bc2 = Vector512.Create(f.AdamBc2);
+        var g = Vector512<float>.Zero;
+        bool shortcuts = f.AdamStep is > 0f and < 1048576f;   // s in (0, 2²⁰): the bounds below hold
+        var k = Vector512.Create((float)(f.AdamStep * (1.0001 / AdamEps)));
+        var scale = Vector512.Create(1f / 67108864f);   // 2⁻²⁶
+        var floor = Vector512.Create(NoMoveWeight);
+        var four = Vector512.Create(4); var absMask = Vector512.Create(int.MaxValue);
+        var minNormal = Vector512.Create(0x00800000);   // the bits of the smallest normal float
+        for (int i = 0; i < whole; i += 16)
+        {
+            var m = Vector512.LoadUnsafe(ref m1, (nuint)i); var v = Vector512.LoadUnsafe(ref m2, (nuint)i); var x = Vector512.LoadUnsafe(ref w, (nuint)i);
+            if (shortcuts)
+            {
+                var bits = m.AsInt32();
+                var mag = bits & absMask;
+                if (Vector512.LessThanOrEqualAll(mag, four) && !Vector512.EqualsAny(bits, Vector512.Create(int.MinValue)))
+                {
+                    // lanes with m = +0 keep w whatever it is; the others need |w| ≥ 2⁻⁶⁰ (NaN fails)
+                    if ((Vector512.Equals(bits, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet)
+                    {
+                        (b2 * v + c2 * (g * g)).StoreUnsafe(ref m2, (nuint)i);
+                        continue;
+                    }
+                }
+                else if ((Vector512.Equals(mag, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(mag, minNormal)) == Vector512<int>.AllBitsSet)   // no subnormal m
+                {
+                    var mm = b1 * m + c1 * g;
+                    var vv = b2 * v + c2 * (g * g);
+                    mm.StoreUnsafe(ref m1, (nuint)i); vv.StoreUnsafe(ref m2, (nuint)i);
+                    var ax = Vector512.Abs(x);
+                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale)))
+                        (x - step * (mm / (Vector512.Sqrt(vv) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
+                    continue;
+                }
+            }
+            var mn = b1 * m + c1 * g;
+            var vn = b2 * v + c2 * (g * g);
+            mn.StoreUnsafe(ref m1, (nuint)i); vn.StoreUnsafe(ref m2, (nuint)i);
+            (x - step * (mn / (Vector512.Sqrt(vn) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
+        }
+        if (whole < len)
+        {
+            Span<float> zeros = stackalloc float[len - whole];
+            zeros.Clear();
+            Step(OptimizerKind.Adam, f, ref At(ref w, whole), ref At(ref m1, whole), ref At(ref m2, whole), ref MemoryMarshal.GetReference(zeros), len - whole);
+        }
+    }
+
     /// <summary>row ← row / max(‖row‖, 1). The norm is TensorPrimitives.Norm's, bit for bit; the division is element-wise (one
     /// correctly rounded division per float, whatever the vector width), inline: after an update most CML rows sit just
     /// outside the ball, so this runs for nearly every row of every step.</summary>
@@ -522,6 +727,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             for (int x = 0; x < users.Length; x++)
             {
                 if ((uint)users[x] >= (uint)_users) throw new ArgumentOutOfRangeException(nameof(users), $"users[{x}] = {users[x]} outside [0, {_users}).");
@@ -549,6 +755,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             if (_cacheVersion != _version)
             {
                 _itemsPad = (_items + Segment - 1) / Segment * Segment;
@@ -600,7 +807,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     // ------------------------------------------------------------------ threads
 
-    private enum WorkPhase { Examples, Rows, Sweep, Score }
+    private enum WorkPhase { Examples, Rows, Sweep, CatchUp, CatchUpAll, Score }
 
     private sealed class Work(EmbeddingEngine e) : IParallelWork
     {
@@ -619,6 +826,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 case WorkPhase.Examples: e.RunChunk(item, worker); break;
                 case WorkPhase.Rows: e.RunRows(item); break;
                 case WorkPhase.Sweep: e.RunSweep(item); break;
+                case WorkPhase.CatchUp: e.RunCatchUp(item); break;
+                case WorkPhase.CatchUpAll: e.RunCatchUpAll(item); break;
                 case WorkPhase.Score: e.ScoreTile(item, worker); break;
             }
         }
@@ -643,6 +852,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         lock (_gate)
         {
+            CatchUpAll();
             using var ms = new MemoryStream();
             using (var wr = new BinaryWriter(ms))
             {
@@ -678,6 +888,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     for (int r = 0; r < rows; r++)
                         for (int j = 0; j < w; j++) t[r * s + j] = rd.ReadSingle();
                 _step = step;
+                if (_atU is not null) { Array.Fill(_atU, step); Array.Fill(_atI!, step); _owedFrom = step + 1; }
                 if (rng is not null) _k.OwnRng!.SetState(rng);   // only once the parameters loaded: a rejected state changes nothing
                 _version++;
             }
@@ -687,7 +898,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     public bool ParametersAreFinite()
     {
-        lock (_gate) return AllFinite(_p) && AllFinite(_q) && AllFinite(_dense);
+        lock (_gate)
+        {
+            CatchUpAll();
+            return AllFinite(_p) && AllFinite(_q) && AllFinite(_dense);
+        }
     }
 
     private static bool AllFinite(float[] a)
@@ -700,6 +915,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         lock (_gate)
         {
+            CatchUpAll();
             if (!AllFinite(_p) || !AllFinite(_q) || !AllFinite(_dense)) return double.NaN;
             return Math.Max(Math.Max(TensorPrimitives.MaxMagnitude<float>(_p), TensorPrimitives.MaxMagnitude<float>(_q)), Math.Abs(TensorPrimitives.MaxMagnitude<float>(_dense)));
         }
@@ -712,7 +928,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         d["DType"] = "Float32"; d["Device"] = "cpu"; d["Threads"] = Threads; d["ChunkSize"] = Chunk; d["Step"] = _step;
         d["OptimizerSemantics"] = _k.Optimizer switch
         {
-            OptimizerKind.Adam => "Adam: exact dense PyTorch Adam (every row's moments decay and every row moves each step)",
+            OptimizerKind.Adam => ReplayUnreadRows
+                ? "Adam: exact dense PyTorch Adam (every row's moments decay and every row moves each step; a row a step does not read replays that step when next read, with the same bits)"
+                : "Adam: exact dense PyTorch Adam (every row's moments decay and every row moves each step: the tables are swept)",
             OptimizerKind.LazyAdam => "LazyAdam: SparseAdam formula on the rows in the batch (global t), dense Adam on dense parameters",
             OptimizerKind.Sgd => "SGD: row-sparse, exact (zero-gradient rows do not move)",
             _ => "Adagrad (PyTorch, accumulator 0, eps 1e-10): row-sparse, exact",

@@ -1,0 +1,89 @@
+using Lrml.Fast;
+using Lrml.Models;
+using Lrml.Util;
+
+namespace Lrml.Tests.Fast;
+
+/// <summary>
+/// <see cref="EmbeddingEngine.ZeroGradientAdam"/> (the step a row replays when no step read it) skips the square root and
+/// the divisions where it can prove the weight cannot move; it must give exactly the bits of the full dense-Adam step with a
+/// zero gradient, through thousands of steps in which moments decay through tiny normals into subnormals and their fixed
+/// points, next to weights that are tiny, subnormal, signed zeros, infinite or NaN.
+/// </summary>
+public class ZeroGradientAdamTests
+{
+    private const int Len = 37;   // whole vectors and a tail of single floats
+
+    private static readonly float[] Moments =
+    [
+        1e-3f, -2e-4f, 1e-20f, -3e-31f, 2e-38f, 1.2e-38f, 0f, -0f,
+        float.Epsilon, -float.Epsilon, 2 * float.Epsilon, 4 * float.Epsilon, -4 * float.Epsilon, 5 * float.Epsilon, 9 * float.Epsilon, 1e-40f,
+    ];
+    private static readonly float[] SecondMoments = [1e-8f, 0f, 1e-40f, 1f, 1e-30f, 3e-5f];
+    private static readonly float[] Weights =
+    [
+        0.1f, -0.3f, 0f, -0f, 1e-19f, 9e-19f, 1e-17f, 1e-40f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e30f, 2f, -0.001f,
+    ];
+
+    /// <summary>Rows 0–1: each lane drawn from the lists (mixed vectors); rows 2–6: one regime per row, every lane alike
+    /// (w ≈ ±0.1 with moments decaying from 1e-6, from a subnormal, from zero, with v = 0, or w tiny), so whole vectors
+    /// take each shortcut.</summary>
+    private static (float[] W, float[] M, float[] V) Rows(long seed)
+    {
+        var rng = new Rng(seed, "test.zero-grad-adam");
+        int rows = 7, n = rows * Len;
+        var w = new float[n]; var m = new float[n]; var v = new float[n];
+        for (int x = 0; x < n; x++)
+        {
+            int row = x / Len;
+            float sign = rng.NextInt(2) == 0 ? 1f : -1f;
+            switch (row)
+            {
+                case 0 or 1:
+                    w[x] = Weights[rng.NextInt(Weights.Length)]; m[x] = Moments[rng.NextInt(Moments.Length)]; v[x] = SecondMoments[rng.NextInt(SecondMoments.Length)];
+                    break;
+                case 2: w[x] = sign * (0.05f + 0.1f * rng.NextInt(10)); m[x] = sign * 1e-6f * (1 + rng.NextInt(50)); v[x] = 1e-9f * (1 + rng.NextInt(50)); break;
+                case 3: w[x] = sign * 0.2f; m[x] = -sign * (1 + rng.NextInt(40)) * float.Epsilon; v[x] = 1e-10f; break;
+                case 4: w[x] = sign * 0.7f; m[x] = 0f; v[x] = 1e-7f; break;
+                // v = 0 stays 0, so den = ε exactly: the bound on the update is tight, and a looser threshold would skip moves
+                case 5: w[x] = sign * (0.3f + 0.05f * rng.NextInt(10)); m[x] = sign * 1e-9f * (1 + rng.NextInt(50)); v[x] = 0f; break;
+                default: w[x] = sign * 1e-20f; m[x] = sign * 1e-7f; v[x] = 1e-9f; break;
+            }
+        }
+        return (w, m, v);
+    }
+
+    [Theory]
+    [InlineData(1e-3f)]
+    [InlineData(0.05f)]
+    [InlineData(3f)]
+    public void TheShortcutsGiveTheBitsOfTheFullStepThroughThousandsOfSteps(float lr)
+    {
+        var (w, m, v) = Rows(1);
+        var (rw, rm, rv) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+        var zeros = new float[Len];
+        for (long t = 1; t <= 2500; t++)
+        {
+            var f = StepFactors.At(lr, t);
+            for (int r = 0; r < w.Length / Len; r++)
+            {
+                int o = r * Len;
+                EmbeddingEngine.ZeroGradientAdam(f, ref w[o], ref m[o], ref v[o], Len);
+                EmbeddingEngine.Step(OptimizerKind.Adam, f, ref rw[o], ref rm[o], ref rv[o], ref zeros[0], Len);
+            }
+            if (t % 50 == 0 || t < 20)
+                for (int x = 0; x < w.Length; x++)
+                {
+                    Assert.True(Bits(rw[x]) == Bits(w[x]), $"lr {lr}, step {t}, w[{x}]: full step {rw[x]:R}, shortcut {w[x]:R}");
+                    Assert.True(Bits(rm[x]) == Bits(m[x]), $"lr {lr}, step {t}, m[{x}]: full step {rm[x]:R}, shortcut {m[x]:R}");
+                    Assert.True(Bits(rv[x]) == Bits(v[x]), $"lr {lr}, step {t}, v[{x}]: full step {rv[x]:R}, shortcut {v[x]:R}");
+                }
+        }
+        // the data reached the shortcuts' regimes: row 2's moments decayed into the subnormal fixed points (±k·2⁻¹⁴⁹, k ≤ 4),
+        // row 3 started there, and row 2's weights moved before they stopped moving
+        Assert.All(m.Skip(2 * Len).Take(2 * Len), x => Assert.True((Bits(x) & int.MaxValue) <= 4, $"m = {x:R}"));
+        Assert.NotEqual(Rows(1).W.Skip(2 * Len).Take(Len), w.Skip(2 * Len).Take(Len));
+    }
+
+    private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
+}
