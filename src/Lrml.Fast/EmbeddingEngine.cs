@@ -641,6 +641,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     /// <item>No m is subnormal: m and v are updated as in Step; where every lane has |m′|·K &lt; |w|·2⁻²⁶ (|w| ≥ 2⁻⁶⁰, so the
     /// right side is exact) with K ≥ 1.0001·s/ε, the update |s ⊗ (m′ ⊘ den)| ≤ s·|m′|/ε·(1 + 2⁻²⁴)² (den ≥ ε: every
     /// operation rounds monotonically) is below 2⁻²⁶|w|, under half the spacing of floats at w, and w stays.</item>
+    /// <item>Both need every v′ in [+0, +∞]: a NaN or negative v′ makes den NaN and the full update NaN, even where m = 0
+    /// (+∞ is fine: m / ∞ = 0).</item>
     /// <item>Otherwise the full update, operation for operation as Step's.</item>
     /// </list>
     /// What it saves is the square root and the two divisions per float, which bound the replay's speed, on rows idle for a
@@ -660,6 +662,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         var floor = Vector512.Create(NoMoveWeight);
         var four = Vector512.Create(4); var absMask = Vector512.Create(int.MaxValue);
         var minNormal = Vector512.Create(0x00800000);   // the bits of the smallest normal float
+        var inf = Vector512.Create(0x7F800000);         // v in [+0, +∞] ⇔ its bits in [0, these]: no NaN, no negative
         for (int i = 0; i < whole; i += 16)
         {
             var m = Vector512.LoadUnsafe(ref m1, (nuint)i); var v = Vector512.LoadUnsafe(ref m2, (nuint)i); var x = Vector512.LoadUnsafe(ref w, (nuint)i);
@@ -669,10 +672,13 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 var mag = bits & absMask;
                 if (Vector512.LessThanOrEqualAll(mag, four) && !Vector512.EqualsAny(bits, Vector512.Create(int.MinValue)))
                 {
-                    // lanes with m = +0 keep w whatever it is; the others need |w| ≥ 2⁻⁶⁰ (NaN fails)
-                    if ((Vector512.Equals(bits, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet)
+                    // lanes with m = +0 keep w whatever it is; the others need |w| ≥ 2⁻⁶⁰ (NaN fails); every v′ must be in
+                    // [+0, +∞] (a NaN or negative v′ makes the full update NaN, even for m = 0)
+                    var vv = b2 * v + c2 * (g * g);
+                    if ((Vector512.Equals(bits, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet
+                        && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32()))
                     {
-                        (b2 * v + c2 * (g * g)).StoreUnsafe(ref m2, (nuint)i);
+                        vv.StoreUnsafe(ref m2, (nuint)i);
                         continue;
                     }
                 }
@@ -682,7 +688,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     var vv = b2 * v + c2 * (g * g);
                     mm.StoreUnsafe(ref m1, (nuint)i); vv.StoreUnsafe(ref m2, (nuint)i);
                     var ax = Vector512.Abs(x);
-                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale)))
+                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale)
+                          && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32())))
                         (x - step * (mm / (Vector512.Sqrt(vv) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
                     continue;
                 }
