@@ -672,10 +672,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 var mag = bits & absMask;
                 if (Vector512.LessThanOrEqualAll(mag, four) && !Vector512.EqualsAny(bits, Vector512.Create(int.MinValue)))
                 {
-                    // lanes with m = +0 keep w whatever it is; the others need |w| ≥ 2⁻⁶⁰ (NaN fails); every v′ must be in
-                    // [+0, +∞] (a NaN or negative v′ makes the full update NaN, even for m = 0)
+                    // lanes with m = +0 keep any w but a NaN (w − 0 would quiet a signalling one); the others need
+                    // |w| ≥ 2⁻⁶⁰ (NaN fails); every v′ must be in [+0, +∞] (a NaN or negative v′ makes the full update NaN,
+                    // even for m = 0)
                     var vv = b2 * v + c2 * (g * g);
-                    if ((Vector512.Equals(bits, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet
+                    if (((Vector512.Equals(bits, Vector512<int>.Zero) & Vector512.Equals(x, x).AsInt32()) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet
                         && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32()))
                     {
                         vv.StoreUnsafe(ref m2, (nuint)i);

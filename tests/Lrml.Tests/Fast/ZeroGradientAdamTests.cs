@@ -25,13 +25,13 @@ public class ZeroGradientAdamTests
         0.1f, -0.3f, 0f, -0f, 1e-19f, 9e-19f, 1e-17f, 1e-40f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e30f, 2f, -0.001f,
     ];
 
-    /// <summary>Rows 0–1: each lane drawn from the lists (mixed vectors); rows 2–8: one regime per row, every lane alike
+    /// <summary>Rows 0–1: each lane drawn from the lists (mixed vectors); rows 2–9: one regime per row, every lane alike
     /// (w ≈ ±0.1 with moments decaying from 1e-6, from a subnormal, from zero, with v = 0, with single NaN, negative or
-    /// infinite v, or w tiny), so whole vectors take each shortcut or just miss it.</summary>
+    /// infinite v, with one signalling-NaN weight, or w tiny), so whole vectors take each shortcut or just miss it.</summary>
     private static (float[] W, float[] M, float[] V) Rows(long seed)
     {
         var rng = new Rng(seed, "test.zero-grad-adam");
-        int rows = 9, n = rows * Len;
+        int rows = 10, n = rows * Len;
         var w = new float[n]; var m = new float[n]; var v = new float[n];
         for (int x = 0; x < n; x++)
         {
@@ -49,6 +49,11 @@ public class ZeroGradientAdamTests
                 case 5: w[x] = sign * (0.3f + 0.05f * rng.NextInt(10)); m[x] = sign * 1e-9f * (1 + rng.NextInt(50)); v[x] = 0f; break;
                 // shortcut-shaped vectors but for one lane whose v is NaN or negative (the full update makes w NaN) or +∞
                 case 6: w[x] = sign * 0.4f; m[x] = x % 3 == 0 ? 0f : (1 + rng.NextInt(4)) * float.Epsilon; v[x] = x % 16 == 5 ? float.NaN : x % 16 == 9 ? -1e-12f : 1e-10f; break;
+                // m = 0 and one signalling-NaN weight: the full update returns it quieted
+                case 8:   // (written as bits: converting 0x7FA00000 to a float value quiets it)
+                    w[x] = sign * 0.4f; m[x] = 0f; v[x] = 1e-10f;
+                    if (x % Len == 4) System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(w.AsSpan())[x] = 0x7FA00000;
+                    break;
                 case 7: w[x] = sign * 0.4f; m[x] = sign * 1e-20f; v[x] = x % 16 == 3 ? float.NaN : x % 16 == 11 ? float.PositiveInfinity : 1e-10f; break;
                 default: w[x] = sign * 1e-20f; m[x] = sign * 1e-7f; v[x] = 1e-9f; break;
             }
