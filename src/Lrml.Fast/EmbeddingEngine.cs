@@ -499,7 +499,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     /// <summary>Exact Adam: every row catches up to the current step (before anything but a training step reads the tables).</summary>
     private void CatchUpAll()
     {
-        if (_atU is null) return;
+        if (_atU is null || _owedFrom == _step + 1) return;   // no step since every row last caught up
+        ObjectDisposedException.ThrowIf(_disposed, this);
         _oweTo = _step;
         _work.Run(WorkPhase.CatchUpAll, DenseBlocks(_users) + DenseBlocks(_items));
         _owedFrom = _step + 1;
@@ -638,9 +639,10 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     /// update |s·m/den| &lt; s·2⁻¹⁴⁷/ε &lt; 2⁻⁸⁶ for s &lt; 2²⁰ is below half the spacing of floats at w, so w stays. Only v is
     /// written. Rows no step reads for a thousand steps end here: their moments decay to these fixed points and stay,
     /// and each such float would otherwise cost the processor's slow subnormal path on every step.</item>
-    /// <item>No m is subnormal: m and v are updated as in Step; where every lane has |m′|·K &lt; |w|·2⁻²⁶ (|w| ≥ 2⁻⁶⁰, so the
-    /// right side is exact) with K ≥ 1.0001·s/ε, the update |s ⊗ (m′ ⊘ den)| ≤ s·|m′|/ε·(1 + 2⁻²⁴)² (den ≥ ε: every
-    /// operation rounds monotonically) is below 2⁻²⁶|w|, under half the spacing of floats at w, and w stays.</item>
+    /// <item>No m is subnormal: m and v are updated as in Step; where every lane has |m′|·K &lt; |w|·2⁻²⁶ (2⁻⁶⁰ ≤ |w| &lt; ∞,
+    /// so the right side is exact and finite) with K ≥ 1.0001·s/ε and |m′| &lt; 2⁹⁶ (so m′ ⊘ den ≤ 2⁹⁶/ε cannot overflow), the
+    /// update |s ⊗ (m′ ⊘ den)| ≤ s·|m′|/ε·(1 + 2⁻²⁴)² (den ≥ ε: every operation rounds monotonically) is below 2⁻²⁶|w|,
+    /// under half the spacing of floats at w, and w stays.</item>
     /// <item>Both need every v′ in [+0, +∞]: a NaN or negative v′ makes den NaN and the full update NaN, even where m = 0
     /// (+∞ is fine: m / ∞ = 0).</item>
     /// <item>Otherwise the full update, operation for operation as Step's.</item>
@@ -663,6 +665,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         var four = Vector512.Create(4); var absMask = Vector512.Create(int.MaxValue);
         var minNormal = Vector512.Create(0x00800000);   // the bits of the smallest normal float
         var inf = Vector512.Create(0x7F800000);         // v in [+0, +∞] ⇔ its bits in [0, these]: no NaN, no negative
+        var maxW = Vector512.Create(float.PositiveInfinity);   // finite w: the bound below is finite
+        var maxM = Vector512.Create(7.9228163e28f);            // 2⁹⁶: m′ / den ≤ 2⁹⁶ / ε < 2¹²³ cannot overflow
         for (int i = 0; i < whole; i += 16)
         {
             var m = Vector512.LoadUnsafe(ref m1, (nuint)i); var v = Vector512.LoadUnsafe(ref m2, (nuint)i); var x = Vector512.LoadUnsafe(ref w, (nuint)i);
@@ -689,8 +693,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     var vv = b2 * v + c2 * (g * g);
                     mm.StoreUnsafe(ref m1, (nuint)i); vv.StoreUnsafe(ref m2, (nuint)i);
                     var ax = Vector512.Abs(x);
-                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale)
-                          && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32())))
+                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(ax, maxW) && Vector512.LessThanAll(Vector512.Abs(mm), maxM)
+                          && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale) && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32())))
                         (x - step * (mm / (Vector512.Sqrt(vv) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
                     continue;
                 }

@@ -35,6 +35,12 @@ public class ExactAdamCatchUpTests
 
     public static TheoryData<string> Models() => new() { "bpr", "bpr-bias", "cml", "cml-d9", "gmf" };
 
+    /// <summary>Also models whose steps draw their own negatives (WARP) or carry a dense tower (MLP, NeuMF).</summary>
+    public static TheoryData<string> AllModels() => new() { "bpr", "bpr-bias", "cml", "cml-d9", "gmf", "cml-warp", "mlp", "neumf" };
+
+    private static readonly Lrml.Protocols.UserItems WarpPositives = Lrml.Protocols.UserItems.FromLists(NI,
+        Enumerable.Range(0, NU).Select(u => (IReadOnlyList<int>)new[] { u % NI, (2 * u + 3) % NI }.Distinct().Order().ToArray()).ToList());
+
     private static EmbeddingEngine Engine(string model, int threads, bool replay = true)
     {
         var e = Swept(model, threads);
@@ -49,7 +55,10 @@ public class ExactAdamCatchUpTests
         // rows start outside the unit ball and the margin keeps hinges active: the projection runs on replayed steps too
         "cml" => EmbeddingModels.Cml(new CmlConfig { Dim = 6, LearningRate = 0.05f, Margin = 1.5f }, NU, NI, Gauss(NU * 6, 0.6, "p"), Gauss(NI * 6, 0.6, "q"), threads),
         "cml-d9" => EmbeddingModels.Cml(new CmlConfig { Dim = 9, LearningRate = 0.05f, Margin = 0.3f }, NU, NI, Gauss(NU * 9, 0.5, "p"), Gauss(NI * 9, 0.5, "q"), threads),
-        _ => EmbeddingModels.Gmf(new GmfConfig { Dim = 6, LearningRate = 0.05f }, NU, NI, Gauss(NU * 6, 0.5, "p"), Gauss(NI * 6, 0.5, "q"), Gauss(7, 0.5, "h"), threads),
+        "gmf" => EmbeddingModels.Gmf(new GmfConfig { Dim = 6, LearningRate = 0.05f }, NU, NI, Gauss(NU * 6, 0.5, "p"), Gauss(NI * 6, 0.5, "q"), Gauss(7, 0.5, "h"), threads),
+        "cml-warp" => EmbeddingModels.Cml(new CmlConfig { Dim = 16, LearningRate = 0.05f, Margin = 1f, RankWeighting = CmlRankWeighting.Warp, WarpNegatives = 4 }, NU, NI, Gauss(NU * 16, 0.5, "p"), Gauss(NI * 16, 0.5, "q"), threads, WarpPositives, seed: 3),
+        "mlp" => EmbeddingModels.Mlp(new MlpConfig { Layers = [16, 8], LearningRate = 0.05f }, NU, NI, seed: 5, threads),
+        _ => EmbeddingModels.NeuMf(new NeuMfConfig { Dim = 4, Layers = [16, 8], LearningRate = 0.05f }, NU, NI, seed: 5, threads),
     };
 
     /// <summary>Dense Adam by hand: every row of every table takes the step, with its gradient or with zero.</summary>
@@ -153,13 +162,14 @@ public class ExactAdamCatchUpTests
         Assert.Equal(state, saved.SaveState());
         // a resumed engine starts with every row current and continues with the same bits
         using var resumed = Engine(model, 1);
+        for (int s = 40; s < 43; s++) resumed.TrainStep(Batch(s));   // rows owe steps when the state is loaded over them
         resumed.LoadState(state);
         for (int s = Steps; s < Steps + 5; s++) Assert.Equal(plain.TrainStep(Batch(s)), resumed.TrainStep(Batch(s)));
         Assert.Equal(plain.SaveState(), resumed.SaveState());
     }
 
     [Theory]
-    [MemberData(nameof(Models))]
+    [MemberData(nameof(AllModels))]
     public void TheReplayAndTheSweepGiveTheSameBitsAndTheModeCanSwitchMidRun(string model)
     {
         using var swept = Engine(model, 2, replay: false);
@@ -191,5 +201,30 @@ public class ExactAdamCatchUpTests
             Assert.False(lazy.ReplayUnreadRows);
             Assert.Throws<InvalidOperationException>(() => lazy.ReplayUnreadRows = true);
         }
+    }
+
+    [Fact]
+    public void ALongerRunOnMoreRowsReplaysWithTheSweepsBits()
+    {
+        // d 16 (whole 512-bit vectors), 400 users and 300 items, 300 steps of 64 examples: hundreds of rows owe steps at
+        // once (many parallel catch-up blocks) and the factors of 300 steps are kept (the history grows past its first size)
+        var c = new BprConfig { Dim = 16, LearningRate = 0.02f, L2 = 0.01f };
+        using var swept = EmbeddingModels.Bpr(c, 400, 300, seed: 7, threads: 2);
+        using var replayed = EmbeddingModels.Bpr(c, 400, 300, seed: 7, threads: 2);
+        replayed.ReplayUnreadRows = true;
+        Assert.False(swept.ReplayUnreadRows);
+        var rng = new Lrml.Util.Rng(4, "test.long-replay");
+        var batch = new TrainingBatch(64, 1) { Count = 64 };
+        for (int s = 0; s < 300; s++)
+        {
+            int u0 = s % 5 * 80;   // a fifth of the users per step: each idle for 4 steps in 5
+            for (int x = 0; x < 64; x++)
+            {
+                batch.Users[x] = u0 + rng.NextInt(80);
+                batch.Positives[x] = rng.NextInt(300); batch.Negatives[x] = rng.NextInt(300);
+            }
+            Assert.Equal(swept.TrainStep(batch), replayed.TrainStep(batch));
+        }
+        Assert.Equal(swept.SaveState(), replayed.SaveState());
     }
 }

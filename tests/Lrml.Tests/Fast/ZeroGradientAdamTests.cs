@@ -93,5 +93,26 @@ public class ZeroGradientAdamTests
         Assert.NotEqual(Rows(1).W.Skip(2 * Len).Take(Len), w.Skip(2 * Len).Take(Len));
     }
 
+    /// <summary>Moments far beyond what training produces (a loaded state, a direct call) with v′ = 0, so den = ε: m′ ⊘ den
+    /// overflows, and the full step turns w into ±∞ or NaN; the shortcut must not keep w (found in review).</summary>
+    [Theory]
+    [InlineData(1e-9f, 1e38f, 4.44e30f)]
+    [InlineData(0.05f, float.PositiveInfinity, 1e31f)]
+    [InlineData(0.05f, float.NegativeInfinity, -1e31f)]
+    [InlineData(0.05f, 3f, 1e29f)]
+    public void HugeMomentsTakeTheFullStep(float lr, float w0, float m0)
+    {
+        const int n = 16;
+        var w = Enumerable.Repeat(w0, n).ToArray(); var m = Enumerable.Repeat(m0, n).ToArray(); var v = new float[n];
+        var (rw, rm, rv) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+        var f = StepFactors.At(lr, 100_000);
+        EmbeddingEngine.ZeroGradientAdam(f, ref w[0], ref m[0], ref v[0], n);
+        var zeros = new float[n];
+        EmbeddingEngine.Step(OptimizerKind.Adam, f, ref rw[0], ref rm[0], ref rv[0], ref zeros[0], n);
+        for (int x = 0; x < n; x++)
+            Assert.True(Bits(rw[x]) == Bits(w[x]) && Bits(rm[x]) == Bits(m[x]) && Bits(rv[x]) == Bits(v[x]),
+                $"lane {x}: full step w {rw[x]:R}, shortcut w {w[x]:R}");
+    }
+
     private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
 }
