@@ -408,13 +408,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         bool[]? live = user || !_allItemsTouched ? null : _live;   // else every indexed occurrence was written
         for (int s = s0; s < s1; s++)
         {
-            if (_update && s + 2 < s1)
-            {
-                long o2 = (long)uniq[s + 2] * w;
-                CacheHint.PrefetchRange(table, o2, w);
-                if (m1 is not null) CacheHint.PrefetchRange(m1, o2, w);
-                if (m2 is not null) CacheHint.PrefetchRange(m2, o2, w);
-            }
+            if (_update && s + 2 < s1) PrefetchRow(table, m1, m2, (long)uniq[s + 2] * w, w);
             ref float g = ref At(sum, (nint)s * w);
             if (live is null)
             {
@@ -446,12 +440,28 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     private static int DenseBlocks(int rows) => (rows + DenseBlock - 1) / DenseBlock;
 
-    /// <summary>Swept exact Adam: one block of rows of P or Q moves with its summed gradient, or with zero when untouched.</summary>
-    private void RunSweep(int item)
+    /// <summary>Block <paramref name="item"/> of a pass over every row: P's blocks, then Q's.</summary>
+    private (bool User, int R0, int R1) DenseRange(int item)
     {
         int blocksU = DenseBlocks(_users);
         bool user = item < blocksU;
-        int r0 = (user ? item : item - blocksU) * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock), w = user ? _su : _si;
+        int r0 = (user ? item : item - blocksU) * DenseBlock;
+        return (user, r0, Math.Min(user ? _users : _items, r0 + DenseBlock));
+    }
+
+    /// <summary>Starts the reads of a row and its moments (random rows: issued a few rows ahead).</summary>
+    private static void PrefetchRow(float[] table, float[]? m1, float[]? m2, long o, int w)
+    {
+        CacheHint.PrefetchRange(table, o, w);
+        if (m1 is not null) CacheHint.PrefetchRange(m1, o, w);
+        if (m2 is not null) CacheHint.PrefetchRange(m2, o, w);
+    }
+
+    /// <summary>Swept exact Adam: one block of rows of P or Q moves with its summed gradient, or with zero when untouched.</summary>
+    private void RunSweep(int item)
+    {
+        var (user, r0, r1) = DenseRange(item);
+        int w = user ? _su : _si;
         int[] slot = user ? _userSlot : _itemSlot;
         float[] sum = user ? _gu : _gi;
         for (int r = r0; r < r1; r++)
@@ -485,12 +495,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         int e1 = Math.Min(_owe, (item + 1) * OweBlock);
         for (int e = item * OweBlock; e < e1; e++)
         {
-            if (e + 2 < e1)   // random rows, most owing one or a few steps: start the reads of a later one early
+            if (e + 2 < e1)   // random rows, most owing one or a few steps
             {
                 bool user = e + 2 < _oweUsers;
                 int w = user ? _su : _si;
-                long o = (long)_oweRow[e + 2] * w;
-                CacheHint.PrefetchRange(user ? _p : _q, o, w); CacheHint.PrefetchRange(user ? _p1! : _q1!, o, w); CacheHint.PrefetchRange(user ? _p2! : _q2!, o, w);
+                PrefetchRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (long)_oweRow[e + 2] * w, w);
             }
             Replay(e < _oweUsers, _oweRow[e], _oweAt[e], _oweTo);
         }
@@ -508,10 +517,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     private void RunCatchUpAll(int item)
     {
-        int blocksU = DenseBlocks(_users);
-        bool user = item < blocksU;
+        var (user, r0, r1) = DenseRange(item);
         long[] at = user ? _atU! : _atI!;
-        int r0 = (user ? item : item - blocksU) * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock);
         for (int r = r0; r < r1; r++)
             if (at[r] < _oweTo) { Replay(user, r, at[r], _oweTo); at[r] = _oweTo; }
     }
@@ -664,7 +671,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         var floor = Vector512.Create(NoMoveWeight);
         var four = Vector512.Create(4); var absMask = Vector512.Create(int.MaxValue);
         var minNormal = Vector512.Create(0x00800000);   // the bits of the smallest normal float
-        var inf = Vector512.Create(0x7F800000);         // v in [+0, +∞] ⇔ its bits in [0, these]: no NaN, no negative
+        var inf = Vector512.Create(0x7F800000u);        // v in [+0, +∞] ⇔ its bits in [0, these]: no NaN, no negative
         var maxW = Vector512.Create(float.PositiveInfinity);   // finite w: the bound below is finite
         var maxM = Vector512.Create(7.9228163e28f);            // 2⁹⁶: m′ / den ≤ 2⁹⁶ / ε < 2¹²³ cannot overflow
         for (int i = 0; i < whole; i += 16)
@@ -681,7 +688,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     // even for m = 0)
                     var vv = b2 * v + c2 * (g * g);
                     if (((Vector512.Equals(bits, Vector512<int>.Zero) & Vector512.Equals(x, x).AsInt32()) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet
-                        && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32()))
+                        && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf))
                     {
                         vv.StoreUnsafe(ref m2, (nuint)i);
                         continue;
@@ -694,7 +701,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                     mm.StoreUnsafe(ref m1, (nuint)i); vv.StoreUnsafe(ref m2, (nuint)i);
                     var ax = Vector512.Abs(x);
                     if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(ax, maxW) && Vector512.LessThanAll(Vector512.Abs(mm), maxM)
-                          && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale) && Vector512.LessThanOrEqualAll(vv.AsInt32().AsUInt32(), inf.AsUInt32())))
+                          && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale) && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf)))
                         (x - step * (mm / (Vector512.Sqrt(vv) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
                     continue;
                 }
