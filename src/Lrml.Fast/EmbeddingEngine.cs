@@ -450,7 +450,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     }
 
     /// <summary>Starts the reads of a row and its moments (random rows: issued a few rows ahead).</summary>
-    private static void PrefetchRow(float[] table, float[]? m1, float[]? m2, long o, int w)
+    internal static void PrefetchRow(float[] table, float[]? m1, float[]? m2, long o, int w)
     {
         CacheHint.PrefetchRange(table, o, w);
         if (m1 is not null) CacheHint.PrefetchRange(m1, o, w);

@@ -116,6 +116,42 @@ internal static class FusedMath
         for (; i < len; i += Vector<float>.Count) St(Ld(ref x, i) + Ld(ref y, i), ref y, i);
     }
 
+    /// <summary>
+    /// dst[..d] = the sum, in list order and from +0, of the d-float rows the sources name: source v is row v of
+    /// <paramref name="a"/> when v &lt; <paramref name="split"/>, else row v − split of <paramref name="b"/>. The same bits as
+    /// clearing dst and adding each row with TensorPrimitives.Add (every float's sum has one order; 512-bit lanes or not),
+    /// but the partial sums stay in registers across the list, 64 floats at a time, where that loop stored and reloaded dst
+    /// once per row: TransCF's neighbourhood means and gradient sums, tens of thousands of rows a step, were bound by it.
+    /// Needs d ≥ 16 for the 512-bit path (the last vector of a row overlaps the one before it, recomputing equal sums).
+    /// </summary>
+    public static void SumRows(ref float a, ref float b, int split, ReadOnlySpan<int> sources, int d, ref float dst)
+    {
+        if (!Vector512.IsHardwareAccelerated || d < 16)
+        {
+            for (int i = 0; i < d; i++) At(ref dst, i) = 0f;   // d floats exactly: dst may be a row of a table
+            foreach (int v in sources)
+            {
+                ref float row = ref v < split ? ref At(ref a, (nint)v * d) : ref At(ref b, (nint)(v - split) * d);
+                for (int i = 0; i < d; i++) At(ref dst, i) = At(ref row, i) + At(ref dst, i);
+            }
+            return;
+        }
+        int last = d - 16;
+        for (int c = 0; c < d; c += 64)
+        {
+            nuint p0 = (nuint)Math.Min(c, last), p1 = (nuint)Math.Min(c + 16, last), p2 = (nuint)Math.Min(c + 32, last),
+                p3 = (nuint)Math.Min(c + 48, last);
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;   // +0
+            foreach (int v in sources)
+            {
+                ref float row = ref v < split ? ref At(ref a, (nint)v * d) : ref At(ref b, (nint)(v - split) * d);
+                s0 += Vector512.LoadUnsafe(ref row, p0); s1 += Vector512.LoadUnsafe(ref row, p1);
+                s2 += Vector512.LoadUnsafe(ref row, p2); s3 += Vector512.LoadUnsafe(ref row, p3);
+            }
+            s0.StoreUnsafe(ref dst, p0); s1.StoreUnsafe(ref dst, p1); s2.StoreUnsafe(ref dst, p2); s3.StoreUnsafe(ref dst, p3);
+        }
+    }
+
     /// <summary>y = alpha·y (len floats).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Scale(ref float y, float alpha, int len)

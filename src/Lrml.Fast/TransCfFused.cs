@@ -239,14 +239,10 @@ internal sealed class TransCfFused : ITrainableRecommender
         {
             var table = s < _nu ? _q : _p;
             var members = s < _nu ? _uItems : _iUsers;
+            int j0 = _nbrOff[s], n = _nbrOff[s + 1] - j0;
+            for (int j = j0; j < j0 + n; j++) _nbr[j] = members[_nbr[j]];
+            SumRows(ref Ref(table), ref Ref(table), int.MaxValue, _nbr.AsSpan(j0, n), d, ref At(_mean, s * d));
             var dst = _mean.AsSpan(s * d, d);
-            dst.Clear();
-            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++) _nbr[j] = members[_nbr[j]];
-            for (int j = _nbrOff[s]; j < _nbrOff[s + 1]; j++)
-            {
-                if (j + 4 < _nbrOff[s + 1]) CacheHint.PrefetchRange(table, (long)_nbr[j + 4] * d, d);   // random rows: start them early
-                AddRow(table, _nbr[j] * d, _mean, s * d);
-            }
             T.Multiply(dst, _scale[s], dst);
         }
     }
@@ -356,29 +352,34 @@ internal sealed class TransCfFused : ITrainableRecommender
         bool user = item < bu;
         int rows = user ? _users : _items, r0 = (user ? item : item - bu) * RowBlock, r1 = Math.Min(rows, r0 + RowBlock);
         int[] off = user ? _tOffP : _tOffQ, src = user ? _tSrcP : _tSrcQ;
-        float[] direct = user ? _gx : _gb;
+        float[] direct = user ? _gx : _gb, w = user ? _p : _q;
+        float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
         int nDirect = user ? _b : _b * _t, o = r0 * d, len = Pad((r1 - r0) * d);
         var g = _scratch[worker];
-        Array.Clear(g, 0, len);
-        for (int r = r0; r < r1; r++)
-            for (int c = off[r]; c < off[r + 1]; c++)
-            {
-                int v = src[c];
-                AddRow(v < nDirect ? direct : _sg, (v < nDirect ? v : v - nDirect) * d, g, (r - r0) * d);
-            }
-        if (_gradOut is not null) { Array.Copy(g, 0, _gradOut, (user ? 0 : _users * d) + o, (r1 - r0) * d); return; }
-        float[] w = user ? _p : _q;
-        float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
-        if (_c.Optimizer == OptimizerKind.LazyAdam)   // SparseAdam: only rows with a gradient source move (and are projected)
+        if (_c.Optimizer == OptimizerKind.LazyAdam && _gradOut is null)   // SparseAdam: only rows with a gradient source move
         {
-            for (int r = r0; r < r1; r++)
+            Span<int> touched = stackalloc int[RowBlock];
+            int nt = 0;
+            for (int r = r0; r < r1; r++) if (off[r + 1] > off[r]) touched[nt++] = r;
+            for (int k = 0; k < nt; k++)
             {
-                if (off[r] == off[r + 1]) continue;
-                EmbeddingEngine.Step(OptimizerKind.LazyAdam, _f, ref At(w, r * d), ref At(m1!, r * d), ref At(m2!, r * d), ref At(g, (r - r0) * d), d);
+                // the touched rows lie scattered over tables that outgrow the caches on big shapes: start their loads early
+                if (k + 2 < nt) EmbeddingEngine.PrefetchRow(w, m1, m2, (long)touched[k + 2] * d, d);
+                int r = touched[k];
+                SumRows(ref Ref(direct), ref Ref(_sg), nDirect, src.AsSpan(off[r], off[r + 1] - off[r]), d, ref Ref(g));
+                EmbeddingEngine.Step(OptimizerKind.LazyAdam, _f, ref At(w, r * d), ref At(m1!, r * d), ref At(m2!, r * d), ref Ref(g), d);
                 if (_c.Projection == TransCfProjection.Step) EmbeddingEngine.ProjectRow(w, r * d, d);
             }
             return;
         }
+        for (int r = r0; r < r1; r++)
+        {
+            int c0 = off[r], n = off[r + 1] - c0;
+            if (n > 0) SumRows(ref Ref(direct), ref Ref(_sg), nDirect, src.AsSpan(c0, n), d, ref At(g, (r - r0) * d));
+            else g.AsSpan((r - r0) * d, d).Clear();
+        }
+        Array.Clear(g, (r1 - r0) * d, len - (r1 - r0) * d);   // the padding after the block's last row
+        if (_gradOut is not null) { Array.Copy(g, 0, _gradOut, (user ? 0 : _users * d) + o, (r1 - r0) * d); return; }
         EmbeddingEngine.Step(_c.Optimizer, _f, ref At(w, o), ref m1 is null ? ref Ref(g) : ref At(m1, o), ref m2 is null ? ref Ref(g) : ref At(m2, o),
             ref Ref(g), len);
         if (_c.Projection == TransCfProjection.Step)
