@@ -223,6 +223,26 @@ public class BenchTests
         finally { File.Delete(options.OutputPath!); }
     }
 
+    [Fact]
+    public void ExactAdamOnAShapeBeyondEpochRepeatsIsMeasuredByStepsOnly()
+    {
+        var options = BenchOptions.QuickMode with
+        {
+            OutputPath = Path.Combine(Path.GetTempPath(), $"lrml-bench-{Guid.NewGuid():N}.json"), Models = [new(8, 2)], Baselines = [],
+            EpochRepeatMaxPairs = 0, FullEpochRepeats = 3, MeasureFusedDenseAdam = false, Reference = false, Evaluate = false,
+            Optimizer = OptimizerKind.Adam,
+        };
+        try
+        {
+            var t = Assert.Single(Assert.Single(BenchRunner.Run(options).Shapes).Training);
+            Assert.Equal("Adam", t.Optimizer);
+            Assert.StartsWith("steps:", t.Method);
+            Assert.False(t.EpochMeasured);   // no full epochs: extrapolated from the steps
+            Assert.Empty(t.EpochRunSeconds);
+        }
+        finally { File.Delete(options.OutputPath!); }
+    }
+
     [Theory]
     [InlineData("50x10", 50, 10)]
     [InlineData("d=100,N=20", 100, 20)]
