@@ -135,7 +135,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
         _scratch = new float[_pool.Threads][];
-        ReplayUnreadRows = kernel.Optimizer == OptimizerKind.Adam && 12L * ((long)numUsers * _su + (long)numItems * _si) > ReplayMinBytes;
+        ReplayUnreadRows = kernel.Optimizer == OptimizerKind.Adam && AdamTablesExceedReplaySize((long)numUsers * _su + (long)numItems * _si);
     }
 
     private static float[] Padded(float[] src, int rows, int w, int stride)
@@ -183,8 +183,13 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private int[] _uniqU = [], _uniqI = [], _offU = [], _offI = [], _occU = [], _occI = [], _slotU = [], _slotI = [], _rowsI = [];
     private StepFactors _f;
 
-    /// <summary>Tables (weights and both moments) above this many bytes replay instead of being swept.</summary>
+    /// <summary>Tables (weights and both moments) above this many bytes replay instead of being swept; in the LRML engine's
+    /// sweep, they move untouched rows with <see cref="ZeroGradientAdam"/>.</summary>
     internal const long ReplayMinBytes = 16L << 20;
+
+    /// <summary>Whether exact Adam's tables of this many floats each (weights, first and second moments: 12 bytes a float) exceed
+    /// <see cref="ReplayMinBytes"/>.</summary>
+    internal static bool AdamTablesExceedReplaySize(long floats) => 12L * floats > ReplayMinBytes;
 
     /// <summary>
     /// Exact Adam on large tables: instead of sweeping P, Q and both moments through memory at every step (dense Adam moves

@@ -145,8 +145,8 @@ internal static class FusedMath
             foreach (int v in sources)
             {
                 ref float row = ref v < split ? ref At(ref a, (nint)v * d) : ref At(ref b, (nint)(v - split) * d);
-                s0 += Vector512.LoadUnsafe(ref row, p0); s1 += Vector512.LoadUnsafe(ref row, p1);
-                s2 += Vector512.LoadUnsafe(ref row, p2); s3 += Vector512.LoadUnsafe(ref row, p3);
+                s0 = Vector512.LoadUnsafe(ref row, p0) + s0; s1 = Vector512.LoadUnsafe(ref row, p1) + s1;   // row + sum, as T.Add(row, dst)
+                s2 = Vector512.LoadUnsafe(ref row, p2) + s2; s3 = Vector512.LoadUnsafe(ref row, p3) + s3;
             }
             s0.StoreUnsafe(ref dst, p0); s1.StoreUnsafe(ref dst, p1); s2.StoreUnsafe(ref dst, p2); s3.StoreUnsafe(ref dst, p3);
         }

@@ -715,12 +715,9 @@ public sealed unsafe partial class LrmlFused
     private void AdvanceStep()
     {
         _step++;
-        double bc1 = 1.0 - Math.Pow(Beta1, _step), bc2 = 1.0 - Math.Pow(Beta2, _step);
-        _adamStep = (float)(_cfg.LearningRate / bc1);
-        _adamStepMemory = (float)(_cfg.EffectiveMemoryLearningRate / bc1);
-        _adamBc2Sqrt = (float)Math.Sqrt(bc2);
-        _lazyStep = (float)(_cfg.LearningRate * Math.Sqrt(bc2) / bc1);
-        _factors = new StepFactors(_cfg.LearningRate, _adamStep, _adamBc2Sqrt, _lazyStep);   // the same roundings as StepFactors.At
+        _factors = StepFactors.At(_cfg.LearningRate, _step);
+        _adamStep = _factors.AdamStep; _adamBc2Sqrt = _factors.AdamBc2; _lazyStep = _factors.LazyStep;
+        _adamStepMemory = StepFactors.At(_cfg.EffectiveMemoryLearningRate, _step).AdamStep;
     }
 
     private StepFactors _factors;
@@ -728,7 +725,7 @@ public sealed unsafe partial class LrmlFused
     /// <summary>Whether the gradient clip(0·θ)·scale of an untouched row gives Adam the bits of a +0 gradient: every θ finite
     /// (0·±∞ and 0·NaN are NaN) and no first moment −0 (β₁·(−0) + (−0) is −0 where +0 gives +0; a −0 gradient changes
     /// nothing else: g² is +0, and a nonzero β₁m plus ±0 is β₁m). Training from zero moments never makes a −0 moment.</summary>
-    private static bool ZeroGradientActsAsPlusZero(ref float w, ref float m1, int len)
+    internal static bool ZeroGradientActsAsPlusZero(ref float w, ref float m1, int len)
     {
         var inf = new Vector<float>(float.PositiveInfinity); var negZero = new Vector<int>(int.MinValue);
         for (int i = 0; i < len; i += Vector<float>.Count)

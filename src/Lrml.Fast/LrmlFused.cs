@@ -111,7 +111,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         {
             _p2 = LargeArrays.Floats(_p.Length); _q2 = LargeArrays.Floats(_q.Length); _kt2 = new float[_kt.Length]; _m2 = new float[_m.Length];
         }
-        ZeroGradientShortcut = 12L * (_users + _items) * _dp > EmbeddingEngine.ReplayMinBytes;   // weights and both moments
+        ZeroGradientShortcut = EmbeddingEngine.AdamTablesExceedReplaySize((long)(_users + _items) * _dp);
         _pool = new WorkerPool(_opt.EffectiveThreads);
         _stepWork = new StepWork(this);
         _scoreWork = new ScoreWork(this);

@@ -345,7 +345,8 @@ internal sealed class TransCfFused : ITrainableRecommender
     private static int Blocks(int rows) => (rows + RowBlock - 1) / RowBlock;
 
     /// <summary>One block of rows of P or Q: each row's gradient summed over its sources (zero for untouched rows), then the
-    /// optimiser step and, with <see cref="TransCfProjection.Step"/>, the projection; or the gradients copied out.</summary>
+    /// optimiser step and, with <see cref="TransCfProjection.Step"/>, the projection; or the gradients copied out. LazyAdam
+    /// visits only the rows with a source.</summary>
     private void RunSweep(int item, int worker)
     {
         int bu = Blocks(_users), d = _d;
@@ -423,10 +424,9 @@ internal sealed class TransCfFused : ITrainableRecommender
         float[] src = user ? _q : _p, dst = user ? _fullU : _fullI;
         for (int r = r0; r < r1; r++)
         {
-            var row = dst.AsSpan(r * d, d);
-            row.Clear();
-            for (int j = off[r]; j < off[r + 1]; j++) AddRow(src, members[j] * d, dst, r * d);
             int n = off[r + 1] - off[r];
+            SumRows(ref Ref(src), ref Ref(src), int.MaxValue, members.AsSpan(off[r], n), d, ref At(dst, r * d));
+            var row = dst.AsSpan(r * d, d);
             T.Multiply(row, n == 0 ? 0f : (float)(1.0 / n), row);
         }
     }

@@ -61,10 +61,8 @@ public static class BenchRunner
                     using (var fused = new LrmlFused(cfg, init, new FusedOptions { Threads = options.Threads }))
                     {
                         semantics ??= fused.OptimizerSemantics;
-                        // exact Adam on a shape too big for epoch repeats: fixed steps, as the registry models (three ML-20M
-                        // epochs of it took over 20 min)
-                        bool epochs = cfg.Optimizer != OptimizerKind.Adam || data.Train.Count <= options.EpochRepeatMaxPairs;
-                        main = MeasureTraining(fused, "fused", shape.ToString(), cfg.Optimizer.ToString(), sampler, data, options, log, allowEpochs: epochs);
+                        main = MeasureTraining(fused, "fused", shape.ToString(), cfg.Optimizer.ToString(), sampler, data, options, log,
+                            allowEpochs: EpochsAffordable(cfg.Optimizer == OptimizerKind.Adam, data.Train.Count, options));
                         if (options.Evaluate) evaluation.Add(MeasureEvaluation(fused, shape.ToString(), data, options, log));
                     }
                     TrainingMeasure? denseMeasure = null;
@@ -176,8 +174,7 @@ public static class BenchRunner
             });
             using var model = built.Model;
             string opt = built.Config["optimizer"]?.ToString() ?? "";
-            // exact Adam on a shape too big for epoch repeats: fixed steps, the epoch extrapolated (three ML-20M epochs of it are ≈ 12 min)
-            bool epochs = !capped && (opt != "adam" || data.Train.Count <= o.EpochRepeatMaxPairs);
+            bool epochs = !capped && EpochsAffordable(opt == "adam", data.Train.Count, o);
             var measured = MeasureTraining((ITrainableRecommender)model, engine, label, opt, sampler, data,
                 capped ? mo with { StepsPerRepeat = o.ReferenceSteps, Repeats = o.ReferenceRepeats, WarmupSeconds = 0 } : mo, log, allowEpochs: epochs);
             rows.Add(measured with { RegistryModel = entry.Name, Variant = variant?.Label });
@@ -205,6 +202,10 @@ public static class BenchRunner
         var torch = rows.FirstOrDefault(r => r.Engine == "torch");   // the same model and settings on torch (its preset optimiser)
         foreach (var t in rows) training.Add(t.Engine == "torch" || torch is null ? t : t with { SpeedupVsReference = t.TriplesPerSecond / torch.TriplesPerSecond });
     }
+
+    /// <summary>Whether a measure may run whole epochs: not exact Adam on a shape too big for epoch repeats, which is measured by
+    /// fixed steps and its epoch extrapolated (three ML-20M epochs of it take 12 – 45 min).</summary>
+    private static bool EpochsAffordable(bool exactAdam, long pairs, BenchOptions o) => !exactAdam || pairs <= o.EpochRepeatMaxPairs;
 
     /// <summary>Whether the model accepts lazy-adam (an extension model may not); says so when not.</summary>
     private static bool OffersLazyAdam(ModelEntry entry, IReadOnlyList<KeyValuePair<string, string>> settings, Action<string> log)

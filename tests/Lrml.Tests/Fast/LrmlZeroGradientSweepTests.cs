@@ -122,6 +122,25 @@ public class LrmlZeroGradientSweepTests
     }
 
     [Fact]
+    public void TheGuardPassesFiniteRowsWithoutANegativeZeroMomentOnly()
+    {
+        int len = System.Numerics.Vector<float>.Count * 3;
+        float[] w = [.. Enumerable.Range(0, len).Select(i => i % 2 == 0 ? 0.5f : -0.25f)];
+        float[] m = [.. Enumerable.Range(0, len).Select(i => i % 3 == 0 ? 0f : -1e-40f)];
+        w[3] = -0f; w[4] = 0f; w[5] = float.MaxValue; w[6] = 1e-42f;
+        Assert.True(LrmlFused.ZeroGradientActsAsPlusZero(ref w[0], ref m[0], len));   // the shortcut does run on plain rows
+        foreach (var (at, value) in new[] { (len - 1, float.PositiveInfinity), (1, float.NegativeInfinity), (len - 9, float.NaN) })
+        {
+            float[] bad = [.. w];
+            bad[at] = value;
+            Assert.False(LrmlFused.ZeroGradientActsAsPlusZero(ref bad[0], ref m[0], len));
+        }
+        float[] negZero = [.. m];
+        negZero[len - 1] = -0f;
+        Assert.False(LrmlFused.ZeroGradientActsAsPlusZero(ref w[0], ref negZero[0], len));
+    }
+
+    [Fact]
     public void OnlyTablesAboveTheReplaySizeTakeTheShortcutByDefault()
     {
         var cfg = Config("plain");
