@@ -607,13 +607,7 @@ public sealed unsafe partial class LrmlFused
             bool fuse = _fuse;
             for (int s = s0; s < s1; s++)
             {
-                if (fuse && s + 2 < count)
-                {
-                    nint po = (nint)uniq[s + 2] * dp;
-                    CacheHint.PrefetchRange(table, po, dp);
-                    if (st1 is not null) CacheHint.PrefetchRange(st1, po, dp);
-                    if (st2 is not null) CacheHint.PrefetchRange(st2, po, dp);
-                }
+                if (fuse && s + 2 < count) EmbeddingEngine.PrefetchRow(table, st1, st2, (long)uniq[s + 2] * dp, dp);
                 int a = off[s], e = off[s + 1];
                 // fused: a row that occurs once is finished on its per-example gradient row (scratch) in place
                 if (fuse && e == a + 1) { th[s] = FinishRow(table, st1, st2, uniq[s], ref At(ex, (nint)occ[a] * dp)); continue; }
@@ -786,13 +780,7 @@ public sealed unsafe partial class LrmlFused
             int a = blk * RowBlock, e = Math.Min(count, a + RowBlock);
             for (int s = a; s < e; s++)
             {
-                if (s + 2 < count)
-                {
-                    nint po = (nint)uniq[s + 2] * dp;
-                    CacheHint.PrefetchRange(table, po, dp);
-                    if (s1 is not null) CacheHint.PrefetchRange(s1, po, dp);
-                    if (s2 is not null) CacheHint.PrefetchRange(s2, po, dp);
-                }
+                if (s + 2 < count) EmbeddingEngine.PrefetchRow(table, s1, s2, (long)uniq[s + 2] * dp, dp);
                 nint o = (nint)uniq[s] * dp;
                 ref float g = ref At(grads, (nint)s * dp);
                 UpdateRow(ref At(table, o), ref s1 is null ? ref g : ref At(s1, o), ref s2 is null ? ref g : ref At(s2, o), ref g, scale, dp);
