@@ -651,77 +651,162 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     /// update |s·m/den| &lt; s·2⁻¹⁴⁷/ε &lt; 2⁻⁸⁶ for s &lt; 2²⁰ is below half the spacing of floats at w, so w stays. Only v is
     /// written. Rows no step reads for a thousand steps end here: their moments decay to these fixed points and stay,
     /// and each such float would otherwise cost the processor's slow subnormal path on every step.</item>
+    /// <item>Every m is ±0 or subnormal (the ≈ 140 steps a decaying moment takes from 2⁻¹²⁶ down to the fixed points): β₁m
+    /// is computed on the integers, m = ±k·2⁻¹⁴⁹ → ±round(k·0.9f)·2⁻¹⁴⁹ with k·0.9f = k·15099494/2²⁴ rounded to nearest,
+    /// ties to even — the product the processor rounds, without its microcode path for subnormal operands (tens of times
+    /// slower); ±0 gives +0 (β₁·(±0) + (+0)). Every v must be +0, normal or +∞ (not subnormal: β₂v is then computed as in
+    /// Step, on the fast path). Where m ≠ 0, |w| ≥ max(2⁻⁶⁰, K·2⁻¹⁰⁰) and finite: the update |s ⊗ (m′ ⊘ den)| &lt; K·2⁻¹²⁶ ≤
+    /// 2⁻²⁶|w| (as below, with |m′| ≤ |m| &lt; 2⁻¹²⁶) leaves w; where m = ±0, m′ = +0 leaves any w but a NaN.</item>
     /// <item>No m is subnormal: m and v are updated as in Step; where every lane has |m′|·K &lt; |w|·2⁻²⁶ (2⁻⁶⁰ ≤ |w| &lt; ∞,
     /// so the right side is exact and finite) with K ≥ 1.0001·s/ε and |m′| &lt; 2⁹⁶ (so m′ ⊘ den ≤ 2⁹⁶/ε cannot overflow), the
     /// update |s ⊗ (m′ ⊘ den)| ≤ s·|m′|/ε·(1 + 2⁻²⁴)² (den ≥ ε: every operation rounds monotonically) is below 2⁻²⁶|w|,
     /// under half the spacing of floats at w, and w stays.</item>
-    /// <item>Both need every v′ in [+0, +∞]: a NaN or negative v′ makes den NaN and the full update NaN, even where m = 0
+    /// <item>All need every v′ in [+0, +∞]: a NaN or negative v′ makes den NaN and the full update NaN, even where m = 0
     /// (+∞ is fine: m / ∞ = 0).</item>
     /// <item>Otherwise the full update, operation for operation as Step's.</item>
     /// </list>
-    /// What it saves is the square root and the two divisions per float, which bound the replay's speed, on rows idle for a
-    /// few hundred steps (the many rarely read users of a large dataset). Tested against Step bit for bit over the cases.
+    /// A row's last floats that fill no whole vector go through the same code in a padded vector (padding lanes w = 1,
+    /// m = v = 0 take every shortcut), so no float of a row is left to the slow path. What it saves is the square root and
+    /// the two divisions per float, which bound the replay's speed, and the subnormal path, on rows idle for a few hundred
+    /// steps (the many rarely read users of a large dataset). Tested against Step bit for bit over the cases.
     /// </summary>
-    internal static void ZeroGradientAdam(in StepFactors f, ref float w, ref float m1, ref float m2, int len)
+    /// <returns>Whether it may have changed a weight (false: only moments were written).</returns>
+    internal static bool ZeroGradientAdam(in StepFactors f, ref float w, ref float m1, ref float m2, int len)
     {
-        // 512-bit lanes (the update is element-wise: any width gives the same bits); a machine without them takes Step
-        int whole = Vector512.IsHardwareAccelerated ? len - len % 16 : 0;
+        if (!Vector512.IsHardwareAccelerated)   // (512-bit lanes: the update is element-wise, any width gives the same bits)
+        {
+            Span<float> zeros = stackalloc float[len];
+            zeros.Clear();
+            Step(OptimizerKind.Adam, f, ref w, ref m1, ref m2, ref MemoryMarshal.GetReference(zeros), len);
+            return true;
+        }
+        var c = new ZeroGradientConstants(f);
+        int whole = len - len % 16, stored = 0;
+        for (int i = 0; i < whole; i += 16)
+        {
+            var x = Vector512.LoadUnsafe(ref w, (nuint)i); var m = Vector512.LoadUnsafe(ref m1, (nuint)i); var v = Vector512.LoadUnsafe(ref m2, (nuint)i);
+            int store = ZeroGradientAdam16(c, ref x, ref m, ref v);
+            if ((store & StoreW) != 0) x.StoreUnsafe(ref w, (nuint)i);
+            if ((store & StoreM) != 0) m.StoreUnsafe(ref m1, (nuint)i);
+            v.StoreUnsafe(ref m2, (nuint)i);
+            stored |= store;
+        }
+        int rest = len - whole;
+        if (rest == 0) return (stored & StoreW) != 0;
+        if (rest == 8)   // (LRML's rows of d = 100 in 104 floats) the last 8 floats, padded in registers
+        {
+            var x = Vector512.Create(Vector256.LoadUnsafe(ref w, (nuint)whole), Vector256.Create(1f));
+            var m = Vector512.Create(Vector256.LoadUnsafe(ref m1, (nuint)whole), Vector256<float>.Zero);
+            var v = Vector512.Create(Vector256.LoadUnsafe(ref m2, (nuint)whole), Vector256<float>.Zero);
+            int store = ZeroGradientAdam16(c, ref x, ref m, ref v);
+            x.GetLower().StoreUnsafe(ref w, (nuint)whole); m.GetLower().StoreUnsafe(ref m1, (nuint)whole); v.GetLower().StoreUnsafe(ref m2, (nuint)whole);
+            return ((stored | store) & StoreW) != 0;
+        }
+        Span<float> pad = stackalloc float[48];
+        pad[..16].Fill(1f); pad[16..].Clear();
+        MemoryMarshal.CreateReadOnlySpan(ref At(ref w, whole), rest).CopyTo(pad);
+        MemoryMarshal.CreateReadOnlySpan(ref At(ref m1, whole), rest).CopyTo(pad[16..]);
+        MemoryMarshal.CreateReadOnlySpan(ref At(ref m2, whole), rest).CopyTo(pad[32..]);
+        {
+            var x = Vector512.Create(pad[..16]); var m = Vector512.Create(pad.Slice(16, 16)); var v = Vector512.Create(pad.Slice(32, 16));
+            stored |= ZeroGradientAdam16(c, ref x, ref m, ref v);
+            x.CopyTo(pad); m.CopyTo(pad[16..]); v.CopyTo(pad[32..]);
+        }
+        pad[..rest].CopyTo(MemoryMarshal.CreateSpan(ref At(ref w, whole), rest));
+        pad.Slice(16, rest).CopyTo(MemoryMarshal.CreateSpan(ref At(ref m1, whole), rest));
+        pad.Slice(32, rest).CopyTo(MemoryMarshal.CreateSpan(ref At(ref m2, whole), rest));
+        return (stored & StoreW) != 0;
+    }
+
+    private const int StoreM = 1, StoreW = 2;
+
+    /// <summary>The per-step constants of <see cref="ZeroGradientAdam"/>.</summary>
+    private readonly struct ZeroGradientConstants
+    {
+        public readonly Vector512<float> Step, Bc2, K, Floor, SubnormalFloor;
+        public readonly bool Shortcuts;
+
+        public ZeroGradientConstants(in StepFactors f)
+        {
+            Step = Vector512.Create(f.AdamStep); Bc2 = Vector512.Create(f.AdamBc2);
+            Shortcuts = f.AdamStep is > 0f and < 1048576f;   // s in (0, 2²⁰): the bounds hold
+            double k = f.AdamStep * (1.0001 / AdamEps);
+            K = Vector512.Create((float)k);
+            Floor = Vector512.Create(NoMoveWeight);
+            // K·2⁻¹⁰⁰ rounded up (a hair above it), at least 2⁻⁶⁰
+            SubnormalFloor = Vector512.Create((float)Math.Max(k * (7.888609052210118e-31 * (1 + 1e-6)), NoMoveWeight));   // 2⁻¹⁰⁰ · (1 + 10⁻⁶)
+        }
+    }
+
+    /// <summary>One vector of 16 floats of <see cref="ZeroGradientAdam"/>: x (weights), m, v in and out; returns which of
+    /// m (<see cref="StoreM"/>) and x (<see cref="StoreW"/>) it changed (v always).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ZeroGradientAdam16(in ZeroGradientConstants c, ref Vector512<float> x, ref Vector512<float> m, ref Vector512<float> v)
+    {
         var b1 = Vector512.Create(Beta1); var c1 = Vector512.Create(1f - Beta1);
         var b2 = Vector512.Create(Beta2); var c2 = Vector512.Create(1f - Beta2);
-        var e = Vector512.Create(AdamEps); var step = Vector512.Create(f.AdamStep); var bc2 = Vector512.Create(f.AdamBc2);
+        var e = Vector512.Create(AdamEps);
         var g = Vector512<float>.Zero;
-        bool shortcuts = f.AdamStep is > 0f and < 1048576f;   // s in (0, 2²⁰): the bounds below hold
-        var k = Vector512.Create((float)(f.AdamStep * (1.0001 / AdamEps)));
-        var scale = Vector512.Create(1f / 67108864f);   // 2⁻²⁶
-        var floor = Vector512.Create(NoMoveWeight);
-        var four = Vector512.Create(4); var absMask = Vector512.Create(int.MaxValue);
+        var absMask = Vector512.Create(int.MaxValue);
         var minNormal = Vector512.Create(0x00800000);   // the bits of the smallest normal float
         var inf = Vector512.Create(0x7F800000u);        // v in [+0, +∞] ⇔ its bits in [0, these]: no NaN, no negative
         var maxW = Vector512.Create(float.PositiveInfinity);   // finite w: the bound below is finite
         var maxM = Vector512.Create(7.9228163e28f);            // 2⁹⁶: m′ / den ≤ 2⁹⁶ / ε < 2¹²³ cannot overflow
-        for (int i = 0; i < whole; i += 16)
+        var scale = Vector512.Create(1f / 67108864f);          // 2⁻²⁶
+        if (c.Shortcuts)
         {
-            var m = Vector512.LoadUnsafe(ref m1, (nuint)i); var v = Vector512.LoadUnsafe(ref m2, (nuint)i); var x = Vector512.LoadUnsafe(ref w, (nuint)i);
-            if (shortcuts)
+            var bits = m.AsInt32();
+            var mag = bits & absMask;
+            var zero = Vector512.Equals(mag, Vector512<int>.Zero);
+            if (Vector512.LessThanOrEqualAll(mag, Vector512.Create(4)) && !Vector512.EqualsAny(bits, Vector512.Create(int.MinValue)))
             {
-                var bits = m.AsInt32();
-                var mag = bits & absMask;
-                if (Vector512.LessThanOrEqualAll(mag, four) && !Vector512.EqualsAny(bits, Vector512.Create(int.MinValue)))
+                // lanes with m = +0 keep any w but a NaN (w − 0 would quiet a signalling one); the others need
+                // |w| ≥ 2⁻⁶⁰ (NaN fails); every v′ must be in [+0, +∞] (a NaN or negative v′ makes the full update NaN,
+                // even for m = 0)
+                var vv = b2 * v + c2 * (g * g);
+                if (((zero & Vector512.Equals(x, x).AsInt32()) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), c.Floor).AsInt32()) == Vector512<int>.AllBitsSet
+                    && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf))
                 {
-                    // lanes with m = +0 keep any w but a NaN (w − 0 would quiet a signalling one); the others need
-                    // |w| ≥ 2⁻⁶⁰ (NaN fails); every v′ must be in [+0, +∞] (a NaN or negative v′ makes the full update NaN,
-                    // even for m = 0)
-                    var vv = b2 * v + c2 * (g * g);
-                    if (((Vector512.Equals(bits, Vector512<int>.Zero) & Vector512.Equals(x, x).AsInt32()) | Vector512.GreaterThanOrEqual(Vector512.Abs(x), floor).AsInt32()) == Vector512<int>.AllBitsSet
-                        && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf))
-                    {
-                        vv.StoreUnsafe(ref m2, (nuint)i);
-                        continue;
-                    }
-                }
-                else if ((Vector512.Equals(mag, Vector512<int>.Zero) | Vector512.GreaterThanOrEqual(mag, minNormal)) == Vector512<int>.AllBitsSet)   // no subnormal m
-                {
-                    var mm = b1 * m + c1 * g;
-                    var vv = b2 * v + c2 * (g * g);
-                    mm.StoreUnsafe(ref m1, (nuint)i); vv.StoreUnsafe(ref m2, (nuint)i);
-                    var ax = Vector512.Abs(x);
-                    if (!(Vector512.GreaterThanOrEqualAll(ax, floor) && Vector512.LessThanAll(ax, maxW) && Vector512.LessThanAll(Vector512.Abs(mm), maxM)
-                          && Vector512.LessThanAll(Vector512.Abs(mm) * k, ax * scale) && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf)))
-                        (x - step * (mm / (Vector512.Sqrt(vv) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
-                    continue;
+                    v = vv;
+                    return 0;
                 }
             }
-            var mn = b1 * m + c1 * g;
-            var vn = b2 * v + c2 * (g * g);
-            mn.StoreUnsafe(ref m1, (nuint)i); vn.StoreUnsafe(ref m2, (nuint)i);
-            (x - step * (mn / (Vector512.Sqrt(vn) / bc2 + e))).StoreUnsafe(ref w, (nuint)i);
+            else if (Vector512.LessThanAll(mag, minNormal))   // every m ±0 or subnormal
+            {
+                var vb = v.AsUInt32();
+                var ax = Vector512.Abs(x);
+                if (Vector512.LessThanOrEqualAll(vb, inf) && (Vector512.Equals(vb, Vector512<uint>.Zero) | Vector512.GreaterThanOrEqual(vb, minNormal.AsUInt32())) == Vector512<uint>.AllBitsSet
+                    && ((zero & Vector512.Equals(x, x).AsInt32()) | (Vector512.GreaterThanOrEqual(ax, c.SubnormalFloor) & Vector512.LessThan(ax, maxW)).AsInt32()) == Vector512<int>.AllBitsSet)
+                {
+                    // k′ = (k·15099494 + 2²³ − 1 + (⌊k·15099494 / 2²⁴⌋ mod 2)) / 2²⁴: the product rounded to nearest, ties to even
+                    var (lo, hi) = Vector512.Widen(mag);
+                    var mul = Vector512.Create(15099494L); var half = Vector512.Create(0x7FFFFFL); var one = Vector512.Create(1L);
+                    lo *= mul; hi *= mul;
+                    lo = (lo + half + ((lo >> 24) & one)) >> 24;
+                    hi = (hi + half + ((hi >> 24) & one)) >> 24;
+                    m = Vector512.ConditionalSelect(zero, Vector512<int>.Zero, (bits & Vector512.Create(int.MinValue)) | Vector512.Narrow(lo, hi)).AsSingle();
+                    v = b2 * v + c2 * (g * g);
+                    return StoreM;
+                }
+            }
+            else if ((zero | Vector512.GreaterThanOrEqual(mag, minNormal)) == Vector512<int>.AllBitsSet)   // no subnormal m
+            {
+                var mm = b1 * m + c1 * g;
+                var vv = b2 * v + c2 * (g * g);
+                m = mm; v = vv;
+                var ax = Vector512.Abs(x);
+                if (Vector512.GreaterThanOrEqualAll(ax, c.Floor) && Vector512.LessThanAll(ax, maxW) && Vector512.LessThanAll(Vector512.Abs(mm), maxM)
+                    && Vector512.LessThanAll(Vector512.Abs(mm) * c.K, ax * scale) && Vector512.LessThanOrEqualAll(vv.AsUInt32(), inf))
+                    return StoreM;
+                x -= c.Step * (mm / (Vector512.Sqrt(vv) / c.Bc2 + e));
+                return StoreM | StoreW;
+            }
         }
-        if (whole < len)
-        {
-            Span<float> zeros = stackalloc float[len - whole];
-            zeros.Clear();
-            Step(OptimizerKind.Adam, f, ref At(ref w, whole), ref At(ref m1, whole), ref At(ref m2, whole), ref MemoryMarshal.GetReference(zeros), len - whole);
-        }
+        var mn = b1 * m + c1 * g;
+        var vn = b2 * v + c2 * (g * g);
+        m = mn; v = vn;
+        x -= c.Step * (mn / (Vector512.Sqrt(vn) / c.Bc2 + e));
+        return StoreM | StoreW;
     }
 
     /// <summary>row ← row / max(‖row‖, 1). The norm is TensorPrimitives.Norm's, bit for bit; the division is element-wise (one

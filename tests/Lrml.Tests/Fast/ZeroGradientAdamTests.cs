@@ -31,7 +31,7 @@ public class ZeroGradientAdamTests
     private static (float[] W, float[] M, float[] V) Rows(long seed)
     {
         var rng = new Rng(seed, "test.zero-grad-adam");
-        int rows = 10, n = rows * Len;
+        int rows = 12, n = rows * Len;
         var w = new float[n]; var m = new float[n]; var v = new float[n];
         for (int x = 0; x < n; x++)
         {
@@ -53,6 +53,17 @@ public class ZeroGradientAdamTests
                 case 8:   // (written as bits: converting 0x7FA00000 to a float value quiets it)
                     w[x] = sign * 0.4f; m[x] = 0f; v[x] = 1e-10f;
                     if (x % Len == 4) System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(w.AsSpan())[x] = 0x7FA00000;
+                    break;
+                // subnormal moments of many units (the integer path), with −0 and +0 lanes, normal v
+                case 10: w[x] = sign * (0.1f + 0.1f * rng.NextInt(5)); m[x] = x % 7 == 0 ? -0f : x % 11 == 0 ? 0f : sign * (5 + rng.NextInt(8_388_600)) * float.Epsilon; v[x] = 1e-12f * (1 + rng.NextInt(50)); break;
+                // the same with, in its first vector, one subnormal v; in its second, one weight small enough to move (1e-30);
+                // in its tail, a signalling-NaN weight on a zero moment: each sends its vector to the full step
+                case 11:
+                    int lane = x % Len;
+                    w[x] = lane == 20 ? 1e-30f : sign * 0.3f;
+                    if (lane == 34) System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(w.AsSpan())[x] = 0x7FA00000;   // signalling
+                    m[x] = lane == 34 ? 0f : sign * ((1 << 19) + rng.NextInt(1 << 20)) * float.Epsilon;
+                    v[x] = lane == 3 ? 3e-39f : 1e-11f;
                     break;
                 case 7: w[x] = sign * 0.4f; m[x] = sign * 1e-20f; v[x] = x % 16 == 3 ? float.NaN : x % 16 == 11 ? float.PositiveInfinity : 1e-10f; break;
                 default: w[x] = sign * 1e-20f; m[x] = sign * 1e-7f; v[x] = 1e-9f; break;
@@ -89,7 +100,7 @@ public class ZeroGradientAdamTests
         }
         // the data reached the shortcuts' regimes: row 2's moments decayed into the subnormal fixed points (±k·2⁻¹⁴⁹, k ≤ 4),
         // row 3 started there, and row 2's weights moved before they stopped moving
-        Assert.All(m.Skip(2 * Len).Take(2 * Len), x => Assert.True((Bits(x) & int.MaxValue) <= 4, $"m = {x:R}"));
+        Assert.All(m.Skip(2 * Len).Take(2 * Len).Concat(m.Skip(10 * Len).Take(Len)), x => Assert.True((Bits(x) & int.MaxValue) <= 4, $"m = {x:R}"));
         Assert.NotEqual(Rows(1).W.Skip(2 * Len).Take(Len), w.Skip(2 * Len).Take(Len));
     }
 
@@ -112,6 +123,29 @@ public class ZeroGradientAdamTests
         for (int x = 0; x < n; x++)
             Assert.True(Bits(rw[x]) == Bits(w[x]) && Bits(rm[x]) == Bits(m[x]) && Bits(rv[x]) == Bits(v[x]),
                 $"lane {x}: full step w {rw[x]:R}, shortcut w {w[x]:R}");
+    }
+
+    /// <summary>β₁m for every subnormal m, both signs, and ±0: the integer rounding of the subnormal shortcut against the
+    /// processor's product, next to the full step's w (which must not move).</summary>
+    [Fact]
+    public void EverySubnormalMomentDecaysAsTheProcessorRoundsIt()
+    {
+        const int n = 1 << 12;
+        var f = StepFactors.At(1e-3f, 1000);
+        var zeros = new float[n];
+        for (int start = 0; start < (1 << 23); start += n / 2)
+        {
+            var m = new float[n];
+            for (int x = 0; x < n; x++) m[x] = BitConverter.Int32BitsToSingle((start + x / 2) | (x % 2 == 0 ? 0 : int.MinValue));
+            var w = Enumerable.Range(0, n).Select(x => x % 3 == 0 ? -0.25f : 0.5f).ToArray();
+            var v = Enumerable.Repeat(1e-10f, n).ToArray();
+            var (rw, rm, rv) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+            EmbeddingEngine.ZeroGradientAdam(f, ref w[0], ref m[0], ref v[0], n);
+            EmbeddingEngine.Step(OptimizerKind.Adam, f, ref rw[0], ref rm[0], ref rv[0], ref zeros[0], n);
+            for (int x = 0; x < n; x++)
+                if (Bits(rm[x]) != Bits(m[x]) || Bits(rw[x]) != Bits(w[x]) || Bits(rv[x]) != Bits(v[x]))
+                    Assert.Fail($"m bits {(start + x / 2) | (x % 2 == 0 ? 0 : int.MinValue):X8} → full step {Bits(rm[x]):X8} / w {rw[x]:R}, shortcut {Bits(m[x]):X8} / w {w[x]:R}");
+        }
     }
 
     private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
