@@ -73,6 +73,7 @@ public sealed unsafe partial class LrmlFused
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             if (users.Length >= MinRun) EnsureScoreCache();
             fixed (int* pu = users) fixed (int* pi = items) fixed (float* ps = scores)
             {
@@ -94,6 +95,7 @@ public sealed unsafe partial class LrmlFused
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             fixed (int* pu = users) fixed (int* pi = items) fixed (float* pa = attention) fixed (float* pr = relation)
             {
                 _aUsers = pu; _aItems = pi; _aOut = pa; _aOut2 = pr; _aCount = users.Length;
@@ -117,6 +119,7 @@ public sealed unsafe partial class LrmlFused
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             for (int x = 0; x < users.Length; x++)
             {
                 LoadRow(ref At(_p, (nint)users[x] * _dp), ref Ref(row));
@@ -226,6 +229,7 @@ public sealed unsafe partial class LrmlFused
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            CatchUpAll();
             EnsureScoreCache();
             fixed (int* pu = users) fixed (float* ps = scores)
             {

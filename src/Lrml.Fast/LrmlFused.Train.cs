@@ -56,13 +56,14 @@ public sealed unsafe partial class LrmlFused
     private float _adamStep, _adamStepMemory, _adamBc2Sqrt, _lazyStep;
 
     /// <summary>
-    /// Whether exact Adam's sweep moves the rows no example touched with <see cref="EmbeddingEngine.ZeroGradientAdam"/> (the
-    /// bits of the sweep's own update, without its square root and divisions where they provably change nothing). On by
-    /// default for tables above <see cref="EmbeddingEngine.ReplayMinBytes"/> (the ML-20M and Netflix shapes), where the
-    /// moments of rows idle for hundreds of steps decay into subnormal floats that the processor computes on a slow path:
-    /// on the ML-20M shape (d 100, N 20) the sweep fell from 0.076 to 0.019 M triples/s within 4,000 steps. It applies
-    /// only with L2 = 0 (an untouched row's gradient is then clip(0·θ)·scale = ±0) and to rows whose gradient acts as +0
-    /// (<see cref="ZeroGradientActsAsPlusZero"/>). Settable for tests.
+    /// Whether exact Adam moves the rows no example touched with <see cref="EmbeddingEngine.ZeroGradientAdam"/> (the bits of
+    /// the sweep's own update, without its square root and divisions where they provably change nothing, and without the
+    /// processor's slow path for subnormal moments). On by default for tables above <see cref="EmbeddingEngine.ReplayMinBytes"/>
+    /// (the ML-20M and Netflix shapes), where those rows replay their owed steps (<see cref="ReplayUnreadRows"/>; the sweep
+    /// takes it when replay is switched off): the moments of rows idle for hundreds of steps decay into subnormal floats,
+    /// and on the ML-20M shape (d 100, N 20) the plain sweep fell from 0.076 to 0.019 M triples/s within 4,000 steps. It
+    /// applies only with L2 = 0 (an untouched row's gradient is then clip(0·θ)·scale = ±0) and to rows whose gradient acts
+    /// as +0 (<see cref="ZeroGradientActsAsPlusZero"/>). Settable for tests.
     /// </summary>
     internal bool ZeroGradientShortcut { get; set; }
 
@@ -82,9 +83,10 @@ public sealed unsafe partial class LrmlFused
     public double TrainStep(TrainingBatch batch)
     {
         // Without a norm clip, the row-sparse optimisers update each row right after reducing its gradient.
-        bool fuse = !UsesDenseSweep && _cfg.GradClipNorm == 0f;
+        bool fuse = !SweepsEveryStep && _cfg.GradClipNorm == 0f;
         lock (_gate)
         {
+            if (_atU is not null && _step + 1 - _owedFrom >= OwedStepLimit) CatchUpAll();
             try
             {
                 double loss = Forward(batch, applyClip: true, fuseUpdate: fuse, advanceWarp: true);
@@ -129,7 +131,7 @@ public sealed unsafe partial class LrmlFused
     /// </summary>
     public LrmlGradient ComputeGradient(TrainingBatch batch)
     {
-        lock (_gate) return Gradient(batch);
+        lock (_gate) return Gradient(batch);   // (replaying: the rows it reads catch up in Forward; L2 = 0, so no other row has a gradient)
     }
 
     private LrmlGradient Gradient(TrainingBatch batch)
@@ -170,6 +172,7 @@ public sealed unsafe partial class LrmlFused
         _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
         ValidateIndices(batch);
         if (_warp is not null) LastWarpNegatives = _warp.Draw(batch, advanceWarp);
+        CatchUpBatch(update: advanceWarp);   // (advanceWarp: a training step, which updates the rows it reads)
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
         // fused: rows are updated in the reduce phase, right after their gradient is summed, so the step's
@@ -291,7 +294,7 @@ public sealed unsafe partial class LrmlFused
         _batch = null;
     }
 
-    private enum StepPhase { Examples, Reduce, DenseNorms, Update }
+    private enum StepPhase { Examples, Reduce, DenseNorms, Update, CatchUp, CatchUpAll }
 
     private sealed class StepWork(LrmlFused m) : IParallelWork
     {
@@ -304,6 +307,8 @@ public sealed unsafe partial class LrmlFused
                 case StepPhase.Reduce: m.RunReduce(item); break;
                 case StepPhase.DenseNorms: m.RunDenseNorms(item); break;
                 case StepPhase.Update: m.RunUpdate(item); break;
+                case StepPhase.CatchUp: m.RunCatchUp(item); break;
+                case StepPhase.CatchUpAll: m.RunCatchUpAll(item); break;
             }
         }
     }
@@ -683,7 +688,7 @@ public sealed unsafe partial class LrmlFused
     /// <summary>Optimiser step; returns the dense L2 loss term (whole tensors) when the sweep computes it.</summary>
     private double Update()
     {
-        bool dense = UsesDenseSweep;
+        bool dense = SweepsEveryStep;
         float l2 = _cfg.L2, cn = _cfg.GradClipNorm;
         _denseBlocksU = (_users + DenseBlock - 1) / DenseBlock;
         _denseBlocksI = (_items + DenseBlock - 1) / DenseBlock;
@@ -712,6 +717,7 @@ public sealed unsafe partial class LrmlFused
         _factors = StepFactors.At(_cfg.LearningRate, _step);
         _adamStep = _factors.AdamStep; _adamBc2Sqrt = _factors.AdamBc2; _lazyStep = _factors.LazyStep;
         _adamStepMemory = StepFactors.At(_cfg.EffectiveMemoryLearningRate, _step).AdamStep;
+        RecordOwedStep();
     }
 
     private StepFactors _factors;
@@ -762,7 +768,7 @@ public sealed unsafe partial class LrmlFused
 
     private void RunUpdate(int item)
     {
-        bool dense = UsesDenseSweep;
+        bool dense = SweepsEveryStep;
         int nbU = dense ? _denseBlocksU : _rowBlocksU, nbI = dense ? _denseBlocksI : _rowBlocksI;
         if (TrainMemory) item = item == 0 ? nbU + nbI : item - 1; // memory first
         if (item >= nbU + nbI) { UpdateMemory(); return; }
@@ -809,7 +815,7 @@ public sealed unsafe partial class LrmlFused
                 EmbeddingEngine.ZeroGradientAdam(_factors, ref w, ref At(s1!, o), ref At(s2!, o), dp);
             else
             {
-                UpdateUntouched(ref w, ref s1 is null ? ref w : ref At(s1, o), ref s2 is null ? ref w : ref At(s2, o), l2, cv, scale, dp);
+                UpdateUntouched(ref w, ref s1 is null ? ref w : ref At(s1, o), ref s2 is null ? ref w : ref At(s2, o), l2, cv, scale, dp, _factors);
             }
         }
     }
@@ -883,9 +889,9 @@ public sealed unsafe partial class LrmlFused
         }
     }
 
-    /// <summary>Dense sweep, untouched row: gradient clip(λθ)·scale (zero without L2).</summary>
+    /// <summary>Dense sweep, untouched row: gradient clip(λθ)·scale (zero without L2), at the step of <paramref name="f"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void UpdateUntouched(ref float w, ref float s1, ref float s2, float l2, float cv, float scale, int len)
+    private void UpdateUntouched(ref float w, ref float s1, ref float s2, float l2, float cv, float scale, int len, in StepFactors f)
     {
         int vw = Vector<float>.Count;
         var vl2 = new Vector<float>(l2); var vs = new Vector<float>(scale);
@@ -896,7 +902,7 @@ public sealed unsafe partial class LrmlFused
             {
                 var b1 = new Vector<float>(Beta1); var c1 = new Vector<float>(1f - Beta1);
                 var b2 = new Vector<float>(Beta2); var c2 = new Vector<float>(1f - Beta2);
-                var step = new Vector<float>(_adamStep); var bc2 = new Vector<float>(_adamBc2Sqrt); var eps = new Vector<float>(AdamEps);
+                var step = new Vector<float>(f.AdamStep); var bc2 = new Vector<float>(f.AdamBc2); var eps = new Vector<float>(AdamEps);
                 for (int i = 0; i < len; i += vw)
                 {
                     var wi = Ld(ref w, i);

@@ -118,6 +118,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
         _scratch = new Scratch[_pool.Threads];
+        ReplayUnreadRows = CanReplay && EmbeddingEngine.AdamTablesExceedReplaySize((long)(_users + _items) * _dp);
     }
 
     private void ProjectAllRows(float[] table, int rows)
@@ -231,6 +232,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     {
         lock (_gate)
         {
+            CatchUpAll();
             foreach (var (t, rows, isK) in StateTensors())
             {
                 if (isK) { foreach (float v in KtToK(t)) if (!float.IsFinite(v)) return false; continue; }
@@ -246,6 +248,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     {
         lock (_gate)
         {
+            CatchUpAll();
             float max = 0;
             foreach (var (t, rows, _) in StateTensors().Take(4))          // P, Q, Kᵀ, M (not the optimiser moments); rows of _d in _dp
             {
@@ -263,7 +266,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// <inheritdoc/>
     public LrmlParameters ExportParameters()
     {
-        lock (_gate) return Export();
+        lock (_gate)
+        {
+            CatchUpAll();
+            return Export();
+        }
     }
 
     private LrmlParameters Export()
@@ -278,7 +285,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     {
         if (parameters.NumUsers != _users || parameters.NumItems != _items || parameters.Dim != _d || parameters.Slots != _n)
             throw new ArgumentException("Parameters have a different shape from this model.");
-        lock (_gate) ImportParameters(parameters);
+        lock (_gate)
+        {
+            CatchUpAll();   // the moments stay: bring them to the current step first
+            ImportParameters(parameters);
+        }
     }
 
     private float[] Unpad(float[] src, int rows)
@@ -313,7 +324,11 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     /// <remarks>With WARP weighting the sampler's random state follows (32 bytes), so a restored model draws the same negatives.</remarks>
     public byte[] SaveState()
     {
-        lock (_gate) return _warp is null ? Save() : TorchSupport.WithRngState(Save(), _warp.Rng);
+        lock (_gate)
+        {
+            CatchUpAll();
+            return _warp is null ? Save() : TorchSupport.WithRngState(Save(), _warp.Rng);
+        }
     }
 
     private byte[] Save()
@@ -378,6 +393,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
             for (int r = 0; r < rows; r++) o = ReadFloats(span, o, t.AsSpan(r * _dp, _d));
         }
         _step = step;
+        ResetOwedSteps();
         _version++;
     }
 

@@ -1,0 +1,161 @@
+using static Lrml.Fast.FusedMath;
+
+using Lrml.Models;
+
+namespace Lrml.Fast;
+
+public sealed unsafe partial class LrmlFused
+{
+    /// <summary>
+    /// Exact Adam without L2 on large tables: instead of sweeping P, Q and both moments through memory at every step (dense
+    /// Adam moves every row; a row no example touched with the gradient clip(0·θ)·scale), every row records the step its
+    /// state is at, and a row that owes steps replays them just before a step reads it (<see cref="Replay"/>: the sweep's own
+    /// update of an untouched row, with each owed step's factors and gradient scale, so the same bits); every row catches up
+    /// before anything else reads the tables (scoring, explanations, export, state, parameter checks). An untouched row's
+    /// update depends on nothing but its own state and the step's factors when L2 = 0 (with L2 its gradient λθ enters the
+    /// step's norm clip through every row at once), so this is the sweep with its work moved in time. On by default above
+    /// <see cref="EmbeddingEngine.ReplayMinBytes"/> (the ML-20M and Netflix shapes), where the sweep streams tables larger than
+    /// the caches through memory at every step; as in the shared engine. Settable for tests: switching catches every row up.
+    /// </summary>
+    internal bool ReplayUnreadRows
+    {
+        get => _atU is not null;
+        set
+        {
+            lock (_gate)
+            {
+                if (value == (_atU is not null)) return;
+                if (value && !CanReplay) throw new InvalidOperationException("Only exact Adam without L2 replays unread rows.");
+                CatchUpAll();
+                if (value) { _atU = new long[_users]; _atI = new long[_items]; Array.Fill(_atU, _step); Array.Fill(_atI, _step); _owedFrom = _step + 1; }
+                else _atU = _atI = null;
+            }
+        }
+    }
+
+    private bool CanReplay => _cfg.Optimizer == OptimizerKind.Adam && _cfg.L2 == 0f;
+
+    /// <summary>Whether a step sweeps every row of P and Q (dense optimiser semantics, not replaying).</summary>
+    private bool SweepsEveryStep => UsesDenseSweep && _atU is null;
+
+    /// <summary>After this many steps since every row last caught up, every row does (bounds the factors kept; settable for tests).</summary>
+    internal int OwedStepLimit { get; set; } = 1 << 16;
+
+    /// <summary>What an untouched row's update at one step depends on besides the row: Adam's factors and the norm clip's scale.</summary>
+    private readonly record struct OwedStep(StepFactors F, float ScaleP, float ScaleQ);
+
+    private long[]? _atU, _atI;                         // the step each user / item row's state is at
+    private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step
+    private long _owedFrom = 1, _oweTo;
+    private int[] _oweRow = []; private long[] _oweAt = [];
+    private int _owe, _oweUsers;
+    private const int OweBlock = 32;
+
+    /// <summary>Keeps step _step's factors and scales for the rows that owe it (called once the step's scales are known).</summary>
+    private void RecordOwedStep()
+    {
+        if (_atU is null) return;
+        long i = _step - _owedFrom;
+        if (i >= _owed.Length) Array.Resize(ref _owed, (int)Math.Max(i + 1, Math.Min(2L * _owed.Length, OwedStepLimit)));
+        _owed[i] = new OwedStep(_factors, _scaleP, _scaleQ);
+    }
+
+    /// <summary>Before a step reads the batch: its users and items (and WARP's drawn items) catch up to the current step, in
+    /// parallel; when the step will update them, the rows it touches are marked as at the next step.</summary>
+    private void CatchUpBatch(bool update)
+    {
+        if (_atU is null) return;
+        var batch = _batch!;
+        int b = _b, k = _k;
+        var drawn = _warp is null ? null : LastWarpNegatives;
+        int need = b * (k + 2) + (drawn?.Length ?? 0);
+        if (_oweRow.Length < need) { _oweRow = new int[need]; _oweAt = new long[need]; }
+        long target = _step;
+        _owe = 0; _oweTo = target;
+        for (int x = 0; x < b; x++) Owe(batch.Users[x], _atU, target);
+        _oweUsers = _owe;
+        for (int x = 0; x < b; x++) Owe(batch.Positives[x], _atI!, target);
+        for (int x = 0; x < b * k; x++) Owe(batch.Negatives[x], _atI!, target);
+        if (drawn is not null) for (int x = 0; x < drawn.Length; x++) Owe(drawn[x], _atI!, target);
+        if (_owe > 0)
+        {
+            _stepWork.Phase = StepPhase.CatchUp;
+            _pool.Run(_stepWork, (_owe + OweBlock - 1) / OweBlock);
+        }
+        if (!update) return;
+        for (int x = 0; x < b; x++) _atU[batch.Users[x]] = target + 1;
+        for (int x = 0; x < b; x++) _atI![batch.Positives[x]] = target + 1;
+        for (int x = 0; x < b * k; x++) _atI![batch.Negatives[x]] = target + 1;
+    }
+
+    private void Owe(int r, long[] at, long target)
+    {
+        if (at[r] >= target) return;
+        _oweRow[_owe] = r; _oweAt[_owe++] = at[r];
+        at[r] = target;   // listed once, however often the batch reads it
+    }
+
+    private void RunCatchUp(int item)
+    {
+        int e1 = Math.Min(_owe, (item + 1) * OweBlock);
+        for (int e = item * OweBlock; e < e1; e++)
+        {
+            if (e + 2 < e1)   // random rows, most owing one or a few steps
+            {
+                bool u = e + 2 < _oweUsers;
+                EmbeddingEngine.PrefetchRow(u ? _p : _q, u ? _p1 : _q1, u ? _p2 : _q2, (long)_oweRow[e + 2] * _dp, _dp);
+            }
+            Replay(e < _oweUsers, _oweRow[e], _oweAt[e], _oweTo);
+        }
+    }
+
+    /// <summary>Every row catches up to the current step (before anything but a training step reads the tables).</summary>
+    private void CatchUpAll()
+    {
+        if (_atU is null || _owedFrom == _step + 1) return;   // no step since every row last caught up
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _oweTo = _step;
+        _denseBlocksU = (_users + DenseBlock - 1) / DenseBlock;
+        _denseBlocksI = (_items + DenseBlock - 1) / DenseBlock;
+        _stepWork.Phase = StepPhase.CatchUpAll;
+        _pool.Run(_stepWork, _denseBlocksU + _denseBlocksI);
+        _owedFrom = _step + 1;
+    }
+
+    private void RunCatchUpAll(int item)
+    {
+        bool user = item < _denseBlocksU;
+        int blk = user ? item : item - _denseBlocksU;
+        int r0 = blk * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock);
+        long[] at = user ? _atU! : _atI!;
+        for (int r = r0; r < r1; r++)
+            if (at[r] < _oweTo) { Replay(user, r, at[r], _oweTo); at[r] = _oweTo; }
+    }
+
+    /// <summary>Steps from + 1 … to of one row no step read: the dense sweep's update of an untouched row (RunUpdate),
+    /// call for call with each step's factors and scale, so the row ends with the sweep's bits.</summary>
+    private void Replay(bool user, int r, long from, long to)
+    {
+        nint o = (nint)r * _dp;
+        ref float w = ref At(user ? _p : _q, o);
+        ref float m1 = ref At(user ? _p1! : _q1!, o), m2 = ref At(user ? _p2! : _q2!, o);
+        float cv = _cfg.GradClipValue;
+        // the guard (finite weights, no −0 first moment) is re-checked only after a step that may have moved a weight: a
+        // zero-gradient step never makes a −0 moment (β₁m rounds to 0 only from ±0, and ±0 + (+0) is +0)
+        bool plain = ZeroGradientShortcut && ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
+        for (long s = from + 1; s <= to; s++)
+        {
+            ref readonly var step = ref _owed[s - _owedFrom];
+            if (!plain) UpdateUntouched(ref w, ref m1, ref m2, 0f, cv, user ? step.ScaleP : step.ScaleQ, _dp, step.F);
+            else if (EmbeddingEngine.ZeroGradientAdam(step.F, ref w, ref m1, ref m2, _dp)) plain = ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
+        }
+    }
+
+    /// <summary>A loaded state is whole: no row owes a step.</summary>
+    private void ResetOwedSteps()
+    {
+        if (_atU is null) return;
+        Array.Fill(_atU, _step); Array.Fill(_atI!, _step);
+        _owedFrom = _step + 1;
+    }
+}
