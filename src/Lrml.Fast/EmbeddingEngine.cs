@@ -67,7 +67,8 @@ internal abstract class EmbeddingKernel
 }
 
 /// <summary>The constants of one optimiser step t: the learning rate and Adam's bias corrections (double, rounded to float
-/// once, as the fused LRML engine).</summary>
+/// once, as the fused LRML engine), and the bounds <see cref="EmbeddingEngine.ZeroGradientAdam"/> derives from them (computed
+/// once per step: a replay applies each step to many rows).</summary>
 internal readonly record struct StepFactors(float LearningRate, float AdamStep, float AdamBc2, float LazyStep)
 {
     public static StepFactors At(float lr, long t)
@@ -75,6 +76,13 @@ internal readonly record struct StepFactors(float LearningRate, float AdamStep, 
         double bc1 = 1.0 - Math.Pow(LrmlFused.Beta1, t), bc2 = 1.0 - Math.Pow(LrmlFused.Beta2, t);
         return new(lr, (float)(lr / bc1), (float)Math.Sqrt(bc2), (float)(lr * Math.Sqrt(bc2) / bc1));
     }
+
+    /// <summary>K ≥ 1.0001·s/ε of <see cref="EmbeddingEngine.ZeroGradientAdam"/> (s = AdamStep).</summary>
+    public float NoMoveK { get; } = (float)(AdamStep * (1.0001 / LrmlFused.AdamEps));
+
+    /// <summary>max(K·2⁻¹⁰⁰, 2⁻⁶⁰), rounded up a hair: the least |w| a subnormal first moment cannot move.</summary>
+    public float SubnormalNoMoveWeight { get; } =
+        (float)Math.Max(AdamStep * (1.0001 / LrmlFused.AdamEps) * (7.888609052210118e-31 * (1 + 1e-6)), 8.6736174e-19);   // 2⁻¹⁰⁰ · (1 + 10⁻⁶); 2⁻⁶⁰
 }
 
 /// <summary>
@@ -720,22 +728,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
 
     private const int StoreM = 1, StoreW = 2;
 
-    /// <summary>The per-step constants of <see cref="ZeroGradientAdam"/>.</summary>
-    private readonly struct ZeroGradientConstants
+    /// <summary>The per-step constants of <see cref="ZeroGradientAdam"/>, in vectors (the bounds come with the step's factors).</summary>
+    private readonly struct ZeroGradientConstants(in StepFactors f)
     {
-        public readonly Vector512<float> Step, Bc2, K, Floor, SubnormalFloor;
-        public readonly bool Shortcuts;
-
-        public ZeroGradientConstants(in StepFactors f)
-        {
-            Step = Vector512.Create(f.AdamStep); Bc2 = Vector512.Create(f.AdamBc2);
-            Shortcuts = f.AdamStep is > 0f and < 1048576f;   // s in (0, 2²⁰): the bounds hold
-            double k = f.AdamStep * (1.0001 / AdamEps);
-            K = Vector512.Create((float)k);
-            Floor = Vector512.Create(NoMoveWeight);
-            // K·2⁻¹⁰⁰ rounded up (a hair above it), at least 2⁻⁶⁰
-            SubnormalFloor = Vector512.Create((float)Math.Max(k * (7.888609052210118e-31 * (1 + 1e-6)), NoMoveWeight));   // 2⁻¹⁰⁰ · (1 + 10⁻⁶)
-        }
+        public readonly Vector512<float> Step = Vector512.Create(f.AdamStep), Bc2 = Vector512.Create(f.AdamBc2), K = Vector512.Create(f.NoMoveK),
+            Floor = Vector512.Create(NoMoveWeight), SubnormalFloor = Vector512.Create(f.SubnormalNoMoveWeight);
+        public readonly bool Shortcuts = f.AdamStep is > 0f and < 1048576f;   // s in (0, 2²⁰): the bounds hold
     }
 
     /// <summary>One vector of 16 floats of <see cref="ZeroGradientAdam"/>: x (weights), m, v in and out; returns which of
