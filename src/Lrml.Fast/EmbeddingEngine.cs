@@ -77,6 +77,8 @@ internal readonly record struct StepFactors(float LearningRate, float AdamStep, 
         return new(lr, (float)(lr / bc1), (float)Math.Sqrt(bc2), (float)(lr * Math.Sqrt(bc2) / bc1));
     }
 
+    // (derived from AdamStep when constructed: a `with` changing AdamStep would keep them stale — build factors with At)
+
     /// <summary>K ≥ 1.0001·s/ε of <see cref="EmbeddingEngine.ZeroGradientAdam"/> (s = AdamStep).</summary>
     public float NoMoveK { get; } = (float)(AdamStep * (1.0001 / LrmlFused.AdamEps));
 

@@ -61,8 +61,8 @@ public sealed unsafe partial class LrmlFused
     }
 
     /// <summary>Before a step reads the batch: its users and items (and WARP's drawn items) catch up to the current step, in
-    /// parallel; when the step will update them, the rows it touches are marked as at the next step.</summary>
-    private void CatchUpBatch(bool update)
+    /// parallel.</summary>
+    private void CatchUpBatch()
     {
         if (_atU is null) return;
         var batch = _batch!;
@@ -82,10 +82,15 @@ public sealed unsafe partial class LrmlFused
             _stepWork.Phase = StepPhase.CatchUp;
             _pool.Run(_stepWork, (_owe + OweBlock - 1) / OweBlock);
         }
-        if (!update) return;
-        for (int x = 0; x < b; x++) _atU[batch.Users[x]] = target + 1;
-        for (int x = 0; x < b; x++) _atI![batch.Positives[x]] = target + 1;
-        for (int x = 0; x < b * k; x++) _atI![batch.Negatives[x]] = target + 1;
+    }
+
+    /// <summary>After a training step has updated them: the batch's users and items are at the new step (marked only then, so a
+    /// step that throws leaves them owing it, as rows it did not reach).</summary>
+    private void MarkTouchedRows()
+    {
+        if (_atU is null) return;
+        for (int s = 0; s < _nu; s++) _atU[_uniqU[s]] = _step;
+        for (int s = 0; s < _ni; s++) _atI![_uniqI[s]] = _step;
     }
 
     private void Owe(int r, long[] at, long target)

@@ -82,10 +82,11 @@ public sealed unsafe partial class LrmlFused
     /// </summary>
     public double TrainStep(TrainingBatch batch)
     {
-        // Without a norm clip, the row-sparse optimisers update each row right after reducing its gradient.
-        bool fuse = !SweepsEveryStep && _cfg.GradClipNorm == 0f;
         lock (_gate)
         {
+            // Without a norm clip, the row-sparse optimisers (and a replaying exact Adam) update each row right after reducing
+            // its gradient.
+            bool fuse = !SweepsEveryStep && _cfg.GradClipNorm == 0f;
             if (_atU is not null && _step + 1 - _owedFrom >= OwedStepLimit) CatchUpAll();
             try
             {
@@ -97,6 +98,7 @@ public sealed unsafe partial class LrmlFused
                     _gradSteps++;
                 }
                 if (!fuse) loss += Update();
+                MarkTouchedRows();
                 return loss;
             }
             finally
@@ -172,7 +174,7 @@ public sealed unsafe partial class LrmlFused
         _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
         ValidateIndices(batch);
         if (_warp is not null) LastWarpNegatives = _warp.Draw(batch, advanceWarp);
-        CatchUpBatch(update: advanceWarp);   // (advanceWarp: a training step, which updates the rows it reads)
+        CatchUpBatch();
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
         // fused: rows are updated in the reduce phase, right after their gradient is summed, so the step's

@@ -160,7 +160,9 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
     public string OptimizerSemantics => _cfg.Optimizer switch
     {
         OptimizerKind.LazyAdam => "LazyAdam: row-sparse Adam on P and Q (only rows in the batch; moments and values; summed duplicate-row gradients; SparseAdam/TF-LazyAdam formula with global step t); dense PyTorch Adam on K and M; L2 on touched rows, K and M",
-        OptimizerKind.Adam => "Adam: exact dense PyTorch Adam on every tensor (all rows decay and move each step); L2 on whole tensors",
+        OptimizerKind.Adam => _atU is null
+            ? "Adam: exact dense PyTorch Adam on every tensor (all rows decay and move each step: P and Q are swept); L2 on whole tensors"
+            : "Adam: exact dense PyTorch Adam on every tensor (all rows decay and move each step; a row of P or Q a step does not read replays that step when next read, with the same bits); L2 off",
         OptimizerKind.Sgd => UsesDenseSweep ? "SGD: whole tensors (dense L2 gradient)" : "SGD: row-sparse, exact (zero-gradient rows do not move)",
         OptimizerKind.Adagrad => UsesDenseSweep ? "Adagrad (PyTorch, accumulator 0, eps 1e-10): whole tensors (dense L2 gradient)" : "Adagrad (PyTorch, accumulator 0, eps 1e-10): row-sparse, exact (zero-gradient rows do not change)",
         _ => throw new InvalidOperationException(),

@@ -18,7 +18,7 @@ public class LrmlReplayTests
 {
     private const int Users = 60, Items = 50, Dim = 12, Slots = 3, Hot = 6;
 
-    public static TheoryData<string> Options() => new() { "clip", "clips", "project", "none", "sqdist", "recompute", "warp", "frozen" };
+    public static TheoryData<string> Options() => new() { "clip", "clips", "project", "none", "sqdist", "recompute", "warp", "frozen", "d100" };
 
     private static LrmlConfig Config(string option)
     {
@@ -32,6 +32,7 @@ public class LrmlReplayTests
             "recompute" => c with { NegativeRelation = NegativeRelation.Recompute },
             "warp" => c with { RankWeighting = LrmlRankWeighting.Warp, WarpNegatives = 4 },
             "frozen" => c with { TrainMemory = false },
+            "d100" => c with { Dim = 100 },   // rows of 104 floats: a tail of 8 after six 16-float vectors
             _ => c,
         };
     }
@@ -92,31 +93,30 @@ public class LrmlReplayTests
                 switch (t)
                 {
                     case 660: Assert.Equal(ScoresOf(sweeping, idle), ScoresOf(replaying, idle)); break;
-                    case 690:
+                    case 670:
                         var pairs = Enumerable.Range(0, 20).ToArray();
                         var (sa, sb) = (new float[20], new float[20]);
                         replaying.ScorePairs(pairs.Select(x => x % Users).ToArray(), pairs.Select(x => (x * 3) % Items).ToArray(), sa);
                         sweeping.ScorePairs(pairs.Select(x => x % Users).ToArray(), pairs.Select(x => (x * 3) % Items).ToArray(), sb);
                         Assert.Equal(sb, sa);
                         break;
-                    case 720:
-                        var (ra, rb) = (new float[3 * Slots + 3 * Dim], new float[3 * Slots + 3 * Dim]);
+                    case 690:
+                        int d = replaying.Dim;
+                        var (ra, rb) = (new float[3 * Slots + 3 * d], new float[3 * Slots + 3 * d]);
                         replaying.Explain(idle, [Items - 1, 20, 7], ra.AsSpan(0, 3 * Slots), ra.AsSpan(3 * Slots));
                         sweeping.Explain(idle, [Items - 1, 20, 7], rb.AsSpan(0, 3 * Slots), rb.AsSpan(3 * Slots));
                         Assert.Equal(rb, ra);
-                        Assert.Equal(sweeping.EffectiveEmbeddings(idle, [Items - 1]).Users, replaying.EffectiveEmbeddings(idle, [Items - 1]).Users);
                         break;
-                    case 750:
+                    case 700: Assert.Equal(sweeping.EffectiveEmbeddings(idle, [Items - 1]).Users, replaying.EffectiveEmbeddings(idle, [Items - 1]).Users); break;
+                    case 720:
                         var ga = replaying.ComputeGradient(Batch(rng.Clone(), 700));
                         var gb = sweeping.ComputeGradient(Batch(rng.Clone(), 700));
                         Assert.Equal(gb.Loss, ga.Loss);
                         Assert.Equal(gb.P, ga.P); Assert.Equal(gb.Q, ga.Q); Assert.Equal(gb.K, ga.K); Assert.Equal(gb.M, ga.M);
                         break;
-                    case 780:
-                        Assert.Equal(sweeping.ExportParameters().Q, replaying.ExportParameters().Q);
-                        Assert.Equal(sweeping.MaxAbsParameter(), replaying.MaxAbsParameter());
-                        Assert.Equal(sweeping.SaveState(), replaying.SaveState());
-                        break;
+                    case 730: Assert.Equal(sweeping.ExportParameters().Q, replaying.ExportParameters().Q); break;
+                    case 750: Assert.Equal(sweeping.MaxAbsParameter(), replaying.MaxAbsParameter()); break;
+                    case 780: Assert.Equal(sweeping.SaveState(), replaying.SaveState()); break;
                 }
             }
             Assert.Equal(sweeping.SaveState(), replaying.SaveState());

@@ -12,7 +12,6 @@ namespace Lrml.Tests.Fast;
 /// </summary>
 public class ZeroGradientAdamTests
 {
-    private const int Len = 37;   // whole vectors and a tail of single floats
 
     private static readonly float[] Moments =
     [
@@ -28,7 +27,7 @@ public class ZeroGradientAdamTests
     /// <summary>Rows 0–1: each lane drawn from the lists (mixed vectors); rows 2–9: one regime per row, every lane alike
     /// (w ≈ ±0.1 with moments decaying from 1e-6, from a subnormal, from zero, with v = 0, with single NaN, negative or
     /// infinite v, with one signalling-NaN weight, or w tiny), so whole vectors take each shortcut or just miss it.</summary>
-    private static (float[] W, float[] M, float[] V) Rows(long seed)
+    private static (float[] W, float[] M, float[] V) Rows(long seed, int Len)
     {
         var rng = new Rng(seed, "test.zero-grad-adam");
         int rows = 12, n = rows * Len;
@@ -72,13 +71,17 @@ public class ZeroGradientAdamTests
         return (w, m, v);
     }
 
+    /// <summary>Rows of 37 floats (two whole vectors and a tail of 5, through a padded stack buffer) and of 40 (a tail of 8,
+    /// through a register: LRML's rows of d = 100 in 104 floats).</summary>
     [Theory]
-    [InlineData(1e-3f)]
-    [InlineData(0.05f)]
-    [InlineData(3f)]
-    public void TheShortcutsGiveTheBitsOfTheFullStepThroughThousandsOfSteps(float lr)
+    [InlineData(1e-3f, 37)]
+    [InlineData(0.05f, 37)]
+    [InlineData(3f, 37)]
+    [InlineData(1e-3f, 40)]
+    [InlineData(3f, 40)]
+    public void TheShortcutsGiveTheBitsOfTheFullStepThroughThousandsOfSteps(float lr, int Len)
     {
-        var (w, m, v) = Rows(1);
+        var (w, m, v) = Rows(1, Len);
         var (rw, rm, rv) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
         var zeros = new float[Len];
         for (long t = 1; t <= 2500; t++)
@@ -101,7 +104,7 @@ public class ZeroGradientAdamTests
         // the data reached the shortcuts' regimes: row 2's moments decayed into the subnormal fixed points (±k·2⁻¹⁴⁹, k ≤ 4),
         // row 3 started there, and row 2's weights moved before they stopped moving
         Assert.All(m.Skip(2 * Len).Take(2 * Len).Concat(m.Skip(10 * Len).Take(Len)), x => Assert.True((Bits(x) & int.MaxValue) <= 4, $"m = {x:R}"));
-        Assert.NotEqual(Rows(1).W.Skip(2 * Len).Take(Len), w.Skip(2 * Len).Take(Len));
+        Assert.NotEqual(Rows(1, Len).W.Skip(2 * Len).Take(Len), w.Skip(2 * Len).Take(Len));
     }
 
     /// <summary>Moments far beyond what training produces (a loaded state, a direct call) with v′ = 0, so den = ε: m′ ⊘ den
@@ -146,6 +149,32 @@ public class ZeroGradientAdamTests
                 if (Bits(rm[x]) != Bits(m[x]) || Bits(rw[x]) != Bits(w[x]) || Bits(rv[x]) != Bits(v[x]))
                     Assert.Fail($"m bits {(start + x / 2) | (x % 2 == 0 ? 0 : int.MinValue):X8} → full step {Bits(rm[x]):X8} / w {rw[x]:R}, shortcut {Bits(m[x]):X8} / w {w[x]:R}");
         }
+    }
+
+    /// <summary>The weight floor of the subnormal shortcut at its edge: s ≈ 10⁵ (so K·2⁻¹⁰⁰ ≈ 2⁻⁵⁷, above the fixed 2⁻⁶⁰),
+    /// v = 0 (den = ε exactly, the largest update), the largest subnormal moments, and weights from 2⁻⁷² to 2⁻⁴⁴: those the
+    /// full step moves must move, those the floor lets through must not (a floor too low by 2⁶ fails here).</summary>
+    [Fact]
+    public void TheSubnormalShortcutsWeightFloorHoldsAtItsEdge()
+    {
+        const int n = 16 * 29;
+        var f = StepFactors.At(1e5f, 100_000);
+        var w = new float[n]; var m = new float[n]; var v = new float[n];
+        for (int x = 0; x < n; x++)
+        {
+            w[x] = (x % 2 == 0 ? 1f : -1f) * MathF.ScaleB(1f + (x % 16) / 16f, -72 + x / 16);
+            m[x] = BitConverter.Int32BitsToSingle(0x007FFFFF - x % 5 | (x % 3 == 0 ? int.MinValue : 0));
+        }
+        var w0 = (float[])w.Clone();
+        var (rw, rm, rv) = ((float[])w.Clone(), (float[])m.Clone(), (float[])v.Clone());
+        var zeros = new float[n];
+        EmbeddingEngine.ZeroGradientAdam(f, ref w[0], ref m[0], ref v[0], n);
+        EmbeddingEngine.Step(OptimizerKind.Adam, f, ref rw[0], ref rm[0], ref rv[0], ref zeros[0], n);
+        for (int x = 0; x < n; x++)
+            Assert.True(Bits(rw[x]) == Bits(w[x]) && Bits(rm[x]) == Bits(m[x]) && Bits(rv[x]) == Bits(v[x]), $"float {x}: w {w[x]:R} (full step {rw[x]:R})");
+        int moved = Enumerable.Range(0, n).Count(x => rw[x] != w0[x]);
+        Assert.True(moved >= 16 * 8, $"the full step must move the smallest weights (moved {moved})");
+        Assert.True(f.SubnormalNoMoveWeight > 1e-18f, $"the floor must come from K here ({f.SubnormalNoMoveWeight:R})");
     }
 
     private static int Bits(float x) => BitConverter.SingleToInt32Bits(x);
