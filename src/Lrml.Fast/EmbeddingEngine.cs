@@ -223,7 +223,6 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 CatchUpAll();
                 if (value) { _atU = new long[_users]; _atI = new long[_items]; Array.Fill(_atU, _step); Array.Fill(_atI, _step); _owedFrom = _step + 1; }
                 else _atU = _atI = null;
-                _capB = -1;   // the owed-row lists are sized with the batch buffers
             }
         }
     }
@@ -234,8 +233,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private long[]? _atU, _atI;                    // replaying exact Adam: the step each user / item row's state is at
     private StepFactors[] _owedF = new StepFactors[256];   // the factors of steps _owedFrom, _owedFrom + 1, …, _step
     private long _owedFrom = 1, _oweTo;
-    private int[] _oweRow = []; private long[] _oweAt = [];
-    private int _owe, _oweUsers;
+    private OwedRows? _owed;
 
     /// <summary>One optimiser step; returns the batch loss as the TorchSharp model reports it.</summary>
     public double TrainStep(TrainingBatch batch)
@@ -315,7 +313,6 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
         _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _slotI = new int[rows]; _rowsI = new int[rows];
         _live = new bool[rows]; _pick = new int[rows];
-        if (_atU is not null) { _oweRow = new int[cap + rows]; _oweAt = new long[cap + rows]; }
         for (int w = 0; w < _scratch.Length; w++) _scratch[w] = new float[_k is ChunkKernel ? Chunk * (_su + t * _si) : t * _si];
         (_k as ChunkKernel)?.Prepare(_scratch.Length, Chunk, t);
         _capB = cap; _capT = t;
@@ -489,35 +486,16 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private void CatchUpBatch(long target)
     {
         var batch = _batch!;
-        _owe = 0; _oweTo = target;
-        for (int x = 0; x < _b; x++) Owe(batch.Users[x], _atU!, target);
-        _oweUsers = _owe;
-        for (int o = 0; o < _b * _t; o++) Owe(_rowsI[o], _atI!, target);
-        if (_owe > 0) _work.Run(WorkPhase.CatchUp, (_owe + OweBlock - 1) / OweBlock);
-    }
-
-    private const int OweBlock = 32;
-
-    private void Owe(int r, long[] at, long target)
-    {
-        if (at[r] >= target) return;
-        _oweRow[_owe] = r; _oweAt[_owe++] = at[r];
-        at[r] = target;   // listed once, however often the batch reads it
-    }
-
-    private void RunCatchUp(int item)
-    {
-        int e1 = Math.Min(_owe, (item + 1) * OweBlock);
-        for (int e = item * OweBlock; e < e1; e++)
+        _owed ??= new OwedRows((user, r) =>
         {
-            if (e + 2 < e1)   // random rows, most owing one or a few steps
-            {
-                bool user = e + 2 < _oweUsers;
-                int w = user ? _su : _si;
-                PrefetchRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (long)_oweRow[e + 2] * w, w);
-            }
-            Replay(e < _oweUsers, _oweRow[e], _oweAt[e], _oweTo);
-        }
+            int w = user ? _su : _si;
+            PrefetchRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (long)r * w, w);
+        }, Replay);
+        _owed.Begin(target, _b * (_t + 1));
+        for (int x = 0; x < _b; x++) _owed.Owe(batch.Users[x], _atU!);
+        _owed.EndUsers();
+        for (int o = 0; o < _b * _t; o++) _owed.Owe(_rowsI[o], _atI!);
+        if (_owed.Blocks > 0) _work.Run(WorkPhase.CatchUp, _owed.Blocks);
     }
 
     /// <summary>Exact Adam: every row catches up to the current step (before anything but a training step reads the tables).</summary>
@@ -935,7 +913,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 case WorkPhase.Examples: e.RunChunk(item, worker); break;
                 case WorkPhase.Rows: e.RunRows(item); break;
                 case WorkPhase.Sweep: e.RunSweep(item); break;
-                case WorkPhase.CatchUp: e.RunCatchUp(item); break;
+                case WorkPhase.CatchUp: e._owed!.Run(item); break;
                 case WorkPhase.CatchUpAll: e.RunCatchUpAll(item); break;
                 case WorkPhase.Score: e.ScoreTile(item, worker); break;
             }

@@ -47,9 +47,7 @@ public sealed unsafe partial class LrmlFused
     private long[]? _atU, _atI;                         // the step each user / item row's state is at
     private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step
     private long _owedFrom = 1, _oweTo;
-    private int[] _oweRow = []; private long[] _oweAt = [];
-    private int _owe, _oweUsers;
-    private const int OweBlock = 32;
+    private OwedRows? _oweList;
 
     /// <summary>Keeps step _step's factors and scales for the rows that owe it (called once the step's scales are known).</summary>
     private void RecordOwedStep()
@@ -68,19 +66,17 @@ public sealed unsafe partial class LrmlFused
         var batch = _batch!;
         int b = _b, k = _k;
         var drawn = _warp is null ? null : LastWarpNegatives;
-        int need = b * (k + 2) + (drawn?.Length ?? 0);
-        if (_oweRow.Length < need) { _oweRow = new int[need]; _oweAt = new long[need]; }
-        long target = _step;
-        _owe = 0; _oweTo = target;
-        for (int x = 0; x < b; x++) Owe(batch.Users[x], _atU, target);
-        _oweUsers = _owe;
-        for (int x = 0; x < b; x++) Owe(batch.Positives[x], _atI!, target);
-        for (int x = 0; x < b * k; x++) Owe(batch.Negatives[x], _atI!, target);
-        if (drawn is not null) for (int x = 0; x < drawn.Length; x++) Owe(drawn[x], _atI!, target);
-        if (_owe > 0)
+        var owe = _oweList ??= new OwedRows((u, r) => EmbeddingEngine.PrefetchRow(u ? _p : _q, u ? _p1 : _q1, u ? _p2 : _q2, (long)r * _dp, _dp), Replay);
+        owe.Begin(_step, b * (k + 2) + (drawn?.Length ?? 0));
+        for (int x = 0; x < b; x++) owe.Owe(batch.Users[x], _atU);
+        owe.EndUsers();
+        for (int x = 0; x < b; x++) owe.Owe(batch.Positives[x], _atI!);
+        for (int x = 0; x < b * k; x++) owe.Owe(batch.Negatives[x], _atI!);
+        if (drawn is not null) for (int x = 0; x < drawn.Length; x++) owe.Owe(drawn[x], _atI!);
+        if (owe.Blocks > 0)
         {
             _stepWork.Phase = StepPhase.CatchUp;
-            _pool.Run(_stepWork, (_owe + OweBlock - 1) / OweBlock);
+            _pool.Run(_stepWork, owe.Blocks);
         }
     }
 
@@ -91,27 +87,6 @@ public sealed unsafe partial class LrmlFused
         if (_atU is null) return;
         for (int s = 0; s < _nu; s++) _atU[_uniqU[s]] = _step;
         for (int s = 0; s < _ni; s++) _atI![_uniqI[s]] = _step;
-    }
-
-    private void Owe(int r, long[] at, long target)
-    {
-        if (at[r] >= target) return;
-        _oweRow[_owe] = r; _oweAt[_owe++] = at[r];
-        at[r] = target;   // listed once, however often the batch reads it
-    }
-
-    private void RunCatchUp(int item)
-    {
-        int e1 = Math.Min(_owe, (item + 1) * OweBlock);
-        for (int e = item * OweBlock; e < e1; e++)
-        {
-            if (e + 2 < e1)   // random rows, most owing one or a few steps
-            {
-                bool u = e + 2 < _oweUsers;
-                EmbeddingEngine.PrefetchRow(u ? _p : _q, u ? _p1 : _q1, u ? _p2 : _q2, (long)_oweRow[e + 2] * _dp, _dp);
-            }
-            Replay(e < _oweUsers, _oweRow[e], _oweAt[e], _oweTo);
-        }
     }
 
     /// <summary>Every row catches up to the current step (before anything but a training step reads the tables).</summary>

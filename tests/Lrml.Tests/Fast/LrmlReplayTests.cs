@@ -163,14 +163,14 @@ public class LrmlReplayTests
             var rng = new Rng(9, "test.lrml.replay");
             for (long t = 0; t < 100; t++) SameStep(replaying, sweeping, Batch(rng, t));
             var state = sweeping.SaveState();
-            int p1 = Users * Dim + Items * Dim + 2 * Dim * Slots, p2 = 2 * p1;   // floats before P's first and second moments
-            float Get(int f) => BitConverter.ToSingle(state, 40 + 4 * f);
-            void Set(int f, float v) => BitConverter.GetBytes(v).CopyTo(state, 40 + 4 * f);
-            int col = Enumerable.Range(0, Dim).First(j => Get(40 * Dim + j) < 0f);
-            Set(p1 + 40 * Dim + col, -0f);
-            Set(41 * Dim + 2, float.PositiveInfinity);
-            Set(42 * Dim + 5, float.NaN);
-            for (int j = 0; j < Dim; j++) { Set(43 * Dim + j, 3f); Set(p1 + 43 * Dim + j, 3e38f); Set(p2 + 43 * Dim + j, 0f); }
+            var (p1, col) = LrmlZeroGradientSweepTests.PoisonIdleUsers(state, Users, Items, Dim, Slots);
+            int p2 = 2 * p1;   // floats before P's second moments
+            for (int j = 0; j < Dim; j++)
+            {
+                LrmlZeroGradientSweepTests.SetFloat(state, 43 * Dim + j, 3f);
+                LrmlZeroGradientSweepTests.SetFloat(state, p1 + 43 * Dim + j, 3e38f);
+                LrmlZeroGradientSweepTests.SetFloat(state, p2 + 43 * Dim + j, 0f);
+            }
             replaying.LoadState(state); sweeping.LoadState(state);
             for (long t = 100; t < 130; t++) SameStep(replaying, sweeping, Batch(rng, t));
             var after = sweeping.SaveState();

@@ -103,15 +103,7 @@ public class LrmlZeroGradientSweepTests
             var rng = new Rng(9, "test.lrml.zero-gradient");
             for (long t = 0; t < 400; t++) { var batch = Batch(rng, t); with.TrainStep(batch); without.TrainStep(batch); }
             var state = without.SaveState();
-            // idle users (≥ Hot): user 40 gets a −0 first moment where its weight is negative (a −0 gradient keeps it −0, a +0
-            // one would make it +0), user 41 a +∞ weight, user 42 a NaN weight (0·θ is NaN for both)
-            int p1 = Users * Dim + Items * Dim + 2 * Dim * Slots;   // floats before P's first moments
-            float Get(int f) => BitConverter.ToSingle(state, 40 + 4 * f);
-            void Set(int f, float v) => BitConverter.GetBytes(v).CopyTo(state, 40 + 4 * f);
-            int col = Enumerable.Range(0, Dim).First(j => Get(40 * Dim + j) < 0f);
-            Set(p1 + 40 * Dim + col, -0f);
-            Set(41 * Dim + 2, float.PositiveInfinity);
-            Set(42 * Dim + 5, float.NaN);
+            var (p1, col) = PoisonIdleUsers(state, Users, Items, Dim, Slots);
             with.LoadState(state); without.LoadState(state);
             for (long t = 0; t < 30; t++) { var batch = Batch(rng, 200 + t); with.TrainStep(batch); without.TrainStep(batch); }
             var after = without.SaveState();
@@ -120,6 +112,22 @@ public class LrmlZeroGradientSweepTests
             Assert.True(float.IsNaN(BitConverter.ToSingle(after, 40 + 4 * (p1 + 41 * Dim + 2))));      // and the ∞ row's moment is NaN
         }
     }
+
+    /// <summary>In a fused LRML state (users × items × d × N, after its 40-byte header): user 40 gets a −0 first moment where
+    /// its weight is negative (a −0 gradient keeps it −0, a +0 one would make it +0), user 41 a +∞ weight, user 42 a NaN
+    /// weight (0·θ is NaN for both). Returns the index of P's first moments and the column of the −0.</summary>
+    internal static (int P1, int Col) PoisonIdleUsers(byte[] state, int users, int items, int dim, int slots)
+    {
+        int p1 = users * dim + items * dim + 2 * dim * slots;   // floats before P's first moments
+        int col = Enumerable.Range(0, dim).First(j => BitConverter.ToSingle(state, 40 + 4 * (40 * dim + j)) < 0f);
+        SetFloat(state, p1 + 40 * dim + col, -0f);
+        SetFloat(state, 41 * dim + 2, float.PositiveInfinity);
+        SetFloat(state, 42 * dim + 5, float.NaN);
+        return (p1, col);
+    }
+
+    /// <summary>Float <paramref name="f"/> of a fused LRML state.</summary>
+    internal static void SetFloat(byte[] state, int f, float v) => BitConverter.GetBytes(v).CopyTo(state, 40 + 4 * f);
 
     [Fact]
     public void TheGuardPassesFiniteRowsWithoutANegativeZeroMomentOnly()
