@@ -84,7 +84,7 @@ internal readonly record struct StepFactors(float LearningRate, float AdamStep, 
 
     /// <summary>max(K·2⁻¹⁰⁰, 2⁻⁶⁰), rounded up a hair: the least |w| a subnormal first moment cannot move.</summary>
     public float SubnormalNoMoveWeight { get; } =
-        (float)Math.Max(AdamStep * (1.0001 / LrmlFused.AdamEps) * (7.888609052210118e-31 * (1 + 1e-6)), 8.6736174e-19);   // 2⁻¹⁰⁰ · (1 + 10⁻⁶); 2⁻⁶⁰
+        (float)Math.Max(AdamStep * (1.0001 / LrmlFused.AdamEps) * (7.888609052210118e-31 * (1 + 1e-6)), EmbeddingEngine.NoMoveWeight);   // 2⁻¹⁰⁰ · (1 + 10⁻⁶)
 }
 
 /// <summary>
@@ -232,8 +232,13 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     internal int OwedStepLimit { get; set; } = 1 << 16;
     private long[]? _atU, _atI;                    // replaying exact Adam: the step each user / item row's state is at
     private StepFactors[] _owedF = new StepFactors[256];   // the factors of steps _owedFrom, _owedFrom + 1, …, _step
-    private long _owedFrom = 1, _oweTo;
-    private OwedRows? _owed;
+    private long _owedFrom = 1;
+    private OwedRows? _owedRows;
+    private OwedRows Owed => _owedRows ??= new OwedRows((user, r) =>
+    {
+        int w = user ? _su : _si;
+        PrefetchRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (long)r * w, w);
+    }, Replay);
 
     /// <summary>One optimiser step; returns the batch loss as the TorchSharp model reports it.</summary>
     public double TrainStep(TrainingBatch batch)
@@ -486,16 +491,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private void CatchUpBatch(long target)
     {
         var batch = _batch!;
-        _owed ??= new OwedRows((user, r) =>
-        {
-            int w = user ? _su : _si;
-            PrefetchRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (long)r * w, w);
-        }, Replay);
-        _owed.Begin(target, _b * (_t + 1));
-        for (int x = 0; x < _b; x++) _owed.Owe(batch.Users[x], _atU!);
-        _owed.EndUsers();
-        for (int o = 0; o < _b * _t; o++) _owed.Owe(_rowsI[o], _atI!);
-        if (_owed.Blocks > 0) _work.Run(WorkPhase.CatchUp, _owed.Blocks);
+        var owed = Owed;
+        owed.Begin(target, _b * (_t + 1));
+        for (int x = 0; x < _b; x++) owed.Owe(batch.Users[x], _atU!);
+        owed.EndUsers();
+        for (int o = 0; o < _b * _t; o++) owed.Owe(_rowsI[o], _atI!);
+        if (owed.Blocks > 0) _work.Run(WorkPhase.CatchUp, owed.Blocks);
     }
 
     /// <summary>Exact Adam: every row catches up to the current step (before anything but a training step reads the tables).</summary>
@@ -503,7 +504,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         if (_atU is null || _owedFrom == _step + 1) return;   // no step since every row last caught up
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _oweTo = _step;
+        Owed.Begin(_step, 0);
         _work.Run(WorkPhase.CatchUpAll, DenseBlocks(_users) + DenseBlocks(_items));
         _owedFrom = _step + 1;
     }
@@ -511,9 +512,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private void RunCatchUpAll(int item)
     {
         var (user, r0, r1) = DenseRange(item);
-        long[] at = user ? _atU! : _atI!;
-        for (int r = r0; r < r1; r++)
-            if (at[r] < _oweTo) { Replay(user, r, at[r], _oweTo); at[r] = _oweTo; }
+        Owed.CatchUpRange(user, r0, r1, user ? _atU! : _atI!);
     }
 
     /// <summary>Steps from + 1 … to of one row that no step read: dense Adam's update with a zero gradient (and the
@@ -627,7 +626,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         }
     }
 
-    private const float NoMoveWeight = 8.6736174e-19f;   // 2⁻⁶⁰: below it ZeroGradientAdam takes the full update
+    internal const float NoMoveWeight = 8.6736174e-19f;   // 2⁻⁶⁰: below it ZeroGradientAdam takes the full update
 
     /// <summary>
     /// One step of dense Adam with a zero gradient on <paramref name="len"/> floats: the bits of
@@ -913,7 +912,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
                 case WorkPhase.Examples: e.RunChunk(item, worker); break;
                 case WorkPhase.Rows: e.RunRows(item); break;
                 case WorkPhase.Sweep: e.RunSweep(item); break;
-                case WorkPhase.CatchUp: e._owed!.Run(item); break;
+                case WorkPhase.CatchUp: e.Owed.Run(item); break;
                 case WorkPhase.CatchUpAll: e.RunCatchUpAll(item); break;
                 case WorkPhase.Score: e.ScoreTile(item, worker); break;
             }

@@ -27,7 +27,7 @@ public sealed unsafe partial class LrmlFused
                 if (value == (_atU is not null)) return;
                 if (value && !CanReplay) throw new InvalidOperationException("Only exact Adam without L2 replays unread rows.");
                 CatchUpAll();
-                if (value) { _atU = new long[_users]; _atI = new long[_items]; Array.Fill(_atU, _step); Array.Fill(_atI, _step); _owedFrom = _step + 1; }
+                if (value) { _atU = new long[_users]; _atI = new long[_items]; ResetOwedSteps(); }
                 else _atU = _atI = null;
             }
         }
@@ -46,8 +46,10 @@ public sealed unsafe partial class LrmlFused
 
     private long[]? _atU, _atI;                         // the step each user / item row's state is at
     private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step
-    private long _owedFrom = 1, _oweTo;
+    private long _owedFrom = 1;
     private OwedRows? _oweList;
+    private OwedRows OwedRows => _oweList ??= new OwedRows(
+        (u, r) => EmbeddingEngine.PrefetchRow(u ? _p : _q, u ? _p1 : _q1, u ? _p2 : _q2, (long)r * _dp, _dp), Replay);
 
     /// <summary>Keeps step _step's factors and scales for the rows that owe it (called once the step's scales are known).</summary>
     private void RecordOwedStep()
@@ -66,7 +68,7 @@ public sealed unsafe partial class LrmlFused
         var batch = _batch!;
         int b = _b, k = _k;
         var drawn = _warp is null ? null : LastWarpNegatives;
-        var owe = _oweList ??= new OwedRows((u, r) => EmbeddingEngine.PrefetchRow(u ? _p : _q, u ? _p1 : _q1, u ? _p2 : _q2, (long)r * _dp, _dp), Replay);
+        var owe = OwedRows;
         owe.Begin(_step, b * (k + 2) + (drawn?.Length ?? 0));
         for (int x = 0; x < b; x++) owe.Owe(batch.Users[x], _atU);
         owe.EndUsers();
@@ -94,7 +96,7 @@ public sealed unsafe partial class LrmlFused
     {
         if (_atU is null || _owedFrom == _step + 1) return;   // no step since every row last caught up
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _oweTo = _step;
+        OwedRows.Begin(_step, 0);
         _denseBlocksU = (_users + DenseBlock - 1) / DenseBlock;
         _denseBlocksI = (_items + DenseBlock - 1) / DenseBlock;
         _stepWork.Phase = StepPhase.CatchUpAll;
@@ -107,9 +109,7 @@ public sealed unsafe partial class LrmlFused
         bool user = item < _denseBlocksU;
         int blk = user ? item : item - _denseBlocksU;
         int r0 = blk * DenseBlock, r1 = Math.Min(user ? _users : _items, r0 + DenseBlock);
-        long[] at = user ? _atU! : _atI!;
-        for (int r = r0; r < r1; r++)
-            if (at[r] < _oweTo) { Replay(user, r, at[r], _oweTo); at[r] = _oweTo; }
+        OwedRows.CatchUpRange(user, r0, r1, user ? _atU! : _atI!);
     }
 
     /// <summary>Steps from + 1 … to of one row no step read: the dense sweep's update of an untouched row (RunUpdate),

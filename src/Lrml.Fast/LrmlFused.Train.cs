@@ -309,7 +309,7 @@ public sealed unsafe partial class LrmlFused
                 case StepPhase.Reduce: m.RunReduce(item); break;
                 case StepPhase.DenseNorms: m.RunDenseNorms(item); break;
                 case StepPhase.Update: m.RunUpdate(item); break;
-                case StepPhase.CatchUp: m._oweList!.Run(item); break;
+                case StepPhase.CatchUp: m.OwedRows.Run(item); break;
                 case StepPhase.CatchUpAll: m.RunCatchUpAll(item); break;
             }
         }

@@ -111,14 +111,15 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         {
             _p2 = LargeArrays.Floats(_p.Length); _q2 = LargeArrays.Floats(_q.Length); _kt2 = new float[_kt.Length]; _m2 = new float[_m.Length];
         }
-        ZeroGradientShortcut = EmbeddingEngine.AdamTablesExceedReplaySize((long)(_users + _items) * _dp);
+        bool bigTables = EmbeddingEngine.AdamTablesExceedReplaySize((long)(_users + _items) * _dp);
+        ZeroGradientShortcut = bigTables;
         _pool = new WorkerPool(_opt.EffectiveThreads);
         _stepWork = new StepWork(this);
         _scoreWork = new ScoreWork(this);
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
         _scratch = new Scratch[_pool.Threads];
-        ReplayUnreadRows = CanReplay && EmbeddingEngine.AdamTablesExceedReplaySize((long)(_users + _items) * _dp);
+        ReplayUnreadRows = CanReplay && bigTables;
     }
 
     private void ProjectAllRows(float[] table, int rows)

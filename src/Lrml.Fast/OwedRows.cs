@@ -39,6 +39,14 @@ internal sealed class OwedRows(Action<bool, int> prefetch, Action<bool, int, lon
     /// <summary>The rows listed so far are users; the rest items.</summary>
     public void EndUsers() => _users = _count;
 
+    /// <summary>Every row of [<paramref name="r0"/>, <paramref name="r1"/>) behind <see cref="To"/> replays to it (catching
+    /// every row up: after <see cref="Begin"/> with capacity 0, one call per block of rows, in parallel).</summary>
+    public void CatchUpRange(bool user, int r0, int r1, long[] at)
+    {
+        for (int r = r0; r < r1; r++)
+            if (at[r] < To) { replay(user, r, at[r], To); at[r] = To; }
+    }
+
     /// <summary>Replays the rows of work item <paramref name="item"/>.</summary>
     public void Run(int item)
     {
