@@ -99,7 +99,7 @@ internal readonly record struct StepFactors(float LearningRate, float AdamStep, 
 /// <see cref="EmbeddingKernel.ProjectRows"/> every updated row is divided by max(‖x‖, 1). Results are bit-identical for
 /// any thread count on one machine. Starts from the TorchSharp model's initial weights for a seed (parity-tested).
 /// </summary>
-internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
+internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTimed
 {
     private const float Beta1 = LrmlFused.Beta1, Beta2 = LrmlFused.Beta2, AdamEps = LrmlFused.AdamEps, AdagradEps = LrmlFused.AdagradEps;
     private const int Chunk = 64, RowBlock = 64, DenseBlock = 256, UserBlock = 16, Segment = 256;
@@ -245,16 +245,22 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         lock (_gate)
         {
+            var clock = _pool.Clock;
+            clock?.BeginStep();
             try
             {
                 double loss = Forward(batch, update: true);
                 if (_k.Optimizer == OptimizerKind.Adam && _atU is null) _work.Run(WorkPhase.Sweep, DenseBlocks(_users) + DenseBlocks(_items));
                 UpdateDense();
+                if (_nd > 0) clock?.Lap("dense tower update");
                 return loss;
             }
-            finally { Release(); _version++; }
+            finally { Release(); _version++; clock?.EndStep(); }
         }
     }
+
+    /// <inheritdoc/>
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
 
     /// <summary>The loss and dense gradients (users × UserWidth, items × ItemWidth, dense) a step would apply, without updating.</summary>
     internal (double Loss, float[] Users, float[] Items, float[] Dense) ComputeGradient(TrainingBatch batch)
@@ -277,7 +283,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         TorchSupport.CheckBatch(batch, _users, _items);   // the same checks and messages as the TorchSharp models
+        var given = batch;
         batch = _k.Augment(batch);
+        if (!ReferenceEquals(batch, given)) _pool.Clock?.Lap("own negative draws (WARP)");
         int b = batch.Count, k = batch.NegativesPerPositive;
         EnsureCapacity(b, k + 1);
         _batch = batch; _b = b; _t = k + 1; _coef = _k.Coefficient(b, k);
@@ -291,10 +299,11 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
         // moves both alike), so its items are indexed after the examples, over the rows the kernel wrote.
         _allItemsTouched = _k.Optimizer != OptimizerKind.Adam;
         BuildIndex();
+        _pool.Clock?.Lap("index");
         if (_atU is not null) CatchUpBatch(update ? _step - 1 : _step);
         (_k as ChunkKernel)?.BeginStep(_dense.AsSpan(0, _nd));
         _work.Run(WorkPhase.Examples, _chunks);
-        if (!_allItemsTouched) IndexLiveItems();
+        if (!_allItemsTouched) { IndexLiveItems(); _pool.Clock?.Lap("index"); }
         _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
         double loss = 0;
         for (int c = 0; c < _chunks; c++) loss += _chunkLoss[c];
@@ -898,6 +907,15 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender
     private sealed class Work(EmbeddingEngine e) : IParallelWork
     {
         private WorkPhase _phase;
+        public string Phase => _phase switch
+        {
+            WorkPhase.Examples => "examples",
+            WorkPhase.Rows => "rows (gradient sums; updates unless swept)",
+            WorkPhase.Sweep => "exact-Adam sweep (every row)",
+            WorkPhase.CatchUp => "replay owed steps",
+            WorkPhase.CatchUpAll => "catch up every row",
+            _ => "score",
+        };
         public void Run(WorkPhase phase, int count)
         {
             _phase = phase;

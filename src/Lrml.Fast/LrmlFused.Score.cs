@@ -29,6 +29,7 @@ public sealed unsafe partial class LrmlFused
     private sealed class ScoreWork(LrmlFused m) : IParallelWork
     {
         public ScoreMode Mode;
+        public string Phase => "score";
         public void Execute(int item, int worker)
         {
             switch (Mode)

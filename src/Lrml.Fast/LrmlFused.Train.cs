@@ -84,6 +84,8 @@ public sealed unsafe partial class LrmlFused
     {
         lock (_gate)
         {
+            var clock = _pool.Clock;
+            clock?.BeginStep();
             // Without a norm clip, the row-sparse optimisers (and a replaying exact Adam) update each row right after reducing
             // its gradient.
             bool fuse = !SweepsEveryStep && _cfg.GradClipNorm == 0f;
@@ -105,9 +107,13 @@ public sealed unsafe partial class LrmlFused
             {
                 Release();
                 _version++;
+                clock?.EndStep();
             }
         }
     }
+
+    /// <inheritdoc/>
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
 
     private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
     private int _gradSteps;
@@ -173,7 +179,7 @@ public sealed unsafe partial class LrmlFused
         EnsureCapacity(b, k);
         _batch = batch; _b = b; _k = k; _applyClip = applyClip; _fuse = fuseUpdate;
         ValidateIndices(batch);
-        if (_warp is not null) LastWarpNegatives = _warp.Draw(batch, advanceWarp);
+        if (_warp is not null) { LastWarpNegatives = _warp.Draw(batch, advanceWarp); _pool.Clock?.Lap("own negative draws (WARP)"); }
         CatchUpBatch();
         _chunks = (b + _opt.ChunkSize - 1) / _opt.ChunkSize;
         BuildMemoryLayouts();
@@ -301,6 +307,15 @@ public sealed unsafe partial class LrmlFused
     private sealed class StepWork(LrmlFused m) : IParallelWork
     {
         public StepPhase Phase;
+        string IParallelWork.Phase => Phase switch
+        {
+            StepPhase.Examples => "examples (and index)",
+            StepPhase.Reduce => "rows (gradient sums; updates when not clipped)",
+            StepPhase.DenseNorms => "L2 pass (every row)",
+            StepPhase.Update => "update (clipped or swept)",
+            StepPhase.CatchUp => "replay owed steps",
+            _ => "catch up every row",
+        };
         public void Execute(int item, int worker)
         {
             switch (Phase)

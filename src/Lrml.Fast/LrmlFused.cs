@@ -43,7 +43,7 @@ namespace Lrml.Fast;
 /// SIMD widths (AVX2 vs AVX-512 vs NEON) in the last bits.
 /// </para>
 /// </summary>
-public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationalModel
+public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationalModel, IPhaseTimed
 {
     internal const float Beta1 = 0.9f, Beta2 = 0.999f, AdamEps = 1e-8f, AdagradEps = 1e-10f;
 

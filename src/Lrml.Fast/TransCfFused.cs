@@ -19,7 +19,7 @@ namespace Lrml.Fast;
 /// unchanged; LazyAdam, which the TorchSharp model does not offer, moves only rows with a gradient source). Every sum has a fixed order, so results are bit-identical for any thread count. Full ranking expands ‖x + m⊙n − β‖² into one matrix product of 4d + 2 wide user
 /// and item features on <see cref="EmbeddingEngine"/>'s GEMM scorer.
 /// </summary>
-internal sealed class TransCfFused : ITrainableRecommender
+internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
 {
     private const int Chunk = 64, SlotBlock = 32, RowBlock = 256;
     private const string Magic = "LRML-TRANSCF-FUSED";
@@ -107,16 +107,21 @@ internal sealed class TransCfFused : ITrainableRecommender
     {
         lock (_gate)
         {
+            var clock = _pool.Clock;
+            clock?.BeginStep();
             try
             {
                 double loss = Forward(batch, _c.NeighbourSample);
                 _f = StepFactors.At(_c.LearningRate, ++_step);
-                _work.Run(Phase.Sweep, Blocks(_users) + Blocks(_items));
+                _work.Run(Stage.Sweep, Blocks(_users) + Blocks(_items));
                 return loss;
             }
-            finally { Release(); _version++; }
+            finally { Release(); _version++; clock?.EndStep(); }
         }
     }
+
+    /// <inheritdoc/>
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
 
     /// <summary>Loss and dense gradients of P and Q (users × d, items × d) without updating; all neighbours, as the reference's
     /// ComputeGradients.</summary>
@@ -128,7 +133,7 @@ internal sealed class TransCfFused : ITrainableRecommender
             {
                 double loss = Forward(batch, 0);
                 _gradOut = new float[Pad((_users + _items) * _d + RowBlock * _d)];
-                _work.Run(Phase.Sweep, Blocks(_users) + Blocks(_items));
+                _work.Run(Stage.Sweep, Blocks(_users) + Blocks(_items));
                 return (loss, _gradOut[..(_users * _d)], _gradOut[(_users * _d)..((_users + _items) * _d)]);
             }
             finally { Release(); _gradOut = null; }
@@ -154,6 +159,7 @@ internal sealed class TransCfFused : ITrainableRecommender
             _rows[o] = batch.Negatives[x]; _occ[o] = Slot(batch.Negatives[x], _slotOfItem, _uniqI, ref _ni);
         }
         for (int o = 0; o < b * _t; o++) _occ[o] += _nu;
+        _pool.Clock?.Lap("index");
         // neighbour lists, drawn in the reference's order: users' items, then items' users (positions in the member lists,
         // whose random reads RunMeans does in parallel)
         int slots = _nu + _ni;
@@ -181,10 +187,11 @@ internal sealed class TransCfFused : ITrainableRecommender
             }
         }
         _nbrOff[slots] = at;
-        _work.Run(Phase.Means, (slots + SlotBlock - 1) / SlotBlock);
+        _pool.Clock?.Lap("neighbour draws");
+        _work.Run(Stage.Means, (slots + SlotBlock - 1) / SlotBlock);
         int chunks = (b + Chunk - 1) / Chunk;
-        _work.Run(Phase.Examples, chunks);
-        _work.Run(Phase.Targets, 2);
+        _work.Run(Stage.Examples, chunks);
+        _work.Run(Stage.Targets, 2);
         double loss = 0;
         for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
         return loss;
@@ -410,7 +417,7 @@ internal sealed class TransCfFused : ITrainableRecommender
     {
         if (_scorerVersion == _version) return;
         if (_fullU.Length == 0) { _fullU = Table(_users); _fullI = Table(_items); }
-        _work.Run(Phase.FullMeans, Blocks(_users) + Blocks(_items));
+        _work.Run(Stage.FullMeans, Blocks(_users) + Blocks(_items));
         _scorer?.Dispose(); _scorer = null;
         _scorerVersion = _version;
     }
@@ -510,21 +517,29 @@ internal sealed class TransCfFused : ITrainableRecommender
 
     // ------------------------------------------------------------------ threads
 
-    private enum Phase { Means, Examples, Targets, Sweep, FullMeans }
+    private enum Stage { Means, Examples, Targets, Sweep, FullMeans }
 
     private sealed class Work(TransCfFused e) : IParallelWork
     {
-        private Phase _phase;
-        public void Run(Phase phase, int count) { _phase = phase; e._pool.Run(this, count); }
+        private Stage _phase;
+        public void Run(Stage phase, int count) { _phase = phase; e._pool.Run(this, count); }
+        public string Phase => _phase switch
+        {
+            Stage.Means => "neighbourhood means",
+            Stage.Examples => "examples",
+            Stage.Targets => "gradient sources",
+            Stage.Sweep => "rows (gradient sums + update)",
+            _ => "full means (scoring)",
+        };
         public void Execute(int item, int worker)
         {
             switch (_phase)
             {
-                case Phase.Means: e.RunMeans(item); break;
-                case Phase.Examples: e.RunChunk(item, worker); break;
-                case Phase.Targets: e.RunTargets(item); break;
-                case Phase.Sweep: e.RunSweep(item, worker); break;
-                case Phase.FullMeans: e.RunFullMeans(item); break;
+                case Stage.Means: e.RunMeans(item); break;
+                case Stage.Examples: e.RunChunk(item, worker); break;
+                case Stage.Targets: e.RunTargets(item); break;
+                case Stage.Sweep: e.RunSweep(item, worker); break;
+                case Stage.FullMeans: e.RunFullMeans(item); break;
             }
         }
     }

@@ -6,6 +6,9 @@ internal interface IParallelWork
     /// <summary>Runs item <paramref name="item"/> on worker <paramref name="worker"/> (0 = calling thread).
     /// Results must depend on the item only, never on the worker, for thread-count-independent output.</summary>
     void Execute(int item, int worker);
+
+    /// <summary>The name of the work's current phase, as <see cref="PhaseClock"/> reports it (a constant string).</summary>
+    string Phase { get; }
 }
 
 /// <summary>
@@ -26,6 +29,9 @@ internal sealed class WorkerPool : IDisposable
 
     /// <summary>Number of workers including the calling thread.</summary>
     public int Threads { get; }
+
+    /// <summary>Where runs report their wall time by phase (<see cref="IParallelWork.Phase"/>); null: not timed.</summary>
+    public PhaseClock? Clock { get; set; }
 
     public WorkerPool(int threads)
     {
@@ -51,6 +57,14 @@ internal sealed class WorkerPool : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (count <= 0) return;
+        if (Clock is not { } clock) { RunItems(work, count); return; }
+        clock.Lap(PhaseClock.MainThread);
+        try { RunItems(work, count); }
+        finally { clock.Lap(work.Phase); }
+    }
+
+    private void RunItems(IParallelWork work, int count)
+    {
         int helpers = Math.Min(Threads - 1, count - 1);
         if (helpers == 0)
         {

@@ -143,6 +143,7 @@ public sealed class BenchNegativeSampler : IDisposable
 
     private sealed class Work(BenchNegativeSampler s) : IParallelWork
     {
+        public string Phase => "bench sampling";
         public void Execute(int item, int worker) => s.FillPart(item);
     }
 

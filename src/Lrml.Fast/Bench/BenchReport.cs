@@ -60,6 +60,16 @@ public sealed record BenchReport
         var probes = Shapes.SelectMany(s => s.Training).SelectMany(t => t.ProbeSeconds).Where(x => x > 0).ToList();
         if (probes.Count > 1)
             sb.AppendLine().AppendLine(string.Create(c, $"CPU probe (one fixed single-thread computation, timed before every repeat): {probes.Min() * 1e3:F1} – {probes.Max() * 1e3:F1} ms, slowest/fastest {probes.Max() / probes.Min():F2}× — the machine's own speed varied this much during the measures."));
+        var timed = Shapes.SelectMany(s => s.Training.Where(t => t.Phases.Count > 0 && t.TimedSteps > 0).Select(t => (s.Shape, t))).ToList();
+        if (timed.Count > 0)
+        {
+            sb.AppendLine().AppendLine("Where a training step's time goes (fused engines, timed repeats: share of their wall time, largest first; " +
+                                       "phases under 0.5 % summed as \"other\"; µs per step includes the bench's sampling):");
+            sb.AppendLine().AppendLine("| shape | engine | model | optimiser | µs per step | phases |");
+            sb.AppendLine("|---|---|---|---|---:|---|");
+            foreach (var (shape, t) in timed)
+                sb.AppendLine(string.Create(c, $"| {shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.Phases.Sum(p => p.Seconds) / t.TimedSteps * 1e6:N0} | {PhaseSummary(t.Phases)} |"));
+        }
         sb.AppendLine();
         sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
         sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -90,6 +100,20 @@ public sealed record BenchReport
             foreach (var n in Notes) sb.AppendLine($"- {n}");
         }
         return sb.ToString();
+    }
+
+    /// <summary>"examples 41 %, exact-Adam sweep (every row) 30 %, …, other 1 %": each phase's share of the total, largest
+    /// first, those under 0.5 % summed as "other".</summary>
+    internal static string PhaseSummary(IReadOnlyList<PhaseTime> phases)
+    {
+        var c = CultureInfo.InvariantCulture;
+        double total = phases.Sum(p => p.Seconds);
+        if (!(total > 0)) return "";
+        var shown = phases.Where(p => p.Seconds / total >= 0.005).OrderByDescending(p => p.Seconds).ToList();
+        double other = total - shown.Sum(p => p.Seconds);
+        var parts = shown.Select(p => string.Create(c, $"{p.Phase} {100 * p.Seconds / total:F0} %")).ToList();
+        if (shown.Count < phases.Count) parts.Add(string.Create(c, $"other {100 * other / total:F0} %"));
+        return string.Join(", ", parts);
     }
 
     private static string Duration(double seconds) => Lrml.Reproduction.DurationEstimate.Format(TimeSpan.FromSeconds(seconds));
@@ -196,6 +220,11 @@ public sealed record TrainingMeasure
     public double MeanLossPerTriple { get; init; }
     /// <summary>Seconds of the same fixed single-thread computation timed before each repeat (the machine's own speed).</summary>
     public List<double> ProbeSeconds { get; init; } = [];
+    /// <summary>Where the timed repeats' wall time went, by phase of the fused engine's steps, plus the bench's own sampling and
+    /// checks between them (<see cref="BenchRunner.OutsideSteps"/>); empty for engines that do not time phases (torch).</summary>
+    public List<PhaseTime> Phases { get; init; } = [];
+    /// <summary>Training steps the phases cover.</summary>
+    public long TimedSteps { get; init; }
 }
 
 /// <summary>Evaluation timings (scoring and ranking, the held-out item against candidates).</summary>

@@ -297,6 +297,11 @@ public static class BenchRunner
         // fused engine's exact Adam pays the steps its unread rows still owe (EmbeddingEngine replays them when next read)
         // inside the timing instead of leaving them to a later repeat, or to none.
         Check(model);
+        // where a step's time goes: the fused engines time their phases over the measured repeats (no result changes)
+        var timed = model as IPhaseTimed;
+        var clock = timed is null ? null : new PhaseClock();
+        if (timed is not null) timed.PhaseClock = clock;
+        double timedWall = 0;
         var runs = new List<double>();
         var cpuRuns = new List<double>();
         var probes = new List<double>();
@@ -317,6 +322,7 @@ public static class BenchRunner
                 (double l, long t) = Epoch(model, sampler, batch);
                 Check(model);
                 double s = sw.Elapsed.TotalSeconds;
+                timedWall += s;
                 cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
                 lossSum += l; triples += t;
                 epochRuns.Add(s); runs.Add(t / s);
@@ -335,6 +341,7 @@ public static class BenchRunner
                 for (int s = 0; s < o.StepsPerRepeat; s++) { sampler.RandomBatch(batch); l += model.TrainStep(batch); }
                 Check(model);
                 double sec = sw.Elapsed.TotalSeconds;
+                timedWall += sec;
                 long t = (long)o.StepsPerRepeat * o.BatchSize * o.Negatives;
                 cpuRuns.Add(t / Math.Max(1e-9, CpuSeconds() - cpu0));
                 lossSum += l; triples += t;
@@ -349,11 +356,14 @@ public static class BenchRunner
                     (double l, long t) = Epoch(model, sampler, batch);
                     Check(model);
                     epochRuns.Add(sw.Elapsed.TotalSeconds);
+                    timedWall += sw.Elapsed.TotalSeconds;
                     lossSum += l; triples += t;
                 }
                 epochSeconds = Median(epochRuns); epochMeasured = true;
             }
         }
+        if (timed is not null) timed.PhaseClock = null;
+        var phases = clock is null ? [] : clock.Phases.Append(new PhaseTime(OutsideSteps, Math.Max(0, timedWall - clock.TotalSeconds))).ToList();
         double median = Median(runs);
         epochSeconds ??= pairs * o.Negatives / median;
         log(string.Create(CultureInfo.InvariantCulture,
@@ -362,9 +372,13 @@ public static class BenchRunner
         {
             Engine = engine, Model = shape, Optimizer = opt, TriplesPerSecond = median, BatchSize = o.BatchSize, Negatives = o.Negatives, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
-            TriplesPerCpuSecond = Median(cpuRuns), ProbeSeconds = probes,
+            TriplesPerCpuSecond = Median(cpuRuns), ProbeSeconds = probes, Phases = phases, TimedSteps = clock?.Steps ?? 0,
         };
     }
+
+    /// <summary>The bench's own share of a timed repeat: filling batches between steps and the parameter check after each
+    /// repeat (which, with a replaying exact Adam, pays the steps unread rows still owe).</summary>
+    public const string OutsideSteps = "sampling and checks (outside steps)";
 
     private static volatile int s_probeSink;
 

@@ -101,6 +101,12 @@ public class BenchTests
             Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{probes.Min() * 1e3:F1} – {probes.Max() * 1e3:F1} ms, slowest/fastest {probes.Max() / probes.Min():F2}×"), report.ToMarkdown());
             Assert.Equal(probes, back.Shapes[0].Training.SelectMany(t => t.ProbeSeconds));
+            // the LRML size rows' phases (the fused engine's own) survive the round trip and reach the Markdown
+            Assert.NotEmpty(shape.Training[0].Phases);
+            Assert.Equal(shape.Training[0].Phases, back.Shapes[0].Training[0].Phases);
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"| tiny | fused | d=16,N=4 | LazyAdam | {shape.Training[0].Phases.Sum(p => p.Seconds) / shape.Training[0].TimedSteps * 1e6:N0} | {BenchReport.PhaseSummary(shape.Training[0].Phases)} |"),
+                report.ToMarkdown());
         }
         finally { File.Delete(path); }
     }
@@ -123,6 +129,19 @@ public class BenchTests
         Assert.DoesNotContain(noLazy.Training, t => t.Optimizer == "lazy-adam");
         Assert.All(shape.Training.Where(t => t.RegistryModel == "mlp"), t => Assert.Equal((256, 4), (t.BatchSize, t.Negatives)));
         Assert.All(shape.Training, t => Assert.True(t.TriplesPerSecond > 0 && t.MeanLossPerTriple > 0));
+        // where the time goes: the fused rows' phases cover their timed repeats (whole epochs here) and nothing else; exact Adam
+        // sweeps every row of the tiny tables, lazy-adam never does; torch is not timed by phase
+        foreach (var t in shape.Training.Where(t => t.Engine == "fused"))
+        {
+            Assert.Equal("epoch", t.Method);
+            Assert.Equal(t.EpochRunSeconds.Sum(), t.Phases.Sum(p => p.Seconds), 9);
+            Assert.True(t.TimedSteps > 0);
+            Assert.Contains(t.Phases, p => p.Phase == "examples" && p.Seconds > 0);
+            Assert.Contains(t.Phases, p => p.Phase == BenchRunner.OutsideSteps);
+            Assert.Equal(t.Optimizer == "adam", t.Phases.Any(p => p.Phase == "exact-Adam sweep (every row)"));
+        }
+        Assert.All(shape.Training.Where(t => t.Engine == "torch"), t => Assert.Empty(t.Phases));
+        Assert.Contains("Where a training step's time goes", new BenchReport { Shapes = [shape] }.ToMarkdown());
         var torch = shape.Training.Single(t => t.RegistryModel == "bpr" && t.Engine == "torch");
         Assert.Equal("steps:3", torch.Method);
         Assert.False(torch.EpochMeasured);                                                                  // capped and extrapolated

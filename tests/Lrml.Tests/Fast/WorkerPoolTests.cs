@@ -8,6 +8,7 @@ public class WorkerPoolTests
     /// caller finishes first and must block (not just spin) on the helper: the path a busy machine takes.</summary>
     private sealed class SlowHelper : IParallelWork
     {
+        public string Phase => "slow helper";
         private int _helperStarted;
         public int HelperItems;
         public void Reset() => Volatile.Write(ref _helperStarted, 0);
@@ -61,11 +62,13 @@ public class WorkerPoolTests
 
     private sealed class Counting(int[] counts) : IParallelWork
     {
+        public string Phase => "counting";
         public void Execute(int item, int worker) => Interlocked.Increment(ref counts[item]);
     }
 
     private sealed class Failing : IParallelWork
     {
+        public string Phase => "failing";
         public void Execute(int item, int worker) { if (item == 7) throw new InvalidOperationException("item 7"); }
     }
 }
