@@ -64,7 +64,8 @@ public sealed record BenchReport
         if (timed.Count > 0)
         {
             sb.AppendLine().AppendLine("Where a training step's time goes (fused engines, timed repeats: share of their wall time, largest first; " +
-                                       "phases under 0.5 % summed as \"other\"; µs per step includes the bench's sampling):");
+                                       "phases under 0.5 % summed as \"other\"; µs per step includes the bench's sampling). A phase with share s caps the row at its " +
+                                       "triples/s ÷ s, even if everything else took no time:");
             sb.AppendLine().AppendLine("| shape | engine | model | optimiser | µs per step | phases |");
             sb.AppendLine("|---|---|---|---|---:|---|");
             foreach (var (shape, t) in timed)

@@ -286,4 +286,47 @@ public class FusedMathFormTests
     }
 
     private const float Sentinel = 12345f;
+
+    /// <summary>
+    /// The small GEMM behind the NCF towers, LRML's attention and full ranking: every C element is one fused multiply-add
+    /// chain over x in order, whatever the tile, the vector width (512-bit tiles, an 8-column remainder on 256-bit ones)
+    /// or the strides (Aᵀ reads), so it equals the scalar chain bit for bit — which is what keeps every earlier fused run
+    /// the same computation. Rows 1 – 9 (4-row tiles and single rows), 8 – 72 columns, inner 0 – 70, with and without
+    /// accumulating into C; nothing outside the C block is written.
+    /// </summary>
+    [Fact]
+    public void GemmEqualsTheScalarFusedMultiplyAddChainBitForBit()
+    {
+        var rng = new Rng(13, "test.fused.gemm");
+        float Draw() => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 4 - 2));
+        int checkedCells = 0;
+        foreach (int cols in new[] { 8, 16, 24, 32, 40, 48, 56, 64, 72 })
+            foreach (int rows in new[] { 1, 3, 4, 5, 8, 9 })
+                foreach (int inner in new[] { 0, 1, 7, 16, 70 })
+                    foreach (bool transposed in new[] { false, true })
+                        foreach (bool accumulate in new[] { false, true })
+                        {
+                            // A(r, x) = a[r·ars + x·axs]: row-major (ars = inner + 3) or read transposed (axs = rows + 2)
+                            int ars = transposed ? 1 : inner + 3, axs = transposed ? rows + 2 : 1;
+                            var a = Enumerable.Range(0, (rows + 2) * (inner + 3) + 4).Select(_ => Draw()).ToArray();
+                            int ldb = cols + 8, ldc = cols + 16;
+                            var b = Enumerable.Range(0, Math.Max(1, inner) * ldb).Select(_ => Draw()).ToArray();
+                            var c = Enumerable.Range(0, rows * ldc).Select(_ => Draw()).ToArray();
+                            var want = (float[])c.Clone();
+                            for (int r = 0; r < rows; r++)
+                                for (int col = 0; col < cols; col++)
+                                {
+                                    float acc = accumulate ? c[r * ldc + col] : 0f;
+                                    for (int x = 0; x < inner; x++) acc = MathF.FusedMultiplyAdd(a[r * ars + x * axs], b[x * ldb + col], acc);
+                                    want[r * ldc + col] = acc;
+                                }
+                            FusedMath.Gemm(ref a[0], ars, axs, ref b[0], ldb, ref c[0], ldc, rows, inner, cols, accumulate);
+                            for (int i = 0; i < c.Length; i++)
+                                if (BitConverter.SingleToInt32Bits(c[i]) != BitConverter.SingleToInt32Bits(want[i]))
+                                    Assert.Fail($"rows {rows}, cols {cols}, inner {inner}, transposed {transposed}, accumulate {accumulate}: " +
+                                                $"C[{i / ldc}, {i % ldc}] = {c[i]:R}, the chain gives {want[i]:R}");
+                            checkedCells += rows * cols;
+                        }
+        Assert.True(checkedCells > 100_000);
+    }
 }
