@@ -260,7 +260,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     }
 
     /// <inheritdoc/>
-    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
     /// <summary>The loss and dense gradients (users × UserWidth, items × ItemWidth, dense) a step would apply, without updating.</summary>
     internal (double Loss, float[] Users, float[] Items, float[] Dense) ComputeGradient(TrainingBatch batch)

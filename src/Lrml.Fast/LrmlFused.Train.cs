@@ -113,7 +113,7 @@ public sealed unsafe partial class LrmlFused
     }
 
     /// <inheritdoc/>
-    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
     private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
     private int _gradSteps;

@@ -121,7 +121,7 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
     }
 
     /// <inheritdoc/>
-    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set => _pool.Clock = value; }
+    PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
     /// <summary>Loss and dense gradients of P and Q (users × d, items × d) without updating; all neighbours, as the reference's
     /// ComputeGradients.</summary>
