@@ -70,7 +70,7 @@ internal sealed class PhaseClock
     private int IndexOf(string phase)
     {
         for (int i = 0; i < _names.Count; i++)
-            if (ReferenceEquals(_names[i], phase) || _names[i] == phase) return i;
+            if (_names[i] == phase) return i;   // string equality tries the reference first
         _names.Add(phase);
         _ticks.Add(0);
         return _names.Count - 1;
