@@ -126,7 +126,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         _p = Padded(users, numUsers, _uw, _su); _q = Padded(items, numItems, _iw, _si);
         _dense = new float[Pad(Math.Max(_nd, 1))];
         dense?.CopyTo(_dense, 0);
-        _zero = new float[Math.Max(_su, _si)];
+        _zero = new float[(kernel.Optimizer == OptimizerKind.Adam ? DenseBlock : 1) * Math.Max(_su, _si)];   // the sweep's runs of untouched rows read it
         if (kernel.Optimizer is OptimizerKind.Adam or OptimizerKind.LazyAdam)
         {
             _p1 = LargeArrays.Floats(_p.Length); _q1 = LargeArrays.Floats(_q.Length); _d1 = new float[_dense.Length];
@@ -487,12 +487,22 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     private void RunSweep(int item)
     {
         var (user, r0, r1) = DenseRange(item);
-        int w = user ? _su : _si;
+        int w = user ? _su : _si, width = user ? _uw : _iw;
         int[] slot = user ? _userSlot : _itemSlot;
-        float[] sum = user ? _gu : _gi;
-        for (int r = r0; r < r1; r++)
-            UpdateRow(user ? _p : _q, user ? _p1 : _q1, user ? _p2 : _q2, (nint)r * w,
-                ref slot[r] >= 0 ? ref At(sum, (nint)slot[r] * w) : ref Ref(_zero), w, user ? _uw : _iw);
+        float[] sum = user ? _gu : _gi, table = user ? _p : _q, s1 = (user ? _p1 : _q1)!, s2 = (user ? _p2 : _q2)!;
+        for (int r = r0; r < r1;)
+        {
+            if (slot[r] >= 0) { UpdateRow(table, s1, s2, (nint)r * w, ref At(sum, (nint)slot[r] * w), w, width); r++; continue; }
+            // a run of rows without a gradient in one call: the update is element-wise (the same operations on every float
+            // whichever call and lane it falls in), so the bits are those of a call per row, without the per-call overhead,
+            // which cost the sweep about as much as its arithmetic on 64-float rows
+            int e = r + 1;
+            while (e < r1 && slot[e] < 0) e++;
+            nint o = (nint)r * w;
+            Step(OptimizerKind.Adam, _f, ref At(table, o), ref At(s1, o), ref At(s2, o), ref Ref(_zero), (e - r) * w);
+            if (_k.ProjectRows) for (int x = r; x < e; x++) ProjectRow(table, (nint)x * w, width);
+            r = e;
+        }
     }
 
     /// <summary>Replaying exact Adam: lists the batch's rows (users, then items) whose state is behind <paramref name="target"/> and
