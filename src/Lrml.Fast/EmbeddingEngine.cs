@@ -262,6 +262,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     /// <inheritdoc/>
     PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
+    /// <inheritdoc/>
+    long IPhaseTimed.SweptAdamFloats => _k.Optimizer == OptimizerKind.Adam && _atU is null ? (long)_users * _su + (long)_items * _si : 0;
+
     /// <summary>The loss and dense gradients (users × UserWidth, items × ItemWidth, dense) a step would apply, without updating.</summary>
     internal (double Loss, float[] Users, float[] Items, float[] Dense) ComputeGradient(TrainingBatch batch)
     {

@@ -115,6 +115,9 @@ public sealed unsafe partial class LrmlFused
     /// <inheritdoc/>
     PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
+    /// <inheritdoc/>
+    long IPhaseTimed.SweptAdamFloats => _cfg.Optimizer == OptimizerKind.Adam && SweepsEveryStep ? ((long)_users + _items) * _dp : 0;
+
     private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
     private int _gradSteps;
 

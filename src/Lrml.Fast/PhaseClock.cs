@@ -82,6 +82,11 @@ internal interface IPhaseTimed
 {
     /// <summary>The clock every following step reports to; null stops timing.</summary>
     PhaseClock? PhaseClock { get; set; }
+
+    /// <summary>Floats of the embedding tables that every training step updates with exact Adam's full arithmetic because the
+    /// engine sweeps them (P and Q, padding included); 0 when it does not sweep (a row-sparse optimiser, or exact Adam replaying
+    /// unread rows). <c>lrml bench</c> turns it into the step's arithmetic floor (<see cref="Bench.AdamFloor"/>).</summary>
+    long SweptAdamFloats { get; }
 }
 
 /// <summary>Wall-clock seconds a fused engine's timed training steps spent in one phase (<c>lrml bench</c>'s "where a

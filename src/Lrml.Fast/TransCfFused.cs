@@ -123,6 +123,9 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
     /// <inheritdoc/>
     PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
+    /// <inheritdoc/>
+    long IPhaseTimed.SweptAdamFloats => _c.Optimizer == OptimizerKind.Adam ? (long)_p.Length + _q.Length : 0;   // the reference's dense Adam
+
     /// <summary>Loss and dense gradients of P and Q (users × d, items × d) without updating; all neighbours, as the reference's
     /// ComputeGradients.</summary>
     internal (double Loss, float[] Users, float[] Items) ComputeGradient(TrainingBatch batch)

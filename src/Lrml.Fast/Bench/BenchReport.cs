@@ -66,10 +66,12 @@ public sealed record BenchReport
             sb.AppendLine().AppendLine("Where a training step's time goes (fused engines, timed repeats: share of their wall time, largest first; " +
                                        "phases under 0.5 % summed as \"other\"; µs per step includes the bench's sampling). A phase with share s caps the row at its " +
                                        "triples/s ÷ s, even if everything else took no time:");
-            sb.AppendLine().AppendLine("| shape | engine | model | optimiser | µs per step | phases |");
-            sb.AppendLine("|---|---|---|---|---:|---|");
+            sb.AppendLine().AppendLine("| shape | engine | model | optimiser | µs per step | exact-Adam floor µs (cap) | phases |");
+            sb.AppendLine("|---|---|---|---|---:|---:|---|");
             foreach (var (shape, t) in timed)
-                sb.AppendLine(string.Create(c, $"| {shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.Phases.Sum(p => p.Seconds) / t.TimedSteps * 1e6:N0} | {PhaseSummary(t.Phases)} |"));
+                sb.AppendLine(string.Create(c, $"| {shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.Phases.Sum(p => p.Seconds) / t.TimedSteps * 1e6:N0} | {FloorCell(t)} | {PhaseSummary(t.Phases)} |"));
+            if (timed.FirstOrDefault(x => x.t.AdamFloorNanosPerFloat is not null).t is { } f)
+                sb.AppendLine().AppendLine(string.Create(c, $"Exact-Adam floor: the engine's own Adam update (two moments, a square root, two divisions per float) timed alone on one thread over the floats one thread sweeps, the fastest of its passes over 0.3 s ({f.AdamFloorNanosPerFloat:F2} ns per float for {f.Model}); a step that sweeps F floats on {Settings.Threads} threads takes at least F ÷ {Settings.Threads} times that, so its triples per step ÷ that time caps the row's throughput on this machine, whatever else the step costs."));
         }
         sb.AppendLine();
         sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
@@ -102,6 +104,12 @@ public sealed record BenchReport
         }
         return sb.ToString();
     }
+
+    /// <summary>"225 (4.55 M/s)": the exact-Adam floor per step and the throughput cap it gives, or "—" for a row that does not sweep.</summary>
+    internal static string FloorCell(TrainingMeasure t) =>
+        t.AdamFloorMicrosPerStep is { } us && t.AdamFloorCapTriplesPerSecond is { } cap
+            ? string.Create(CultureInfo.InvariantCulture, $"{us:N0} ({cap / 1e6:F2} M/s)")
+            : "—";
 
     /// <summary>"examples 41 %, exact-Adam sweep (every row) 30 %, …, other 1 %": each phase's share of the total, largest
     /// first, those under 0.5 % summed as "other".</summary>
@@ -226,6 +234,17 @@ public sealed record TrainingMeasure
     public List<PhaseTime> Phases { get; init; } = [];
     /// <summary>Training steps the phases cover.</summary>
     public long TimedSteps { get; init; }
+    /// <summary>Floats of P and Q the engine sweeps with exact Adam at every step (0 when it does not sweep: another optimiser,
+    /// a torch engine, or exact Adam replaying unread rows on big tables).</summary>
+    public long SweptAdamFloats { get; init; }
+    /// <summary>Exact Adam's update measured alone on this machine, nanoseconds per float on one thread (null without a sweep;
+    /// see <see cref="AdamFloor"/>).</summary>
+    public double? AdamFloorNanosPerFloat { get; init; }
+    /// <summary>The least time a step can take to sweep <see cref="SweptAdamFloats"/> on the bench's threads at that speed, µs.</summary>
+    public double? AdamFloorMicrosPerStep { get; init; }
+    /// <summary>Triples per second that floor allows at most (a step's triples ÷ the floor): a target above it cannot be met on
+    /// this machine with exact Adam.</summary>
+    public double? AdamFloorCapTriplesPerSecond { get; init; }
 }
 
 /// <summary>Evaluation timings (scoring and ranking, the held-out item against candidates).</summary>

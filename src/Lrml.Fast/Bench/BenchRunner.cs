@@ -366,6 +366,9 @@ public static class BenchRunner
         var phases = clock is null ? [] : clock.Phases.Append(new PhaseTime(OutsideSteps, Math.Max(0, timedWall - clock.TotalSeconds))).ToList();
         double median = Median(runs);
         epochSeconds ??= pairs * o.Negatives / median;
+        long swept = timed?.SweptAdamFloats ?? 0;
+        double? floorNs = swept > 0 ? AdamFloor.NanosecondsPerFloat((swept + o.Threads - 1) / o.Threads) : null;   // a few ms, at the time of the row
+        double? floorSeconds = floorNs is { } ns ? AdamFloor.StepSeconds(swept, o.Threads, ns) : null;
         log(string.Create(CultureInfo.InvariantCulture,
             $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));
         return new TrainingMeasure
@@ -373,6 +376,8 @@ public static class BenchRunner
             Engine = engine, Model = shape, Optimizer = opt, TriplesPerSecond = median, BatchSize = o.BatchSize, Negatives = o.Negatives, RunTriplesPerSecond = runs,
             Method = method, EpochSeconds = epochSeconds, EpochMeasured = epochMeasured, EpochRunSeconds = epochRuns, MeanLossPerTriple = triples > 0 ? lossSum / triples : 0,
             TriplesPerCpuSecond = Median(cpuRuns), ProbeSeconds = probes, Phases = phases, TimedSteps = clock?.Steps ?? 0,
+            SweptAdamFloats = swept, AdamFloorNanosPerFloat = floorNs, AdamFloorMicrosPerStep = floorSeconds * 1e6,
+            AdamFloorCapTriplesPerSecond = floorSeconds is { } fs ? (double)o.BatchSize * o.Negatives / fs : null,
         };
     }
 
@@ -486,7 +491,7 @@ public static class BenchRunner
         };
     }
 
-    private static List<TargetCheck> Targets(List<ShapeReport> shapes)
+    internal static List<TargetCheck> Targets(List<ShapeReport> shapes)
     {
         var c = CultureInfo.InvariantCulture;
         var list = new List<TargetCheck>();
@@ -524,7 +529,10 @@ public static class BenchRunner
                     if (shape.Shape == "ml-1m")
                     {
                         double goal = row.Model is "bpr" or "cml" or "gmf" ? 5e6 : row.Model is "mlp" or "neumf" or "transcf" ? 1e6 : 0;
-                        if (goal > 0) list.Add(new($"ml-1m {what} training ≥ {goal / 1e6:F0} M triples/s", (t.TriplesPerSecond / 1e6).ToString("F2", c) + " M/s", t.TriplesPerSecond >= goal));
+                        // where exact Adam's arithmetic alone caps the row below the goal, the check says so (the machine, not the engine)
+                        string cap = t.AdamFloorCapTriplesPerSecond is { } a && a < goal
+                            ? string.Create(c, $" (exact Adam's update alone caps it at {a / 1e6:F2} M/s on this machine)") : "";
+                        if (goal > 0) list.Add(new($"ml-1m {what} training ≥ {goal / 1e6:F0} M triples/s", (t.TriplesPerSecond / 1e6).ToString("F2", c) + " M/s" + cap, t.TriplesPerSecond >= goal));
                     }
                     if (shape.Shape == "ml-20m" && t.EpochSeconds is { } epoch)
                         list.Add(new($"ml-20m {what} epoch ≤ 60 s", epoch.ToString("F1", c) + " s" + (t.EpochMeasured ? "" : " (extrapolated)"), epoch <= 60));

@@ -105,7 +105,7 @@ public class BenchTests
             Assert.NotEmpty(shape.Training[0].Phases);
             Assert.Equal(shape.Training[0].Phases, back.Shapes[0].Training[0].Phases);
             Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"| tiny | fused | d=16,N=4 | LazyAdam | {shape.Training[0].Phases.Sum(p => p.Seconds) / shape.Training[0].TimedSteps * 1e6:N0} | {BenchReport.PhaseSummary(shape.Training[0].Phases)} |"),
+                $"| tiny | fused | d=16,N=4 | LazyAdam | {shape.Training[0].Phases.Sum(p => p.Seconds) / shape.Training[0].TimedSteps * 1e6:N0} | — | {BenchReport.PhaseSummary(shape.Training[0].Phases)} |"),
                 report.ToMarkdown());
         }
         finally { File.Delete(path); }
@@ -139,6 +139,18 @@ public class BenchTests
             Assert.Contains(t.Phases, p => p.Phase == "examples" && p.Seconds > 0);
             Assert.Contains(t.Phases, p => p.Phase == BenchRunner.OutsideSteps);
             Assert.Equal(t.Optimizer == "adam", t.Phases.Any(p => p.Phase == "exact-Adam sweep (every row)"));
+            // the exact-Adam floor: the swept floats at the update's measured speed on the bench's 2 threads, and the cap it gives
+            Assert.Equal(t.Optimizer == "adam", t.SweptAdamFloats > 0);
+            if (t.SweptAdamFloats > 0)
+            {
+                double ns = t.AdamFloorNanosPerFloat!.Value;
+                Assert.True(ns > 0 && double.IsFinite(ns));
+                Assert.Equal(AdamFloor.StepSeconds(t.SweptAdamFloats, 2, ns) * 1e6, t.AdamFloorMicrosPerStep!.Value, 9);
+                Assert.Equal((double)t.BatchSize * t.Negatives / (t.AdamFloorMicrosPerStep.Value * 1e-6), t.AdamFloorCapTriplesPerSecond!.Value, 6);
+            }
+            else Assert.True(t.AdamFloorNanosPerFloat is null && t.AdamFloorCapTriplesPerSecond is null);
+            Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| {t.Optimizer} | {t.Phases.Sum(p => p.Seconds) / t.TimedSteps * 1e6:N0} | {BenchReport.FloorCell(t)} |"),
+                new BenchReport { Shapes = [shape] }.ToMarkdown());
         }
         Assert.All(shape.Training.Where(t => t.Engine == "torch"), t => Assert.Empty(t.Phases));
         Assert.Contains("Where a training step's time goes", new BenchReport { Shapes = [shape] }.ToMarkdown());

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Lrml.Models;
+using Lrml.Util;
+
+namespace Lrml.Fast.Bench;
+
+/// <summary>
+/// Exact Adam's arithmetic floor on the machine the bench runs on. A fused engine that sweeps its tables updates every float
+/// of P and Q at every step — two moment updates, a square root and two divisions per float (PyTorch's formula, bit for bit)
+/// — and that work is bound by the processor's divider, not by memory: a standalone loop of it ran at 0.72 ns per float on one
+/// core of the CI's Intel Xeon for tables of 16 k to 655 k floats, and this class measures 0.38 ns on its AMD EPYC. So the bench times the engine's own update
+/// (<see cref="EmbeddingEngine.Step"/>) over the floats one thread sweeps, alone and in calls of 4,096 floats (no per-row
+/// calls, no gradient sums, nothing else in the step): no step that sweeps can be faster than this, so a throughput target
+/// above the cap it gives cannot be met on this machine with exact Adam, whatever the rest of the engine does.
+/// </summary>
+internal static class AdamFloor
+{
+    private const int Block = 4096;
+
+    /// <summary>Nanoseconds per float of exact Adam's update on one thread over a table of <paramref name="floats"/> floats
+    /// (a zero gradient and moments in the normal range, as an untouched row of a sweep): the fastest of at least
+    /// <paramref name="passes"/> timed passes, repeated for at least <paramref name="minSeconds"/> (interference only ever
+    /// adds time, and the update must have reached its optimised code: the runtime compiles it first without optimisation
+    /// and recompiles it after it has run a while — a first pass measured 3 – 8× slower).</summary>
+    public static double NanosecondsPerFloat(long floats, int passes = 7, double minSeconds = 0.3)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(floats, 1L);
+        ArgumentOutOfRangeException.ThrowIfLessThan(passes, 1);
+        int n = (int)Math.Min((floats + 63) / 64 * 64, Array.MaxLength / 64 * 64);
+        var w = LargeArrays.Floats(n); var m = LargeArrays.Floats(n); var v = LargeArrays.Floats(n);
+        var m0 = new float[n]; var v0 = new float[n];
+        var g = new float[Block];
+        var rng = new Rng(1, "bench.adam-floor");
+        for (int i = 0; i < n; i++)
+        {
+            w[i] = (float)(0.1 * rng.NextGaussian());
+            m0[i] = (float)(1e-3 * rng.NextGaussian());
+            v0[i] = 1e-6f * (1f + rng.NextFloat());
+        }
+        var f = StepFactors.At(1e-3f, 1000);
+        double best = double.PositiveInfinity;
+        var total = Stopwatch.StartNew();
+        var sw = new Stopwatch();
+        for (int pass = 0; pass < passes || total.Elapsed.TotalSeconds < minSeconds; pass++)
+        {
+            m0.CopyTo(m, 0); v0.CopyTo(v, 0);   // the same moments every pass (untimed): they never decay into the subnormal range
+            sw.Restart();
+            for (int o = 0; o < n; o += Block)
+                EmbeddingEngine.Step(OptimizerKind.Adam, f, ref w[o], ref m[o], ref v[o], ref g[0], Math.Min(Block, n - o));
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return best * 1e9 / n;
+    }
+
+    /// <summary>Seconds a step needs at least to sweep <paramref name="sweptFloats"/> floats on <paramref name="threads"/>
+    /// threads at <paramref name="nanosPerFloat"/> per float and thread (the busiest thread's share; perfect scaling).</summary>
+    public static double StepSeconds(long sweptFloats, int threads, double nanosPerFloat) =>
+        Math.Ceiling((double)sweptFloats / Math.Max(1, threads)) * nanosPerFloat * 1e-9;
+}
