@@ -188,7 +188,7 @@ internal sealed class NegativeSampler
         if (negatives.Length < total) throw new ArgumentException($"negatives holds {negatives.Length} entries, {total} needed.", nameof(negatives));
         if (_positives.Count < LookaheadMinPairs || total <= Ahead)
         {
-            for (int q = 0; q < total; q++) negatives[q] = Sample(users[q / perPositive], rng);
+            FillInCache(users, negatives, perPositive, rng);
             return;
         }
         var la = t_lookahead ??= new Rng(1);
@@ -218,6 +218,48 @@ internal sealed class NegativeSampler
             negatives[q] = Resolve(u, c, rng, out bool redrawn);
             if (!inStep || redrawn) Resync(q + 1, predicted, users);
             else if (laNext < total) Advance(predicted, users);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Fill"/> on training sets that fit in the caches: <see cref="Sample"/>'s draws in its order (one number, then one
+    /// more per rejection; the k-th non-positive for users with more than half the items), with what a user's draws test —
+    /// the row's bounds, the bitmap's place or the row — looked up once per user instead of once per draw, and no division
+    /// per draw. CML's WARP draws 20 negatives per positive this way on one thread, where the per-draw form cost ≈ 18 ns.
+    /// </summary>
+    private void FillInCache(ReadOnlySpan<int> users, Span<int> negatives, int perPositive, Rng rng)
+    {
+        int n = _numItems, q = 0;
+        foreach (int u in users)
+        {
+            int lo = _offsets[u], len = _offsets[u + 1] - lo;
+            if (len * 2 > n)
+            {
+                var row = _items.AsSpan(lo, len);
+                for (int j = 0; j < perPositive; j++) negatives[q++] = KthNonPositive(row, rng.NextInt(n - len));
+                continue;
+            }
+            int b = _bitmapOf[u];
+            if (b >= 0)
+            {
+                var bits = _bits.AsSpan((int)((long)b * _words), _words);   // a bitmap never crosses the array's int range: see BuildBitmaps
+                for (int j = 0; j < perPositive; j++)
+                {
+                    int c = rng.NextInt(n);
+                    while ((bits[c >> 6] & (1UL << (c & 63))) != 0) c = rng.NextInt(n);
+                    negatives[q++] = c;
+                }
+            }
+            else
+            {
+                var row = _items.AsSpan(lo, len);
+                for (int j = 0; j < perPositive; j++)
+                {
+                    int c = rng.NextInt(n);
+                    while (len != 0 && row.BinarySearch(c) >= 0) c = rng.NextInt(n);
+                    negatives[q++] = c;
+                }
+            }
         }
     }
 

@@ -145,12 +145,15 @@ public class NegativeSamplerTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void FillWithLookaheadGivesTheDrawsOfSampleInOrder(int perPositive)
+    [InlineData(1, true)]
+    [InlineData(3, true)]
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    [InlineData(20, false)]   // CML's WARP draws
+    public void FillGivesTheDrawsOfSampleInOrderWithAndWithoutLookahead(int perPositive, bool lookahead)
     {
-        var pos = Varied();
-        var sampler = new NegativeSampler(pos) { LookaheadMinPairs = 0 }; // force the prefetching path
+        var pos = Varied();   // empty, short and long rows, rows with bitmaps and without, rows with more than half the items
+        var sampler = new NegativeSampler(pos) { LookaheadMinPairs = lookahead ? 0 : int.MaxValue };
         var users = new int[997];
         var pick = new Rng(4);
         for (int b = 0; b < users.Length; b++) users[b] = pick.NextInt(pos.NumUsers);
