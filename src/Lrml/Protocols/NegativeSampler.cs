@@ -138,18 +138,10 @@ internal sealed class NegativeSampler
     public void Prefetch(int user, int candidate)
     {
         int b = _bitmapOf[user];
-        if (b >= 0)
-        {
-            CacheHint.Prefetch(_bits, (long)b * _words + ((uint)candidate >> 6));
-            return;
-        }
+        if (b >= 0) { CacheHint.Prefetch(_bits, (long)b * _words + ((uint)candidate >> 6)); return; }
         int lo = _offsets[user], len = _offsets[user + 1] - lo;
         if (len == 0) return;
-        if (len <= WholeRowPrefetch)
-        {
-            for (int q = 0; q < len; q += 16) CacheHint.Prefetch(_items, lo + q);
-            return;
-        }
+        if (len <= WholeRowPrefetch) { for (int q = 0; q < len; q += 16) CacheHint.Prefetch(_items, lo + q); return; }
         CacheHint.Prefetch(_items, lo + len / 2);
         CacheHint.Prefetch(_items, lo + len / 4);
         CacheHint.Prefetch(_items, lo + 3 * len / 4);
@@ -187,11 +179,7 @@ internal sealed class NegativeSampler
         if (perPositive < 1) throw new ArgumentOutOfRangeException(nameof(perPositive), perPositive, "perPositive must be ≥ 1.");
         int total = users.Length * perPositive;
         if (negatives.Length < total) throw new ArgumentException($"negatives holds {negatives.Length} entries, {total} needed.", nameof(negatives));
-        if (_positives.Count < LookaheadMinPairs || total <= Ahead)
-        {
-            FillInCache(users, negatives, perPositive, rng);
-            return;
-        }
+        if (_positives.Count < LookaheadMinPairs || total <= Ahead) { FillInCache(users, negatives, perPositive, rng); return; }
         var la = t_lookahead ??= new Rng(1);
         Span<int> predicted = stackalloc int[Ahead];
         int laNext = 0; // flat index of the lookahead generator's next draw
@@ -233,33 +221,15 @@ internal sealed class NegativeSampler
         int n = _numItems, q = 0;
         foreach (int u in users)
         {
-            int lo = _offsets[u], len = _offsets[u + 1] - lo;
-            if (len * 2 > n)
+            int lo = _offsets[u], len = _offsets[u + 1] - lo, b = _bitmapOf[u];
+            var row = _items.AsSpan(lo, len);
+            var bits = b >= 0 ? _bits.AsSpan((int)((long)b * _words), _words) : default;   // within int range: see BuildBitmaps
+            for (int j = 0; j < perPositive; j++, q++)
             {
-                var row = _items.AsSpan(lo, len);
-                for (int j = 0; j < perPositive; j++) negatives[q++] = KthNonPositive(row, rng.NextInt(n - len));
-                continue;
-            }
-            int b = _bitmapOf[u];
-            if (b >= 0)
-            {
-                var bits = _bits.AsSpan((int)((long)b * _words), _words);   // a bitmap never crosses the array's int range: see BuildBitmaps
-                for (int j = 0; j < perPositive; j++)
-                {
-                    int c = rng.NextInt(n);
-                    while ((bits[c >> 6] & (1UL << (c & 63))) != 0) c = rng.NextInt(n);
-                    negatives[q++] = c;
-                }
-            }
-            else
-            {
-                var row = _items.AsSpan(lo, len);
-                for (int j = 0; j < perPositive; j++)
-                {
-                    int c = rng.NextInt(n);
-                    while (len != 0 && row.BinarySearch(c) >= 0) c = rng.NextInt(n);
-                    negatives[q++] = c;
-                }
+                if (len * 2 > n) { negatives[q] = KthNonPositive(row, rng.NextInt(n - len)); continue; }
+                int c = rng.NextInt(n);
+                while (b >= 0 ? (bits[c >> 6] & (1UL << (c & 63))) != 0 : len != 0 && row.BinarySearch(c) >= 0) c = rng.NextInt(n);
+                negatives[q] = c;
             }
         }
     }
