@@ -116,7 +116,8 @@ public sealed unsafe partial class LrmlFused
     PhaseClock? IPhaseTimed.PhaseClock { get => _pool.Clock; set { lock (_gate) _pool.Clock = value; } }   // never in the middle of a step
 
     /// <inheritdoc/>
-    long IPhaseTimed.SweptAdamFloats => _cfg.Optimizer == OptimizerKind.Adam && SweepsEveryStep ? ((long)_users + _items) * _dp : 0;
+    long IPhaseTimed.SweptAdamFloats =>   // not with the zero-gradient shortcut (big tables without replay: tests only), which skips work
+        _cfg.Optimizer == OptimizerKind.Adam && SweepsEveryStep && !ZeroGradientShortcut ? ((long)_users + _items) * _dp : 0;
 
     private double _hingeSqK, _hingeSqM, _gradSumK, _gradSumM;
     private int _gradSteps;

@@ -71,7 +71,7 @@ public sealed record BenchReport
             foreach (var (shape, t) in timed)
                 sb.AppendLine(string.Create(c, $"| {shape} | {t.Engine} | {t.Model} | {t.Optimizer} | {t.Phases.Sum(p => p.Seconds) / t.TimedSteps * 1e6:N0} | {FloorCell(t)} | {PhaseSummary(t.Phases)} |"));
             if (timed.FirstOrDefault(x => x.t.AdamFloorNanosPerFloat is not null).t is { } f)
-                sb.AppendLine().AppendLine(string.Create(c, $"Exact-Adam floor: the engine's own Adam update (two moments, a square root, two divisions per float) timed alone on one thread over the floats one thread sweeps, the fastest of its passes over 0.3 s ({f.AdamFloorNanosPerFloat:F2} ns per float for {f.Model}); a step that sweeps F floats on {Settings.Threads} threads takes at least F ÷ {Settings.Threads} times that, so its triples per step ÷ that time caps the row's throughput on this machine, whatever else the step costs."));
+                sb.AppendLine().AppendLine(string.Create(c, $"Exact-Adam floor: exact Adam's update as the shared engine computes it (two moments, a square root, two divisions per float; LRML and TransCF do the same arithmetic per float) timed alone on one thread over the floats one thread sweeps, the fastest of its passes over at least 0.3 s ({f.AdamFloorNanosPerFloat:F2} ns per float for {f.Model}); a step that sweeps F floats on {Settings.Threads} threads takes at least F ÷ {Settings.Threads} times that, so its triples per step ÷ that time caps the row's throughput on this machine, whatever else the step costs."));
         }
         sb.AppendLine();
         sb.AppendLine("| shape | model | sampled eval s | sampled HR@10 | full ranking s | full users measured | full HR@10 | peak working set GB | managed heap GB |");
