@@ -2,7 +2,6 @@ using Lrml.Fast;
 using Lrml.Fast.Bench;
 using Lrml.Models;
 using Lrml.Protocols;
-using Lrml.Util;
 
 namespace Lrml.Tests.Fast;
 
@@ -30,19 +29,10 @@ public class AdamFloorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => AdamFloor.NanosecondsPerFloat(100, passes: 0));
     }
 
-    private static UserItems Train()
-    {
-        var rng = new Rng(9, "test.adam-floor");
-        var lists = Enumerable.Range(0, 40).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 30).Where(_ => rng.NextInt(4) == 0).ToList()).ToList();
-        return UserItems.FromLists(30, lists);
-    }
+    private static UserItems Train() => PhaseClockTests.Train();
 
     private static ITrainableRecommender Build(string model, UserItems train, string settings) =>
-        (ITrainableRecommender)ModelRegistry.Build(model, new ModelBuildContext
-        {
-            NumUsers = train.NumUsers, NumItems = train.NumItems, Train = train, Seed = 3, Threads = 2, Engine = "fused",
-            Settings = settings.Split(';').Select(s => s.Split('=')).Select(kv => new KeyValuePair<string, string>(kv[0], kv[1])).ToList(),
-        }).Model;
+        PhaseClockTests.Build(model, train, settings.Split(';').Select(s => s.Split('=')).Select(kv => (kv[0], kv[1])).ToArray());
 
     [Theory]
     // 40 users and 30 items; −1: rows of d = 20 floats padded to whole vectors (the engines' tables), −2: TransCF's two tables

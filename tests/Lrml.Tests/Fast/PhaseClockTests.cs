@@ -42,14 +42,15 @@ public class PhaseClockTests
         Assert.Equal("", BenchReport.PhaseSummary([]));
     }
 
-    private static UserItems Train()
+    /// <summary>40 users × 30 items, each pair with probability ¼ (also the engines of <see cref="AdamFloorTests"/>).</summary>
+    internal static UserItems Train()
     {
         var rng = new Rng(5, "test.phases");
         var lists = Enumerable.Range(0, 40).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 30).Where(_ => rng.NextInt(4) == 0).ToList()).ToList();
         return UserItems.FromLists(30, lists);
     }
 
-    private static ITrainableRecommender Build(string model, UserItems train, params (string Key, string Value)[] settings) =>
+    internal static ITrainableRecommender Build(string model, UserItems train, params (string Key, string Value)[] settings) =>
         (ITrainableRecommender)ModelRegistry.Build(model, new ModelBuildContext
         {
             NumUsers = train.NumUsers, NumItems = train.NumItems, Train = train, Seed = 3, Threads = 2, Engine = "fused",
