@@ -15,10 +15,11 @@ namespace Lrml.Protocols;
 /// are drawn uniformly, so a user is drawn in proportion to their activity and the long rows are exactly the
 /// ones searched most. Users get bitmaps in order of decreasing activity while the bitmaps fit in a budget of
 /// 8 bytes per training pair (twice the rows themselves), and only when a bitmap is at most 8 times the size of
-/// its row (rows longer than 1/256 of the items; short rows got none until Fill tested a user's 20 WARP draws in a row,
-/// where a bitmap word in L1 beat a binary search of even a 64-item row: CML+WARP's draws took 247 instead of 337 µs a step
-/// on the ML-1M shape, medians of 6; on ML-20M's 26,744 items the 8× rule alone keeps rows under 105 items out). On the ML-20M-shaped bench set that gives
-/// 48 k users bitmaps (159 MB) and, with the split draw below, cut the time to fill a 1024-example batch from
+/// its row (rows longer than 1/256 of the items; short rows got none until Fill tested a user's 20 WARP draws in a
+/// row, where a bitmap word in L1 beat a binary search of even a 64-item row: CML+WARP's draws took 247 instead of
+/// 337 µs a step on the ML-1M shape, medians of 6; on ML-20M's 26,744 items the 8× rule alone keeps rows under 105
+/// items out). On the ML-20M-shaped bench set that gives 48 k users bitmaps (159 MB) and, with the split draw below,
+/// cut the time to fill a 1024-example batch from
 /// about 140 to 50–90 µs (alone / next to training). A test answers the same either way, so the draws are identical with or
 /// without bitmaps.</para>
 /// <para>For batch fillers that prefetch, a draw splits into <see cref="Draw"/> (the first candidate, drawn

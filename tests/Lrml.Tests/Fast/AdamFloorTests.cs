@@ -1,7 +1,6 @@
 using Lrml.Fast;
 using Lrml.Fast.Bench;
 using Lrml.Models;
-using Lrml.Protocols;
 
 namespace Lrml.Tests.Fast;
 
@@ -29,41 +28,43 @@ public class AdamFloorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => AdamFloor.NanosecondsPerFloat(100, passes: 0));
     }
 
-    private static UserItems Train() => PhaseClockTests.Train();
+    private static ITrainableRecommender Build(string model, string settings) => PhaseClockTests.Build(model, PhaseClockTests.Train(),
+        settings.Split(';').Select(s => s.Split('=')).Select(kv => (kv[0], kv[1])).ToArray());
 
-    private static ITrainableRecommender Build(string model, UserItems train, string settings) =>
-        PhaseClockTests.Build(model, train, settings.Split(';').Select(s => s.Split('=')).Select(kv => (kv[0], kv[1])).ToArray());
+    /// <summary>Model, settings, the floats its exact-Adam step sweeps: 40 users and 30 items, rows of d = 20 floats padded to
+    /// whole vectors (the engines' tables; TransCF pads each of its two tables as a whole); none without exact Adam.</summary>
+    public static TheoryData<string, string, long> SweptFloats() => new()
+    {
+        { "bpr", "dim=20;optimizer=adam", 70L * FusedMath.Pad(20) },
+        { "cml", "dim=20;optimizer=adam", 70L * FusedMath.Pad(20) },
+        { "gmf", "dim=20;optimizer=adam", 70L * FusedMath.Pad(20) },
+        { "lrml", "dim=20;optimizer=adam", 70L * FusedMath.Pad(20) },
+        { "transcf", "dim=20;optimizer=adam", FusedMath.Pad(40 * 20) + FusedMath.Pad(30 * 20) },
+        { "bpr", "dim=20;optimizer=lazy-adam", 0 },
+        { "cml", "dim=20;optimizer=sgd", 0 },
+        { "lrml", "dim=20;optimizer=lazy-adam", 0 },
+        { "transcf", "dim=20;optimizer=lazy-adam", 0 },
+    };
 
     [Theory]
-    // 40 users and 30 items; −1: rows of d = 20 floats padded to whole vectors (the engines' tables), −2: TransCF's two tables
-    // of 40 × 20 and 30 × 20 floats, each padded as a whole
-    [InlineData("bpr", "dim=20;optimizer=adam", -1)]
-    [InlineData("cml", "dim=20;optimizer=adam", -1)]
-    [InlineData("gmf", "dim=20;optimizer=adam", -1)]
-    [InlineData("lrml", "dim=20;optimizer=adam", -1)]
-    [InlineData("transcf", "dim=20;optimizer=adam", -2)]
-    [InlineData("bpr", "dim=20;optimizer=lazy-adam", 0)]
-    [InlineData("cml", "dim=20;optimizer=sgd", 0)]
-    [InlineData("lrml", "dim=20;optimizer=lazy-adam", 0)]
-    [InlineData("transcf", "dim=20;optimizer=lazy-adam", 0)]
+    [MemberData(nameof(SweptFloats))]
     public void EachEngineReportsTheFloatsItsExactAdamStepSweeps(string model, string settings, long floats)
     {
-        using var engine = Build(model, Train(), settings);
-        long expected = floats switch { -1 => 70L * FusedMath.Pad(20), -2 => FusedMath.Pad(40 * 20) + FusedMath.Pad(30 * 20), _ => floats };
-        Assert.Equal(expected, Assert.IsAssignableFrom<IPhaseTimed>(engine).SweptAdamFloats);
+        using var engine = Build(model, settings);
+        Assert.Equal(floats, Assert.IsAssignableFrom<IPhaseTimed>(engine).SweptAdamFloats);
     }
 
     [Fact]
     public void ReplayingEnginesAndTheShortcutSweepHaveNoFloor()
     {
-        using var shared = Build("bpr", Train(), "dim=20;optimizer=adam");
+        using var shared = Build("bpr", "dim=20;optimizer=adam");
         ((EmbeddingEngine)shared).ReplayUnreadRows = true;
         Assert.Equal(0, ((IPhaseTimed)shared).SweptAdamFloats);
-        using var lrml = Build("lrml", Train(), "dim=20;optimizer=adam");
+        using var lrml = Build("lrml", "dim=20;optimizer=adam");
         ((LrmlFused)lrml).ReplayUnreadRows = true;
         Assert.Equal(0, ((IPhaseTimed)lrml).SweptAdamFloats);
         // a sweep through the zero-gradient shortcut (big tables with replay off) skips work the floor assumes: no floor
-        using var shortcut = Build("lrml", Train(), "dim=20;optimizer=adam");
+        using var shortcut = Build("lrml", "dim=20;optimizer=adam");
         ((LrmlFused)shortcut).ZeroGradientShortcut = true;
         Assert.Equal(0, ((IPhaseTimed)shortcut).SweptAdamFloats);
     }
