@@ -17,6 +17,7 @@ internal static class ReproduceCommand
     private static readonly Option<bool> OracleOption = new("--oracle-epoch") { Description = "Also report what choosing each run's epoch on test would give, beside the honest numbers (oracle-epoch.md; runs in <profile>-oracle)" };
     private static readonly Option<bool> RetrainOption = new("--retrain-on-validation") { Description = "Also retrain each chosen configuration on train + validation for its chosen epochs and report those test metrics beside the honest ones (retrained.md; runs in <profile>-retrain)" };
     private static readonly Option<bool> CollectOption = new("--collect") { Description = "Train and submit nothing: build the tables from the runs that finished (e.g. a Slurm job submitted with --no-wait) and list the missing ones" };
+    private static readonly Option<string?> RecordOption = new("--record-stopping-epochs") { Description = "Write the epochs at which the profile's finished runs stopped (by run identity) to this file and exit: the record the estimate ships with (src/Lrml.Reproduction/Tables/stopping-epochs.json), made after a full run" };
     private static readonly Option<bool> EstimateOption = new("--estimate") { Description = "Only print the expected duration (measured throughput × planned work) and exit; the full profile prints it before starting anyway", Recursive = true };
 
     public static Command Build()
@@ -32,6 +33,7 @@ internal static class ReproduceCommand
         main.Options.Add(ModelsOption);
         main.Options.Add(OracleOption);
         main.Options.Add(RetrainOption);
+        main.Options.Add(RecordOption);
         AddBackendOptions(main);
         main.SetAction(p => LrmlCommandLine.Guard(() =>
         {
@@ -46,6 +48,13 @@ internal static class ReproduceCommand
                 OracleEpoch = p.GetValue(OracleOption),
                 RetrainOnValidation = p.GetValue(RetrainOption),
             };
+            if (p.GetValue(RecordOption) is { } record)
+            {
+                string dir = MainTable.OutputDirectory(options, ctx);
+                int n = StoppingEpochs.WriteRecord(dir, record, $"`lrml reproduce main-table --profile {options.Profile.Name}`");
+                AnsiConsole.MarkupLineInterpolated($"Recorded the stopping epochs of {n} run(s) under {dir} in {record}");
+                return 0;
+            }
             AnsiConsole.MarkupLine($"[bold]Main results[/], profile {options.Profile.Name}, models {string.Join(", ", MainTable.ModelsFor(options))}");
             if (options.Profile.Name == "full" || p.GetValue(EstimateOption)) SayEstimate(MainTable.Estimate(options, ctx));
             if (p.GetValue(EstimateOption)) return 0;

@@ -141,7 +141,7 @@ public static class MainTable
     /// <see cref="DurationEstimator.Estimate"/>: an estimate from throughputs measured here, runs already on disk count zero).</summary>
     public static DurationEstimate Estimate(MainTableOptions options, ExperimentContext context) =>
         DurationEstimator.Estimate($"main table ({options.Profile.Name} profile)", Plan(options, context), context,
-            typical: TypicalEpochs.FromFinishedRuns(OutputDirectory(options, context)));
+            typical: TypicalEpochs.FromFinishedRuns(OutputDirectory(options, context)), recorded: StoppingEpochs.Shipped);
 
     /// <summary>Runs (or resumes) the reproduction and writes main-table.{csv,md}, headline.{csv,md},
     /// significance.{csv,md}, findings.md and the charts (main-table-sampled, main-table-full: .html, and .png when

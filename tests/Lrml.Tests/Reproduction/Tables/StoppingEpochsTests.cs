@@ -1,0 +1,113 @@
+using Lrml.Data;
+using Lrml.Experiments;
+using Lrml.Reproduction;
+using Lrml.Tests.Protocols;
+
+namespace Lrml.Tests.Reproduction.Tables;
+
+/// <summary>The recorded stopping epochs the estimate ships with: recorded from finished runs and read back, malformed records
+/// named, the estimate expecting a recorded run's own epochs, and the shipped record covering the full profile's plan.</summary>
+public class StoppingEpochsTests
+{
+    private static string WriteRun(string root, string dataset, string run, string key, string result)
+    {
+        string d = Path.Combine(root, "runs", dataset, run);
+        Directory.CreateDirectory(d);
+        File.WriteAllText(Path.Combine(d, "spec.json"), "{\"key\":\"" + key + "\",\"identity\":{ }}");
+        File.WriteAllText(Path.Combine(d, "result.json"), result);
+        return d;
+    }
+
+    [Fact]
+    public void Record_ReadsEveryTrainedRunsKeyAndEpochs_WithTheRunsProvenance_AndParsesBack()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-stop").FullName;
+        try
+        {
+            WriteRun(root, "ml-1m", "cml-seed1", "k1", """{"model":"CML","dataset":"ml-1m","seed":1,"epochs":23,"commit":"0123456789abcdef0123","started_utc":"2026-12-04T03:41:59Z"}""");
+            WriteRun(root, "ml-1m", "cml-seed2", "k2", """{"model":"cml","dataset":"ml-1m","seed":2,"epochs":30,"commit":"0123456789abcdef0123","started_utc":"2026-12-05T00:00:01Z"}""");
+            WriteRun(root, "ml-1m", "pop-seed1", "k3", """{"model":"Popularity","dataset":"ml-1m","seed":1,"epochs":0}""");
+            string json = StoppingEpochs.Record(root, "`test`");
+            var back = StoppingEpochs.Parse(json, "x.json");
+            Assert.Equal(new Dictionary<string, int> { ["k1"] = 23, ["k2"] = 30 }, back.ByKey);   // popularity trains nothing: left out
+            Assert.Equal(23, back.For("k1"));
+            Assert.Null(back.For("k3"));
+            Assert.Equal("`test` (trained by kit commit 0123456789ab, 2026-12-04 – 2026-12-05)", back.Source);
+            Assert.Equal(2, json.Split('\n').Count(l => l.Contains("\"key\"")));                  // one run per line
+            string file = Path.Combine(root, "record.json");
+            Assert.Equal(2, StoppingEpochs.WriteRecord(root, file, "`test`"));
+            Assert.Equal(json, File.ReadAllText(file));
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Theory]
+    [InlineData("""{"runs":[]}""", "\"source\"")]
+    [InlineData("""{"source":"s"}""", "\"runs\"")]
+    [InlineData("""{"source":"s","runs":[{"key":"a","epochs":-1}]}""", "runs[0] needs")]
+    [InlineData("""{"source":"s","runs":[{"key":"a","epochs":3},{"key":"a","epochs":4}]}""", "runs[1]: the key a is recorded twice")]
+    [InlineData("""{"source":"s","runs":[{"epochs":3}]}""", "runs[0] needs")]
+    [InlineData("""{"source":""", "not valid JSON")]
+    public void Parse_NamesTheFileAndTheReason(string json, string reason)
+    {
+        var e = Assert.Throws<DataFormatException>(() => StoppingEpochs.Parse(json, "stopping-epochs.json"));
+        Assert.Contains("stopping-epochs.json", e.Message);
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void Estimate_ExpectsARecordedRunsOwnEpochs_AndTheMaximumForTheOthers()
+    {
+        string root = Directory.CreateTempSubdirectory("lrml-stop-est").FullName;
+        try
+        {
+            var ctx = new ExperimentContext { Data = new DataDirectory(Path.Combine(root, "no-data")), ResultsRoot = root };
+            var options = new MainTableOptions { Profile = Profile.Quick with { MaxEpochs = 12 }, Datasets = ["synthetic"], Models = ["bpr"], Seeds = 2, Threads = 1 };
+            var plan = MainTable.Plan(options, ctx);
+            Assert.Equal(2, plan.Count);
+            string recordedKey = RunIdentity.Of(plan[0].Spec, ctx).Key;
+            var record = new StoppingEpochs(new Dictionary<string, int> { [recordedKey] = 3, ["not-planned"] = 1 }, "a test record");
+            var est = DurationEstimator.Estimate("test", plan, ctx, calibrationSeconds: 0.05, recorded: record);
+            int row = Enumerable.Range(0, est.Table.Rows.Count).Single(r => est.Table.Text(r, "model") == "BPR-MF");
+            Assert.Equal((3 + 12) / 2.0, (double)est.Table.Get(row, "expected epochs")!);   // seed 1 recorded at 3, seed 2 at its maximum
+            // both runs at the measured speed: 'expected' is exactly the formula at 3 and 12 epochs, 'at most' at 12 and 12
+            var speed = new DurationEstimator.Throughput((double)est.Table.Get(row, "triples/s")!, (double)est.Table.Get(row, "scores/s")!);
+            var spec = plan[0].Spec;
+            string protocol = (spec.Protocol ?? Experiment.DefaultProtocol(spec.Dataset, ctx)).ToLowerInvariant();
+            var split = Experiment.GetSplit(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), ctx);
+            var counts = SplitCounts.Of(split);
+            double three = DurationEstimator.RunSeconds(plan[0].Spec, counts, speed, 3), twelve = DurationEstimator.RunSeconds(plan[1].Spec, counts, speed, 12);
+            Assert.Equal(three + twelve, est.Expected.TotalSeconds, 6);
+            Assert.Equal(2 * twelve, est.Total.TotalSeconds, 6);
+            Assert.Contains("the kit's record of a test record for 1 of the 2 runs to do", est.ExpectedSource);
+            Assert.Contains("the kit's record of a test record", est.Summary);
+            // no record: both at their maximum, as before
+            var none = DurationEstimator.Estimate("test", plan, ctx, calibrationSeconds: 0.05);
+            Assert.Equal(none.Total, none.Expected);
+        }
+        finally { Directory.Delete(root, true); }
+    }
+
+    [Fact]
+    public void ShippedRecord_CoversEveryTrainedRunOfTheFullProfileOnMl1mAndMl100k()
+    {
+        string data = ProtocolTestData.DataRoot();
+        if (!File.Exists(Path.Combine(data, "ml-1m", "ncf", "ml-1m.test.negative")) || !File.Exists(Path.Combine(data, "ml-100k", "u.data")))
+            Assert.Skip($"ml-1m (with ncf/) and ml-100k not found under LRML_DATA_DIR ({data}).");
+        string root = Directory.CreateTempSubdirectory("lrml-stop-shipped").FullName;
+        try
+        {
+            var ctx = new ExperimentContext { Data = new DataDirectory(data), ResultsRoot = root };
+            var plan = MainTable.Plan(new MainTableOptions { Profile = Profile.Full, Datasets = ["ml-1m", "ml-100k"] }, ctx);
+            var trained = plan.Where(p => !Lrml.Models.ModelRegistry.Get(p.Spec.Model).Deterministic).ToList();
+            Assert.Equal(70, trained.Count);   // 7 trained models × 5 seeds × 2 datasets
+            var shipped = StoppingEpochs.Shipped;
+            // a preset, split or training change that leaves the record stale fails here: re-record after a full run with
+            // `lrml reproduce main-table --profile full --record-stopping-epochs src/Lrml.Reproduction/Tables/stopping-epochs.json`
+            var missing = trained.Where(p => shipped.For(RunIdentity.Of(p.Spec, ctx).Key) is null).Select(p => p.Directory).ToList();
+            Assert.True(missing.Count == 0, "not in the shipped record: " + string.Join(", ", missing));
+            Assert.All(trained, p => Assert.InRange(shipped.For(RunIdentity.Of(p.Spec, ctx).Key)!.Value, 1, p.Spec.Train.Epochs));
+        }
+        finally { Directory.Delete(root, true); }
+    }
+}
