@@ -60,8 +60,8 @@ public class PhaseClockTests
     public static TheoryData<string, string, string> Engines() => new()
     {
         // model, settings (key=value;…), phases a step must report
-        { "bpr", "optimizer=adam", "index|examples|rows (gradient sums; updates unless swept)|exact-Adam sweep (every row)" },
-        { "cml", "rank_weighting=warp;optimizer=lazy-adam", "own negative draws (WARP)|index|examples|rows (gradient sums; updates unless swept)" },
+        { "bpr", "optimizer=adam", "examples|index|rows (gradient sums; updates unless swept)|exact-Adam sweep (every row)" },
+        { "cml", "rank_weighting=warp;optimizer=lazy-adam", "own negative draws (WARP)|examples|index|rows (gradient sums; updates unless swept)" },
         { "neumf", "optimizer=adam", "examples|exact-Adam sweep (every row)|dense tower update" },
         { "transcf", "neighbour_sample=3", "index|neighbour draws|neighbourhood means|examples|gradient sources|rows (gradient sums + update)" },
         { "lrml", "rank_weighting=warp", "own negative draws (WARP)|examples (and index)|rows (gradient sums; updates when not clipped)" },
