@@ -367,7 +367,7 @@ public static class BenchRunner
         double median = Median(runs);
         epochSeconds ??= pairs * o.Negatives / median;
         long swept = timed?.SweptAdamFloats ?? 0;
-        double? floorNs = swept > 0 ? AdamFloor.NanosecondsPerFloat((swept + o.Threads - 1) / o.Threads) : null;   // ≥ 0.3 s, right after the row
+        double? floorNs = swept > 0 ? AdamFloor.NanosecondsPerFloat((swept + o.Threads - 1) / o.Threads, o.Threads) : null;   // ≥ 0.3 s, right after the row
         double? floorSeconds = floorNs is { } ns ? AdamFloor.StepSeconds(swept, o.Threads, ns) : null;
         log(string.Create(CultureInfo.InvariantCulture,
             $"  {engine,-10} {shape} {opt,-8}: {median / 1e6:F3} M triples/s (runs {string.Join(", ", runs.Select(x => (x / 1e6).ToString("F3", CultureInfo.InvariantCulture)))}), {Median(cpuRuns) / 1e6:F3} M per CPU-s, epoch {epochSeconds:F1} s{(epochMeasured ? (epochRuns.Count > 1 ? $" (median of {string.Join(", ", epochRuns.Select(x => x.ToString("F1", CultureInfo.InvariantCulture)))})" : "") : " (extrapolated)")}"));

@@ -24,6 +24,9 @@ public class AdamFloorTests
     {
         double ns = AdamFloor.NanosecondsPerFloat(20_000, passes: 3);
         Assert.True(double.IsFinite(ns) && ns > 0 && ns < 1_000, $"{ns} ns per float");
+        double both = AdamFloor.NanosecondsPerFloat(20_000, threads: 2, passes: 3, minSeconds: 0.05);   // both threads at once
+        Assert.True(double.IsFinite(both) && both > 0 && both < 1_000, $"{both} ns per float on 2 threads");
+        Assert.Throws<ArgumentOutOfRangeException>(() => AdamFloor.NanosecondsPerFloat(100, threads: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => AdamFloor.NanosecondsPerFloat(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => AdamFloor.NanosecondsPerFloat(100, passes: 0));
     }
