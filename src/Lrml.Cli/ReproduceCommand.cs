@@ -51,7 +51,7 @@ internal static class ReproduceCommand
             if (p.GetValue(RecordOption) is { } record)
             {
                 string dir = MainTable.OutputDirectory(options, ctx);
-                int n = StoppingEpochs.WriteRecord(dir, record, $"`lrml reproduce main-table --profile {options.Profile.Name}`");
+                int n = StoppingEpochs.WriteRecord(dir, record, $"the finished runs of `lrml reproduce main-table --profile {options.Profile.Name}`");
                 AnsiConsole.MarkupLineInterpolated($"Recorded the stopping epochs of {n} run(s) under {dir} in {record}");
                 return 0;
             }

@@ -193,7 +193,8 @@ public static class Ablations
 
     /// <summary>How long <see cref="Run(AblationOptions, ExperimentContext)"/> is expected to take (see <see cref="DurationEstimator.Estimate"/>).</summary>
     public static DurationEstimate Estimate(AblationOptions options, ExperimentContext context) =>
-        DurationEstimator.Estimate($"ablations on {DefaultDataset(options, context)} ({options.Profile.Name} profile)", Plan(options, context), context);
+        DurationEstimator.Estimate($"ablations on {DefaultDataset(options, context)} ({options.Profile.Name} profile)", Plan(options, context), context,
+            recorded: StoppingEpochs.Shipped);   // the preset runs it shares with the main table are in the record
 
     /// <summary>
     /// The values an ablation trains: its grid plus the preset's own value when the grid lacks it (numeric grids keep

@@ -25,8 +25,8 @@ public sealed record PlannedRun(RunSpec Spec, string Directory)
 /// <summary>
 /// The expected duration of a reproduction, said before it starts. It is an estimate: runs × epochs × training pairs
 /// divided by a training throughput measured here a moment ago, plus the evaluation scores divided by a measured
-/// scoring throughput. Epochs are the maximum (early stopping usually ends runs sooner); a busy machine, memory
-/// pressure or a different engine change it.
+/// scoring throughput, at the maximum epochs ('at most') and at the epochs early stopping is expected to end each run
+/// ('expected'); a busy machine, memory pressure or a different engine change it.
 /// </summary>
 public sealed class DurationEstimate
 {
@@ -36,11 +36,13 @@ public sealed class DurationEstimate
     /// <summary>Wall-clock time of the runs still to do if every run trains its maximum epochs (an upper bound).</summary>
     public required TimeSpan Total { get; init; }
 
-    /// <summary>The same at the typical epochs finished runs of the same model and profile stopped at (early stopping; see
-    /// <see cref="TypicalEpochs"/>); equal to <see cref="Total"/> when no such runs are on disk.</summary>
+    /// <summary>The same with each run stopping where early stopping is expected to end it: the same run's epochs in the kit's
+    /// record (<see cref="StoppingEpochs"/>), else the typical epochs of finished runs of its model (<see cref="TypicalEpochs"/>),
+    /// else its maximum (then equal to <see cref="Total"/>).</summary>
     public TimeSpan Expected { get; init; }
 
-    /// <summary>Where the typical epochs of <see cref="Expected"/> come from (or why it equals the maximum).</summary>
+    /// <summary>What <see cref="Expected"/> trains, as a phrase ("each run to its own stopping epoch in the kit's record of …",
+    /// "each run to the typical epochs of …", "every run to its maximum epochs …").</summary>
     public string ExpectedSource { get; init; } = "";
 
     /// <summary>Runs planned in total.</summary>
@@ -67,7 +69,7 @@ public sealed class DurationEstimate
             return $"Expected duration of the {Experiment}: at most {Format(Total)}, expected {Format(Expected)} for {Runs.ToString(ci)} run(s){reused}. " +
                    "This is an estimate: runs × epochs × training pairs at the training throughput just measured on this " +
                    "machine, plus evaluation scores at the measured scoring throughput; 'at most' trains every run to its maximum epochs, " +
-                   $"'expected' to the epochs of {ExpectedSource}; a busier machine makes runs slower (measuring took {CalibrationSeconds.ToString("0.0", ci)} s).";
+                   $"'expected' trains {ExpectedSource}; a busier machine makes runs slower (measuring took {CalibrationSeconds.ToString("0.0", ci)} s).";
         }
     }
 
@@ -109,7 +111,8 @@ internal static class DurationEstimator
     /// <see cref="WarmupSeconds"/>, so that managed engines run JIT-optimised code; the median step time counts, so other
     /// processes preempting a step now and then do not inflate it), and full-item scoring of a few users —
     /// then a run costs epochs × (training pairs / triples per second + validation scores / scores per second) + test
-    /// scores (sampled candidates, and every item with full ranking) / scores per second + a fixed overhead.
+    /// scores (sampled candidates, and every item with full ranking) / scores per second + a fixed overhead, at its maximum
+    /// epochs and at the epochs <paramref name="recorded"/> has for the same run (else <paramref name="typical"/>'s).
     /// </summary>
     public static DurationEstimate Estimate(string experiment, IReadOnlyList<PlannedRun> runs, ExperimentContext context,
         double calibrationSeconds = 0.25, TypicalEpochs? typical = null, StoppingEpochs? recorded = null)
@@ -144,10 +147,11 @@ internal static class DurationEstimator
                 {
                     // the recorded stopping epoch of this very run (same identity) when there is one, else the typical
                     // epochs of finished runs of its model, else its maximum
-                    int? known = recorded.For(RunIdentity.Of(r.Spec, context).Key);
+                    bool trains = !ModelRegistry.Get(r.Spec.Model).Deterministic;
+                    int? known = trains ? recorded.For(StoppingEpochs.KeyOf(RunIdentity.Of(r.Spec, context))) : null;
                     double runEpochs = known ?? typical.For(r.Spec);
                     if (known is not null) fromRecord++;
-                    toDo++;
+                    if (trains) toDo++;
                     epochSum += runEpochs;
                     seconds += RunSeconds(r.Spec, split, speed);
                     expected += RunSeconds(r.Spec, SplitCounts.Of(split), speed, runEpochs);
@@ -162,11 +166,18 @@ internal static class DurationEstimator
                 ("triples/s", speed?.TriplesPerSecond ?? double.NaN), ("scores/s", speed?.ScoresPerSecond ?? double.NaN),
                 ("at most min", seconds / 60), ("expected min", expected / 60));
         }
-        string source = fromRecord == 0 ? typical.Source
-            : fromRecord == toDo ? $"the same runs in the kit's record of {recorded.Source}"
-            : $"the same runs in the kit's record of {recorded.Source} for {fromRecord.ToString(CultureInfo.InvariantCulture)} of the {toDo.ToString(CultureInfo.InvariantCulture)} runs to do, and for the others {typical.Source}";
+        // what 'expected' counts, as one phrase: "'expected' trains …"
+        var ci = CultureInfo.InvariantCulture;
+        bool medians = typical.ByModel.Count > 0;
+        string own = $"each run to its own stopping epoch in the kit's record of {recorded.Source}";
+        string source = fromRecord == 0
+            ? (medians ? $"each run to the typical epochs of {typical.Source}" : "every run to its maximum epochs (no finished runs of its model to learn stopping from)") +
+              (recorded.ByKey.Count > 0 && toDo > 0 ? "; none of these runs is in the kit's record of stopping epochs (other data, settings or seeds)" : "")
+            : fromRecord == toDo ? own
+            : $"{own} ({fromRecord.ToString(ci)} of the {toDo.ToString(ci)} trained runs to do), the other {(toDo - fromRecord).ToString(ci)} " +
+              (medians ? $"to the typical epochs of {typical.Source}" : "to their maximum epochs");
         table.Notes.Add("triples/s: training (user, positive, negative) triples per second, the trainer's negative sampling included; scores/s: " +
-                        $"user-item scores per second, both measured just now on this machine. 'At most' trains every run to its maximum epochs; 'expected' to the epochs of {source}.");
+                        $"user-item scores per second, both measured just now on this machine. 'At most' trains every run to its maximum epochs; 'expected' trains {source}.");
         return new DurationEstimate
         {
             Experiment = experiment, Total = TimeSpan.FromSeconds(total), Expected = TimeSpan.FromSeconds(expectedTotal), ExpectedSource = source,
@@ -298,8 +309,8 @@ internal sealed record SplitCounts(string Protocol, long TrainPairs, int NumItem
 
 /// <summary>
 /// The epochs runs typically train before early stopping ends them, per model: the median of the <c>epochs</c> recorded in the
-/// result.json of finished runs of a reproduction profile (any dataset and seed — the stopping epoch does not depend on a run's
-/// identity beyond its model). A model without finished runs keeps its maximum epochs.
+/// result.json of finished runs of a reproduction profile (any dataset and seed: a rough guess for a run of the model that
+/// is not itself recorded, see <see cref="StoppingEpochs"/>). A model without finished runs keeps its maximum epochs.
 /// </summary>
 public sealed class TypicalEpochs
 {
@@ -338,23 +349,37 @@ public sealed class TypicalEpochs
         if (!Directory.Exists(runs)) return new(new Dictionary<string, double>(), $"no finished runs under {runs} (the maximum epochs)");
         var epochs = new Dictionary<string, List<double>>();
         int files = 0;
-        foreach (var file in Directory.EnumerateFiles(runs, "result.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var run in FinishedRun.ReadAll(runs))
         {
-            System.Text.Json.Nodes.JsonNode? json;
-            try { json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)); }
-            catch (System.Text.Json.JsonException e) { throw new Data.DataFormatException(file, (e.LineNumber ?? -1) + 1, $"not valid JSON ({e.Message})", e); }
-            string? model = (string?)json?["model"];
-            int? n = json?["epochs"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out int x) ? x : null;
-            if (model is null || n is null || n < 0) throw new Data.DataFormatException(file, 0, "a run result needs \"model\" and a non-negative integer \"epochs\".");
-            if (ModelRegistry.Get(model).Deterministic) continue;
-            string name = ModelRegistry.Get(model).Name;
-            if (!epochs.TryGetValue(name, out var list)) epochs[name] = list = [];
-            list.Add(n.Value);
+            if (!epochs.TryGetValue(run.Model, out var list)) epochs[run.Model] = list = [];
+            list.Add(run.Epochs);
             files++;
         }
         if (files == 0) return new(new Dictionary<string, double>(), $"no finished runs under {runs} (the maximum epochs)");
         return new(epochs.ToDictionary(kv => kv.Key, kv => MathNet.Numerics.Statistics.Statistics.Median(kv.Value)),
             $"{files} finished run(s) under {runs} (median epochs per model: " +
             string.Join(", ", epochs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {MathNet.Numerics.Statistics.Statistics.Median(kv.Value).ToString("0.#", CultureInfo.InvariantCulture)}")) + ")");
+    }
+}
+
+/// <summary>A finished trained run's result.json, as the estimate reads it: its folder, model (registry name), epochs and
+/// the parsed result.</summary>
+internal sealed record FinishedRun(string Directory, string Model, int Epochs, System.Text.Json.Nodes.JsonObject Result)
+{
+    /// <summary>Every <c>&lt;dataset&gt;/&lt;run&gt;/result.json</c> under <paramref name="runsDirectory"/> in path order, models that
+    /// do not train (popularity) left out. A file that is not a run result names itself in a <see cref="Data.DataFormatException"/>.</summary>
+    public static IEnumerable<FinishedRun> ReadAll(string runsDirectory)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(runsDirectory, "result.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            System.Text.Json.Nodes.JsonNode? json;
+            try { json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file)); }
+            catch (System.Text.Json.JsonException e) { throw new Data.DataFormatException(file, (e.LineNumber ?? -1) + 1, $"not valid JSON ({e.Message})", e); }
+            if (json is not System.Text.Json.Nodes.JsonObject o || o["model"] is not System.Text.Json.Nodes.JsonValue mv || !mv.TryGetValue(out string? model)
+                || o["epochs"] is not System.Text.Json.Nodes.JsonValue ev || !ev.TryGetValue(out int epochs) || epochs < 0)
+                throw new Data.DataFormatException(file, 0, "a run result needs \"model\" and a non-negative integer \"epochs\".");
+            var entry = ModelRegistry.Get(model);
+            if (!entry.Deterministic) yield return new FinishedRun(Path.GetDirectoryName(file)!, entry.Name, epochs, o);
+        }
     }
 }

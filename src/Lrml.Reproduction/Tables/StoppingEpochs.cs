@@ -7,20 +7,21 @@ using Lrml.Util;
 namespace Lrml.Reproduction;
 
 /// <summary>
-/// The epochs recorded runs trained before early stopping ended them, by <see cref="RunIdentity"/> key. Training is
-/// deterministic (seeded, and the fused engines bit-identical for any thread count), so a planned run whose identity equals
-/// a recorded one — same data checksums, settings, seed and threads — stops at the recorded epoch, up to the last bits of a
-/// different SIMD width. The kit ships the record of its own full-profile main table
-/// (<c>Tables/stopping-epochs.json</c>, written by <c>lrml reproduce main-table --record-stopping-epochs</c>), so that a
-/// fresh machine's estimate expects the epochs early stopping takes instead of every run's maximum. A changed preset or
-/// dataset changes the identity and the run falls back to its maximum epochs.
+/// The epochs recorded runs trained before early stopping ended them, by <see cref="KeyOf">run identity without the thread
+/// count</see>. Training is deterministic (seeded; the fused engines, every full-profile model's default, are bit-identical
+/// for any thread count), so a planned run with the same data checksums, settings and seed stops at the recorded epoch, up
+/// to the last bits of a different SIMD width (an estimate tolerates an epoch off). The kit ships the record of its own
+/// full-profile main table (<c>Tables/stopping-epochs.json</c>, written by <c>lrml reproduce main-table
+/// --record-stopping-epochs</c>), so that a fresh machine's estimate expects the epochs early stopping takes instead of
+/// every run's maximum. A changed preset or dataset changes the identity, and the run falls back to the typical epochs of
+/// finished runs of its model, else its maximum (<see cref="TypicalEpochs"/>).
 /// </summary>
 public sealed class StoppingEpochs
 {
     private const string Resource = "Lrml.Reproduction.stopping-epochs.json";
     private readonly IReadOnlyDictionary<string, int> _byKey;
 
-    /// <summary>Recorded epochs by identity key.</summary>
+    /// <summary>Recorded epochs by <see cref="KeyOf"/> key.</summary>
     public IReadOnlyDictionary<string, int> ByKey => _byKey;
 
     /// <summary>Where the record comes from, in words (the command, commit and date that produced it).</summary>
@@ -47,8 +48,18 @@ public sealed class StoppingEpochs
         return Parse(reader.ReadToEnd(), "Tables/stopping-epochs.json");
     });
 
-    /// <summary>The recorded epochs of a run, or null when no recorded run has its identity key.</summary>
-    public int? For(string identityKey) => _byKey.TryGetValue(identityKey, out int e) ? e : null;
+    /// <summary>The recorded epochs of a run, or null when no recorded run has its <see cref="KeyOf"/> key.</summary>
+    public int? For(string key) => _byKey.TryGetValue(key, out int e) ? e : null;
+
+    /// <summary>The key a run is recorded under: its <see cref="RunIdentity"/> with the thread count left out (the fused
+    /// engines stop at the same epoch on any number of threads), 16 hex digits.</summary>
+    public static string KeyOf(RunIdentity identity)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        var parts = (JsonObject)identity.Parts.DeepClone();
+        (parts["train"] as JsonObject)?.Remove("threads");
+        return new RunIdentity(parts).Key;
+    }
 
     /// <summary>Reads a record: <c>{"source": "…", "runs": [{"key": "…", "dataset": "…", "model": "…", "seed": n, "epochs": n}, …]}</c>.
     /// A malformed file names itself, the entry and the reason in a <see cref="DataFormatException"/>.</summary>
@@ -63,8 +74,9 @@ public sealed class StoppingEpochs
         var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < runs.Count; i++)
         {
-            string? key = runs[i]?["key"] is JsonValue kv && kv.TryGetValue(out string? k) ? k : null;
-            int? epochs = runs[i]?["epochs"] is JsonValue ev && ev.TryGetValue(out int n) ? n : null;
+            if (runs[i] is not JsonObject run) throw new DataFormatException(file, 0, $"runs[{i}] is not an object.");
+            string? key = run["key"] is JsonValue kv && kv.TryGetValue(out string? k) ? k : null;
+            int? epochs = run["epochs"] is JsonValue ev && ev.TryGetValue(out int n) ? n : null;
             if (string.IsNullOrEmpty(key) || epochs is null || epochs < 0)
                 throw new DataFormatException(file, 0, $"runs[{i}] needs a \"key\" (a run identity) and a non-negative integer \"epochs\".");
             if (!byKey.TryAdd(key, epochs.Value))
@@ -73,52 +85,53 @@ public sealed class StoppingEpochs
         return new StoppingEpochs(byKey, source);
     }
 
-    /// <summary>The record of every finished run under <paramref name="directory"/> (a main table's output folder: its
-    /// <c>runs/&lt;dataset&gt;/&lt;run&gt;/</c> with spec.json and result.json), as JSON, runs in path order; models that do not
-    /// train (popularity) are left out. A run folder without a readable key or epochs names itself.</summary>
+    /// <summary>The record of every finished trained run under <paramref name="directory"/> (a main table's output folder: its
+    /// <c>runs/&lt;dataset&gt;/&lt;run&gt;/</c> with spec.json and result.json), as JSON, one run per line in path order. A run
+    /// folder whose result or stored identity is unreadable, or whose identity does not hash to its stored key, names itself.</summary>
     public static string Record(string directory, string source)
     {
         ArgumentNullException.ThrowIfNull(directory);
         string runsDir = Path.Combine(directory, "runs");
         if (!Directory.Exists(runsDir)) throw new DirectoryNotFoundException($"No runs to record: {runsDir} does not exist.");
-        var runs = new JsonArray();
+        var runs = new List<JsonObject>();
         var commits = new SortedSet<string>(StringComparer.Ordinal);
         var started = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var result in Directory.EnumerateFiles(runsDir, "result.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        foreach (var run in FinishedRun.ReadAll(runsDir))
         {
-            string dir = Path.GetDirectoryName(result)!;
-            JsonNode? json;
-            try { json = JsonNode.Parse(File.ReadAllText(result)); }
-            catch (System.Text.Json.JsonException e) { throw new DataFormatException(result, (int)(e.LineNumber ?? 0) + 1, $"not valid JSON ({e.Message})", e); }
-            string? model = (string?)json?["model"];
-            int? epochs = json?["epochs"] is JsonValue v && v.TryGetValue(out int n) ? n : null;
-            if (model is null || epochs is null) throw new DataFormatException(result, 0, "a run result needs \"model\" and an integer \"epochs\".");
-            if (Models.ModelRegistry.Get(model).Deterministic) continue;
-            if ((string?)json?["commit"] is { Length: > 0 } commit) commits.Add(commit);
-            if ((string?)json?["started_utc"] is { Length: >= 10 } day) started.Add(day[..10]);
-            string key = RunStore.StoredKey(dir) ?? throw new DataFormatException(Path.Combine(dir, "spec.json"), 0, "no identity \"key\": not a finished run folder.");
+            string spec = Path.Combine(run.Directory, "spec.json");
+            JsonNode? stored;
+            try { stored = File.Exists(spec) ? JsonNode.Parse(File.ReadAllText(spec)) : null; }
+            catch (System.Text.Json.JsonException e) { throw new DataFormatException(spec, (int)(e.LineNumber ?? 0) + 1, $"not valid JSON ({e.Message})", e); }
+            if (stored?["identity"] is not JsonObject parts || (string?)stored["key"] is not { } key)
+                throw new DataFormatException(spec, 0, "no stored \"identity\" and \"key\": not a finished run folder.");
+            var identity = new RunIdentity((JsonObject)parts.DeepClone());
+            if (identity.Key != key) throw new DataFormatException(spec, 0, $"the stored identity hashes to {identity.Key}, not to its key {key}.");
+            if (run.Result["commit"] is JsonValue cv && cv.TryGetValue(out string? commit) && commit.Length > 0) commits.Add(commit.Length > 12 ? commit[..12] : commit);
+            if (run.Result["started_utc"] is JsonValue sv && sv.TryGetValue(out string? day) && day.Length >= 10) started.Add(day[..10]);
             runs.Add(new JsonObject
             {
-                ["key"] = key, ["dataset"] = (string?)json?["dataset"], ["model"] = Models.ModelRegistry.Get(model).Name,
-                ["seed"] = json?["seed"]?.DeepClone(), ["epochs"] = epochs.Value,
+                ["key"] = KeyOf(identity), ["dataset"] = run.Result["dataset"]?.DeepClone(), ["model"] = run.Model,
+                ["seed"] = run.Result["seed"]?.DeepClone(), ["epochs"] = run.Epochs,
             });
         }
         if (runs.Count == 0) throw new InvalidDataException($"No finished trained runs under {runsDir} to record.");
         if (commits.Count > 0 || started.Count > 0)   // what trained them: the runs' own provenance, not the recording kit's
-            source += $" (trained by kit commit {(commits.Count > 0 ? string.Join(", ", commits.Select(c => c.Length > 12 ? c[..12] : c)) : "unknown")}" +
+            source += $" (trained by kit commit {(commits.Count > 0 ? string.Join(", ", commits) : "unknown")}" +
                       (started.Count > 0 ? $", {started.Min}{(started.Count > 1 ? " – " + started.Max : "")}" : "") + ")";
         // one run per line, readable in a diff
         var plain = new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         return "{\n  \"source\": " + JsonValue.Create(source).ToJsonString(plain) + ",\n  \"runs\": [\n    " +
-               string.Join(",\n    ", runs.Select(r => r!.ToJsonString(plain))) + "\n  ]\n}\n";
+               string.Join(",\n    ", runs.Select(r => r.ToJsonString(plain))) + "\n  ]\n}\n";
     }
 
-    /// <summary>Writes <see cref="Record"/> to <paramref name="file"/> atomically; returns the number of runs recorded.</summary>
+    /// <summary>Writes <see cref="Record"/> to <paramref name="file"/> atomically, after reading it back (two runs of the same
+    /// computation, say, are refused before anything is replaced); returns the number of runs recorded.</summary>
     public static int WriteRecord(string directory, string file, string source)
     {
         string json = Record(directory, source);
+        int runs = Parse(json, file).ByKey.Count;
         AtomicFile.WriteAllText(file, json);
-        return Parse(json, file).ByKey.Count;
+        return runs;
     }
 
     /// <inheritdoc/>

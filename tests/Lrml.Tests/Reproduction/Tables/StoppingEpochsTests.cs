@@ -9,13 +9,28 @@ namespace Lrml.Tests.Reproduction.Tables;
 /// named, the estimate expecting a recorded run's own epochs, and the shipped record covering the full profile's plan.</summary>
 public class StoppingEpochsTests
 {
-    private static string WriteRun(string root, string dataset, string run, string key, string result)
+    /// <summary>An identity of a run with a model, seed and thread count (enough parts to tell runs apart).</summary>
+    private static RunIdentity Identity(string model, int seed, int threads) =>
+        new(new System.Text.Json.Nodes.JsonObject { ["model"] = model, ["train"] = new System.Text.Json.Nodes.JsonObject { ["seed"] = seed, ["threads"] = threads } });
+
+    private static string WriteRun(string root, string dataset, string run, RunIdentity identity, string result, string? key = null)
     {
         string d = Path.Combine(root, "runs", dataset, run);
         Directory.CreateDirectory(d);
-        File.WriteAllText(Path.Combine(d, "spec.json"), "{\"key\":\"" + key + "\",\"identity\":{ }}");
+        File.WriteAllText(Path.Combine(d, "spec.json"),
+            new System.Text.Json.Nodes.JsonObject { ["key"] = key ?? identity.Key, ["identity"] = identity.Parts.DeepClone() }.ToJsonString());
         File.WriteAllText(Path.Combine(d, "result.json"), result);
         return d;
+    }
+
+    [Fact]
+    public void KeyOf_IsTheIdentityWithoutItsThreadCount()
+    {
+        Assert.Equal(StoppingEpochs.KeyOf(Identity("cml", 1, 2)), StoppingEpochs.KeyOf(Identity("cml", 1, 8)));   // threads left out
+        Assert.NotEqual(Identity("cml", 1, 2).Key, Identity("cml", 1, 8).Key);                                     // (they are part of the identity)
+        Assert.NotEqual(StoppingEpochs.KeyOf(Identity("cml", 1, 2)), StoppingEpochs.KeyOf(Identity("cml", 2, 2))); // the seed is not
+        Assert.NotEqual(StoppingEpochs.KeyOf(Identity("cml", 1, 2)), StoppingEpochs.KeyOf(Identity("bpr", 1, 2))); // nor the model
+        Assert.Equal(2, Identity("cml", 1, 2).Parts["train"]!["threads"]!.GetValue<int>());                        // the identity is not changed
     }
 
     [Fact]
@@ -24,18 +39,26 @@ public class StoppingEpochsTests
         string root = Directory.CreateTempSubdirectory("lrml-stop").FullName;
         try
         {
-            WriteRun(root, "ml-1m", "cml-seed1", "k1", """{"model":"CML","dataset":"ml-1m","seed":1,"epochs":23,"commit":"0123456789abcdef0123","started_utc":"2026-12-04T03:41:59Z"}""");
-            WriteRun(root, "ml-1m", "cml-seed2", "k2", """{"model":"cml","dataset":"ml-1m","seed":2,"epochs":30,"commit":"0123456789abcdef0123","started_utc":"2026-12-05T00:00:01Z"}""");
-            WriteRun(root, "ml-1m", "pop-seed1", "k3", """{"model":"Popularity","dataset":"ml-1m","seed":1,"epochs":0}""");
+            var (one, two, pop) = (Identity("cml", 1, 2), Identity("cml", 2, 2), Identity("pop", 1, 2));
+            WriteRun(root, "ml-1m", "cml-seed1", one, """{"model":"CML","dataset":"ml-1m","seed":1,"epochs":23,"commit":"0123456789abcdef0123","started_utc":"2026-12-04T03:41:59Z"}""");
+            WriteRun(root, "ml-1m", "cml-seed2", two, """{"model":"cml","dataset":"ml-1m","seed":2,"epochs":30,"commit":"0123456789abcdef0123","started_utc":"2026-12-05T00:00:01Z"}""");
+            WriteRun(root, "ml-1m", "pop-seed1", pop, """{"model":"Popularity","dataset":"ml-1m","seed":1,"epochs":0}""");
             string json = StoppingEpochs.Record(root, "`test`");
             var back = StoppingEpochs.Parse(json, "x.json");
-            Assert.Equal(new Dictionary<string, int> { ["k1"] = 23, ["k2"] = 30 }, back.ByKey);   // popularity trains nothing: left out
-            Assert.Equal(23, back.For("k1"));
-            Assert.Null(back.For("k3"));
+            // popularity trains nothing: left out; keys without the thread count
+            Assert.Equal(new Dictionary<string, int> { [StoppingEpochs.KeyOf(one)] = 23, [StoppingEpochs.KeyOf(two)] = 30 }, back.ByKey);
+            Assert.Equal(23, back.For(StoppingEpochs.KeyOf(Identity("cml", 1, 4))));   // the same run on 4 threads
+            Assert.Null(back.For(StoppingEpochs.KeyOf(pop)));
             Assert.Equal("`test` (trained by kit commit 0123456789ab, 2026-12-04 – 2026-12-05)", back.Source);
             Assert.Equal(2, json.Split('\n').Count(l => l.Contains("\"key\"")));                  // one run per line
             string file = Path.Combine(root, "record.json");
             Assert.Equal(2, StoppingEpochs.WriteRecord(root, file, "`test`"));
+            Assert.Equal(json, File.ReadAllText(file));
+            // a spec.json whose identity does not hash to its key is not a run of that identity: named, and nothing is written
+            WriteRun(root, "ml-1m", "cml-seed3", Identity("cml", 3, 2), """{"model":"cml","seed":3,"epochs":9}""", key: "0000000000000000");
+            var e = Assert.Throws<DataFormatException>(() => StoppingEpochs.WriteRecord(root, file, "`test`"));
+            Assert.Contains(Path.Combine("cml-seed3", "spec.json"), e.Message);
+            Assert.Contains("not to its key 0000000000000000", e.Message);
             Assert.Equal(json, File.ReadAllText(file));
         }
         finally { Directory.Delete(root, true); }
@@ -47,6 +70,7 @@ public class StoppingEpochsTests
     [InlineData("""{"source":"s","runs":[{"key":"a","epochs":-1}]}""", "runs[0] needs")]
     [InlineData("""{"source":"s","runs":[{"key":"a","epochs":3},{"key":"a","epochs":4}]}""", "runs[1]: the key a is recorded twice")]
     [InlineData("""{"source":"s","runs":[{"epochs":3}]}""", "runs[0] needs")]
+    [InlineData("""{"source":"s","runs":[3]}""", "runs[0] is not an object")]
     [InlineData("""{"source":""", "not valid JSON")]
     public void Parse_NamesTheFileAndTheReason(string json, string reason)
     {
@@ -65,7 +89,7 @@ public class StoppingEpochsTests
             var options = new MainTableOptions { Profile = Profile.Quick with { MaxEpochs = 12 }, Datasets = ["synthetic"], Models = ["bpr"], Seeds = 2, Threads = 1 };
             var plan = MainTable.Plan(options, ctx);
             Assert.Equal(2, plan.Count);
-            string recordedKey = RunIdentity.Of(plan[0].Spec, ctx).Key;
+            string recordedKey = StoppingEpochs.KeyOf(RunIdentity.Of(plan[0].Spec with { Train = plan[0].Spec.Train with { Threads = 3 } }, ctx));   // recorded on 3 threads
             var record = new StoppingEpochs(new Dictionary<string, int> { [recordedKey] = 3, ["not-planned"] = 1 }, "a test record");
             var est = DurationEstimator.Estimate("test", plan, ctx, calibrationSeconds: 0.05, recorded: record);
             int row = Enumerable.Range(0, est.Table.Rows.Count).Single(r => est.Table.Text(r, "model") == "BPR-MF");
@@ -79,11 +103,20 @@ public class StoppingEpochsTests
             double three = DurationEstimator.RunSeconds(plan[0].Spec, counts, speed, 3), twelve = DurationEstimator.RunSeconds(plan[1].Spec, counts, speed, 12);
             Assert.Equal(three + twelve, est.Expected.TotalSeconds, 6);
             Assert.Equal(2 * twelve, est.Total.TotalSeconds, 6);
-            Assert.Contains("the kit's record of a test record for 1 of the 2 runs to do", est.ExpectedSource);
-            Assert.Contains("the kit's record of a test record", est.Summary);
-            // no record: both at their maximum, as before
+            Assert.Equal("each run to its own stopping epoch in the kit's record of a test record (1 of the 2 trained runs to do), the other 1 to their maximum epochs",
+                est.ExpectedSource);
+            Assert.Contains("'expected' trains each run to its own stopping epoch in the kit's record of a test record", est.Summary);
+            // no record: both at their maximum, as before; a record without these runs says so
             var none = DurationEstimator.Estimate("test", plan, ctx, calibrationSeconds: 0.05);
             Assert.Equal(none.Total, none.Expected);
+            Assert.StartsWith("every run to its maximum epochs", none.ExpectedSource);
+            var other = DurationEstimator.Estimate("test", plan, ctx, calibrationSeconds: 0.05, recorded: new StoppingEpochs(new Dictionary<string, int> { ["x"] = 1 }, "r"));
+            Assert.Contains("none of these runs is in the kit's record", other.ExpectedSource);
+            // every run recorded, popularity (which trains nothing) not counted among the runs to do
+            var withPop = MainTable.Plan(options with { Models = ["pop", "bpr"] }, ctx);
+            var all = new StoppingEpochs(withPop.Where(p => p.Spec.Model == "bpr").ToDictionary(p => StoppingEpochs.KeyOf(RunIdentity.Of(p.Spec, ctx)), _ => 4), "a full record");
+            Assert.Equal("each run to its own stopping epoch in the kit's record of a full record",
+                DurationEstimator.Estimate("test", withPop, ctx, calibrationSeconds: 0.05, recorded: all).ExpectedSource);
         }
         finally { Directory.Delete(root, true); }
     }
@@ -98,15 +131,16 @@ public class StoppingEpochsTests
         try
         {
             var ctx = new ExperimentContext { Data = new DataDirectory(data), ResultsRoot = root };
-            var plan = MainTable.Plan(new MainTableOptions { Profile = Profile.Full, Datasets = ["ml-1m", "ml-100k"] }, ctx);
+            // on 4 threads (the record's runs trained on 2): the key leaves the thread count out
+            var plan = MainTable.Plan(new MainTableOptions { Profile = Profile.Full, Datasets = ["ml-1m", "ml-100k"], Threads = 4 }, ctx);
             var trained = plan.Where(p => !Lrml.Models.ModelRegistry.Get(p.Spec.Model).Deterministic).ToList();
             Assert.Equal(70, trained.Count);   // 7 trained models × 5 seeds × 2 datasets
             var shipped = StoppingEpochs.Shipped;
             // a preset, split or training change that leaves the record stale fails here: re-record after a full run with
             // `lrml reproduce main-table --profile full --record-stopping-epochs src/Lrml.Reproduction/Tables/stopping-epochs.json`
-            var missing = trained.Where(p => shipped.For(RunIdentity.Of(p.Spec, ctx).Key) is null).Select(p => p.Directory).ToList();
+            var missing = trained.Where(p => shipped.For(StoppingEpochs.KeyOf(RunIdentity.Of(p.Spec, ctx))) is null).Select(p => p.Directory).ToList();
             Assert.True(missing.Count == 0, "not in the shipped record: " + string.Join(", ", missing));
-            Assert.All(trained, p => Assert.InRange(shipped.For(RunIdentity.Of(p.Spec, ctx).Key)!.Value, 1, p.Spec.Train.Epochs));
+            Assert.All(trained, p => Assert.InRange(shipped.For(StoppingEpochs.KeyOf(RunIdentity.Of(p.Spec, ctx)))!.Value, 1, p.Spec.Train.Epochs));
         }
         finally { Directory.Delete(root, true); }
     }
