@@ -109,8 +109,9 @@ internal sealed class JobsBackend(int jobs, IReadOnlyList<string> command) : IRu
                 while (running.Count < Jobs && open.Count > 0)
                 {
                     int i = open.Dequeue();
-                    var child = Start(i, runs[i], context, folder);
-                    lock (running) running.Add(child);
+                    // started and registered under the lock: a signal arriving in between (the child already exists) waits
+                    // for the registration and then counts and kills this child too, instead of missing it
+                    lock (running) running.Add(Start(i, runs[i], context, folder));
                 }
                 int k = Task.WaitAny(running.Select(c => (Task)c.Ended).ToArray());
                 var done = running[k];
