@@ -101,8 +101,8 @@ public class StoppingEpochsTests
             var split = Experiment.GetSplit(spec.Dataset, protocol, spec.SplitSeed, spec.SampledNegativesFor(protocol), ctx);
             var counts = SplitCounts.Of(split);
             double three = DurationEstimator.RunSeconds(plan[0].Spec, counts, speed, 3), twelve = DurationEstimator.RunSeconds(plan[1].Spec, counts, speed, 12);
-            Assert.Equal(three + twelve, est.Expected.TotalSeconds, 6);
-            Assert.Equal(2 * twelve, est.Total.TotalSeconds, 6);
+            Assert.Equal(three + twelve, est.Expected.TotalSeconds, tolerance: 2e-7);   // a TimeSpan holds whole 100 ns ticks
+            Assert.Equal(2 * twelve, est.Total.TotalSeconds, tolerance: 2e-7);
             Assert.Equal("each run to its own stopping epoch in the kit's record of a test record (1 of the 2 trained runs to do), the other 1 to their maximum epochs",
                 est.ExpectedSource);
             Assert.Contains("'expected' trains each run to its own stopping epoch in the kit's record of a test record", est.Summary);
