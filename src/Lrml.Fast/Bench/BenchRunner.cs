@@ -110,7 +110,7 @@ public static class BenchRunner
             notes.Add($"Registry models ({string.Join(", ", options.Baselines)}): each at the full profile's preset for the shape (ml-1m's own entry, the default entry otherwise; its batch size and negatives), through every engine the registry offers for it; non-torch rows run the whole-epoch measure, torch rows {options.ReferenceSteps} steps × {options.ReferenceRepeats} repeats with the epoch extrapolated (marked), same sampler and data; ratio = engine median / torch median. Torch full ranking is timed on 512 users and extrapolated.");
             if (options.MeasureRegistryLazyAdam)
                 notes.Add("Optimiser: the presets train with exact Adam (PyTorch/TF1 semantics: every row's moments decay and every row moves each step, so a step costs O(all rows) in memory traffic); each fast engine is measured again with lazy-adam (TF LazyAdam / PyTorch SparseAdam: only the batch's rows and the dense tower), a different optimiser whose cost is the model's arithmetic. The projection uses the preset's optimiser; on a big shape exact Adam is measured by fixed steps and its epoch extrapolated.");
-            notes.Add("Projection: `lrml reproduce main-table --profile full` on a dataset of each shape through the estimate's own formula (runs × epochs × pairs × negatives / triples/s + validation and test scores / full-ranking scores/s + 2 s per run), at the default engine's throughput; 'at most' at the preset's maximum epochs, 'expected' at the typical epochs of finished full-profile runs when there are any; 'lazy-adam expected' puts the same engine's lazy-adam throughput in where that row was measured (a different optimiser: what switching would buy, not the paper's runs).");
+            notes.Add("Projection: `lrml reproduce main-table --profile full` on a dataset of each shape through the estimate's own formula (runs × epochs × pairs × negatives / triples/s + validation and test scores / full-ranking scores/s + 2 s per run), at the default engine's throughput; 'at most' at the preset's maximum epochs, 'expected' at the typical epochs of finished full-profile runs when there are any, else of the kit's record of its own full run on the dataset the shape is named after (ML-1M), else the maximum; 'lazy-adam expected' puts the same engine's lazy-adam throughput in where that row was measured (a different optimiser: what switching would buy, not the paper's runs).");
         }
         notes.Add("Fused results are bit-identical for any thread count on one machine; the last bits depend on the SIMD width.");
         notes.Add("Negatives come from the trainer's NegativeSampler (uniform over the user's non-training items), filled in parallel in fixed parts of 128 examples.");
@@ -235,7 +235,8 @@ public static class BenchRunner
     /// The projected time of <c>lrml reproduce main-table --profile full</c> on a dataset of this shape, through the estimate's own
     /// formula (<see cref="DurationEstimator.RunSeconds(RunSpec, SplitCounts, DurationEstimator.Throughput, double)"/>): per model in
     /// the presets, runs (seeds; one for popularity) × the run's duration at the triples/s and full-ranking scores/s of the engine
-    /// the run would use by default, at its maximum epochs ("at most") and at <see cref="BenchOptions.TypicalEpochs"/> ("expected").
+    /// the run would use by default, at its maximum epochs ("at most") and at <see cref="BenchOptions.TypicalEpochs"/> ("expected"),
+    /// or without finished runs at the median epochs of the kit's record on the dataset the shape is named after.
     /// The split is leave-one-out-shaped: every user has one validation and one test item with sampled candidates, and full ranking.
     /// </summary>
     internal static ProjectionReport? Project(ShapeSpec shape, long trainPairs, IReadOnlyList<TrainingMeasure> training,
@@ -243,7 +244,10 @@ public static class BenchRunner
     {
         if (!o.Evaluate || o.Baselines.Count == 0) return null;
         FastEngines.Register();
-        var typical = o.TypicalEpochs ?? TypicalEpochs.None;
+        // finished full-profile runs in the results folder, else the kit's record of its own full run on the dataset the shape
+        // is named after (ml-1m), else the maximum epochs
+        var typical = o.TypicalEpochs is { ByModel.Count: > 0 } finished ? finished
+            : StoppingEpochs.Shipped.TypicalFor(shape.Name) ?? o.TypicalEpochs ?? TypicalEpochs.None;
         string protocol = shape.Name == "ml-1m" ? NcfPublic.ProtocolName : LeaveLastOut.ProtocolName;
         var counts = new SplitCounts(protocol, trainPairs, shape.Items, shape.Users, true, shape.Users, true);
         var rows = new List<ProjectionRow>();

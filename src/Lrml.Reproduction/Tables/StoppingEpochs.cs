@@ -48,6 +48,22 @@ public sealed class StoppingEpochs
         return Parse(reader.ReadToEnd(), "Tables/stopping-epochs.json");
     });
 
+    private IReadOnlyList<(string Dataset, string Model, int Epochs)> _labelled = [];
+
+    /// <summary>The median recorded epochs per model of the runs on <paramref name="dataset"/> (the record's "dataset" and
+    /// "model" labels), as typical epochs — a prior for runs that are not themselves recorded, e.g. <c>lrml bench</c>'s
+    /// projection on a synthetic dataset of the same shape; null when the record has no run on it.</summary>
+    public TypicalEpochs? TypicalFor(string dataset)
+    {
+        var runs = _labelled.Where(r => r.Dataset == dataset).ToList();
+        if (runs.Count == 0) return null;
+        var medians = runs.GroupBy(r => Models.ModelRegistry.Get(r.Model).Name)
+            .ToDictionary(g => g.Key, g => MathNet.Numerics.Statistics.Statistics.Median(g.Select(r => (double)r.Epochs)));
+        var ci = CultureInfo.InvariantCulture;
+        return new TypicalEpochs(medians, $"{runs.Count.ToString(ci)} runs on {dataset} in the kit's record of {Source} (median epochs per model: " +
+            string.Join(", ", medians.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + " " + kv.Value.ToString("0.#", ci))) + ")");
+    }
+
     /// <summary>The recorded epochs of a run, or null when no recorded run has its <see cref="KeyOf"/> key.</summary>
     public int? For(string key) => _byKey.TryGetValue(key, out int e) ? e : null;
 
@@ -72,6 +88,7 @@ public sealed class StoppingEpochs
             ? text : throw new DataFormatException(file, 1, "\"source\" (what produced the record) is missing or empty.");
         if (root["runs"] is not JsonArray runs) throw new DataFormatException(file, 1, "\"runs\" (an array of recorded runs) is missing.");
         var byKey = new Dictionary<string, int>(StringComparer.Ordinal);
+        var labelled = new List<(string, string, int)>();
         for (int i = 0; i < runs.Count; i++)
         {
             if (runs[i] is not JsonObject run) throw new DataFormatException(file, 0, $"runs[{i}] is not an object.");
@@ -81,8 +98,10 @@ public sealed class StoppingEpochs
                 throw new DataFormatException(file, 0, $"runs[{i}] needs a \"key\" (a run identity) and a non-negative integer \"epochs\".");
             if (!byKey.TryAdd(key, epochs.Value))
                 throw new DataFormatException(file, 0, $"runs[{i}]: the key {key} is recorded twice.");
+            if (run["dataset"] is JsonValue dv && dv.TryGetValue(out string? dataset) && run["model"] is JsonValue mv && mv.TryGetValue(out string? model))
+                labelled.Add((dataset, model, epochs.Value));
         }
-        return new StoppingEpochs(byKey, source);
+        return new StoppingEpochs(byKey, source) { _labelled = labelled };
     }
 
     /// <summary>The record of every finished trained run under <paramref name="directory"/> (a main table's output folder: its

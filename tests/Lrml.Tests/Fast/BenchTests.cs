@@ -189,6 +189,32 @@ public class BenchTests
     }
 
     [Fact]
+    public void WithoutFinishedRunsTheMl1mProjectionExpectsTheRecordsMedianEpochs()
+    {
+        FastEngines.Register();
+        var shape = ShapeSpec.Ml1m;
+        var models = Lrml.Reproduction.Presets.Models;
+        var training = models.Where(m => m != "pop").Select(m => new TrainingMeasure
+        {
+            RegistryModel = m, Engine = ModelRegistry.EngineUsed(m, null, "cpu", Lrml.Reproduction.Presets.Get(m, "ml-1m").Settings), TriplesPerSecond = 1e6,
+        }).ToList();
+        var evaluation = models.Select(m => new EvaluationMeasure
+        {
+            RegistryModel = m, Engine = m == "pop" ? "none" : training.Single(t => t.RegistryModel == m).Engine, FullRankingSeconds = 1,
+        }).ToList();
+        var p = BenchRunner.Project(shape, 994_169, training, evaluation, BenchOptions.QuickMode with { TypicalEpochs = Lrml.Reproduction.TypicalEpochs.None })!;
+        var prior = Lrml.Reproduction.StoppingEpochs.Shipped.TypicalFor("ml-1m")!;
+        Assert.Equal(prior.Source, p.ExpectedSource);
+        foreach (var row in p.Rows.Where(r => r.Model != "pop"))
+            Assert.Equal(Math.Min(prior.ByModel[row.Model], row.MaxEpochs), row.ExpectedEpochs);
+        Assert.True(p.Rows.Single(r => r.Model == "lrml").ExpectedEpochs < 50);    // LRML stopped far below its 50 epochs there
+        Assert.True(p.ExpectedSeconds < p.AtMostSeconds);
+        // a shape the record has no runs on keeps the maximum
+        var t = BenchRunner.Project(ShapeSpec.Tiny, 24_000, training, evaluation, BenchOptions.QuickMode with { TypicalEpochs = Lrml.Reproduction.TypicalEpochs.None });
+        Assert.All(t!.Rows.Where(r => r.Model != "pop"), r => Assert.Equal(r.MaxEpochs, r.ExpectedEpochs));
+    }
+
+    [Fact]
     public void ProjectionIsTheEstimatesFormulaOverTheMeasuredThroughputs()
     {
         // hand-made measurements on the tiny shape (600 users × 400 items, 24,000 pairs): every model of the presets

@@ -64,6 +64,21 @@ public class StoppingEpochsTests
         finally { Directory.Delete(root, true); }
     }
 
+    [Fact]
+    public void TypicalFor_IsTheMedianPerModelOfTheRecordedRunsOnADataset()
+    {
+        var r = StoppingEpochs.Parse("""
+            {"source":"a test record","runs":[
+              {"key":"a","dataset":"ml-1m","model":"cml","seed":1,"epochs":20},{"key":"b","dataset":"ml-1m","model":"cml","seed":2,"epochs":30},
+              {"key":"c","dataset":"ml-1m","model":"cml","seed":3,"epochs":25},{"key":"d","dataset":"ml-1m","model":"bpr","seed":1,"epochs":7},
+              {"key":"e","dataset":"ml-100k","model":"cml","seed":1,"epochs":50},{"key":"f","epochs":3}]}
+            """, "x.json");
+        var t = r.TypicalFor("ml-1m")!;
+        Assert.Equal(new Dictionary<string, double> { ["cml"] = 25, ["bpr"] = 7 }, t.ByModel);   // median of 20, 25, 30; ml-100k's and the unlabelled run left out
+        Assert.Equal("4 runs on ml-1m in the kit's record of a test record (median epochs per model: bpr 7, cml 25)", t.Source);
+        Assert.Null(r.TypicalFor("netflix"));
+    }
+
     [Theory]
     [InlineData("""{"runs":[]}""", "\"source\"")]
     [InlineData("""{"source":"s"}""", "\"runs\"")]
