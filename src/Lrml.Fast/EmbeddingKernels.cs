@@ -20,17 +20,17 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
 
     private float X(ReadOnlySpan<float> p, ReadOnlySpan<float> q) => FusedMath.Dot(p, q[.._d]) + (_bias ? q[_d] : 0f);
 
-    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = _d, w = ItemWidth, k = count - 1;
-        var q0 = q[..w];
+        var q0 = q.Slice(rows[0], w);
         float x0 = X(p, q0), sum = 0;
         double loss = 0, reg = _l2 > 0 ? k * ((double)FusedMath.SumOfSquares(p) + FusedMath.SumOfSquares(q0)) : 0;
         Span<float> gs = count <= 64 ? stackalloc float[count] : new float[count];
         for (int j = 1; j < count; j++)
         {
-            var qj = q.Slice(j * stride, w);
+            var qj = q.Slice(rows[j], w);
             float diff = X(p, qj) - x0, g = Sigmoid(diff);            // ∂softplus(x⁻ − x⁺)/∂x⁻
             loss += Softplus(diff);
             if (_l2 > 0) reg += FusedMath.SumOfSquares(qj);
@@ -46,11 +46,11 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
         for (int i = 0; i < whole; i += vw)
         {
             var pv = Ld(ref rp, i);
-            var q0v = Ld(ref rq, i);
+            var q0v = Ld(ref rq, rows[0] + i);
             var acc = pv * vlk;                                       // the user is in k triples
             for (int j = 1; j < count; j++)
             {
-                var qv = Ld(ref rq, j * stride + i);
+                var qv = Ld(ref rq, rows[j] + i);
                 var g = new Vector<float>(gs[j]);
                 acc = qv * g + acc;
                 St(pv * g + qv * vl, ref rgq, j * stride + i);
@@ -60,10 +60,10 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
         }
         for (int i = whole; i < d; i++)
         {
-            float pi = At(ref rp, i), q0i = At(ref rq, i), acc = pi * lk;
+            float pi = At(ref rp, i), q0i = At(ref rq, rows[0] + i), acc = pi * lk;
             for (int j = 1; j < count; j++)
             {
-                float qi = At(ref rq, j * stride + i);
+                float qi = At(ref rq, rows[j] + i);
                 acc = qi * gs[j] + acc;
                 At(ref rgq, j * stride + i) = pi * gs[j] + qi * _l2;
             }
@@ -72,7 +72,7 @@ internal sealed class BprKernel(BprConfig c) : EmbeddingKernel
         }
         if (_bias)
         {
-            for (int j = 1; j < count; j++) gq[j * stride + d] = q[j * stride + d] * _l2 + gs[j];
+            for (int j = 1; j < count; j++) gq[j * stride + d] = q[rows[j] + d] * _l2 + gs[j];
             gq[d] = q0[d] * lk - sum;
         }
         return _l2 > 0 ? loss + 0.5 * _l2 * reg : loss;
@@ -110,19 +110,19 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
     /// <summary>‖p − q‖², as TensorPrimitives.Subtract then SumOfSquares compute it (bit for bit, inline: FusedMath).</summary>
     private static float Dist(ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> diff) => FusedMath.SquaredDistance(p, q, diff);
 
-    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = p.Length, active = 0;
         Span<float> diff = d <= 512 ? stackalloc float[d] : new float[d];
-        var q0 = q[..d];
+        var q0 = q.Slice(rows[0], d);
         float d0 = Dist(p, q0, diff);
-        if (_u > 0) return Warp(p, q, stride, count, d0, diff, gp, gq, live);
+        if (_u > 0) return Warp(p, q, rows, stride, count, d0, diff, gp, gq, live);
         double loss = 0;
         Span<bool> on = count <= 256 ? stackalloc bool[count] : new bool[count];
         for (int j = 1; j < count; j++)
         {
-            float h = d0 - Dist(p, q.Slice(j * stride, d), diff) + _margin;   // the reference's order: (d⁺ − d⁻) + m
+            float h = d0 - Dist(p, q.Slice(rows[j], d), diff) + _margin;   // the reference's order: (d⁺ − d⁻) + m
             if (on[j] = h >= 0f) { loss += h; active++; }                      // clamp_min passes the gradient at 0, as torch
         }
         if (active == 0) { gp.Clear(); live[..count].Clear(); return 0; }   // every item row's gradient is zero: left unwritten
@@ -141,11 +141,11 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             for (int j = 1; j < count; j++)
             {
                 if (!on[j]) continue;
-                var qv = Ld(ref rq, j * stride + i);
+                var qv = Ld(ref rq, rows[j] + i);
                 St((pv - qv) * two, ref rgq, j * stride + i);
                 acc += qv;
             }
-            var q0v = Ld(ref rq, i);
+            var q0v = Ld(ref rq, rows[0] + i);
             St((q0v * vna + acc) * two, ref rgp, i);
             St((pv - q0v) * vn2a, ref rgq, i);
         }
@@ -155,11 +155,11 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
             for (int j = 1; j < count; j++)
             {
                 if (!on[j]) continue;
-                float qi = At(ref rq, j * stride + i);
+                float qi = At(ref rq, rows[j] + i);
                 At(ref rgq, j * stride + i) = (pi - qi) * 2f;
                 acc += qi;
             }
-            float q0i = At(ref rq, i);
+            float q0i = At(ref rq, rows[0] + i);
             At(ref rgp, i) = (q0i * na + acc) * 2f;
             At(ref rgq, i) = (pi - q0i) * n2a;
         }
@@ -167,27 +167,27 @@ internal sealed class CmlKernel(CmlConfig c, int numItems = 0, UserItems? positi
     }
 
     /// <summary>One WARP example: rows 1..k the trainer's negatives, k+1..k+U the kernel's own.</summary>
-    private double Warp(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, float d0, Span<float> diff, Span<float> gp, Span<float> gq, Span<bool> live)
+    private double Warp(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, float d0, Span<float> diff, Span<float> gp, Span<float> gq, Span<bool> live)
     {
         int d = p.Length, k = count - 1 - _u, impostors = 0, closest = -1;
         float dMin = float.PositiveInfinity;
         for (int j = k + 1; j < count; j++)
         {
-            float dj = Dist(p, q.Slice(j * stride, d), diff);
+            float dj = Dist(p, q.Slice(rows[j], d), diff);
             if (d0 - dj + _margin > 0f) impostors++;                   // torch: (d⁺ − d_j) + m > 0
             if (dj < dMin) { dMin = dj; closest = j; }                 // the first minimum, as torch's min
         }
         float w = (float)Math.Log(1.0 + MathF.Floor(impostors * _scale));
         live[..count].Clear();   // rows without a hinge have zero gradient: left unwritten
         gp.Clear();
-        var q0 = q[..d];
+        var q0 = q.Slice(rows[0], d);
         double loss = 0;
         int active = 0;
         for (int j = 1; j < count; j++)
         {
             bool hinge = c.WarpHinge == CmlWarpHinge.Closest ? j == closest : j <= k;
             if (!hinge) continue;
-            var qj = q.Slice(j * stride, d);
+            var qj = q.Slice(rows[j], d);
             float h = d0 - (j == closest && c.WarpHinge == CmlWarpHinge.Closest ? dMin : Dist(p, qj, diff)) + _margin;
             if (h < 0f) continue;                                      // clamp_min passes the gradient at 0, as torch
             loss += (double)w * h; active++; live[j] = true;
@@ -233,7 +233,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
 
     public override float Coefficient(int count, int k) => _mean ? 1f / (count * (1 + k)) : 1f;
 
-    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+    public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense)
     {
         int d = _d;
@@ -244,7 +244,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
         double loss = 0;
         for (int j = 0; j < count; j++)
         {
-            float z = FusedMath.Dot(ph, q.Slice(j * stride, d)) + dense[d];
+            float z = FusedMath.Dot(ph, q.Slice(rows[j], d)) + dense[d];
             loss += j == 0 ? Softplus(-z) : Softplus(z);
             gs[j] = coef * (j == 0 ? -Sigmoid(-z) : Sigmoid(z));
         }
@@ -262,7 +262,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
             var acc = pv * v0; var dacc = Ld(ref rgd, i);
             for (int j = 0; j < count; j++)
             {
-                var qv = Ld(ref rq, j * stride + i);
+                var qv = Ld(ref rq, rows[j] + i);
                 var g = new Vector<float>(gs[j]);
                 St(phv * g + qv * v1, ref rgq, j * stride + i);
                 acc = qv * hv * g + acc;
@@ -275,7 +275,7 @@ internal sealed class GmfKernel(GmfConfig c) : EmbeddingKernel
             float pi = At(ref rp, i), hi = At(ref rh, i), phi = pi * hi, acc = pi * c0, dacc = At(ref rgd, i);
             for (int j = 0; j < count; j++)
             {
-                float qi = At(ref rq, j * stride + i);
+                float qi = At(ref rq, rows[j] + i);
                 At(ref rgq, j * stride + i) = phi * gs[j] + qi * c1;
                 acc = qi * hi * gs[j] + acc;
                 dacc = pi * qi * gs[j] + dacc;

@@ -36,7 +36,7 @@ internal abstract class ChunkKernel : EmbeddingKernel
     public sealed override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) =>
         throw new NotSupportedException($"{Name} scores pairs a block at a time (ScorePairs).");
 
-    public sealed override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+    public sealed override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, ReadOnlySpan<float> dense,
         float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense) => throw new NotSupportedException($"{Name} trains a chunk at a time (Chunk).");
 
     public sealed override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a) =>

@@ -512,7 +512,7 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
     private sealed class FeatureKernel : EmbeddingKernel
     {
         public override string Name => "TransCF";
-        public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, int stride, int count, ReadOnlySpan<float> dense,
+        public override double Example(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<int> rows, int stride, int count, ReadOnlySpan<float> dense,
             float coef, Span<float> gp, Span<float> gq, Span<bool> live, Span<float> gDense) => throw new NotSupportedException("The feature scorer does not train.");
         public override float Score(ReadOnlySpan<float> p, ReadOnlySpan<float> q, ReadOnlySpan<float> dense) => FusedMath.Dot(p, q);
         public override float ScoreUser(ReadOnlySpan<float> p, ReadOnlySpan<float> dense, Span<float> a) { p.CopyTo(a); return 0f; }

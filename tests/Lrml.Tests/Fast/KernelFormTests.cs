@@ -10,7 +10,7 @@ namespace Lrml.Tests.Fast;
 /// the span-at-a-time form they replaced (one TensorPrimitives call per term, written out here as the reference), so
 /// that every earlier fused run is still the same computation: for dimensions on whole vectors and with a scalar tail,
 /// one and several negatives, with and without bias/L2, with no, some and all hinges active — and nothing written past
-/// each gradient row's own floats. CML leaves the rows of inactive hinges unwritten and marks them not live (the engine
+/// each gradient row's own floats; the kernels read the item rows where they lie in the table (out of order here). CML leaves the rows of inactive hinges unwritten and marks them not live (the engine
 /// then skips them): each such row must be one the reference computes as zero.
 /// </summary>
 public class KernelFormTests
@@ -30,7 +30,12 @@ public class KernelFormTests
         var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
         var gd = (float[])gdStart.Clone();
         var live = Enumerable.Repeat(true, count).ToArray();   // as the engine hands it over
-        double loss = k.Example(p.AsSpan(0, k.UserWidth), q, Stride, count, dense, coef, gp.AsSpan(0, k.UserWidth), gq, live, gd);
+        // the kernel reads item row j in place at rows[j] of the item table: here in reverse order, off the vector grid, with
+        // other values between them (the reference reads q's rows side by side)
+        var table = Random((count + 2) * Stride + 5, 999, 9f);
+        var rows = Enumerable.Range(0, count).Select(j => (count - j) * Stride + 5).ToArray();
+        for (int j = 0; j < count; j++) q.AsSpan(j * Stride, Stride).CopyTo(table.AsSpan(rows[j]));
+        double loss = k.Example(p.AsSpan(0, k.UserWidth), table, rows, Stride, count, dense, coef, gp.AsSpan(0, k.UserWidth), gq, live, gd);
         return (loss, gp, gq, gd, live);
     }
 
