@@ -190,6 +190,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     private float _coef;
     private bool _update;
     private float[] _gpEx = [], _gqEx = [], _gu = [], _gi = [], _gDenseC = [], _gDense = [];
+    // swept exact Adam: where each slot's gradient row is, ≥ 0 an offset into _gpEx / _gqEx (a row read once: no copy), −1 its sum
+    private int[] _gAtU = [], _gAtI = [];
+    private bool _sweepReads;
     private bool[] _live = [];   // per item occurrence: the kernel wrote its gradient row (false: exactly zero, unwritten)
     private bool _allItemsTouched;   // row-sparse optimisers: every item row of the batch is updated, zero gradient or not
     private double[] _chunkLoss = [];
@@ -299,6 +302,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         // row-sparse optimisers update each row as soon as its gradient is summed, and so does exact Adam when it replays
         // (the rows outside the step owe it); a swept exact Adam updates every row afterwards
         _update = update && (_k.Optimizer != OptimizerKind.Adam || _atU is not null);
+        _sweepReads = update && !_update;
         if (update) AdvanceStep();
         // The row-sparse optimisers update (and project) every row of the batch, so their items are indexed with all
         // occurrences. Under exact Adam a row whose gradient is zero moves exactly as a row outside the batch (the sweep
@@ -331,6 +335,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         long rows = (long)cap * t;
         if (rows * _si > Array.MaxLength) throw new ArgumentException("Batch × (negatives + 1) × d is too large for one step.");
         _gpEx = new float[cap * _su]; _gqEx = new float[rows * _si]; _gu = new float[cap * _su]; _gi = new float[rows * _si];
+        _gAtU = new int[cap]; _gAtI = new int[rows];
         int chunks = (cap + Chunk - 1) / Chunk;
         _gDenseC = new float[chunks * _dense.Length]; _gDense = new float[_dense.Length]; _chunkLoss = new double[chunks];
         _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; _slotU = new int[cap];
@@ -447,8 +452,14 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         int[] off = user ? _offU : _offI, occ = user ? _occU : _occI, uniq = user ? _uniqU : _uniqI;
         float[]? m1 = user ? _p1 : _q1, m2 = user ? _p2 : _q2;
         bool[]? live = user || !_allItemsTouched ? null : _live;   // else every indexed occurrence was written
+        int[]? at = _sweepReads ? (user ? _gAtU : _gAtI) : null;
         for (int s = s0; s < s1; s++)
         {
+            if (at is not null)   // the sweep reads a row read once from its one gradient row, the others from their sums
+            {
+                if (off[s + 1] - off[s] == 1) { at[s] = occ[off[s]] * w; continue; }
+                at[s] = -1;
+            }
             if (_update && s + 2 < s1) PrefetchRow(table, m1, m2, (long)uniq[s + 2] * w, w);
             ref float g = ref At(sum, (nint)s * w);
             // a row read once and updated here: its one written gradient row is the sum (the update only reads it)
@@ -509,10 +520,15 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         var (user, r0, r1) = DenseRange(item);
         int w = user ? _su : _si, width = user ? _uw : _iw;
         int[] slot = user ? _userSlot : _itemSlot;
-        float[] sum = user ? _gu : _gi, table = user ? _p : _q, s1 = (user ? _p1 : _q1)!, s2 = (user ? _p2 : _q2)!;
+        float[] sum = user ? _gu : _gi, ex = user ? _gpEx : _gqEx, table = user ? _p : _q, s1 = (user ? _p1 : _q1)!, s2 = (user ? _p2 : _q2)!;
+        int[] at = user ? _gAtU : _gAtI;
         for (int r = r0; r < r1;)
         {
-            if (slot[r] >= 0) { UpdateRow(table, s1, s2, (nint)r * w, ref At(sum, (nint)slot[r] * w), w, width); r++; continue; }
+            if (slot[r] is int sl and >= 0)
+            {
+                UpdateRow(table, s1, s2, (nint)r * w, ref at[sl] >= 0 ? ref At(ex, at[sl]) : ref At(sum, (nint)sl * w), w, width);
+                r++; continue;
+            }
             // a run of rows without a gradient in one call: the update is element-wise (the same operations on every float
             // whichever call and lane it falls in), so the bits are those of a call per row, without the per-call overhead,
             // which cost the sweep about as much as its arithmetic on 64-float rows
