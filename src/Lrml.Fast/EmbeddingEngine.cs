@@ -311,10 +311,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         ItemRows();
         if (_atU is not null) CatchUpBatch(update ? _step - 1 : _step);
         (_k as ChunkKernel)?.BeginStep(_dense.AsSpan(0, _nd));
-        _work.Run(WorkPhase.Examples, _chunks);
-        // the examples read rows only; their distinct users and items are indexed afterwards, one list per thread (the
-        // two share no array)
-        _work.Run(WorkPhase.Index, 2);
+        // the examples read rows only and the indexes write none, so the batch's distinct users (and, when every item row
+        // of the batch is updated, its items) are indexed as extra items of the examples' phase, handed out first; under
+        // exact Adam the items are indexed afterwards, over the rows the kernel wrote (the two lists share no array)
+        _indexEarly = _allItemsTouched ? 2 : 1;
+        _work.Run(WorkPhase.Examples, _indexEarly + _chunks);
+        if (!_allItemsTouched) _work.Run(WorkPhase.Index, 1, first: 1);
         // (summing a swept exact Adam's rows inside the sweep instead, one phase fewer, measured slower: GMF's step 434 →
         // 505 µs on the ML-1M shape, its random reads of the gradient rows breaking the sweep's streaming)
         _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
@@ -948,6 +950,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
 
     // ------------------------------------------------------------------ threads
 
+    private int _indexEarly;   // the examples' phase's first items: the user index, then (row-sparse optimisers) the item index
+
     private enum WorkPhase { Examples, Index, Rows, Sweep, CatchUp, CatchUpAll, Score }
 
     private sealed class Work(EmbeddingEngine e) : IParallelWork
@@ -955,17 +959,18 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         private WorkPhase _phase;
         public string Phase => _phase switch
         {
-            WorkPhase.Examples => "examples",
-            WorkPhase.Index => "index",
+            WorkPhase.Examples => e._indexEarly == 2 ? "examples (and index)" : "examples (and user index)",
+            WorkPhase.Index => "item index",
             WorkPhase.Rows => "rows (gradient sums; updates unless swept)",
             WorkPhase.Sweep => "exact-Adam sweep (every row)",
             WorkPhase.CatchUp => "replay owed steps",
             WorkPhase.CatchUpAll => "catch up every row",
             _ => "score",
         };
-        public void Run(WorkPhase phase, int count)
+        private int _first;
+        public void Run(WorkPhase phase, int count, int first = 0)
         {
-            _phase = phase;
+            _phase = phase; _first = first;
             if (phase == WorkPhase.Score && e._tiles.Length == 0)
                 e._tiles = Enumerable.Range(0, e._pool.Threads).Select(_ => new float[UserBlock * (e._si + Segment + 1)]).ToArray();
             e._pool.Run(this, count);
@@ -974,10 +979,13 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         {
             switch (_phase)
             {
-                case WorkPhase.Examples: e.RunChunk(item, worker); break;
+                case WorkPhase.Examples:
+                    if (item < e._indexEarly) e.RunIndex(item);
+                    else e.RunChunk(item - e._indexEarly, worker);
+                    break;
                 case WorkPhase.Rows: e.RunRows(item); break;
                 case WorkPhase.Sweep: e.RunSweep(item); break;
-                case WorkPhase.Index: e.RunIndex(item); break;
+                case WorkPhase.Index: e.RunIndex(_first + item); break;
                 case WorkPhase.CatchUp: e.Owed.Run(item); break;
                 case WorkPhase.CatchUpAll: e.RunCatchUpAll(item); break;
                 case WorkPhase.Score: e.ScoreTile(item, worker); break;

@@ -60,9 +60,9 @@ public class PhaseClockTests
     public static TheoryData<string, string, string> Engines() => new()
     {
         // model, settings (key=value;…), phases a step must report
-        { "bpr", "optimizer=adam", "examples|index|rows (gradient sums; updates unless swept)|exact-Adam sweep (every row)" },
-        { "cml", "rank_weighting=warp;optimizer=lazy-adam", "own negative draws (WARP)|examples|index|rows (gradient sums; updates unless swept)" },
-        { "neumf", "optimizer=adam", "examples|exact-Adam sweep (every row)|dense tower update" },
+        { "bpr", "optimizer=adam", "examples (and user index)|item index|rows (gradient sums; updates unless swept)|exact-Adam sweep (every row)" },
+        { "cml", "rank_weighting=warp;optimizer=lazy-adam", "own negative draws (WARP)|examples (and index)|rows (gradient sums; updates unless swept)" },
+        { "neumf", "optimizer=adam", "examples (and user index)|item index|exact-Adam sweep (every row)|dense tower update" },
         { "transcf", "neighbour_sample=3", "index|neighbour draws|neighbourhood means|examples|gradient sources|rows (gradient sums + update)" },
         { "lrml", "rank_weighting=warp", "own negative draws (WARP)|examples (and index)|rows (gradient sums; updates when not clipped)" },
         { "lrml", "grad_clip_norm=1", "examples (and index)|rows (gradient sums; updates when not clipped)|update (clipped or swept)" },
