@@ -164,20 +164,44 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         for (int o = 0; o < b * _t; o++) _occ[o] += _nu;
         _pool.Clock?.Lap("index");
         // neighbour lists, drawn in the reference's order: users' items, then items' users (positions in the member lists,
-        // whose random reads RunMeans does in parallel)
+        // whose random reads RunMeans does in parallel). The users' draws come first; the items' then go on on one thread
+        // while the others average the users' neighbourhoods (the draws are one random stream: serial, but nothing else
+        // of the step needs them before the items' means)
         int slots = _nu + _ni;
-        long total = 0;
+        long at = 0;
         for (int s = 0; s < slots; s++)
         {
             int n = Members(s, out _, out _);
-            total += sample > 0 && n > sample ? sample : n;
+            if (at > int.MaxValue) throw new InvalidOperationException("TransCF: a batch's neighbour lists exceed 2³¹ entries.");
+            _nbrOff[s] = (int)at;
+            at += sample > 0 && n > sample ? sample : n;
         }
-        if (_nbr.LongLength < total) _nbr = new int[Math.Max(total, 2L * _nbr.Length)];
-        int at = 0;
-        for (int s = 0; s < slots; s++)
+        if (at > int.MaxValue) throw new InvalidOperationException("TransCF: a batch's neighbour lists exceed 2³¹ entries.");
+        _nbrOff[slots] = (int)at;
+        if (_nbr.LongLength < at) _nbr = new int[Math.Max(at, 2L * _nbr.Length)];
+        _sample = sample;
+        Draw(0, _nu);
+        _pool.Clock?.Lap("neighbour draws");
+        _work.Run(Stage.UserMeans, 1 + (_nu + SlotBlock - 1) / SlotBlock);
+        _work.Run(Stage.Means, (_ni + SlotBlock - 1) / SlotBlock);
+        int chunks = (b + Chunk - 1) / Chunk;
+        _work.Run(Stage.Examples, chunks);
+        _work.Run(Stage.Targets, 2);
+        double loss = 0;
+        for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
+        return loss;
+    }
+
+    private int _sample;
+
+    /// <summary>The neighbour lists of slots [s0, s1), in slot order, from the neighbour stream: a slot with more members
+    /// than the sample draws positions with replacement, the others list all of theirs.</summary>
+    private void Draw(int s0, int s1)
+    {
+        int sample = _sample;
+        for (int s = s0; s < s1; s++)
         {
-            int n = Members(s, out _, out int start);
-            _nbrOff[s] = at;
+            int n = Members(s, out _, out int start), at = _nbrOff[s];
             if (sample > 0 && n > sample)
             {
                 for (int j = 0; j < sample; j++) _nbr[at++] = start + _rng.NextInt(n);   // a position: RunMeans reads the member
@@ -189,15 +213,6 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
                 _scale[s] = n == 0 ? 0f : (float)(1.0 / n);
             }
         }
-        _nbrOff[slots] = at;
-        _pool.Clock?.Lap("neighbour draws");
-        _work.Run(Stage.Means, (slots + SlotBlock - 1) / SlotBlock);
-        int chunks = (b + Chunk - 1) / Chunk;
-        _work.Run(Stage.Examples, chunks);
-        _work.Run(Stage.Targets, 2);
-        double loss = 0;
-        for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
-        return loss;
     }
 
     /// <summary>dst row += src row (d floats at the given offsets).</summary>
@@ -242,10 +257,10 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
     }
 
     /// <summary>Neighbourhood means of a block of slots: users average item rows, items average user rows.</summary>
-    private void RunMeans(int block)
+    private void RunMeans(int s0, int s1)
     {
-        int d = _d, s1 = Math.Min(_nu + _ni, (block + 1) * SlotBlock);
-        for (int s = block * SlotBlock; s < s1; s++)
+        int d = _d;
+        for (int s = s0; s < s1; s++)
         {
             var table = s < _nu ? _q : _p;
             var members = s < _nu ? _uItems : _iUsers;
@@ -520,7 +535,7 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
 
     // ------------------------------------------------------------------ threads
 
-    private enum Stage { Means, Examples, Targets, Sweep, FullMeans }
+    private enum Stage { UserMeans, Means, Examples, Targets, Sweep, FullMeans }
 
     private sealed class Work(TransCfFused e) : IParallelWork
     {
@@ -528,7 +543,8 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         public void Run(Stage phase, int count) { _phase = phase; e._pool.Run(this, count); }
         public string Phase => _phase switch
         {
-            Stage.Means => "neighbourhood means",
+            Stage.UserMeans => "users' neighbourhood means (and items' neighbour draws)",
+            Stage.Means => "items' neighbourhood means",
             Stage.Examples => "examples",
             Stage.Targets => "gradient sources",
             Stage.Sweep => "rows (gradient sums + update)",
@@ -538,7 +554,11 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         {
             switch (_phase)
             {
-                case Stage.Means: e.RunMeans(item); break;
+                case Stage.UserMeans:   // item 0 draws the items' neighbours, the others average blocks of user slots
+                    if (item == 0) e.Draw(e._nu, e._nu + e._ni);
+                    else e.RunMeans((item - 1) * SlotBlock, Math.Min(e._nu, item * SlotBlock));
+                    break;
+                case Stage.Means: e.RunMeans(e._nu + item * SlotBlock, Math.Min(e._nu + e._ni, e._nu + (item + 1) * SlotBlock)); break;
                 case Stage.Examples: e.RunChunk(item, worker); break;
                 case Stage.Targets: e.RunTargets(item); break;
                 case Stage.Sweep: e.RunSweep(item, worker); break;

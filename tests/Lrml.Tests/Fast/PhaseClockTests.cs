@@ -63,7 +63,7 @@ public class PhaseClockTests
         { "bpr", "optimizer=adam", "examples (and user index)|item index|rows (gradient sums; updates unless swept)|exact-Adam sweep (every row)" },
         { "cml", "rank_weighting=warp;optimizer=lazy-adam", "own negative draws (WARP)|examples (and index)|rows (gradient sums; updates unless swept)" },
         { "neumf", "optimizer=adam", "examples (and user index)|item index|exact-Adam sweep (every row)|dense tower update" },
-        { "transcf", "neighbour_sample=3", "index|neighbour draws|neighbourhood means|examples|gradient sources|rows (gradient sums + update)" },
+        { "transcf", "neighbour_sample=3", "index|neighbour draws|users' neighbourhood means (and items' neighbour draws)|items' neighbourhood means|examples|gradient sources|rows (gradient sums + update)" },
         { "lrml", "rank_weighting=warp", "own negative draws (WARP)|examples (and index)|rows (gradient sums; updates when not clipped)" },
         { "lrml", "grad_clip_norm=1", "examples (and index)|rows (gradient sums; updates when not clipped)|update (clipped or swept)" },
         { "lrml", "l2=0.001", "examples (and index)|L2 pass (every row)|update (clipped or swept)" },
