@@ -186,7 +186,7 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         _work.Run(Stage.Means, (_ni + SlotBlock - 1) / SlotBlock);
         int chunks = (b + Chunk - 1) / Chunk;
         _work.Run(Stage.Examples, chunks);
-        _work.Run(Stage.Targets, 2);
+        _work.Run(Stage.Targets, 4);
         double loss = 0;
         for (int c = 0; c < chunks; c++) loss += _chunkLoss[c];
         return loss;
@@ -338,22 +338,28 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         return FusedMath.SumOfSquares(diff);
     }
 
-    /// <summary>The gradients of the means spread over P (item 0: the items') or Q (item 1: the users'), and the gradient
+    /// <summary>The gradients of the means spread over P (items 0 and 1: the items' means) or Q (items 2 and 3: the users'): item 1 or 3 sums them, item 0 or 2 lists the gradient
     /// sources of every row of that table as a CSR list in a fixed order — direct
     /// gradients in batch order, then each neighbourhood mean's share in slot order — by a stable counting sort. A source
     /// v &lt; B (P) or B(k+1) (Q) is a per-example / per-occurrence gradient row, the rest a slot of <c>_sg</c>.</summary>
     private void RunTargets(int item)
     {
-        bool user = item == 0;
+        // four independent parts (they share no array), so that two threads split them evenly: per table, the means'
+        // gradients and the sources' list (the users' table gets the items' means, about twice the users' share)
+        bool user = item < 2;
         int rows = user ? _users : _items, direct = user ? _b : _b * _t;
         int[] off = user ? _tOffP : _tOffQ, target = user ? _batch!.Users : _rows;
         int s0 = user ? _nu : 0, s1 = user ? _nu + _ni : _nu;   // item means spread over users, user means over items
-        // those means' gradients, summed over their occurrences in batch order and scaled by 1/|bag|
-        int d = _d;
-        Array.Clear(_sg, s0 * d, (s1 - s0) * d);
-        if (user) for (int o = 0; o < _b * _t; o++) AddRow(_gn, o * d, _sg, _occ[o] * d);
-        else for (int x = 0; x < _b; x++) AddRow(_gm, x * d, _sg, _exU[x] * d);
-        for (int s = s0; s < s1; s++) T.Multiply(_sg.AsSpan(s * d, d), _scale[s], _sg.AsSpan(s * d, d));
+        if (item % 2 == 1)
+        {
+            // those means' gradients, summed over their occurrences in batch order and scaled by 1/|bag|
+            int d = _d;
+            Array.Clear(_sg, s0 * d, (s1 - s0) * d);
+            if (user) for (int o = 0; o < _b * _t; o++) AddRow(_gn, o * d, _sg, _occ[o] * d);
+            else for (int x = 0; x < _b; x++) AddRow(_gm, x * d, _sg, _exU[x] * d);
+            for (int s = s0; s < s1; s++) T.Multiply(_sg.AsSpan(s * d, d), _scale[s], _sg.AsSpan(s * d, d));
+            return;
+        }
         Array.Clear(off);
         for (int v = 0; v < direct; v++) off[target[v] + 1]++;
         for (int j = _nbrOff[s0]; j < _nbrOff[s1]; j++) off[_nbr[j] + 1]++;
