@@ -409,7 +409,6 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     {
         var batch = _batch!;
         int t = _t, si = _si, e0 = chunk * Chunk, e1 = Math.Min(_b, e0 + Chunk);
-        var q = _scratch[worker];
         var rows = _rowOffsets[worker];
         var gDense = _gDenseC.AsSpan(chunk * _dense.Length, _nd);
         gDense.Clear();
@@ -417,6 +416,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         double loss = 0;
         if (_k is ChunkKernel ck)   // the chunk's rows side by side: users, then items (positive first per example)
         {
+            var q = _scratch[worker];
             int n = e1 - e0, su = _su;
             _live.AsSpan(e0 * t, n * t).Fill(true);
             for (int x = 0; x < n; x++)

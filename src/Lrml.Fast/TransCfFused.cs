@@ -172,13 +172,13 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         for (int s = 0; s < slots; s++)
         {
             int n = Members(s, out _, out _);
-            if (at > int.MaxValue) throw new InvalidOperationException("TransCF: a batch's neighbour lists exceed 2³¹ entries.");
+            if (at > Array.MaxLength) throw new InvalidOperationException($"TransCF: a batch's neighbour lists exceed {Array.MaxLength:N0} entries.");
             _nbrOff[s] = (int)at;
             at += sample > 0 && n > sample ? sample : n;
         }
-        if (at > int.MaxValue) throw new InvalidOperationException("TransCF: a batch's neighbour lists exceed 2³¹ entries.");
+        if (at > Array.MaxLength) throw new InvalidOperationException($"TransCF: a batch's neighbour lists exceed {Array.MaxLength:N0} entries.");
         _nbrOff[slots] = (int)at;
-        if (_nbr.LongLength < at) _nbr = new int[Math.Max(at, 2L * _nbr.Length)];
+        if (_nbr.LongLength < at) _nbr = new int[Math.Min(Array.MaxLength, Math.Max(at, 2L * _nbr.Length))];
         _sample = sample;
         Draw(0, _nu);
         _pool.Clock?.Lap("neighbour draws");
@@ -338,14 +338,15 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         return FusedMath.SumOfSquares(diff);
     }
 
-    /// <summary>The gradients of the means spread over P (items 0 and 1: the items' means) or Q (items 2 and 3: the users'): item 1 or 3 sums them, item 0 or 2 lists the gradient
-    /// sources of every row of that table as a CSR list in a fixed order — direct
+    /// <summary>The gradients of the means spread over P (items 0 and 1: the items' means) or Q (items 2 and 3: the
+    /// users'): item 1 or 3 sums them, item 0 or 2 lists the gradient sources of every row of that table as a CSR list in a
+    /// fixed order — direct
     /// gradients in batch order, then each neighbourhood mean's share in slot order — by a stable counting sort. A source
     /// v &lt; B (P) or B(k+1) (Q) is a per-example / per-occurrence gradient row, the rest a slot of <c>_sg</c>.</summary>
     private void RunTargets(int item)
     {
-        // four independent parts (they share no array), so that two threads split them evenly: per table, the means'
-        // gradients and the sources' list (the users' table gets the items' means, about twice the users' share)
+        // four independent parts (no element that one writes is written or read by another), so that two threads split
+        // them evenly: per table, the means' gradients and the sources' list (the users' table gets the items' means, about twice the users' share)
         bool user = item < 2;
         int rows = user ? _users : _items, direct = user ? _b : _b * _t;
         int[] off = user ? _tOffP : _tOffQ, target = user ? _batch!.Users : _rows;

@@ -30,8 +30,8 @@ public class KernelFormTests
         var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
         var gd = (float[])gdStart.Clone();
         var live = Enumerable.Repeat(true, count).ToArray();   // as the engine hands it over
-        // the kernel reads item row j in place at rows[j] of the item table: here in reverse order, off the vector grid, with
-        // other values between them (the reference reads q's rows side by side)
+        // the kernel reads item row j in place at rows[j] of the item table: here in reverse order, off the vector grid, inside
+        // a table of other values (the reference reads q's rows side by side)
         var table = Random((count + 2) * Stride + 5, 999, 9f);
         var rows = Enumerable.Range(0, count).Select(j => (count - j) * Stride + 5).ToArray();
         for (int j = 0; j < count; j++) q.AsSpan(j * Stride, Stride).CopyTo(table.AsSpan(rows[j]));
