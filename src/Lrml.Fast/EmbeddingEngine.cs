@@ -314,9 +314,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         // the examples read rows only and the indexes write none, so the batch's distinct users (and, when every item row
         // of the batch is updated, its items) are indexed as extra items of the examples' phase, handed out first; under
         // exact Adam the items are indexed afterwards, over the rows the kernel wrote (the two lists share no array)
-        _indexEarly = _allItemsTouched ? 2 : 1;
-        _work.Run(WorkPhase.Examples, _indexEarly + _chunks);
-        if (!_allItemsTouched) _work.Run(WorkPhase.Index, 1, first: 1);
+        _work.Run(WorkPhase.Examples, IndexEarly + _chunks);
+        if (!_allItemsTouched) _work.Run(WorkPhase.Index, 1);
         // (summing a swept exact Adam's rows inside the sweep instead, one phase fewer, measured slower: GMF's step 434 →
         // 505 µs on the ML-1M shape, its random reads of the gradient rows breaking the sweep's streaming)
         _work.Run(WorkPhase.Rows, (_nu + RowBlock - 1) / RowBlock + (_ni + RowBlock - 1) / RowBlock);
@@ -950,7 +949,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
 
     // ------------------------------------------------------------------ threads
 
-    private int _indexEarly;   // the examples' phase's first items: the user index, then (row-sparse optimisers) the item index
+    /// <summary>The examples' phase's first items: the user index, then (row-sparse optimisers) the item index.</summary>
+    private int IndexEarly => _allItemsTouched ? 2 : 1;
 
     private enum WorkPhase { Examples, Index, Rows, Sweep, CatchUp, CatchUpAll, Score }
 
@@ -959,7 +959,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         private WorkPhase _phase;
         public string Phase => _phase switch
         {
-            WorkPhase.Examples => e._indexEarly == 2 ? "examples (and index)" : "examples (and user index)",
+            WorkPhase.Examples => e.IndexEarly == 2 ? "examples (and index)" : "examples (and user index)",
             WorkPhase.Index => "item index",
             WorkPhase.Rows => "rows (gradient sums; updates unless swept)",
             WorkPhase.Sweep => "exact-Adam sweep (every row)",
@@ -967,10 +967,9 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
             WorkPhase.CatchUpAll => "catch up every row",
             _ => "score",
         };
-        private int _first;
-        public void Run(WorkPhase phase, int count, int first = 0)
+        public void Run(WorkPhase phase, int count)
         {
-            _phase = phase; _first = first;
+            _phase = phase;
             if (phase == WorkPhase.Score && e._tiles.Length == 0)
                 e._tiles = Enumerable.Range(0, e._pool.Threads).Select(_ => new float[UserBlock * (e._si + Segment + 1)]).ToArray();
             e._pool.Run(this, count);
@@ -980,12 +979,12 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
             switch (_phase)
             {
                 case WorkPhase.Examples:
-                    if (item < e._indexEarly) e.RunIndex(item);
-                    else e.RunChunk(item - e._indexEarly, worker);
+                    if (item < e.IndexEarly) e.RunIndex(item);
+                    else e.RunChunk(item - e.IndexEarly, worker);
                     break;
                 case WorkPhase.Rows: e.RunRows(item); break;
                 case WorkPhase.Sweep: e.RunSweep(item); break;
-                case WorkPhase.Index: e.RunIndex(_first + item); break;
+                case WorkPhase.Index: e.RunIndex(1); break;   // only exact Adam's items are indexed after the examples
                 case WorkPhase.CatchUp: e.Owed.Run(item); break;
                 case WorkPhase.CatchUpAll: e.RunCatchUpAll(item); break;
                 case WorkPhase.Score: e.ScoreTile(item, worker); break;

@@ -172,8 +172,7 @@ internal sealed class TransCfFused : ITrainableRecommender, IPhaseTimed
         for (int s = 0; s < slots; s++)
         {
             int n = Members(s, out _, out _);
-            if (at > Array.MaxLength) throw new InvalidOperationException($"TransCF: a batch's neighbour lists exceed {Array.MaxLength:N0} entries.");
-            _nbrOff[s] = (int)at;
+            _nbrOff[s] = (int)at;   // (checked below: the offsets only grow)
             at += sample > 0 && n > sample ? sample : n;
         }
         if (at > Array.MaxLength) throw new InvalidOperationException($"TransCF: a batch's neighbour lists exceed {Array.MaxLength:N0} entries.");
