@@ -1,3 +1,4 @@
+using System.Numerics;
 using static Lrml.Fast.FusedMath;
 
 using Lrml.Models;
@@ -46,6 +47,7 @@ public sealed unsafe partial class LrmlFused
 
     private long[]? _atU, _atI;                         // the step each user / item row's state is at
     private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step
+    private StepFactors[] _owedF = new StepFactors[256]; // their factors alone, side by side (EmbeddingEngine.ZeroGradientAdamSteps)
     private long _owedFrom = 1;
     private OwedRows? _oweList;
     private OwedRows OwedRows => _oweList ??= new OwedRows(
@@ -56,8 +58,13 @@ public sealed unsafe partial class LrmlFused
     {
         if (_atU is null) return;
         long i = _step - _owedFrom;
-        if (i >= _owed.Length) Array.Resize(ref _owed, (int)Math.Max(i + 1, Math.Min(2L * _owed.Length, OwedStepLimit)));
+        if (i >= _owed.Length)
+        {
+            Array.Resize(ref _owed, (int)Math.Max(i + 1, Math.Min(2L * _owed.Length, OwedStepLimit)));
+            Array.Resize(ref _owedF, _owed.Length);
+        }
         _owed[i] = new OwedStep(_factors, _scaleP, _scaleQ);
+        _owedF[i] = _factors;
     }
 
     /// <summary>Before a step reads the batch: its users and items (and WARP's drawn items) catch up to the current step, in
@@ -123,12 +130,37 @@ public sealed unsafe partial class LrmlFused
         // the guard (finite weights, no −0 first moment) is re-checked only after a step that may have moved a weight: a
         // zero-gradient step never makes a −0 moment (β₁m rounds to 0 only from ±0, and ±0 + (+0) is +0)
         bool plain = ZeroGradientShortcut && ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
+        if (plain && to - from > 1 && StaysPlain(ref w, ref m1, ref m2, _dp, _cfg.LearningRate))
+        {
+            // every owed step takes ZeroGradientAdam below: all of them at once, each vector in registers (the same bits)
+            EmbeddingEngine.ZeroGradientAdamSteps(_owedF.AsSpan((int)(from + 1 - _owedFrom), (int)(to - from)), ref w, ref m1, ref m2, _dp);
+            return;
+        }
         for (long s = from + 1; s <= to; s++)
         {
             ref readonly var step = ref _owed[s - _owedFrom];
             if (!plain) UpdateUntouched(ref w, ref m1, ref m2, 0f, cv, user ? step.ScaleP : step.ScaleQ, _dp, step.F);
             else if (EmbeddingEngine.ZeroGradientAdam(step.F, ref w, ref m1, ref m2, _dp)) plain = ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
         }
+    }
+
+    /// <summary>
+    /// Whether a row whose gradient acts as +0 keeps acting so through any number of zero-gradient steps (fewer than 2³¹),
+    /// so that <see cref="Replay"/> would take <see cref="EmbeddingEngine.ZeroGradientAdam"/> at every one: every |w| &lt; 2¹⁰⁰,
+    /// every |m| &lt; 2⁴⁰ (no NaN), every v in [+0, +∞] (its bits), and lr ≤ 2¹⁰. Then |m′| ≤ |m| (β₁m + 0 rounds towards no larger
+    /// magnitude), v′ = β₂v stays in [+0, +∞], so den ≥ ε, and a step moves a weight by at most s·|m′|/ε·(1 + 2⁻²³)³ &lt;
+    /// 2¹⁴·2⁴⁰·2²⁷ = 2⁸¹ (s = lr/(1 − β₁ᵗ) ≤ 10.01·lr &lt; 2¹⁴): after 2³¹ steps |w| &lt; 2¹¹³, finite; and no zero-gradient step
+    /// makes a −0 moment. So the guard (<see cref="ZeroGradientActsAsPlusZero"/>) holds after every step without re-checking.
+    /// </summary>
+    private static bool StaysPlain(ref float w, ref float m1, ref float m2, int len, float lr)
+    {
+        if (!(lr <= 1024f)) return false;
+        var wMax = new Vector<float>(1.2676506e30f); var mMax = new Vector<float>(1.0995116e12f);   // 2¹⁰⁰, 2⁴⁰
+        var vMax = new Vector<uint>(0x7F800000u);
+        for (int i = 0; i < len; i += Vector<float>.Count)
+            if (!Vector.LessThanAll(Vector.Abs(Ld(ref w, i)), wMax) || !Vector.LessThanAll(Vector.Abs(Ld(ref m1, i)), mMax)
+                || !Vector.LessThanOrEqualAll(Vector.AsVectorUInt32(Ld(ref m2, i)), vMax)) return false;
+        return true;
     }
 
     /// <summary>A loaded state is whole: no row owes a step.</summary>
