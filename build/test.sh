@@ -86,6 +86,8 @@ else
   echo "notebooks: skipped (${why:-LRML_NOTEBOOKS=$notebooks})"
 fi
 
+# the cluster stops here rather than in the exit trap, so that the result line is the script's last line of output
+if [ -n "$slurm_state" ]; then build/slurm-local-cluster.sh stop "$slurm_state"; slurm_state=""; fi
 echo "skipped: $skipped (tests that need data or tools this machine lacks; see the log above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
