@@ -21,8 +21,12 @@ cd "$(dirname "$0")/.."
 config=${LRML_TEST_CONFIGURATION:-Release}
 results=$(mktemp -d)
 slurm_state=""
+# stops the local Slurm cluster (once); called before every result line, so that line is the last of the output
+stop_cluster() {
+  if [ -n "$slurm_state" ]; then build/slurm-local-cluster.sh stop "$slurm_state"; slurm_state=""; fi
+}
 cleanup() {
-  if [ -n "$slurm_state" ]; then build/slurm-local-cluster.sh stop "$slurm_state"; fi
+  stop_cluster
   rm -rf "$results"
 }
 trap cleanup EXIT
@@ -37,11 +41,12 @@ if [ "${LRML_SLURM:-}" = 1 ] || { [ "${CI:-}" = true ] && [ "${LRML_SLURM:-}" !=
 fi
 
 if [ -f .config/dotnet-tools.json ]; then
-  dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; echo "0 passed, 1 failed"; exit 1; }
+  dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; stop_cluster; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 if ! dotnet build Lrml.Research.sln -c "$config" -nologo -v q; then
   echo "build failed"
+  stop_cluster
   echo "0 passed, 1 failed"
   exit 1
 fi
@@ -86,8 +91,7 @@ else
   echo "notebooks: skipped (${why:-LRML_NOTEBOOKS=$notebooks})"
 fi
 
-# the cluster stops here rather than in the exit trap, so that the result line is the script's last line of output
-if [ -n "$slurm_state" ]; then build/slurm-local-cluster.sh stop "$slurm_state"; slurm_state=""; fi
+stop_cluster
 echo "skipped: $skipped (tests that need data or tools this machine lacks; see the log above)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]

@@ -818,9 +818,10 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
     /// per vector and step rather than per row and step. The chains a step carries to the next are the moments' multiply-
     /// adds only (the square root and the divisions feed the weight, which no later step's moments read), so the steps
     /// pipeline. A tail that fills no whole vector is padded once (w = 1, m = v = 0): padding lanes stay exactly so through
-    /// any step (m′ = v′ = +0, w − s·(0 ⊘ ε) = 1), so every step sees the lanes a fresh padding would give it. Replaying rows
-    /// that no step read for tens of steps (the ML-20M shape) was 62 % of GMF's and 55 % of BPR-MF's time in `perf`,
-    /// mostly that per-call work.
+    /// any step with a finite step size (m′ = v′ = +0, w − s·(0 ⊘ ε) = 1), so every step sees the lanes a fresh padding
+    /// would give it (and every path of the step is exact lane by lane, so real lanes would not differ even if not).
+    /// Replaying rows that no step read for tens of steps (the ML-20M shape) was 62 % of GMF's and 55 % of BPR-MF's time in
+    /// `perf`, mostly that per-call work.
     /// </summary>
     internal static void ZeroGradientAdamSteps(ReadOnlySpan<StepFactors> steps, ref float w, ref float m1, ref float m2, int len)
     {

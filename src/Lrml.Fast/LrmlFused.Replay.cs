@@ -42,12 +42,13 @@ public sealed unsafe partial class LrmlFused
     /// <summary>After this many steps since every row last caught up, every row does (bounds the factors kept; settable for tests).</summary>
     internal int OwedStepLimit { get; set; } = 1 << 16;
 
-    /// <summary>What an untouched row's update at one step depends on besides the row: Adam's factors and the norm clip's scale.</summary>
-    private readonly record struct OwedStep(StepFactors F, float ScaleP, float ScaleQ);
+    /// <summary>What an untouched row's update at one step depends on besides the row and Adam's factors (kept apart, in
+    /// <see cref="_owedF"/>, for EmbeddingEngine.ZeroGradientAdamSteps): the norm clip's scales.</summary>
+    private readonly record struct OwedStep(float ScaleP, float ScaleQ);
 
     private long[]? _atU, _atI;                         // the step each user / item row's state is at
-    private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step
-    private StepFactors[] _owedF = new StepFactors[256]; // their factors alone, side by side (EmbeddingEngine.ZeroGradientAdamSteps)
+    private OwedStep[] _owed = new OwedStep[256];       // steps _owedFrom, _owedFrom + 1, …, _step: their scales
+    private StepFactors[] _owedF = new StepFactors[256]; // and their factors
     private long _owedFrom = 1;
     private OwedRows? _oweList;
     private OwedRows OwedRows => _oweList ??= new OwedRows(
@@ -63,7 +64,7 @@ public sealed unsafe partial class LrmlFused
             Array.Resize(ref _owed, (int)Math.Max(i + 1, Math.Min(2L * _owed.Length, OwedStepLimit)));
             Array.Resize(ref _owedF, _owed.Length);
         }
-        _owed[i] = new OwedStep(_factors, _scaleP, _scaleQ);
+        _owed[i] = new OwedStep(_scaleP, _scaleQ);
         _owedF[i] = _factors;
     }
 
@@ -139,22 +140,23 @@ public sealed unsafe partial class LrmlFused
         for (long s = from + 1; s <= to; s++)
         {
             ref readonly var step = ref _owed[s - _owedFrom];
-            if (!plain) UpdateUntouched(ref w, ref m1, ref m2, 0f, cv, user ? step.ScaleP : step.ScaleQ, _dp, step.F);
-            else if (EmbeddingEngine.ZeroGradientAdam(step.F, ref w, ref m1, ref m2, _dp)) plain = ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
+            ref readonly var f = ref _owedF[s - _owedFrom];
+            if (!plain) UpdateUntouched(ref w, ref m1, ref m2, 0f, cv, user ? step.ScaleP : step.ScaleQ, _dp, f);
+            else if (EmbeddingEngine.ZeroGradientAdam(f, ref w, ref m1, ref m2, _dp)) plain = ZeroGradientActsAsPlusZero(ref w, ref m1, _dp);
         }
     }
 
     /// <summary>
     /// Whether a row whose gradient acts as +0 keeps acting so through any number of zero-gradient steps (fewer than 2³¹),
     /// so that <see cref="Replay"/> would take <see cref="EmbeddingEngine.ZeroGradientAdam"/> at every one: every |w| &lt; 2¹⁰⁰,
-    /// every |m| &lt; 2⁴⁰ (no NaN), every v in [+0, +∞] (its bits), and lr ≤ 2¹⁰. Then |m′| ≤ |m| (β₁m + 0 rounds towards no larger
-    /// magnitude), v′ = β₂v stays in [+0, +∞], so den ≥ ε, and a step moves a weight by at most s·|m′|/ε·(1 + 2⁻²³)³ &lt;
-    /// 2¹⁴·2⁴⁰·2²⁷ = 2⁸¹ (s = lr/(1 − β₁ᵗ) ≤ 10.01·lr &lt; 2¹⁴): after 2³¹ steps |w| &lt; 2¹¹³, finite; and no zero-gradient step
-    /// makes a −0 moment. So the guard (<see cref="ZeroGradientActsAsPlusZero"/>) holds after every step without re-checking.
+    /// every |m| &lt; 2⁴⁰ (no NaN), every v in [+0, +∞] (its bits), and 0 &lt; lr ≤ 2¹⁰. Then |m′| ≤ |m| (β₁m + 0 rounds towards no
+    /// larger magnitude), v′ = β₂v stays in [+0, +∞], so den ≥ ε, and a step moves a weight by less than 2⁸¹ (s = lr/(1 − β₁ᵗ)
+    /// ≤ 10.01·lr &lt; 2¹⁴, |m′|/ε &lt; 2⁴⁰·2²⁷, each operation rounding by at most a factor 1 + 2⁻²³): after fewer than 2³¹
+    /// steps, each subtraction rounding too, |w| &lt; 2¹¹⁵, finite; and no zero-gradient step makes a −0 moment. So the guard (<see cref="ZeroGradientActsAsPlusZero"/>) holds after every step without re-checking.
     /// </summary>
     private static bool StaysPlain(ref float w, ref float m1, ref float m2, int len, float lr)
     {
-        if (!(lr <= 1024f)) return false;
+        if (lr is not (> 0f and <= 1024f)) return false;   // (validated positive and finite already; the proof needs it)
         var wMax = new Vector<float>(1.2676506e30f); var mMax = new Vector<float>(1.0995116e12f);   // 2¹⁰⁰, 2⁴⁰
         var vMax = new Vector<uint>(0x7F800000u);
         for (int i = 0; i < len; i += Vector<float>.Count)
