@@ -152,7 +152,8 @@ public sealed unsafe partial class LrmlFused
     /// every |m| &lt; 2⁴⁰ (no NaN), every v in [+0, +∞] (its bits), and 0 &lt; lr ≤ 2¹⁰. Then |m′| ≤ |m| (β₁m + 0 rounds towards no
     /// larger magnitude), v′ = β₂v stays in [+0, +∞], so den ≥ ε, and a step moves a weight by less than 2⁸¹ (s = lr/(1 − β₁ᵗ)
     /// ≤ 10.01·lr &lt; 2¹⁴, |m′|/ε &lt; 2⁴⁰·2²⁷, each operation rounding by at most a factor 1 + 2⁻²³): after fewer than 2³¹
-    /// steps, each subtraction rounding too, |w| &lt; 2¹¹⁵, finite; and no zero-gradient step makes a −0 moment. So the guard (<see cref="ZeroGradientActsAsPlusZero"/>) holds after every step without re-checking.
+    /// steps, each subtraction rounding too, |w| &lt; 2¹¹⁵, finite; and no zero-gradient step makes a −0 moment. So the guard
+    /// (<see cref="ZeroGradientActsAsPlusZero"/>) holds after every step without re-checking.
     /// </summary>
     private static bool StaysPlain(ref float w, ref float m1, ref float m2, int len, float lr)
     {
