@@ -145,7 +145,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         _work = new Work(this);
         _userSlot = new int[_users]; Array.Fill(_userSlot, -1);
         _itemSlot = new int[_items]; Array.Fill(_itemSlot, -1);
-        _userMark = new ulong[(_users + 63) >> 6]; _itemMark = new ulong[(_items + 63) >> 6];
+        _userMark = new ulong[(_users >> 6) + 1]; _itemMark = new ulong[(_items >> 6) + 1];   // (no overflow near int.MaxValue rows)
         _scratch = new float[_pool.Threads][];
         _rowOffsets = new int[_pool.Threads][];
         ReplayUnreadRows = kernel.Optimizer == OptimizerKind.Adam && AdamTablesExceedReplaySize((long)numUsers * _su + (long)numItems * _si);
