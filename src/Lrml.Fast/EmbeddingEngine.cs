@@ -341,7 +341,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         _gAtU = new int[cap]; _gAtI = new int[rows];
         int chunks = (cap + Chunk - 1) / Chunk;
         _gDenseC = new float[chunks * _dense.Length]; _gDense = new float[_dense.Length]; _chunkLoss = new double[chunks];
-        _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap]; 
+        _uniqU = new int[cap]; _offU = new int[cap + 1]; _occU = new int[cap];
         _uniqI = new int[rows]; _offI = new int[rows + 1]; _occI = new int[rows]; _rowsI = new int[rows];
         _live = new bool[rows]; _pick = new int[rows];
         for (int w = 0; w < _scratch.Length; w++)
@@ -488,7 +488,7 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
             else if (live is null) Sum(ex, occ, off[s], off[s + 1], ref g, w);
             else
             {
-                int first = off[s];
+                int first = off[s];   // the first written occurrence, if any
                 while (first < off[s + 1] && !live[occ[first]]) first++;
                 // LazyAdam moves a row of the batch without a written gradient row with a zero gradient: the shared zeros
                 // (only read) instead of a cleared sum, which on CML+WARP's ML-20M shape was ≈ 15 k rows cleared per step
@@ -510,17 +510,15 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
         for (int o = from + 1; o < to; o++) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
     }
 
-    /// <summary>The sum of the written rows among occurrences occ[from..to) (zero when none was written), in order. Equal to
-    /// summing the unwritten rows as +0 too, but for the sign of a zero: a −0 stays −0 instead of turning +0. Adam's and
-    /// LazyAdam's moments start at +0 and can never become −0, so their steps do not see it; SGD and Adagrad would only
-    /// differ on a weight that is exactly −0.</summary>
+    /// <summary>The sum of the written rows among occurrences occ[from..to), occ[from] being the first written one (from = to
+    /// when none was written: zero), in order. Equal to summing the unwritten rows as +0 too, but for the sign of a zero: a
+    /// −0 stays −0 instead of turning +0. Adam's and LazyAdam's moments start at +0 and can never become −0, so their
+    /// steps do not see it; SGD and Adagrad would only differ on a weight that is exactly −0.</summary>
     private static void SumLive(float[] ex, int[] occ, int from, int to, bool[] live, ref float g, int w)
     {
-        int o = from;
-        while (o < to && !live[occ[o]]) o++;
-        if (o == to) { MemoryMarshal.CreateSpan(ref g, w).Clear(); return; }
-        Copy(ref At(ex, (nint)occ[o] * w), ref g, w);
-        for (o++; o < to; o++)
+        if (from == to) { MemoryMarshal.CreateSpan(ref g, w).Clear(); return; }
+        Copy(ref At(ex, (nint)occ[from] * w), ref g, w);
+        for (int o = from + 1; o < to; o++)
             if (live[occ[o]]) Add(ref At(ex, (nint)occ[o] * w), ref g, w);
     }
 
