@@ -874,6 +874,8 @@ internal sealed unsafe class EmbeddingEngine : ITrainableRecommender, IPhaseTime
             x.GetLower().StoreUnsafe(ref w, (nuint)whole); m.GetLower().StoreUnsafe(ref m1, (nuint)whole); v.GetLower().StoreUnsafe(ref m2, (nuint)whole);
             return;
         }
+        // the tail padded as ZeroGradientAdam pads it, written out in both on purpose: shared load / store helpers (vector
+        // out parameters) cost CML's per-step replay ≈ 10 % and GMF's ≈ 7 % on the ML-20M shape, measured
         Span<float> pad = stackalloc float[48];
         pad[..16].Fill(1f); pad[16..].Clear();
         MemoryMarshal.CreateReadOnlySpan(ref At(ref w, whole), rest).CopyTo(pad);
