@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Lrml.Util;
 
 namespace Lrml.Protocols;
@@ -106,7 +108,41 @@ internal sealed class NegativeSampler
         int b = _bitmapOf[user];
         if (b >= 0) return (_bits[(long)b * _words + (item >> 6)] & (1UL << (item & 63))) != 0;
         int lo = _offsets[user], len = _offsets[user + 1] - lo;
-        return len != 0 && _items.AsSpan(lo, len).BinarySearch(item) >= 0;
+        return RowContains(_items.AsSpan(lo, len), item);
+    }
+
+    /// <summary>Rows of at most this many items are tested by a vector scan instead of a binary search.</summary>
+    internal const int ScanMaxRow = 256;
+
+    /// <summary>
+    /// Whether the sorted <paramref name="row"/> holds <paramref name="item"/>. A row of at most <see cref="ScanMaxRow"/>
+    /// items is compared 16 (or 8) at a time, which has no data-dependent branch to mispredict: on the AMD EPYC of 12-04
+    /// (one thread, 4,000 rows of random items out of 26,744, every 20th candidate a member) a binary search cost 23 – 44 ns
+    /// a test for rows of 20 – 256 items and the scan 3 – 13 ns. The short rows are the users without a bitmap, whose tests
+    /// were most of CML+WARP's own draws (20 a positive, one stream) on the ML-20M shape. The answer is the same either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool RowContains(ReadOnlySpan<int> row, int item)
+    {
+        int n = row.Length;
+        if (n > ScanMaxRow) return row.BinarySearch(item) >= 0;
+        ref int r = ref MemoryMarshal.GetReference(row);
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var key = Vector512.Create(item);
+            int i = 0;
+            for (; i + 16 <= n; i += 16) if (Vector512.EqualsAny(Vector512.LoadUnsafe(ref r, (nuint)i), key)) return true;
+            return i < n && Vector512.EqualsAny(Vector512.LoadUnsafe(ref r, (nuint)(n - 16)), key);   // the last 16, overlapping
+        }
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var key = Vector256.Create(item);
+            int i = 0;
+            for (; i + 8 <= n; i += 8) if (Vector256.EqualsAny(Vector256.LoadUnsafe(ref r, (nuint)i), key)) return true;
+            return i < n && Vector256.EqualsAny(Vector256.LoadUnsafe(ref r, (nuint)(n - 8)), key);
+        }
+        for (int i = 0; i < n; i++) if (Unsafe.Add(ref r, i) == item) return true;
+        return false;
     }
 
     /// <summary>One negative for <paramref name="user"/>.</summary>
@@ -229,7 +265,7 @@ internal sealed class NegativeSampler
             {
                 if (len * 2 > n) { negatives[q] = KthNonPositive(row, rng.NextInt(n - len)); continue; }
                 int c = rng.NextInt(n);
-                while (b >= 0 ? (bits[c >> 6] & (1UL << (c & 63))) != 0 : len != 0 && row.BinarySearch(c) >= 0) c = rng.NextInt(n);
+                while (b >= 0 ? (bits[c >> 6] & (1UL << (c & 63))) != 0 : RowContains(row, c)) c = rng.NextInt(n);
                 negatives[q] = c;
             }
         }

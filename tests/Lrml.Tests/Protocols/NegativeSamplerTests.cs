@@ -144,6 +144,27 @@ public class NegativeSamplerTests
         Assert.InRange(sampler.BitmapBytes, 1, 8L * pos.Count);
     }
 
+    [Fact]
+    public void RowContainsAnswersAsABinarySearchForEveryRowLength()
+    {
+        // every length from empty through the vector scan's whole vectors and overlapping tail to the binary search beyond
+        // ScanMaxRow; each row a random sorted set out of 2n + 40 items, every item of that range (and just outside) tested
+        var rng = new Rng(5, "rows");
+        for (int n = 0; n <= NegativeSampler.ScanMaxRow + 40; n++)
+        {
+            int universe = 2 * n + 40;
+            var row = Enumerable.Range(0, universe).OrderBy(_ => rng.NextInt(1 << 30)).Take(n).Order().ToArray();
+            int members = 0;
+            for (int item = -2; item < universe + 2; item++)
+            {
+                bool expected = Array.BinarySearch(row, item) >= 0;
+                Assert.True(expected == NegativeSampler.RowContains(row, item), $"row of {n} items, item {item}: expected {expected}");
+                if (expected) members++;
+            }
+            Assert.Equal(n, members);
+        }
+    }
+
     [Theory]
     [InlineData(1, true)]
     [InlineData(3, true)]
