@@ -147,17 +147,22 @@ public class NegativeSamplerTests
     [Fact]
     public void RowContainsAnswersAsABinarySearchForEveryRowLength()
     {
-        // every length from empty through the vector scan's whole vectors and overlapping tail to the binary search beyond
-        // ScanMaxRow; each row a random sorted set out of 2n + 40 items, every item of that range (and just outside) tested
+        // every length from empty through the scan's vector widths to the binary search past ScanMaxRow; each row a random
+        // sorted set out of 2n + 40 items, every item of that range (and just outside) tested. The row sits between −1s,
+        // which the items tested include: a read outside it would find −1.
         var rng = new Rng(5, "rows");
         for (int n = 0; n <= NegativeSampler.ScanMaxRow + 40; n++)
         {
             int universe = 2 * n + 40;
-            var row = Enumerable.Range(0, universe).OrderBy(_ => rng.NextInt(1 << 30)).Take(n).Order().ToArray();
+            var buffer = new int[n + 64];
+            Array.Fill(buffer, -1);
+            Enumerable.Range(0, universe).OrderBy(_ => rng.NextInt(1 << 30)).Take(n).Order().ToArray().CopyTo(buffer, 32);
+            ReadOnlySpan<int> row = buffer.AsSpan(32, n);
+            var sorted = row.ToArray();
             int members = 0;
             for (int item = -2; item < universe + 2; item++)
             {
-                bool expected = Array.BinarySearch(row, item) >= 0;
+                bool expected = Array.BinarySearch(sorted, item) >= 0;
                 Assert.True(expected == NegativeSampler.RowContains(row, item), $"row of {n} items, item {item}: expected {expected}");
                 if (expected) members++;
             }
