@@ -158,7 +158,7 @@ internal sealed class NegativeSampler
         int b = _bitmapOf[user];
         if (b >= 0) { CacheHint.Prefetch(_bits, (long)b * _words + ((uint)candidate >> 6)); return; }
         int lo = _offsets[user], len = _offsets[user + 1] - lo;
-        if (len <= WholeRowPrefetch)   // (an empty row: no prefetch) { for (int q = 0; q < len; q += 16) CacheHint.Prefetch(_items, lo + q); return; }
+        if (len <= WholeRowPrefetch) { for (int q = 0; q < len; q += 16) CacheHint.Prefetch(_items, lo + q); return; }   // (none if empty)
         CacheHint.Prefetch(_items, lo + len / 2);
         CacheHint.Prefetch(_items, lo + len / 4);
         CacheHint.Prefetch(_items, lo + 3 * len / 4);
