@@ -10,9 +10,9 @@ namespace Lrml.Protocols;
 /// protocols of the paper's period. Deterministic for a given <see cref="Rng"/> state.
 /// </summary>
 /// <remarks>
-/// <para>Membership is a scan of the user's sorted row (a binary search past 256 items: <see cref="RowContains"/>),
-/// except for the most active users, who also get a bitmap over the items (one cache line per test instead of a dozen
-/// dependent probes into a long row).
+/// <para>Membership is a scan of the user's sorted row (a binary search past 256 items:
+/// <see cref="UserItems.RowContains"/>), except for the most active users, who also get a bitmap over the items (one
+/// cache line per test instead of a dozen dependent probes into a long row).
 /// Pairs are drawn uniformly, so a user is drawn in proportion to their activity and the long rows are exactly the
 /// ones searched most. Users get bitmaps in order of decreasing activity while the bitmaps fit in a budget of
 /// 8 bytes per training pair (twice the rows themselves), and only when a bitmap is at most 8 times the size of
@@ -39,7 +39,7 @@ internal sealed class NegativeSampler
 
     /// <summary>Rows of at most this many items (16 cache lines) are prefetched whole; longer rows at their
     /// first three binary-search probes.</summary>
-    private const int WholeRowPrefetch = ScanMaxRow;
+    private const int WholeRowPrefetch = UserItems.ScanMaxRow;
 
     /// <summary>Bitmap memory allowed per training pair (twice the 4 bytes of the pair in the rows). Measured on the
     /// ML-20M shape, sampling a 1024-example batch alone: no bitmaps 112 µs, 4 bytes 62 µs, 8 bytes 48 µs,
@@ -106,25 +106,8 @@ internal sealed class NegativeSampler
         if ((uint)item >= (uint)_numItems) return false;
         int b = _bitmapOf[user];
         if (b >= 0) return (_bits[(long)b * _words + (item >> 6)] & (1UL << (item & 63))) != 0;
-        return RowContains(_items.AsSpan(_offsets[user], _offsets[user + 1] - _offsets[user]), item);
+        return UserItems.RowContains(_positives[user], item);
     }
-
-    /// <summary>Rows of at most this many items are scanned instead of binary-searched (and prefetched whole:
-    /// <see cref="WholeRowPrefetch"/>).</summary>
-    internal const int ScanMaxRow = 256;
-
-    /// <summary>
-    /// Whether the sorted <paramref name="row"/> holds <paramref name="item"/>: a row of at most <see cref="ScanMaxRow"/>
-    /// items by the library's vectorised scan (<c>MemoryExtensions.Contains</c>: 16, 8 or 4 items a compare), longer rows
-    /// by a binary search. A binary search mispredicts about one branch in two; the scan's branches are predictable. On
-    /// the AMD EPYC of 12-04 (one thread, 4,000 rows of random items out of 26,744, every 20th candidate a member, warm
-    /// code) a binary search cost 18 – 44 ns a test for rows of 8 – 256 items and the scan 3 – 16 ns (a hand-written
-    /// 512-bit loop was 10 – 30 % faster still on rows of 16 or more: not worth a second copy of the library's code). The
-    /// short rows are the users without a bitmap, whose tests were most of CML+WARP's own draws (20 a positive, one
-    /// stream) on the ML-20M shape. The answer is the same either way.
-    /// </summary>
-    internal static bool RowContains(ReadOnlySpan<int> row, int item) =>
-        row.Length <= ScanMaxRow ? row.Contains(item) : row.BinarySearch(item) >= 0;
 
     /// <summary>One negative for <paramref name="user"/>.</summary>
     public int Sample(int user, Rng rng) => Resolve(user, Draw(user, rng), rng, out _);
@@ -245,7 +228,7 @@ internal sealed class NegativeSampler
             {
                 if (len * 2 > n) { negatives[q] = KthNonPositive(row, rng.NextInt(n - len)); continue; }
                 int c = rng.NextInt(n);
-                while (b >= 0 ? (bits[c >> 6] & (1UL << (c & 63))) != 0 : RowContains(row, c)) c = rng.NextInt(n);
+                while (b >= 0 ? (bits[c >> 6] & (1UL << (c & 63))) != 0 : UserItems.RowContains(row, c)) c = rng.NextInt(n);
                 negatives[q] = c;
             }
         }

@@ -151,7 +151,7 @@ public class NegativeSamplerTests
         // sorted set out of 2n + 40 items, every item of that range (and just outside) tested. The row sits between −1s,
         // which the items tested include: a read outside it would find −1.
         var rng = new Rng(5, "rows");
-        for (int n = 0; n <= NegativeSampler.ScanMaxRow + 40; n++)
+        for (int n = 0; n <= UserItems.ScanMaxRow + 40; n++)
         {
             int universe = 2 * n + 40;
             var buffer = new int[n + 64];
@@ -163,7 +163,7 @@ public class NegativeSamplerTests
             for (int item = -2; item < universe + 2; item++)
             {
                 bool expected = Array.BinarySearch(sorted, item) >= 0;
-                Assert.True(expected == NegativeSampler.RowContains(row, item), $"row of {n} items, item {item}: expected {expected}");
+                Assert.True(expected == UserItems.RowContains(row, item), $"row of {n} items, item {item}: expected {expected}");
                 if (expected) members++;
             }
             Assert.Equal(n, members);
