@@ -443,7 +443,7 @@ internal static class FusedMath
     /// such as <see cref="SumInline"/> would sum in another order than TensorPrimitives does there.</summary>
     internal static bool Lanes512 => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
-    private static bool Inline(int n) => Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count && n <= 8 * Vector512<float>.Count;
+    private static bool Inline(int n) => Vector512.IsHardwareAccelerated ? n >= 16 && n <= 8 * 16 : Vector256.IsHardwareAccelerated && n >= 8 && n <= 8 * 8;
 
     private enum Term { Square, SquaredDifference, Product }
 
@@ -464,6 +464,7 @@ internal static class FusedMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float SumInline(ref float a, ref float b, int n, Term term)
     {
+        if (!Vector512.IsHardwareAccelerated) return SumInline256(ref a, ref b, n, term);
         const int C = 16;   // Vector512<float>.Count
         var acc = Vector512<float>.Zero + TermAt(ref a, ref b, 0, term);   // from +0, as TensorPrimitives (a sum of −0s is +0)
         int whole = n / C * C;
@@ -474,6 +475,36 @@ internal static class FusedMath
             acc += Vector512.ConditionalSelect(keep, TermAt(ref a, ref b, (nuint)(n - C), term), Vector512<float>.Zero);
         }
         return Vector512.Sum(acc);
+    }
+
+    /// <summary>One 256-bit vector of terms at offset i (<see cref="TermAt"/> where TensorPrimitives works on 256-bit vectors).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> TermAt256(ref float a, ref float b, nuint i, Term term)
+    {
+        var x = Vector256.LoadUnsafe(ref a, i);
+        if (term == Term.Square) return x * x;
+        var y = Vector256.LoadUnsafe(ref b, i);
+        if (term == Term.Product) return x * y;
+        var v = x - y;
+        return v * v;
+    }
+
+    /// <summary><see cref="SumInline"/> on a machine without AVX-512, 8 ≤ n ≤ 64: TensorPrimitives then takes the same steps on
+    /// 256-bit vectors (whole vectors into one accumulator, the last 8 floats masked, Vector256.Sum), and so does this. Its
+    /// general routine had been taken on such machines for every row (the CI machine of 12-04 is a Zen 3 without AVX-512).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumInline256(ref float a, ref float b, int n, Term term)
+    {
+        const int C = 8;   // Vector256<float>.Count
+        var acc = Vector256<float>.Zero + TermAt256(ref a, ref b, 0, term);
+        int whole = n / C * C;
+        for (int i = C; i < whole; i += C) acc += TermAt256(ref a, ref b, (nuint)i, term);
+        if (whole < n)
+        {
+            var keep = Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(C - (n - whole))).AsSingle();
+            acc += Vector256.ConditionalSelect(keep, TermAt256(ref a, ref b, (nuint)(n - C), term), Vector256<float>.Zero);
+        }
+        return Vector256.Sum(acc);
     }
 
     /// <summary>TensorPrimitives.Norm(x) (the square root of <see cref="SumOfSquares"/>), bit for bit.</summary>
