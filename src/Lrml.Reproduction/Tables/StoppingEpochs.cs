@@ -10,7 +10,8 @@ namespace Lrml.Reproduction;
 /// The epochs recorded runs trained before early stopping ended them, by <see cref="KeyOf">run identity without the thread
 /// count</see>. Training is deterministic (seeded; the fused engines, every full-profile model's default, are bit-identical
 /// for any thread count), so a planned run with the same data checksums, settings and seed stops at the recorded epoch, up
-/// to the last bits of a different SIMD width (an estimate tolerates an epoch off). The kit ships the record of its own
+/// to the last bits of another vector width (ARM; x64 machines with AVX2 and with AVX-512 compute the same bits; an estimate
+/// tolerates an epoch off). The kit ships the record of its own
 /// full-profile main table (<c>Tables/stopping-epochs.json</c>, written by <c>lrml reproduce main-table
 /// --record-stopping-epochs</c>), so that a fresh machine's estimate expects the epochs early stopping takes instead of
 /// every run's maximum. A changed preset or dataset changes the identity, and the run falls back to the typical epochs of
@@ -109,6 +110,15 @@ public sealed class StoppingEpochs
     /// folder whose result or stored identity is unreadable, or whose identity does not hash to its stored key, names itself.</summary>
     public static string Record(string directory, string source)
     {
+        // "<hash>[-dirty] (build stamp)" → 12 digits of the hash, keeping git's "-dirty": a tree with uncommitted changes
+        // trained those runs, and the record must not say the commit alone did
+        static string ShortCommit(string c)
+        {
+            string hash = c.Split(' ')[0];
+            bool dirty = hash.EndsWith("-dirty", StringComparison.Ordinal);
+            if (dirty) hash = hash[..^"-dirty".Length];
+            return (hash.Length > 12 ? hash[..12] : hash) + (dirty ? "-dirty" : "");
+        }
         ArgumentNullException.ThrowIfNull(directory);
         string runsDir = Path.Combine(directory, "runs");
         if (!Directory.Exists(runsDir)) throw new DirectoryNotFoundException($"No runs to record: {runsDir} does not exist.");
@@ -125,7 +135,7 @@ public sealed class StoppingEpochs
                 throw new DataFormatException(spec, 0, "no stored \"identity\" and \"key\": not a finished run folder.");
             var identity = new RunIdentity((JsonObject)parts.DeepClone());
             if (identity.Key != key) throw new DataFormatException(spec, 0, $"the stored identity hashes to {identity.Key}, not to its key {key}.");
-            if (run.Result["commit"] is JsonValue cv && cv.TryGetValue(out string? commit) && commit.Length > 0) commits.Add(commit.Length > 12 ? commit[..12] : commit);
+            if (run.Result["commit"] is JsonValue cv && cv.TryGetValue(out string? commit) && commit.Length > 0) commits.Add(ShortCommit(commit));
             if (run.Result["started_utc"] is JsonValue sv && sv.TryGetValue(out string? day) && day.Length >= 10) started.Add(day[..10]);
             runs.Add(new JsonObject
             {

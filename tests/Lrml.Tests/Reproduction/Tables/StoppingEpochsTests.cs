@@ -41,7 +41,7 @@ public class StoppingEpochsTests
         {
             var (one, two, pop) = (Identity("cml", 1, 2), Identity("cml", 2, 2), Identity("pop", 1, 2));
             WriteRun(root, "ml-1m", "cml-seed1", one, """{"model":"CML","dataset":"ml-1m","seed":1,"epochs":23,"commit":"0123456789abcdef0123","started_utc":"2026-12-04T03:41:59Z"}""");
-            WriteRun(root, "ml-1m", "cml-seed2", two, """{"model":"cml","dataset":"ml-1m","seed":2,"epochs":30,"commit":"0123456789abcdef0123","started_utc":"2026-12-05T00:00:01Z"}""");
+            WriteRun(root, "ml-1m", "cml-seed2", two, """{"model":"cml","dataset":"ml-1m","seed":2,"epochs":30,"commit":"fedcba9876543210fedc-dirty (build stamp)","started_utc":"2026-12-05T00:00:01Z"}""");
             WriteRun(root, "ml-1m", "pop-seed1", pop, """{"model":"Popularity","dataset":"ml-1m","seed":1,"epochs":0}""");
             string json = StoppingEpochs.Record(root, "`test`");
             var back = StoppingEpochs.Parse(json, "x.json");
@@ -49,7 +49,8 @@ public class StoppingEpochsTests
             Assert.Equal(new Dictionary<string, int> { [StoppingEpochs.KeyOf(one)] = 23, [StoppingEpochs.KeyOf(two)] = 30 }, back.ByKey);
             Assert.Equal(23, back.For(StoppingEpochs.KeyOf(Identity("cml", 1, 4))));   // the same run on 4 threads
             Assert.Null(back.For(StoppingEpochs.KeyOf(pop)));
-            Assert.Equal("`test` (trained by kit commit 0123456789ab, 2026-12-04 – 2026-12-05)", back.Source);
+            // each commit in 12 digits, a build from a tree with uncommitted changes marked as git marks it
+            Assert.Equal("`test` (trained by kit commit 0123456789ab, fedcba987654-dirty, 2026-12-04 – 2026-12-05)", back.Source);
             Assert.Equal(2, json.Split('\n').Count(l => l.Contains("\"key\"")));                  // one run per line
             string file = Path.Combine(root, "record.json");
             Assert.Equal(2, StoppingEpochs.WriteRecord(root, file, "`test`"));
