@@ -403,8 +403,10 @@ internal static class FusedMath
     /// (alignment, jump table, masks) costs more than the arithmetic, and CML calls it ≈ 30 k times a step (WARP's
     /// distances, the unit-ball norms). For 16 to 128 floats that routine adds the squares of the whole 512-bit vectors one
     /// after another into one accumulator, then the last 16 floats with all but the trailing n mod 16 masked to zero, and
-    /// sums the lanes with Vector512.Sum; so does this, inline. Other lengths and machines go to TensorPrimitives itself.
-    /// Pinned against it by FusedMathFormTests on every length 1–200 (a different order would differ).
+    /// sums the lanes with Vector512.Sum; so does this, inline, on AVX2 machines too (see <see cref="Inline"/>). Other lengths
+    /// go to TensorPrimitives itself: under 16 floats it takes the same narrower paths on both kinds of machine; over 128
+    /// (no preset sums such rows) its order still depends on the vector width. Pinned by FusedMathFormTests on every length
+    /// 1–200 (a different order would differ).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumOfSquares(ReadOnlySpan<float> x) =>
@@ -438,12 +440,15 @@ internal static class FusedMath
 
     /// <summary>Whether code written on 512-bit lanes runs at full vector speed: natively with AVX-512, and with AVX2 too,
     /// where the runtime computes each Vector512 operation as two 256-bit ones (measured on a Zen 3 machine without
-    /// AVX-512: SumRows' 512-bit loop as fast as one on Vector&lt;T&gt;, 4.4 – 6.7× faster than its scalar fallback). Only
-    /// for element-wise code (the same operation on each float, so the same bits at any width): a lane-width reduction
-    /// such as <see cref="SumInline"/> would sum in another order than TensorPrimitives does there.</summary>
+    /// AVX-512: SumRows' 512-bit loop as fast as one on Vector&lt;T&gt;, 4.4 – 6.7× faster than its scalar fallback). Element-
+    /// wise code gives the same bits at any width; <see cref="SumInline"/>, a reduction, uses it to keep the 512-bit order.</summary>
     internal static bool Lanes512 => Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated;
 
-    private static bool Inline(int n) => Vector512.IsHardwareAccelerated ? n >= 16 && n <= 8 * 16 : Vector256.IsHardwareAccelerated && n >= 8 && n <= 8 * 8;
+    /// <summary>Whether <see cref="SumInline"/> takes n floats: 16 to 128, on AVX-512 and on AVX2 alike. There TensorPrimitives
+    /// itself would sum on 256-bit vectors, in another order, so a run's last bits would depend on the machine's vector
+    /// width; the 512-bit order on both (Vector512.Sum adds its halves' sums, accelerated or not) gives an AVX2 machine
+    /// the bits of an AVX-512 one, and with them the kit's recorded runs.</summary>
+    private static bool Inline(int n) => Lanes512 && n >= 16 && n <= 8 * 16;
 
     private enum Term { Square, SquaredDifference, Product }
 
@@ -464,7 +469,6 @@ internal static class FusedMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float SumInline(ref float a, ref float b, int n, Term term)
     {
-        if (!Vector512.IsHardwareAccelerated) return SumInline256(ref a, ref b, n, term);
         const int C = 16;   // Vector512<float>.Count
         var acc = Vector512<float>.Zero + TermAt(ref a, ref b, 0, term);   // from +0, as TensorPrimitives (a sum of −0s is +0)
         int whole = n / C * C;
@@ -475,36 +479,6 @@ internal static class FusedMath
             acc += Vector512.ConditionalSelect(keep, TermAt(ref a, ref b, (nuint)(n - C), term), Vector512<float>.Zero);
         }
         return Vector512.Sum(acc);
-    }
-
-    /// <summary>One 256-bit vector of terms at offset i (<see cref="TermAt"/> where TensorPrimitives works on 256-bit vectors).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> TermAt256(ref float a, ref float b, nuint i, Term term)
-    {
-        var x = Vector256.LoadUnsafe(ref a, i);
-        if (term == Term.Square) return x * x;
-        var y = Vector256.LoadUnsafe(ref b, i);
-        if (term == Term.Product) return x * y;
-        var v = x - y;
-        return v * v;
-    }
-
-    /// <summary><see cref="SumInline"/> on a machine without AVX-512, 8 ≤ n ≤ 64: TensorPrimitives then takes the same steps on
-    /// 256-bit vectors (whole vectors into one accumulator, the last 8 floats masked, Vector256.Sum), and so does this. Its
-    /// general routine had been taken on such machines for every row (the CI machine of 12-04 is a Zen 3 without AVX-512).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SumInline256(ref float a, ref float b, int n, Term term)
-    {
-        const int C = 8;   // Vector256<float>.Count
-        var acc = Vector256<float>.Zero + TermAt256(ref a, ref b, 0, term);
-        int whole = n / C * C;
-        for (int i = C; i < whole; i += C) acc += TermAt256(ref a, ref b, (nuint)i, term);
-        if (whole < n)
-        {
-            var keep = Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(C - (n - whole))).AsSingle();
-            acc += Vector256.ConditionalSelect(keep, TermAt256(ref a, ref b, (nuint)(n - C), term), Vector256<float>.Zero);
-        }
-        return Vector256.Sum(acc);
     }
 
     /// <summary>TensorPrimitives.Norm(x) (the square root of <see cref="SumOfSquares"/>), bit for bit.</summary>

@@ -39,8 +39,9 @@ namespace Lrml.Fast;
 /// Threads: one training step splits its batch into fixed chunks of <see cref="FusedOptions.ChunkSize"/>
 /// examples; each example writes its own gradient rows and each chunk its own K/M gradient; rows are then
 /// reduced over their occurrences in batch order and chunks in index order. Results are therefore
-/// bit-identical for a given machine whatever the thread count (and run to run). They differ across
-/// SIMD widths (AVX2 vs AVX-512 vs NEON) in the last bits.
+/// bit-identical for a given machine whatever the thread count (and run to run), and the same on x64 machines with
+/// AVX2 and with AVX-512 at the runtime's default vector width (Vector&lt;T&gt; is 8 floats on both, and FusedMath keeps
+/// the 512-bit order for its sums of rows). Another width (ARM NEON, or 512-bit Vector&lt;T&gt;) changes the last bits.
 /// </para>
 /// </summary>
 public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationalModel, IPhaseTimed
@@ -214,7 +215,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         ["Threads"] = Threads,
         ["ChunkSize"] = _opt.ChunkSize,
         ["SimdFloats"] = Vector<float>.Count,
-        ["BitExact"] = "same result for any thread count on one machine; SIMD width changes the last bits",
+        ["BitExact"] = "same result for any thread count, and on x64 machines with AVX2 or AVX-512 alike (default vector width); another vector width changes the last bits",
         ["Step"] = _step,
     };
 

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Lrml.Fast;
 using Lrml.Models;
 using Lrml.Util;
@@ -7,7 +8,8 @@ namespace Lrml.Tests.Fast;
 
 /// <summary>
 /// The BPR-MF, CML and GMF kernels compute their gradient rows in one pass over the floats. They must equal, bit for bit,
-/// the span-at-a-time form they replaced (one TensorPrimitives call per term, written out here as the reference), so
+/// the span-at-a-time form they replaced (one TensorPrimitives call per term, written out here as the reference; its sums
+/// and dots through FusedMath, which FusedMathFormTests pins to TensorPrimitives' AVX-512 order on every machine), so
 /// that every earlier fused run is still the same computation: for dimensions on whole vectors and with a scalar tail,
 /// one and several negatives, with and without bias/L2, with no, some and all hinges active — and nothing written past
 /// each gradient row's own floats; the kernels read the item rows where they lie in the table (out of order here). CML leaves the rows of inactive hinges unwritten and marks them not live (the engine
@@ -77,11 +79,11 @@ public class KernelFormTests
             Assert.All(got.Live, Assert.True);   // BPR-MF writes every row
             // the removed code, as it was
             var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
-            float X(ReadOnlySpan<float> qq) => T.Dot(p, qq[..d]) + (bias ? qq[d] : 0f);
+            float X(ReadOnlySpan<float> qq) => FusedMath.Dot(p, qq[..d]) + (bias ? qq[d] : 0f);
             int kk = count - 1;
             var q0 = q.AsSpan(0, w);
             float x0 = X(q0), sum = 0;
-            double loss = 0, reg = kk * ((double)T.SumOfSquares(p) + T.SumOfSquares(q0));
+            double loss = 0, reg = kk * ((double)FusedMath.SumOfSquares(p) + FusedMath.SumOfSquares(q0));
             var gpd = gp.AsSpan(0, d);
             T.Multiply(p, l2 * kk, gpd);
             for (int j = 1; j < count; j++)
@@ -89,7 +91,7 @@ public class KernelFormTests
                 var qj = q.AsSpan(j * Stride, w); var gj = gq.AsSpan(j * Stride, w);
                 float diff = X(qj) - x0, g = (float)(1.0 / (1.0 + Math.Exp(-diff)));
                 loss += diff > 20f ? diff : Math.Log(1.0 + Math.Exp(diff));
-                reg += T.SumOfSquares(qj);
+                reg += FusedMath.SumOfSquares(qj);
                 sum += g;
                 T.MultiplyAdd(qj[..d], g, gpd, gpd);
                 T.Multiply(qj, l2, gj);
@@ -122,7 +124,7 @@ public class KernelFormTests
             var got = Run(k, p, q, [], count, 1f, []);
             var gp = Enumerable.Repeat(Sentinel, Stride).ToArray(); var gq = Enumerable.Repeat(Sentinel, Stride * count).ToArray();
             var diff = new float[d];
-            float Dist(ReadOnlySpan<float> qq) { T.Subtract(p, qq, diff); return T.SumOfSquares(diff); }
+            float Dist(ReadOnlySpan<float> qq) { T.Subtract(p, qq, diff); return FusedMath.SumOfSquares(diff); }
             var q0 = q.AsSpan(0, d);
             float d0 = Dist(q0);
             double loss = 0;
@@ -179,7 +181,7 @@ public class KernelFormTests
             for (int j = 0; j < count; j++)
             {
                 var qj = q.AsSpan(j * Stride, d); var gj = gq.AsSpan(j * Stride, d);
-                float z = T.Dot(ph, qj) + dense[d];
+                float z = FusedMath.Dot(ph, qj) + dense[d];
                 float zz = j == 0 ? -z : z;
                 loss += zz > 20f ? zz : Math.Log(1.0 + Math.Exp(zz));
                 float g = coef * (j == 0 ? -(float)(1.0 / (1.0 + Math.Exp(z))) : (float)(1.0 / (1.0 + Math.Exp(-z))));
@@ -206,6 +208,13 @@ public class KernelFormTests
 /// </summary>
 public class FusedMathFormTests
 {
+    /// <summary>FusedMath's sums of squares, norms, squared distances and dots are TensorPrimitives' as it computes them with
+    /// AVX-512, bit for bit, on every length 1 – 200. On an AVX-512 machine the reference is TensorPrimitives itself. On an
+    /// AVX2 machine TensorPrimitives sums 16 – 128 floats on 256-bit vectors, in another order, and FusedMath keeps the
+    /// 512-bit one (so a run has the same bits on both kinds of machine): the reference there is that order written out
+    /// lane by lane — the first 16 terms into 16 accumulators from +0, each further whole 16 added lane-wise, the last 16
+    /// floats with all but the trailing n mod 16 as +0 — and the lanes summed by Vector512.Sum, which the runtime computes
+    /// in one order whether the processor has 512-bit vectors or not.</summary>
     [Fact]
     public void SumOfSquaresNormDistanceAndDotEqualTensorPrimitivesBitForBit()
     {
@@ -216,6 +225,8 @@ public class FusedMathFormTests
             < 0.08 => -0f,
             _ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.NextDouble() * 6 - 3)),
         };
+        bool written512 = !Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated;
+        float Want(float tp, int n, Func<int, float> term) => written512 && n is >= 16 and <= 128 ? Order512(n, term) : tp;
         int orderShows = 0;
         for (int n = 1; n <= 200; n++)
             for (int rep = 0; rep < 40; rep++)
@@ -224,21 +235,35 @@ public class FusedMathFormTests
                 var q = Enumerable.Range(0, n + 3).Select(_ => Draw()).ToArray();   // longer than p: only its first n count
                 var diff = new float[n];
                 T.Subtract(p, q.AsSpan(0, n), diff);
-                float want = T.SumOfSquares(diff);
-                Assert.Equal(BitConverter.SingleToInt32Bits(T.SumOfSquares(p)), BitConverter.SingleToInt32Bits(FusedMath.SumOfSquares(p)));
-                Assert.Equal(BitConverter.SingleToInt32Bits(T.Norm(p)), BitConverter.SingleToInt32Bits(FusedMath.Norm(p)));
+                float want = Want(T.SumOfSquares(diff), n, i => (p[i] - q[i]) * (p[i] - q[i]));
+                float squares = Want(T.SumOfSquares(p), n, i => p[i] * p[i]);
+                Assert.Equal(BitConverter.SingleToInt32Bits(squares), BitConverter.SingleToInt32Bits(FusedMath.SumOfSquares(p)));
+                Assert.Equal(BitConverter.SingleToInt32Bits(written512 && n is >= 16 and <= 128 ? MathF.Sqrt(squares) : T.Norm(p)), BitConverter.SingleToInt32Bits(FusedMath.Norm(p)));
                 Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(FusedMath.SquaredDistance(p, q, new float[n])));
-                Assert.Equal(BitConverter.SingleToInt32Bits(T.Dot(p, q.AsSpan(0, n))), BitConverter.SingleToInt32Bits(FusedMath.Dot(p, q)));
+                Assert.Equal(BitConverter.SingleToInt32Bits(Want(T.Dot(p, q.AsSpan(0, n)), n, i => p[i] * q[i])), BitConverter.SingleToInt32Bits(FusedMath.Dot(p, q)));
                 if (rep == 0)   // all products −0 (+0 · −x): TensorPrimitives' sum is +0
                 {
                     var zeros = new float[n]; var negs = Enumerable.Repeat(-1f, n).ToArray();
-                    Assert.Equal(BitConverter.SingleToInt32Bits(T.Dot(zeros, negs)), BitConverter.SingleToInt32Bits(FusedMath.Dot(zeros, negs)));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(Want(T.Dot(zeros, negs), n, i => zeros[i] * negs[i])), BitConverter.SingleToInt32Bits(FusedMath.Dot(zeros, negs)));
                 }
                 float plain = 0;
                 foreach (float x in diff) plain += x * x;
                 if (plain != want) orderShows++;
             }
         Assert.True(orderShows > 100, $"the inputs must tell summation orders apart (a left-to-right sum differed on {orderShows})");
+    }
+
+    /// <summary>TensorPrimitives' 512-bit order over terms 0..n−1, 16 ≤ n ≤ 128, lane by lane (see above).</summary>
+    private static float Order512(int n, Func<int, float> term)
+    {
+        var lanes = new float[16];
+        for (int j = 0; j < 16; j++) lanes[j] = 0f + term(j);
+        int whole = n / 16 * 16;
+        for (int v = 16; v < whole; v += 16)
+            for (int j = 0; j < 16; j++) lanes[j] += term(v + j);
+        if (whole < n)
+            for (int j = 0; j < 16; j++) lanes[j] += j >= 16 - (n - whole) ? term(n - 16 + j) : 0f;
+        return Vector512.Sum(Vector512.Create(lanes));
     }
 
     /// <summary>TransCF's neighbourhood means and row gradients sum rows with <see cref="FusedMath.SumRows"/>: it must equal
