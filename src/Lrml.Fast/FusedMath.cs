@@ -404,9 +404,9 @@ internal static class FusedMath
     /// distances, the unit-ball norms). For 16 to 128 floats that routine adds the squares of the whole 512-bit vectors one
     /// after another into one accumulator, then the last 16 floats with all but the trailing n mod 16 masked to zero, and
     /// sums the lanes with Vector512.Sum; so does this, inline, on AVX2 machines too (see <see cref="Inline"/>). Other lengths
-    /// go to TensorPrimitives itself: under 16 floats it takes the same narrower paths on both kinds of machine; over 128
-    /// (no preset sums such rows) its order still depends on the vector width. Pinned by FusedMathFormTests on every length
-    /// 1–200 (a different order would differ).
+    /// go to TensorPrimitives itself, whose order then still depends on the machine: over 128 floats, and from 8 to 15 (where
+    /// its paths differ only in the sign of an all-zero sum); no preset sums rows of those lengths. Pinned by
+    /// FusedMathFormTests on every length 1–200 (a different order would differ).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumOfSquares(ReadOnlySpan<float> x) =>

@@ -40,8 +40,9 @@ namespace Lrml.Fast;
 /// examples; each example writes its own gradient rows and each chunk its own K/M gradient; rows are then
 /// reduced over their occurrences in batch order and chunks in index order. Results are therefore
 /// bit-identical for a given machine whatever the thread count (and run to run), and the same on x64 machines with
-/// AVX2 and with AVX-512 at the runtime's default vector width (Vector&lt;T&gt; is 8 floats on both, and FusedMath keeps
-/// the 512-bit order for its sums of rows). Another width (ARM NEON, or 512-bit Vector&lt;T&gt;) changes the last bits.
+/// AVX2 and with AVX-512 for rows of at most 128 floats: the engine's own sums are on Vector&lt;T&gt;, 8 floats on both at
+/// the runtime's default width, and FusedMath's norms keep the 512-bit order on both. Another width (ARM NEON, or
+/// 512-bit Vector&lt;T&gt;) changes the last bits.
 /// </para>
 /// </summary>
 public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationalModel, IPhaseTimed
@@ -128,7 +129,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         for (int r = 0; r < rows; r++)
         {
             var row = table.AsSpan(r * _dp, _d);
-            float norm = System.Numerics.Tensors.TensorPrimitives.Norm(row);
+            float norm = Norm(row);   // FusedMath's: TensorPrimitives' 512-bit order on AVX2 machines too
             if (norm > 1f) System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, row);
         }
     }
@@ -215,7 +216,7 @@ public sealed unsafe partial class LrmlFused : ITrainableRecommender, IRelationa
         ["Threads"] = Threads,
         ["ChunkSize"] = _opt.ChunkSize,
         ["SimdFloats"] = Vector<float>.Count,
-        ["BitExact"] = "same result for any thread count, and on x64 machines with AVX2 or AVX-512 alike (default vector width); another vector width changes the last bits",
+        ["BitExact"] = "same result for any thread count, and on x64 machines with AVX2 or AVX-512 alike (rows of at most 128 floats, default vector width); another vector width changes the last bits",
         ["Step"] = _step,
     };
 

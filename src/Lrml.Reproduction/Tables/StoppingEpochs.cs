@@ -10,8 +10,8 @@ namespace Lrml.Reproduction;
 /// The epochs recorded runs trained before early stopping ended them, by <see cref="KeyOf">run identity without the thread
 /// count</see>. Training is deterministic (seeded; the fused engines, every full-profile model's default, are bit-identical
 /// for any thread count), so a planned run with the same data checksums, settings and seed stops at the recorded epoch, up
-/// to the last bits of another vector width (ARM; x64 machines with AVX2 and with AVX-512 compute the same bits; an estimate
-/// tolerates an epoch off). The kit ships the record of its own
+/// to the last bits of another vector width (ARM; x64 machines with AVX2 and with AVX-512 compute the same bits for every
+/// preset; an estimate tolerates an epoch off). The kit ships the record of its own
 /// full-profile main table (<c>Tables/stopping-epochs.json</c>, written by <c>lrml reproduce main-table
 /// --record-stopping-epochs</c>), so that a fresh machine's estimate expects the epochs early stopping takes instead of
 /// every run's maximum. A changed preset or dataset changes the identity, and the run falls back to the typical epochs of

@@ -25,8 +25,9 @@ public sealed class RunIdentity
     /// Version of the kit's numerics. Bump it in the same commit as any change that alters the numbers of an unchanged
     /// configuration on unchanged data — a model's maths or defaults, the trainer, the negative sampler, a split builder,
     /// the candidate sampler, the evaluator or a metric — so that runs, checkpoints, sweeps and frozen splits of the older
-    /// code are never reused as if they were current. 2: the fused engine sums rows of 16 to 128 floats in the 512-bit order
-    /// on AVX2 machines too (before, TensorPrimitives' 256-bit order there: other last bits than on AVX-512 machines).
+    /// code are never reused as if they were current. 2: the fused engines' dots, sums of squares, squared distances and norms
+    /// of 16 to 128 floats take TensorPrimitives' 512-bit order on AVX2 machines too (before, its 256-bit order there: other
+    /// last bits than on AVX-512 machines).
     /// </summary>
     public const int NumericsVersion = 2;
 
